@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { ContainerdError, GrpcCode, fromGrpcStatus, isNotFound, notFound, toGrpcStatus } from './index.js';
+
+describe('errdefs', () => {
+  it('formats messages as containerd does and maps to gRPC codes', () => {
+    const err = notFound('content digest sha256:abc');
+    expect(err.message).toBe('content digest sha256:abc: not found');
+    expect(toGrpcStatus(err)).toEqual({ code: GrpcCode.NOT_FOUND, details: 'content digest sha256:abc: not found' });
+    expect(isNotFound(err)).toBe(true);
+  });
+  it('maps unclassified errors to Unknown', () => {
+    expect(toGrpcStatus(new Error('boom'))).toEqual({ code: GrpcCode.UNKNOWN, details: 'boom' });
+  });
+  it('decodes remote errors keeping their message', () => {
+    const err = fromGrpcStatus(GrpcCode.ALREADY_EXISTS, 'namespace x: already exists');
+    expect(err).toBeInstanceOf(ContainerdError);
+    expect(err.kind).toBe('already-exists');
+    expect(err.message).toBe('namespace x: already exists');
+  });
+});
