@@ -2,6 +2,7 @@
 // store with resumable, ref-keyed ingests. Implemented by the local store (not
 // namespaced) and by the metadata layer (namespaced, labels, leases, GC references).
 import type { RequestContext } from '@containerd-ts/namespaces';
+import type {} from '@containerd-ts/plugin';
 
 /** An OCI descriptor (the fields the content store uses). */
 export interface Descriptor {
