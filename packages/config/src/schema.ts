@@ -1,0 +1,105 @@
+// The top-level config.toml schema (version 2), with containerd-ts's built-in defaults.
+import { z } from 'zod';
+
+export const DEFAULT_ROOT = '/var/lib/containerd-ts';
+export const DEFAULT_STATE = '/run/containerd-ts';
+export const DEFAULT_ADDRESS = '/run/containerd-ts/containerd-ts.sock';
+export const DEFAULT_CONFIG_PATH = '/etc/containerd-ts/config.toml';
+const MiB16 = 16 << 20;
+
+const grpc = z
+  .object({
+    address: z.string().default(DEFAULT_ADDRESS),
+    tcp_address: z.string().default(''),
+    tcp_tls_ca: z.string().default(''),
+    tcp_tls_cert: z.string().default(''),
+    tcp_tls_key: z.string().default(''),
+    uid: z.number().int().nonnegative().default(0),
+    gid: z.number().int().nonnegative().default(0),
+    max_recv_message_size: z.number().int().positive().default(MiB16),
+    max_send_message_size: z.number().int().positive().default(MiB16),
+  })
+  .strict();
+
+const ttrpc = z
+  .object({
+    address: z.string().default(''),
+    uid: z.number().int().nonnegative().default(0),
+    gid: z.number().int().nonnegative().default(0),
+  })
+  .strict();
+
+const debug = z
+  .object({
+    address: z.string().default(''),
+    uid: z.number().int().nonnegative().default(0),
+    gid: z.number().int().nonnegative().default(0),
+    level: z.enum(['', 'trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic']).default(''),
+    format: z.enum(['', 'text', 'json']).default(''),
+  })
+  .strict();
+
+const metrics = z
+  .object({
+    address: z.string().default(''),
+    grpc_histogram: z.boolean().default(false),
+  })
+  .strict();
+
+const cgroup = z.object({ path: z.string().default('') }).strict();
+
+export const proxyPluginSchema = z
+  .object({
+    type: z.enum(['snapshot', 'content', 'diff']),
+    address: z.string().min(1),
+    platform: z.string().optional(),
+    exports: z.record(z.string(), z.string()).optional(),
+    capabilities: z.array(z.string()).optional(),
+  })
+  .strict();
+
+const streamProcessor = z
+  .object({
+    accepts: z.array(z.string()).default([]),
+    returns: z.string().default(''),
+    path: z.string().default(''),
+    args: z.array(z.string()).default([]),
+    env: z.array(z.string()).default([]),
+  })
+  .strict();
+
+export const defaultTimeouts: Record<string, string> = {
+  'io.containerd.timeout.shim.cleanup': '5s',
+  'io.containerd.timeout.shim.load': '5s',
+  'io.containerd.timeout.shim.shutdown': '3s',
+  'io.containerd.timeout.task.state': '2s',
+};
+
+const uriList = z.array(z.string());
+
+/** The daemon's own keys; `plugins` sections are validated by each plugin's schema. */
+export const daemonConfigSchema = z
+  .object({
+    version: z.number().int().min(1).max(2).default(2),
+    root: z.string().default(DEFAULT_ROOT),
+    state: z.string().default(DEFAULT_STATE),
+    temp: z.string().default(''),
+    plugin_dir: z.string().default(''),
+    disabled_plugins: uriList.default([]),
+    required_plugins: uriList.default([]),
+    oom_score: z.number().int().min(-1000).max(1000).default(0),
+    imports: z.array(z.string()).default([]),
+    grpc: grpc.default(grpc.parse({})),
+    ttrpc: ttrpc.default(ttrpc.parse({})),
+    debug: debug.default(debug.parse({})),
+    metrics: metrics.default(metrics.parse({})),
+    cgroup: cgroup.default(cgroup.parse({})),
+    timeouts: z.record(z.string(), z.string()).default(defaultTimeouts),
+    plugins: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    proxy_plugins: z.record(z.string(), proxyPluginSchema).default({}),
+    stream_processors: z.record(z.string(), streamProcessor).default({}),
+  })
+  .strict();
+
+export type DaemonConfig = z.output<typeof daemonConfigSchema>;
+export type ProxyPluginConfig = z.output<typeof proxyPluginSchema>;
