@@ -1,0 +1,143 @@
+// createDaemon: the whole daemon from a list of plugin definitions and a config —
+// directories, plugin graph, gRPC server on the unix socket (and TCP when set), and an
+// orderly stop. The containerd-ts app and custom minimal runtimes are thin shells on it.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { access, constants, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
+import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
+import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { createLogger } from './logger.js';
+import { prepareSocket, secureSocket } from './socket.js';
+
+export interface DaemonOptions {
+  /** Every plugin this daemon is made of, in registration order. */
+  plugins: readonly AnyPluginDefinition[];
+  /** The loaded config (defaults for anything absent). */
+  config?: DaemonConfig;
+  log?: Logger;
+}
+
+export interface Daemon {
+  readonly config: DaemonConfig;
+  readonly registry: PluginRegistry;
+  readonly log: Logger;
+  /** The gRPC unix socket path. */
+  readonly address: string;
+  /** Initialises plugins and starts serving. Rejects with a one-line error on any start problem. */
+  start(): Promise<void>;
+  /** Stops serving, closes plugins in reverse order, removes the socket. Idempotent. */
+  stop(): Promise<void>;
+}
+
+async function ensureWritableDir(kind: string, dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await access(dir, constants.W_OK);
+    const probe = `${dir}/.containerd-ts-probe-${process.pid}`;
+    await writeFile(probe, '');
+    await unlink(probe);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new Error(`${kind} directory ${dir} is not writable: ${code}`);
+  }
+}
+
+function setOOMScore(score: number): void {
+  if (score === 0) return;
+  try {
+    const current = Number(readFileSync('/proc/self/oom_score_adj', 'utf8'));
+    // containerd never lowers the score below what it was started with
+    if (score < current) return;
+    writeFileSync('/proc/self/oom_score_adj', String(score));
+  } catch {
+    // not on Linux or not permitted: containerd ignores it too
+  }
+}
+
+export function createDaemon(options: DaemonOptions): Daemon {
+  const config = options.config ?? daemonConfigSchema.parse({});
+  const log = options.log ?? createLogger(config.debug.level);
+  const address = config.grpc.address;
+  const ttrpcAddress = config.ttrpc.address || `${address}.ttrpc`;
+  const registry = new PluginRegistry({
+    definitions: options.plugins,
+    configFor: (uri) => config.plugins[uri],
+    disabled: config.disabled_plugins,
+    required: config.required_plugins,
+    daemon: { root: config.root, state: config.state, address, ttrpcAddress },
+    log,
+  });
+  let server: Server | undefined;
+  let stopping: Promise<void> | undefined;
+  let bound = false;
+
+  const bind = (srv: Server, target: string, creds: ServerCredentials) =>
+    new Promise<void>((resolve, reject) => {
+      srv.bindAsync(target, creds, (err) => (err ? reject(new Error(`failed to serve on ${target}: ${err.message}`)) : resolve()));
+    });
+
+  return {
+    config,
+    registry,
+    log,
+    address,
+    async start() {
+      const started = performance.now();
+      await ensureWritableDir('root', config.root);
+      await ensureWritableDir('state', config.state);
+      await prepareSocket(address);
+      setOOMScore(config.oom_score);
+      await registry.initAll();
+      const srv = new Server({
+        'grpc.max_receive_message_length': config.grpc.max_recv_message_size,
+        'grpc.max_send_message_length': config.grpc.max_send_message_size,
+      });
+      for (const [id, plugin] of registry.getAll(PluginType.grpc)) {
+        for (const s of (plugin as GrpcServicePlugin).services) {
+          try {
+            srv.addService(s.definition, s.implementation);
+          } catch (err) {
+            log.warn({ id: `${PluginType.grpc}.${id}`, error: (err as Error).message }, 'failed to register gRPC service');
+          }
+        }
+      }
+      server = srv;
+      await bind(srv, `unix://${address}`, ServerCredentials.createInsecure());
+      bound = true;
+      await secureSocket(address, config.grpc.uid, config.grpc.gid);
+      if (config.grpc.tcp_address) {
+        const { tcp_tls_cert: cert, tcp_tls_key: key, tcp_tls_ca: ca } = config.grpc;
+        const creds =
+          cert && key
+            ? ServerCredentials.createSsl(ca ? readFileSync(ca) : null, [{ cert_chain: readFileSync(cert), private_key: readFileSync(key) }], Boolean(ca))
+            : ServerCredentials.createInsecure();
+        await bind(srv, config.grpc.tcp_address, creds);
+        log.info({ address: config.grpc.tcp_address }, 'serving on TCP');
+      }
+      log.info({ address }, 'serving');
+      log.info({ seconds: ((performance.now() - started) / 1000).toFixed(3) }, 'containerd-ts successfully booted');
+    },
+    stop() {
+      stopping ??= (async () => {
+        const srv = server;
+        if (srv) {
+          await new Promise<void>((resolve) => {
+            const force = setTimeout(() => {
+              srv.forceShutdown();
+              resolve();
+            }, 500);
+            srv.tryShutdown(() => {
+              clearTimeout(force);
+              resolve();
+            });
+          });
+        }
+        await registry.close();
+        if (bound) await unlink(address).catch(() => {});
+        log.info({}, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+}

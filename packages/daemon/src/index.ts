@@ -1,0 +1,4 @@
+// createDaemon and the pieces a daemon shell needs.
+export { createDaemon, type Daemon, type DaemonOptions } from './daemon.js';
+export { createLogger, isLogLevel } from './logger.js';
+export { prepareSocket, socketAnswers } from './socket.js';

@@ -1,0 +1,12 @@
+// The io.containerd.grpc.v1 plugin type and handler wrappers.
+export {
+  bidiStream,
+  clientStream,
+  type GrpcServicePlugin,
+  type GrpcServiceRegistration,
+  grpcService,
+  requestContext,
+  serverStream,
+  toServiceError,
+  unary,
+} from './service.js';
