@@ -9,15 +9,15 @@ const MiB16 = 16 << 20;
 
 const grpc = z
   .object({
-    address: z.string().default(DEFAULT_ADDRESS),
-    tcp_address: z.string().default(''),
+    address: z.string().default(DEFAULT_ADDRESS).describe('Unix socket the gRPC API is served on (mode 0660, owned by uid:gid)'),
+    tcp_address: z.string().default('').describe('Also serve gRPC on this TCP address (host:port); empty = no TCP'),
     tcp_tls_ca: z.string().default(''),
     tcp_tls_cert: z.string().default(''),
     tcp_tls_key: z.string().default(''),
     uid: z.number().int().nonnegative().default(0),
     gid: z.number().int().nonnegative().default(0),
-    max_recv_message_size: z.number().int().positive().default(MiB16),
-    max_send_message_size: z.number().int().positive().default(MiB16),
+    max_recv_message_size: z.number().int().positive().default(MiB16).describe('Largest gRPC message accepted, in bytes'),
+    max_send_message_size: z.number().int().positive().default(MiB16).describe('Largest gRPC message sent, in bytes'),
   })
   .strict();
 
@@ -80,21 +80,21 @@ const uriList = z.array(z.string());
 /** The daemon's own keys; `plugins` sections are validated by each plugin's schema. */
 export const daemonConfigSchema = z
   .object({
-    version: z.number().int().min(1).max(2).default(2),
-    root: z.string().default(DEFAULT_ROOT),
-    state: z.string().default(DEFAULT_STATE),
+    version: z.number().int().min(1).max(2).default(2).describe('Config format version; 1 is migrated in memory with a warning'),
+    root: z.string().default(DEFAULT_ROOT).describe('Persistent data; each plugin gets <root>/<type>.<id>'),
+    state: z.string().default(DEFAULT_STATE).describe('Runtime data, cleared on reboot; each plugin gets <state>/<type>.<id>'),
     temp: z.string().default(''),
-    plugin_dir: z.string().default(''),
-    disabled_plugins: uriList.default([]),
-    required_plugins: uriList.default([]),
-    oom_score: z.number().int().min(-1000).max(1000).default(0),
-    imports: z.array(z.string()).default([]),
+    plugin_dir: z.string().default('').describe('Directory of third-party plugins (ES modules) loaded at start'),
+    disabled_plugins: uriList.default([]).describe('Plugin URIs (<type>.<id>) removed before init'),
+    required_plugins: uriList.default([]).describe('Plugin URIs that must load, or the daemon refuses to start'),
+    oom_score: z.number().int().min(-1000).max(1000).default(0).describe('oom_score_adj of the daemon process (never lowered)'),
+    imports: z.array(z.string()).default([]).describe('More config files (paths or globs, relative to this file) merged in order'),
     grpc: grpc.default(grpc.parse({})),
     ttrpc: ttrpc.default(ttrpc.parse({})),
     debug: debug.default(debug.parse({})),
     metrics: metrics.default(metrics.parse({})),
     cgroup: cgroup.default(cgroup.parse({})),
-    timeouts: z.record(z.string(), z.string()).default(defaultTimeouts),
+    timeouts: z.record(z.string(), z.string()).default(defaultTimeouts).describe('Named timeouts as Go durations'),
     plugins: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
     proxy_plugins: z.record(z.string(), proxyPluginSchema).default({}),
     stream_processors: z.record(z.string(), streamProcessor).default({}),

@@ -1,0 +1,134 @@
+// Starts daemons (containerd-ts or the reference containerd) on temp dirs and runs the
+// real `ctr` against them.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findRepoRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'pnpm-workspace.yaml'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no pnpm-workspace.yaml above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export const repoRoot = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
+export const containerdTs = join(repoRoot, 'bin', 'containerd-ts');
+export const ctrTs = join(repoRoot, 'bin', 'ctr-ts');
+export const referenceScript = resolve(repoRoot, '../shared/scripts/reference-containerd.sh');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(
+      cmd,
+      args,
+      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+        resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+/** Runs Debian's `ctr` against a socket. */
+export const ctr = (socket: string, ...args: string[]) => run('ctr', ['-a', socket, ...args]);
+
+export interface StartedDaemon {
+  dir: string;
+  socket: string;
+  root: string;
+  state: string;
+  child: ChildProcess;
+  logs: () => string;
+  /** SIGTERM and wait; resolves with the exit code and how long it took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+  cleanup(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Config file text; `{{dir}}` is replaced by the daemon's temp dir. */
+  config?: string;
+  args?: string[];
+  /** Command to run instead of bin/containerd-ts (e.g. a custom daemon script). */
+  command?: string[];
+  /** Resolve as soon as the process exits (for start-failure tests). */
+  expectExit?: boolean;
+}
+
+/** Starts containerd-ts on a fresh temp root/state/socket; resolves once `ctr version` answers. */
+export async function startDaemon(options: StartOptions = {}): Promise<StartedDaemon> {
+  const dir = await mkdtemp(join(tmpdir(), 'ctdts-'));
+  const socket = join(dir, 'containerd-ts.sock');
+  const root = join(dir, 'root');
+  const state = join(dir, 'state');
+  const args = ['--root', root, '--state', state, '--address', socket, ...(options.args ?? [])];
+  if (options.config !== undefined) {
+    const file = join(dir, 'config.toml');
+    await writeFile(file, options.config.replaceAll('{{dir}}', dir));
+    args.push('--config', file);
+  }
+  const [cmd, ...pre] = options.command ?? [containerdTs];
+  const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const daemon: StartedDaemon = {
+    dir,
+    socket,
+    root,
+    state,
+    child,
+    logs: () => output,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      const started = performance.now();
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const code = await exited;
+      return { code, ms: performance.now() - started };
+    },
+    async cleanup() {
+      await daemon.stop('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  if (options.expectExit) {
+    await exited;
+    return daemon;
+  }
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`containerd-ts exited with ${child.exitCode}: ${output}`);
+    const r = await ctr(socket, 'version');
+    if (r.code === 0) return daemon;
+    await new Promise((r2) => setTimeout(r2, 50));
+  }
+  await daemon.cleanup();
+  throw new Error(`containerd-ts did not answer on ${socket}: ${output}`);
+}
+
+/** The reference containerd from Debian, via the shared script. */
+export async function startReference(): Promise<{ dir: string; socket: string; stop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'refcd-'));
+  const r = await run('bash', [referenceScript, 'start', dir], { timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`reference containerd did not start: ${r.stderr}`);
+  return {
+    dir,
+    socket: r.stdout.trim(),
+    async stop() {
+      await run('bash', [referenceScript, 'stop', dir]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
