@@ -85,7 +85,7 @@ async function main(): Promise<void> {
 
   const log = createLogger(config.debug.level);
   for (const w of loaded.warnings) log.warn({}, w);
-  const daemon = createDaemon({ plugins, config, log });
+  const daemon = createDaemon({ plugins, config, log, version: { version: VERSION, revision: REVISION } });
   let exiting = false;
   const shutdown = (signal: string) => {
     if (exiting) return;

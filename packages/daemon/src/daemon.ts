@@ -16,6 +16,8 @@ export interface DaemonOptions {
   /** The loaded config (defaults for anything absent). */
   config?: DaemonConfig;
   log?: Logger;
+  /** What `ctr version` shows for the server. */
+  version?: { version: string; revision: string };
 }
 
 export interface Daemon {
@@ -65,7 +67,14 @@ export function createDaemon(options: DaemonOptions): Daemon {
     configFor: (uri) => config.plugins[uri],
     disabled: config.disabled_plugins,
     required: config.required_plugins,
-    daemon: { root: config.root, state: config.state, address, ttrpcAddress },
+    daemon: {
+      root: config.root,
+      state: config.state,
+      address,
+      ttrpcAddress,
+      version: options.version?.version ?? 'v0.1.0',
+      revision: options.version?.revision ?? 'containerd-ts',
+    },
     log,
   });
   let server: Server | undefined;

@@ -14,7 +14,7 @@ const log: Logger = {
   error: () => {},
   child: () => log,
 };
-const daemon = { root: '/r', state: '/s', address: '/a.sock', ttrpcAddress: '/a.sock.ttrpc' };
+const daemon = { root: '/r', state: '/s', address: '/a.sock', ttrpcAddress: '/a.sock.ttrpc', version: 'v0', revision: 'r' };
 const simple = (type: string, id: string, requires: string[] = []) =>
   definePlugin({ type, id, requires, init: () => `${type}.${id}` });
 

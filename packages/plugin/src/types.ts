@@ -70,6 +70,9 @@ export interface DaemonInfo {
   address: string;
   /** ttrpc address the daemon serves (shims publish events there). */
   ttrpcAddress: string;
+  /** Version and revision the daemon reports (`ctr version`). */
+  version: string;
+  revision: string;
 }
 
 /** What `init` receives. */
