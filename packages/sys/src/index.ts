@@ -1,0 +1,10 @@
+// @containerd-ts/sys: the Linux syscalls Node.js lacks, through koffi. koffi and glibc
+// load on the first call, so importing this package costs nothing.
+export { SysError, type SysErrorOptions, errnoName, isSysError } from './errors.js';
+export * from './mount.js';
+export { makedev, major, minor, mknod } from './mknod.js';
+export { XATTR_CREATE, XATTR_REPLACE, lgetxattr, llistxattr, lremovexattr, lsetxattr } from './xattr.js';
+export * from './statfs.js';
+export * from './rename.js';
+export { syncfs, syncfsAsync } from './syncfs.js';
+export * from './utimens.js';
