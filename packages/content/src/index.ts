@@ -1,4 +1,4 @@
-// The content store contract.
+// The content store contract, digest rules and the helpers built on the contract.
 export type {
   CommitOptions,
   ContentStore,
@@ -10,3 +10,22 @@ export type {
   Writer,
   WriterOptions,
 } from './types.js';
+export {
+  CANONICAL_ALGORITHM,
+  DIGEST_ALGORITHMS,
+  EMPTY_DIGEST,
+  digestOf,
+  digestProblem,
+  isValidDigest,
+  splitDigest,
+} from './digest.js';
+export {
+  type CopySource,
+  type RandomAccessSource,
+  type SeekableSource,
+  copyToWriter,
+  openWriter,
+  readBlob,
+  writeBlob,
+} from './helpers.js';
+export { adaptInfo, adaptStatus } from './adaptor.js';

@@ -24,7 +24,7 @@ export interface Status {
   ref: string;
   offset: number;
   total: number;
-  /** Expected digest given when the ingest started ('' when none). */
+  /** Expected digest given to the writer ('' when none or unknown: the local store does not persist it). */
   expected: string;
   startedAt: Date;
   updatedAt: Date;
@@ -58,7 +58,7 @@ export interface Writer {
   /** Digest of everything written so far. */
   digest(): string;
   status(): Promise<Status>;
-  /** Appends bytes at the current offset. */
+  /** Appends bytes at the current offset. The buffer must stay unchanged until the promise settles. */
   write(chunk: Uint8Array): Promise<void>;
   /** Cuts the ingest to `size` bytes (only 0 is required to be supported, as in containerd). */
   truncate(size: number): Promise<void>;
@@ -68,7 +68,7 @@ export interface Writer {
    * present: `already-exists` (the ingest is removed).
    */
   commit(size: number, expected: string, options?: CommitOptions): Promise<void>;
-  /** Releases the ref lock; the ingest stays resumable. */
+  /** Releases the ref lock; the ingest stays resumable. Idempotent, and a no-op after commit. */
   close(): Promise<void>;
 }
 
@@ -86,6 +86,11 @@ export interface ContentStore {
   listStatuses(ctx: RequestContext, filters?: readonly string[]): Promise<Status[]>;
   abort(ctx: RequestContext, ref: string): Promise<void>;
   writer(ctx: RequestContext, options: WriterOptions): Promise<Writer>;
+  /**
+   * Calls `fn` with the ref of every ingest, cheaper than `listStatuses` (garbage
+   * collection uses it to find ingests the metadata no longer knows). Optional.
+   */
+  walkStatusRefs?(ctx: RequestContext, fn: (ref: string) => void | Promise<void>): Promise<void>;
 }
 
 declare module '@containerd-ts/plugin' {
