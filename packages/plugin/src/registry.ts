@@ -7,6 +7,7 @@ import {
   type AnyPluginDefinition,
   type DaemonInfo,
   type InitContext,
+  type InstanceByID,
   type InstanceOf,
   type Logger,
   PLUGIN_API_VERSION,
@@ -132,11 +133,11 @@ export class PluginRegistry {
     throw notFound(`no plugins registered for ${type}`);
   }
 
-  getByID<T extends string>(type: T, id: string): InstanceOf<T> {
+  getByID<T extends string, ID extends string>(type: T, id: ID): InstanceByID<T, ID> {
     const record = this.records.find((r) => r.type === type && r.id === id);
     if (!record) throw notFound(`plugin ${type}.${id}`);
     if (record.status !== 'ok') throw record.error ?? new Error(`plugin ${type}.${id} is not loaded`);
-    return record.instance as InstanceOf<T>;
+    return record.instance as InstanceByID<T, ID>;
   }
 
   getAll<T extends string>(type: T): Map<string, InstanceOf<T>> {

@@ -37,8 +37,20 @@ export const PluginType = {
 // biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
 export interface PluginTypeMap {}
 
+/**
+ * Instance type per plugin URI (`<type>.<id>`), for plugin types whose instances differ
+ * by ID (the `io.containerd.service.v1` services). Takes precedence over PluginTypeMap.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging
+export interface PluginInstanceMap {}
+
 /** Instance type of a plugin type: from PluginTypeMap when known, `unknown` otherwise. */
 export type InstanceOf<T extends string> = T extends keyof PluginTypeMap ? PluginTypeMap[T] : unknown;
+
+/** Instance type of one plugin: from PluginInstanceMap, else from its type. */
+export type InstanceByID<T extends string, ID extends string> = `${T}.${ID}` extends keyof PluginInstanceMap
+  ? PluginInstanceMap[`${T}.${ID}`]
+  : InstanceOf<T>;
 
 /** Fields a plugin publishes through introspection (`ctr plugins ls -d`). */
 export interface PluginMeta {
@@ -92,7 +104,7 @@ export interface InitContext<C> {
   /** The first successfully initialised plugin of a type; throws when there is none. */
   get<T extends string>(type: T): InstanceOf<T>;
   /** The plugin of a type with an ID; throws when it is absent or failed. */
-  getByID<T extends string>(type: T, id: string): InstanceOf<T>;
+  getByID<T extends string, ID extends string>(type: T, id: ID): InstanceByID<T, ID>;
   /** All successfully initialised plugins of a type, by ID, in init order. */
   getAll<T extends string>(type: T): Map<string, InstanceOf<T>>;
   /** Every plugin the daemon loaded so far, with its status (for introspection). */
@@ -123,21 +135,30 @@ export interface PluginDefinition<T extends string = string, C = unknown, I = un
 // biome-ignore lint/suspicious/noExplicitAny: variance escape for heterogeneous lists
 export type AnyPluginDefinition = PluginDefinition<string, any, unknown>;
 
-type ExpectedInstance<T extends string, I> = T extends keyof PluginTypeMap ? PluginTypeMap[T] : I;
+type ExpectedInstance<T extends string, ID extends string, I> = `${T}.${ID}` extends keyof PluginInstanceMap
+  ? PluginInstanceMap[`${T}.${ID}`]
+  : T extends keyof PluginTypeMap
+    ? PluginTypeMap[T]
+    : I;
 
 /**
  * Declares a plugin. Everything is inferred from the object literal: the config type
  * from the zod schema, the instance type from `init` (checked against PluginTypeMap
  * when the plugin type is a known one).
  */
-export function definePlugin<const T extends string, S extends z.ZodType | undefined = undefined, I = unknown>(def: {
+export function definePlugin<
+  const T extends string,
+  const ID extends string,
+  S extends z.ZodType | undefined = undefined,
+  I = unknown,
+>(def: {
   type: T;
-  id: string;
+  id: ID;
   requires?: readonly string[];
   platforms?: readonly string[];
   config?: S;
-  init(ctx: InitContext<S extends z.ZodType ? z.output<S> : Record<string, never>>): MaybePromise<ExpectedInstance<T, I>>;
-}): PluginDefinition<T, S extends z.ZodType ? z.output<S> : Record<string, never>, ExpectedInstance<T, I>> {
+  init(ctx: InitContext<S extends z.ZodType ? z.output<S> : Record<string, never>>): MaybePromise<ExpectedInstance<T, ID, I>>;
+}): PluginDefinition<T, S extends z.ZodType ? z.output<S> : Record<string, never>, ExpectedInstance<T, ID, I>> {
   return Object.freeze({
     apiVersion: PLUGIN_API_VERSION,
     type: def.type,
