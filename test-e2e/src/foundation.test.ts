@@ -196,9 +196,14 @@ describe('shutdown', () => {
   });
 
   it('an unwritable root gives a one-line error and a non-zero exit', async () => {
-    const r = await run(containerdTs, ['--root', '/proc/containerd-ts-root', '--state', '/tmp/ctdts-unwritable-state', '--address', '/tmp/ctdts-unwritable.sock']);
-    expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain('containerd-ts: root directory /proc/containerd-ts-root is not writable');
+    const ro = await mkdtemp(join(tmpdir(), 'ro-'));
+    expect((await run('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro])).code).toBe(0);
+    try {
+      const r = await run(containerdTs, ['--root', `${ro}/root`, '--state', `${ro}-state`, '--address', `${ro}.sock`]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`containerd-ts: root directory ${ro}/root is not writable: EROFS\n`);
+    } finally {
+      await run('umount', [ro]);
+    }
   });
 });

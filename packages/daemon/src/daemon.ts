@@ -2,7 +2,8 @@
 // directories, plugin graph, gRPC server on the unix socket (and TCP when set), and an
 // orderly stop. The containerd-ts app and custom minimal runtimes are thin shells on it.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { access, constants, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
 import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
@@ -32,9 +33,26 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** mkdir -p one level at a time, so the real error (EROFS, EACCES, ENOTDIR) surfaces. */
+async function mkdirs(dir: string): Promise<void> {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!(await stat(at).then(() => true, () => false))) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  for (const d of missing) {
+    await mkdir(d, { mode: 0o711 }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
 async function ensureWritableDir(kind: string, dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await mkdirs(dir);
     await access(dir, constants.W_OK);
     const probe = `${dir}/.containerd-ts-probe-${process.pid}`;
     await writeFile(probe, '');
@@ -143,8 +161,10 @@ export function createDaemon(options: DaemonOptions): Daemon {
           });
         }
         await registry.close();
-        if (bound) await unlink(address).catch(() => {});
-        log.info({}, 'stopped');
+        if (bound) {
+          await unlink(address).catch(() => {});
+          log.info({}, 'stopped');
+        }
       })();
       return stopping;
     },

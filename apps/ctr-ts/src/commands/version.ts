@@ -1,0 +1,29 @@
+// ctr-ts version: client and server versions, as ctr prints them.
+import { ServerResponse } from '@containerd-ts/api/services/introspection';
+import { IntrospectionService } from '@containerd-ts/api/services/introspection';
+import { VersionService } from '@containerd-ts/api/services/version';
+import { type GlobalOptions, connect } from '../context.js';
+
+export const CLIENT_VERSION = 'v0.1.0';
+export const CLIENT_REVISION = 'containerd-ts';
+
+export async function versionCommand(opts: GlobalOptions, out: (s: string) => void): Promise<void> {
+  out('Client:\n');
+  out(`  Version:  ${CLIENT_VERSION}\n`);
+  out(`  Revision: ${CLIENT_REVISION}\n`);
+  out(`  Node version: ${process.version}\n`);
+  out('\n');
+  const conn = await connect(opts);
+  try {
+    const v = await conn.unary(VersionService.version, {});
+    out('Server:\n');
+    out(`  Version:  ${v.version}\n`);
+    out(`  Revision: ${v.revision}\n`);
+    const s: ServerResponse = await conn.unary(IntrospectionService.server, {});
+    out(`  UUID: ${s.uuid}\n`);
+    if (v.version !== CLIENT_VERSION) process.stderr.write('WARNING: version mismatch\n');
+    if (v.revision !== CLIENT_REVISION) process.stderr.write('WARNING: revision mismatch\n');
+  } finally {
+    conn.close();
+  }
+}

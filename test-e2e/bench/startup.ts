@@ -1,0 +1,81 @@
+// Bench: time from process start to the first successful `ctr version`, and idle RSS
+// after start, for containerd-ts and Debian's containerd in the same run. Prints ratios.
+// Not a timed test: it reports, it does not fail on a slow machine.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { containerdTs } from '../src/harness.js';
+
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+
+function ctrVersionOk(socket: string): boolean {
+  try {
+    execFileSync('ctr', ['-a', socket, '--connect-timeout', '1s', 'version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function rssKiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+}
+
+interface Sample {
+  startMs: number;
+  rssMB: number;
+}
+
+async function measure(kind: 'containerd-ts' | 'containerd'): Promise<Sample> {
+  const dir = await mkdtemp(join(tmpdir(), `bench-${kind}-`));
+  const socket = join(dir, 'd.sock');
+  let cmd: string;
+  let args: string[];
+  if (kind === 'containerd') {
+    const cfg = join(dir, 'config.toml');
+    await writeFile(
+      cfg,
+      `version = 2\nroot = "${dir}/root"\nstate = "${dir}/state"\n[grpc]\n  address = "${socket}"\n[ttrpc]\n  address = "${socket}.ttrpc"\n[plugins."io.containerd.grpc.v1.cri"]\n  disable_tcp_service = true\n`,
+    );
+    cmd = 'containerd';
+    args = ['--config', cfg];
+  } else {
+    cmd = containerdTs;
+    args = ['--root', `${dir}/root`, '--state', `${dir}/state`, '--address', socket];
+  }
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { stdio: 'ignore' });
+  while (!ctrVersionOk(socket)) {
+    if (child.exitCode !== null) throw new Error(`${kind} exited with ${child.exitCode}`);
+    if (performance.now() - t0 > 30_000) throw new Error(`${kind} did not answer`);
+  }
+  const startMs = performance.now() - t0;
+  await new Promise((r) => setTimeout(r, 2000)); // idle
+  const rssMB = (await rssKiB(child.pid!)) / 1024;
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  await rm(dir, { recursive: true, force: true });
+  return { startMs, rssMB };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export async function benchStartup(): Promise<void> {
+  const results: Record<string, Sample[]> = { 'containerd-ts': [], containerd: [] };
+  for (let i = 0; i < runs; i++) {
+    for (const kind of ['containerd', 'containerd-ts'] as const) results[kind]!.push(await measure(kind));
+  }
+  const summary = Object.fromEntries(
+    Object.entries(results).map(([k, s]) => [k, { startMs: median(s.map((x) => x.startMs)), rssMB: median(s.map((x) => x.rssMB)) }]),
+  );
+  const ts = summary['containerd-ts']!;
+  const ref = summary.containerd!;
+  console.log(`startup bench (${runs} runs, medians)`);
+  console.log(`  containerd     start ${ref.startMs.toFixed(0)} ms   idle RSS ${ref.rssMB.toFixed(1)} MB`);
+  console.log(`  containerd-ts  start ${ts.startMs.toFixed(0)} ms   idle RSS ${ts.rssMB.toFixed(1)} MB`);
+  console.log(`  ratio          start ${(ts.startMs / ref.startMs).toFixed(2)}x (goal <= 3x)   RSS ${(ts.rssMB / ref.rssMB).toFixed(2)}x (goal <= 1.5x)`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchStartup();
