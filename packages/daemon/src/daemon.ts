@@ -143,7 +143,10 @@ export function createDaemon(options: DaemonOptions): Daemon {
         log.info({ address: config.grpc.tcp_address }, 'serving on TCP');
       }
       log.info({ address }, 'serving');
-      log.info({ seconds: ((performance.now() - started) / 1000).toFixed(3) }, 'containerd-ts successfully booted');
+      log.info(
+        { seconds: ((performance.now() - started) / 1000).toFixed(3), uptime: process.uptime().toFixed(3) },
+        'containerd-ts successfully booted',
+      );
     },
     stop() {
       stopping ??= (async () => {

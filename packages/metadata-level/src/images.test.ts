@@ -1,0 +1,81 @@
+// Image and container records: create, get, list with filters, update by field path,
+// delete, and the events containerd publishes for them.
+import { describe, expect, it } from 'vitest';
+import { createEnv, take } from './testing/env.js';
+
+const ctx = { namespace: 'default' };
+const target = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${'b'.repeat(64)}`, size: 100 };
+
+describe('images', () => {
+  it('creates, lists, updates and deletes images with events', async () => {
+    const env = await createEnv();
+    try {
+      const sub = env.exchange.subscribe(['topic~="^/images/"']);
+      const images = env.db.images;
+      const created = await images.create(ctx, { name: 'docker.io/library/alpine:3', target, labels: { a: '1' } });
+      expect(created.createdAt.getTime()).toBe(created.updatedAt.getTime());
+      await expect(images.create(ctx, { name: 'docker.io/library/alpine:3', target })).rejects.toThrow(
+        'image "docker.io/library/alpine:3": already exists',
+      );
+      await expect(images.create(ctx, { name: 'x', target: { ...target, digest: 'nope' } })).rejects.toThrow(
+        'Target.Digest "nope" invalid: invalid checksum digest format: invalid argument',
+      );
+      await expect(images.create(ctx, { name: 'x', target: { ...target, size: 0 } })).rejects.toThrow(
+        'Target.Size must be greater than zero: invalid argument',
+      );
+      await images.create(ctx, { name: 'docker.io/library/busybox:1', target });
+      expect((await images.list(ctx, ['name~=alpine'])).map((i) => i.name)).toEqual(['docker.io/library/alpine:3']);
+      expect((await images.list(ctx, ['labels.a==1'])).map((i) => i.name)).toEqual(['docker.io/library/alpine:3']);
+      const updated = await images.update(ctx, { name: 'docker.io/library/alpine:3', target, labels: { b: '2' } }, ['labels.b']);
+      expect(updated.labels).toEqual({ a: '1', b: '2' });
+      await expect(images.update(ctx, { name: 'docker.io/library/alpine:3', target }, ['name'])).rejects.toThrow(
+        'cannot update "name" field on image "docker.io/library/alpine:3": invalid argument',
+      );
+      await images.delete(ctx, 'docker.io/library/busybox:1');
+      await expect(images.get(ctx, 'docker.io/library/busybox:1')).rejects.toThrow(
+        'image "docker.io/library/busybox:1": not found',
+      );
+      const events = await take(sub, 4);
+      expect(events.map((e) => e.topic)).toEqual(['/images/create', '/images/create', '/images/update', '/images/delete']);
+      expect(events.map((e) => e.event.typeUrl)).toEqual([
+        'containerd.services.images.v1.ImageCreate',
+        'containerd.services.images.v1.ImageCreate',
+        'containerd.services.images.v1.ImageUpdate',
+        'containerd.services.images.v1.ImageDelete',
+      ]);
+      sub.close();
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
+
+describe('containers', () => {
+  it('validates, updates by field path and keeps immutable fields', async () => {
+    const env = await createEnv();
+    try {
+      const containers = env.db.containers;
+      const spec = { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec', value: new Uint8Array([1, 2, 3]) };
+      await expect(containers.create(ctx, { id: 'c 1', runtime: { name: 'r' }, spec })).rejects.toThrow(
+        'create container failed validation: container.ID: identifier "c 1" must match',
+      );
+      await expect(containers.create(ctx, { id: 'c1', runtime: { name: 'r' } })).rejects.toThrow(
+        'create container failed validation: container.Spec must be set: invalid argument',
+      );
+      await containers.create(ctx, { id: 'c1', runtime: { name: 'io.containerd.runc.v2' }, spec, image: 'img', labels: { x: '1' } });
+      const got = await containers.get(ctx, 'c1');
+      expect(got.spec?.value).toEqual(new Uint8Array([1, 2, 3]));
+      expect(got.image).toBe('img');
+      expect((await containers.list(ctx, ['runtime.name==io.containerd.runc.v2'])).map((c) => c.id)).toEqual(['c1']);
+      const u = await containers.update(ctx, { id: 'c1', runtime: { name: 'ignored' }, labels: { y: '2' } }, ['labels.y']);
+      expect(u.labels).toEqual({ x: '1', y: '2' });
+      await expect(containers.update(ctx, { id: 'c1', runtime: { name: 'other' }, spec })).rejects.toThrow(
+        'container.Runtime.Name field is immutable: invalid argument',
+      );
+      await containers.delete(ctx, 'c1');
+      await expect(containers.get(ctx, 'c1')).rejects.toThrow('container "c1" in namespace "default": not found');
+    } finally {
+      await env.cleanup();
+    }
+  });
+});

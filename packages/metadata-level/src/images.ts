@@ -1,0 +1,156 @@
+// Image records: a name, a target descriptor and labels. Images are GC roots: their
+// target and the content or snapshots their labels reference are kept.
+import { digestProblem } from '@containerd-ts/content';
+import { alreadyExists, invalidArgument, notFound } from '@containerd-ts/errdefs';
+import { objectAdaptor, parseAll } from '@containerd-ts/filters';
+import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
+import type { DBCore } from './core.js';
+import { imageEvent } from './events.js';
+import { imageKey, imagesPrefix } from './keys.js';
+import { storedLabels, validateLabels } from './labels.js';
+import type { DescriptorRecord, ImageRecord } from './records.js';
+
+export interface ImageTarget {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+}
+
+export interface Image {
+  name: string;
+  target: ImageTarget;
+  labels: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ImageInput = Pick<Image, 'name' | 'target'> & { labels?: Record<string, string> };
+
+export interface ImageDeleteOptions {
+  /** Wait until a garbage collection has removed what only this image held. */
+  sync?: boolean;
+}
+
+const toImage = (name: string, rec: ImageRecord): Image => ({
+  name,
+  target: { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } },
+  labels: { ...(rec.labels ?? {}) },
+  createdAt: new Date(rec.createdAt),
+  updatedAt: new Date(rec.updatedAt),
+});
+
+function validateImage(name: string, labels: Record<string, string>, target: ImageTarget): void {
+  if (!name) throw invalidArgument('image name must not be empty');
+  validateLabels(labels, 'image.Labels');
+  const problem = digestProblem(target.digest);
+  if (problem) throw invalidArgument(`Target.Digest ${JSON.stringify(target.digest)} invalid: ${problem}`);
+  if (!(target.size > 0)) throw invalidArgument('Target.Size must be greater than zero');
+  if (!target.mediaType) throw invalidArgument('Target.MediaType must be set');
+}
+
+const storedTarget = (t: ImageTarget): DescriptorRecord => {
+  const out: DescriptorRecord = { mediaType: t.mediaType, digest: t.digest, size: t.size };
+  const annotations = storedLabels(t.annotations);
+  if (Object.keys(annotations).length > 0) out.annotations = annotations;
+  return out;
+};
+
+export class ImageStore {
+  constructor(private readonly core: DBCore) {}
+
+  async get(ctx: RequestContext, name: string): Promise<Image> {
+    const ns = namespaceRequired(ctx);
+    const rec = await this.core.store.getJSON<ImageRecord>(imageKey(ns, name));
+    if (!rec) throw notFound(`image ${JSON.stringify(name)}`);
+    return toImage(name, rec);
+  }
+
+  /** Images matching any filter (fields `name`, `target.digest`, `target.mediatype`, `labels.*`, `annotations.*`). */
+  async list(ctx: RequestContext, filters: readonly string[] = []): Promise<Image[]> {
+    const ns = namespaceRequired(ctx);
+    const filter = parseAll(filters);
+    const prefix = imagesPrefix(ns);
+    const out: Image[] = [];
+    for await (const [key, value] of this.core.store.entries(prefix)) {
+      const image = toImage(key.slice(prefix.length), JSON.parse(value) as ImageRecord);
+      const adaptor = objectAdaptor(
+        { name: image.name, target: { digest: image.target.digest, mediatype: image.target.mediaType } },
+        { maps: { labels: image.labels, annotations: image.target.annotations } },
+      );
+      if (filter.match(adaptor)) out.push(image);
+    }
+    return out;
+  }
+
+  async create(ctx: RequestContext, input: ImageInput): Promise<Image> {
+    const ns = namespaceRequired(ctx);
+    const labels = storedLabels(input.labels);
+    validateImage(input.name, labels, input.target);
+    const now = new Date().toISOString();
+    const rec: ImageRecord = { target: storedTarget(input.target), labels, createdAt: now, updatedAt: now };
+    await this.core.update(async (tx) => {
+      if ((await tx.get(imageKey(ns, input.name))) !== undefined) throw alreadyExists(`image ${JSON.stringify(input.name)}`);
+      tx.putJSON(imageKey(ns, input.name), rec);
+      await this.core.touchNamespace(tx, ns);
+    });
+    await this.core.publish(ctx, '/images/create', imageEvent('ImageCreate', input.name, input.labels));
+    return toImage(input.name, rec);
+  }
+
+  /**
+   * Updates `labels`, `labels.<key>`, `target`, `annotations`, `annotations.<key>`; the
+   * whole image (except times) when `fieldpaths` is empty.
+   */
+  async update(ctx: RequestContext, input: ImageInput, fieldpaths: readonly string[] = []): Promise<Image> {
+    const ns = namespaceRequired(ctx);
+    if (!input.name) throw invalidArgument('image name is required for update');
+    const updated = await this.core.update(async (tx) => {
+      const rec = await tx.getJSON<ImageRecord>(imageKey(ns, input.name));
+      if (!rec) throw notFound(`image ${JSON.stringify(input.name)}`);
+      let labels = { ...(rec.labels ?? {}) };
+      let target: ImageTarget = { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } };
+      if (fieldpaths.length > 0) {
+        for (const path of fieldpaths) {
+          if (path.startsWith('labels.')) {
+            const key = path.slice('labels.'.length);
+            labels[key] = input.labels?.[key] ?? '';
+          } else if (path.startsWith('annotations.')) {
+            const key = path.slice('annotations.'.length);
+            target.annotations = { ...target.annotations, [key]: input.target.annotations?.[key] ?? '' };
+          } else if (path === 'labels') {
+            labels = { ...(input.labels ?? {}) };
+          } else if (path === 'target') {
+            target = { ...input.target };
+          } else if (path === 'annotations') {
+            target.annotations = { ...(input.target.annotations ?? {}) };
+          } else {
+            throw invalidArgument(`cannot update ${JSON.stringify(path)} field on image ${JSON.stringify(input.name)}`);
+          }
+        }
+      } else {
+        labels = { ...(input.labels ?? {}) };
+        target = { ...input.target };
+      }
+      labels = storedLabels(labels);
+      validateImage(input.name, labels, target);
+      const next: ImageRecord = { target: storedTarget(target), labels, createdAt: rec.createdAt, updatedAt: new Date().toISOString() };
+      tx.putJSON(imageKey(ns, input.name), next);
+      return toImage(input.name, next);
+    });
+    await this.core.publish(ctx, '/images/update', imageEvent('ImageUpdate', updated.name, updated.labels));
+    return updated;
+  }
+
+  /** Deletes an image; with `sync`, waits for the collection that follows. */
+  async delete(ctx: RequestContext, name: string, options: ImageDeleteOptions = {}): Promise<void> {
+    const ns = namespaceRequired(ctx);
+    await this.core.update(async (tx) => {
+      if ((await tx.get(imageKey(ns, name))) === undefined) throw notFound(`image ${JSON.stringify(name)}`);
+      tx.del(imageKey(ns, name));
+      this.core.markDirty(tx, {});
+    });
+    await this.core.publish(ctx, '/images/delete', imageEvent('ImageDelete', name));
+    if (options.sync) await this.core.scheduleAndWait();
+  }
+}

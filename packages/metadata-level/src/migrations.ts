@@ -1,0 +1,66 @@
+// Schema versions of the metadata database and the migrations between them. The
+// `version` key records {schema, version}; on open, every migration newer than the
+// recorded version runs, in order, in one transaction with the version update.
+import { SCHEMA, VERSION_KEY, schemaRoot } from './keys.js';
+import type { LevelStore, Txn } from './store.js';
+
+export interface Migration {
+  /** Key-layout generation (`v1`); a new generation needs a migration that moves every key. */
+  schema: string;
+  /** Compatible revision within the schema; migrations are ordered by it. */
+  version: number;
+  /** Brings the data from the previous version to this one. */
+  migrate(tx: Txn): Promise<void>;
+}
+
+/** Every migration, oldest first. The last one is the version this code writes. */
+export const migrations: readonly Migration[] = [
+  {
+    // The initial layout (see keys.ts); nothing to convert from.
+    schema: 'v1',
+    version: 1,
+    migrate: async () => {},
+  },
+];
+
+export interface VersionRecord {
+  schema: string;
+  version: number;
+}
+
+/**
+ * Brings the database at `store` to the newest version in `table`. Refuses a database
+ * written by a newer version of this code, so an older daemon never misreads it.
+ */
+export async function migrate(store: LevelStore, table: readonly Migration[] = migrations): Promise<VersionRecord> {
+  const latest = table[table.length - 1];
+  if (!latest) throw new Error('metadata: no schema versions defined');
+  return store.write(async (tx) => {
+    const recorded = await tx.getJSON<VersionRecord>(VERSION_KEY);
+    let current = recorded;
+    if (!current) {
+      // A database without a version key is either new (nothing to migrate) or holds
+      // records from before versioning (run every migration).
+      current = { schema: SCHEMA, version: (await tx.hasAny(schemaRoot)) ? 0 : latest.version };
+    }
+    if (current.schema !== latest.schema) {
+      throw new Error(`metadata database schema ${current.schema} is not supported (this daemon uses ${latest.schema})`);
+    }
+    if (current.version > latest.version) {
+      throw new Error(
+        `metadata database version ${current.schema}.${current.version} is newer than this daemon supports (${latest.schema}.${latest.version})`,
+      );
+    }
+    for (const m of table) {
+      if (m.schema !== current.schema || m.version <= current.version) continue;
+      try {
+        await m.migrate(tx);
+      } catch (err) {
+        throw new Error(`failed to migrate to ${m.schema}.${m.version}: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const result = { schema: latest.schema, version: latest.version };
+    if (recorded?.version !== result.version) tx.putJSON(VERSION_KEY, result);
+    return result;
+  });
+}
