@@ -57,6 +57,7 @@ async function measure(kind: 'containerd-ts' | 'containerd'): Promise<Sample> {
     await new Promise((r) => setTimeout(r, 2));
   }
   const startMs = performance.now() - t0;
+  if (process.env.BENCH_VERBOSE) console.log(`  ${kind}: ${startMs.toFixed(0)} ms`);
   await new Promise((r) => setTimeout(r, 2000)); // idle
   const rssMB = (await rssKiB(child.pid!)) / 1024;
   child.kill('SIGTERM');

@@ -28,10 +28,12 @@ const script = new Script(Module.wrap(source), {
   cachedData,
   importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
 });
+const hadCache = cachedData !== undefined && !script.cachedDataRejected;
+cachedData = undefined; // V8 has copied what it needs
 const mod = { exports: {} };
 const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
 fn.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, __dirname);
-if (cachedData === undefined || script.cachedDataRejected) {
+if (!hadCache) {
   // After start-up more functions are compiled, so the cache covers the boot path.
   setTimeout(() => {
     try {
