@@ -37,9 +37,8 @@ export function parseDurationMs(text: string): number {
   const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
   let total = 0;
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  let m: RegExpExecArray | null;
   let consumed = 0;
-  while ((m = re.exec(text)) !== null) {
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
     total += Number(m[1]) * units[m[2]!]!;
     consumed = re.lastIndex;
   }

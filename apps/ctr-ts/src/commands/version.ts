@@ -1,6 +1,5 @@
 // ctr-ts version: client and server versions, as ctr prints them.
-import { ServerResponse } from '@containerd-ts/api/services/introspection';
-import { IntrospectionService } from '@containerd-ts/api/services/introspection';
+import { IntrospectionService, type ServerResponse } from '@containerd-ts/api/services/introspection';
 import { VersionService } from '@containerd-ts/api/services/version';
 import { type GlobalOptions, connect } from '../context.js';
 
