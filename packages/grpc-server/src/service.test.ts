@@ -1,0 +1,69 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { notFound } from '@containerd-ts/errdefs';
+import { Client, Metadata, Server, ServerCredentials, type ServiceError, credentials } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grpcService, unary } from './service.js';
+
+// A hand-made method definition: string in, string out.
+const codec = {
+  path: '/test.v1.Echo/Echo',
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: (s: string) => Buffer.from(s),
+  requestDeserialize: (b: Buffer) => b.toString(),
+  responseSerialize: (s: string) => Buffer.from(s),
+  responseDeserialize: (b: Buffer) => b.toString(),
+} as const;
+
+let server: Server;
+let client: Client;
+beforeAll(async () => {
+  const sock = join(await mkdtemp(join(tmpdir(), 'grpcsrv-')), 's.sock');
+  server = new Server();
+  const reg = grpcService(
+    { echo: codec },
+    {
+      echo: unary((req: string, ctx) => {
+        if (req === 'missing') throw notFound('thing missing');
+        if (req === 'crash') throw new TypeError('boom');
+        return `${req} ns=${ctx.namespace ?? ''} lease=${ctx.lease ?? ''}`;
+      }),
+    },
+  );
+  server.addService(reg.definition, reg.implementation);
+  await new Promise<void>((res, rej) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
+  client = new Client(`unix://${sock}`, credentials.createInsecure());
+});
+afterAll(() => {
+  client.close();
+  server.forceShutdown();
+});
+
+const call = (req: string, md = new Metadata()) =>
+  new Promise<string>((resolve, reject) =>
+    client.makeUnaryRequest(codec.path, codec.requestSerialize, codec.responseDeserialize, req, md, (err, res) =>
+      err ? reject(err) : resolve(res as string),
+    ),
+  );
+
+describe('unary wrapper', () => {
+  it('passes the namespace and lease headers as the request context', async () => {
+    const md = new Metadata();
+    md.set('containerd-namespace', 'k8s.io');
+    md.set('containerd-lease', 'l1');
+    expect(await call('hi', md)).toBe('hi ns=k8s.io lease=l1');
+  });
+  it('maps errdefs errors to their gRPC code and message', async () => {
+    const err = (await call('missing').catch((e: unknown) => e)) as ServiceError;
+    expect(err.code).toBe(5);
+    expect(err.details).toBe('thing missing: not found');
+  });
+  it('answers Unknown for unclassified errors and keeps serving', async () => {
+    const err = (await call('crash').catch((e: unknown) => e)) as ServiceError;
+    expect(err.code).toBe(2);
+    expect(err.details).toBe('boom');
+    expect(await call('again')).toBe('again ns= lease=');
+  });
+});
