@@ -2,7 +2,7 @@
 // config subcommand). `runCli` takes the plugin list so custom daemons can reuse it.
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, renderConfig, renderDefaultConfig } from '@containerd-ts/config';
-import { createDaemon, createLogger, isLogLevel } from '@containerd-ts/daemon';
+import { createDaemon, createLogger, isLogLevel, loadPluginDir } from '@containerd-ts/daemon';
 import type { AnyPluginDefinition } from '@containerd-ts/plugin';
 import { REVISION, VERSION } from './version.js';
 
@@ -65,7 +65,11 @@ export async function runCli(plugins: readonly AnyPluginDefinition[], argv: stri
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
   let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    loaded = await loadConfig(configPath, { plugins, optional: values.config === undefined });
+    loaded = await loadConfig(configPath, {
+      plugins,
+      optional: values.config === undefined,
+      loadPluginDir: async (dir) => (await loadPluginDir(dir, createLogger(logLevel ?? 'info'))).plugins,
+    });
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -78,13 +82,13 @@ export async function runCli(plugins: readonly AnyPluginDefinition[], argv: stri
 
   if (command === 'config') {
     const header = loaded.files.length > 0 ? `merged from: ${loaded.files.join(', ')}` : 'built-in defaults';
-    process.stdout.write(renderConfig(config, plugins, header));
+    process.stdout.write(renderConfig(config, loaded.plugins, header));
     return;
   }
 
   const log = createLogger(config.debug.level);
   for (const w of loaded.warnings) log.warn({}, w);
-  const daemon = createDaemon({ plugins, config, log, version: { version: VERSION, revision: REVISION } });
+  const daemon = createDaemon({ plugins: loaded.plugins, config, log, version: { version: VERSION, revision: REVISION } });
   let exiting = false;
   const shutdown = (signal: string) => {
     if (exiting) return;

@@ -16,6 +16,11 @@ export interface LoadOptions {
   plugins: readonly AnyPluginDefinition[];
   /** A missing file means built-in defaults instead of an error (the default config path). */
   optional?: boolean;
+  /**
+   * Loads third-party plugins from `plugin_dir` once the merged config names it, so their
+   * sections validate with their own schemas. Returns the extra definitions.
+   */
+  loadPluginDir?: (dir: string) => Promise<readonly AnyPluginDefinition[]>;
 }
 
 export interface LoadedConfig {
@@ -24,6 +29,8 @@ export interface LoadedConfig {
   files: string[];
   /** Things worth a log line that do not stop the start. */
   warnings: string[];
+  /** Every plugin definition: the given ones, then those loaded from plugin_dir. */
+  plugins: readonly AnyPluginDefinition[];
 }
 
 const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
@@ -138,17 +145,29 @@ function migrateV1(raw: Table, file: string, plugins: readonly AnyPluginDefiniti
   return out;
 }
 
-function validateFile(raw: Table, file: string, plugins: readonly AnyPluginDefinition[], warnings: string[]): void {
+function validateFile(raw: Table, file: string): void {
   validateWith(daemonConfigSchema, raw, file);
-  const byURI = new Map(plugins.map((p) => [pluginURI(p), p]));
   for (const key of ['disabled_plugins', 'required_plugins'] as const) {
     for (const uri of (raw[key] as string[] | undefined) ?? []) {
       if (uri.split('.').length < 4) throw new ConfigError(`${file}: ${key}: invalid plugin URI "${uri}", expected io.containerd.<type>.<version>.<id>`);
-      if (!byURI.has(uri) && key === 'disabled_plugins') warnings.push(`${file}: disabled_plugins: "${uri}" is not a plugin of this daemon`);
     }
   }
-  const sections = (raw.plugins as Record<string, Table> | undefined) ?? {};
+}
+
+/** Validates every `[plugins."<uri>"]` section with its plugin's schema, naming the file it came from. */
+function validatePluginSections(
+  merged: Table,
+  sectionFiles: ReadonlyMap<string, string>,
+  plugins: readonly AnyPluginDefinition[],
+  warnings: string[],
+): void {
+  const byURI = new Map(plugins.map((p) => [pluginURI(p), p]));
+  for (const uri of (merged.disabled_plugins as string[] | undefined) ?? []) {
+    if (!byURI.has(uri)) warnings.push(`disabled_plugins: "${uri}" is not a plugin of this daemon`);
+  }
+  const sections = (merged.plugins as Record<string, Table> | undefined) ?? {};
   for (const [uri, section] of Object.entries(sections)) {
+    const file = sectionFiles.get(uri) ?? 'config';
     const def = byURI.get(uri);
     const path = ['plugins', uri];
     if (def) {
@@ -169,25 +188,35 @@ function validateFile(raw: Table, file: string, plugins: readonly AnyPluginDefin
 /** Reads `path` and its imports, validates and merges them, and applies defaults. */
 export async function loadConfig(path: string | undefined, options: LoadOptions): Promise<LoadedConfig> {
   const warnings: string[] = [];
-  if (path === undefined) return { config: daemonConfigSchema.parse({}), files: [], warnings };
+  const withPluginDir = async (config: DaemonConfig) =>
+    config.plugin_dir && options.loadPluginDir
+      ? [...options.plugins, ...(await options.loadPluginDir(config.plugin_dir))]
+      : options.plugins;
+  const defaults = async (): Promise<LoadedConfig> => {
+    const config = daemonConfigSchema.parse({});
+    return { config, files: [], warnings, plugins: await withPluginDir(config) };
+  };
+  if (path === undefined) return defaults();
   const root = resolve(path);
-  if (options.optional) {
-    if (!(await access(root).then(() => true, () => false))) return { config: daemonConfigSchema.parse({}), files: [], warnings };
-  }
+  if (options.optional && !(await access(root).then(() => true, () => false))) return defaults();
   const merged: Table = {};
   const loaded: string[] = [];
+  const sectionFiles = new Map<string, string>();
   const pending = [root];
   while (pending.length > 0) {
     const file = pending.shift()!;
     if (loaded.includes(file)) continue;
     let raw = await readToml(file);
     if (raw.version === undefined || raw.version === 1) raw = migrateV1(raw, file, options.plugins, warnings);
-    validateFile(raw, file, options.plugins, warnings);
+    validateFile(raw, file);
+    for (const uri of Object.keys((raw.plugins as Table | undefined) ?? {})) sectionFiles.set(uri, file);
     const { imports, ...rest } = raw;
     mergeConfigTables(merged, rest);
     loaded.push(file);
     pending.push(...(await resolveImports(file, (imports as string[] | undefined) ?? [])));
   }
   const config = daemonConfigSchema.parse({ ...merged, imports: loaded.slice(1) });
-  return { config, files: loaded, warnings };
+  const plugins = await withPluginDir(config);
+  validatePluginSections(merged, sectionFiles, plugins, warnings);
+  return { config, files: loaded, warnings, plugins };
 }

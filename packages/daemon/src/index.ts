@@ -2,3 +2,4 @@
 export { createDaemon, type Daemon, type DaemonOptions } from './daemon.js';
 export { createLogger, isLogLevel } from './logger.js';
 export { prepareSocket, socketAnswers } from './socket.js';
+export { loadPluginDir, type PluginDirFailure } from './plugin-dir.js';
