@@ -1,0 +1,123 @@
+import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isAlreadyExists, isFailedPrecondition, isInvalidArgument, isNotFound } from '@containerd-ts/errdefs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MetaStore } from './metastore.js';
+import { Kind } from './types.js';
+
+describe('MetaStore', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'metastore-'));
+    file = join(dir, 'metadata.json');
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps records, labels, times and usage across a reopen', async () => {
+    const ms = await MetaStore.open(file);
+    const a = await ms.update((tx) => tx.createSnapshot(Kind.Active, 'a', '', { labels: { x: '1', empty: '' } }));
+    expect(a).toEqual({ id: '1', kind: Kind.Active, parentIds: [] });
+    await ms.update((tx) => tx.commitActive('a', 'c', { size: 10, inodes: 2 }, { labels: { y: '2' } }));
+    const b = await ms.update((tx) => tx.createSnapshot(Kind.View, 'v', 'c'));
+    expect(b).toEqual({ id: '2', kind: Kind.View, parentIds: ['1'] });
+    const before = await ms.view((tx) => [tx.getInfo('c'), tx.getInfo('v')]);
+    await ms.close();
+
+    const again = await MetaStore.open(file);
+    const after = await again.view((tx) => [tx.getInfo('c'), tx.getInfo('v')]);
+    expect(after).toEqual(before);
+    expect(after[0]).toMatchObject({ id: '1', usage: { size: 10, inodes: 2 }, info: { labels: { y: '2' }, kind: 'Committed' } });
+    // IDs keep counting from where they were: a removed snapshot's ID is never handed out again.
+    await again.update((tx) => tx.remove('v'));
+    expect((await again.update((tx) => tx.createSnapshot(Kind.Active, 'n', ''))).id).toBe('3');
+  });
+
+  it('changes nothing when the transaction throws', async () => {
+    const ms = await MetaStore.open(file);
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'a', ''));
+    await expect(
+      ms.update((tx) => {
+        tx.createSnapshot(Kind.Active, 'b', '');
+        tx.updateInfo({ name: 'a', labels: { l: 'v' } });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    await ms.view((tx) => {
+      expect(tx.has('b')).toBe(false);
+      expect(tx.getInfo('a').info.labels).toEqual({});
+    });
+    expect((await ms.update((tx) => tx.createSnapshot(Kind.Active, 'b', ''))).id).toBe('2');
+    const onDisk = JSON.parse(await readFile(file, 'utf8')) as { snapshots: Record<string, unknown> };
+    expect(Object.keys(onDisk.snapshots).sort()).toEqual(['a', 'b']);
+  });
+
+  it('ignores a temporary file a crash left and reads the last complete state', async () => {
+    const ms = await MetaStore.open(file);
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'a', ''));
+    await ms.close();
+    await writeFile(`${file}.tmp`, '{"version":1,"nextId":'); // a write cut short
+    const again = await MetaStore.open(file);
+    expect(await again.view((tx) => tx.has('a'))).toBe(true);
+  });
+
+  it('runs writers one at a time; readers see only committed states', async () => {
+    const ms = await MetaStore.open(file);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = ms.update(async (tx) => {
+      tx.createSnapshot(Kind.Active, 'slow', '');
+      await gate;
+    });
+    const fast = ms.update((tx) => tx.createSnapshot(Kind.Active, 'fast', ''));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await ms.view((tx) => [tx.has('slow'), tx.has('fast')])).toEqual([false, false]);
+    release();
+    await slow;
+    expect((await fast).id).toBe('2');
+  });
+
+  it('classifies failures as containerd does', async () => {
+    const ms = await MetaStore.open(file);
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'a', ''));
+    const fail = (fn: Parameters<MetaStore['update']>[0]) => ms.update(fn).then(() => undefined, (err: unknown) => err);
+    let err = await fail((tx) => tx.createSnapshot(Kind.Active, 'b', 'a'));
+    expect(isInvalidArgument(err) && String(err)).toBe('ContainerdError: parent "a" is not committed snapshot: invalid argument');
+    err = await fail((tx) => tx.createSnapshot(Kind.Active, 'b', 'nope'));
+    expect(isNotFound(err) && String(err)).toBe('ContainerdError: missing parent "nope" bucket: not found');
+    err = await fail((tx) => tx.createSnapshot(Kind.View, 'a', ''));
+    expect(isAlreadyExists(err) && String(err)).toBe('ContainerdError: snapshot a: already exists');
+    err = await fail((tx) => tx.createSnapshot(Kind.Committed, 'z', ''));
+    expect(isInvalidArgument(err)).toBe(true);
+    await ms.update((tx) => tx.commitActive('a', 'c', undefined));
+    await ms.update((tx) => tx.createSnapshot(Kind.View, 'v', 'c'));
+    err = await fail((tx) => tx.commitActive('v', 'c2', undefined));
+    expect(isFailedPrecondition(err) && String(err)).toBe('ContainerdError: snapshot "v" is not active: failed precondition');
+    err = await fail((tx) => tx.commitActive('v', 'c', undefined));
+    expect(isAlreadyExists(err) && String(err)).toBe('ContainerdError: committed snapshot c: already exists');
+    err = await fail((tx) => tx.remove('c'));
+    expect(isFailedPrecondition(err) && String(err)).toBe('ContainerdError: cannot remove snapshot with child: failed precondition');
+    err = await ms.view((tx) => tx.getSnapshot('c')).catch((e: unknown) => e);
+    expect(isFailedPrecondition(err) && String(err)).toBe(
+      'ContainerdError: requested snapshot c not active or view: failed precondition',
+    );
+    err = await fail((tx) => tx.updateInfo({ name: 'c' }, ['kind']));
+    expect(isInvalidArgument(err) && String(err)).toBe('ContainerdError: cannot update "kind" field on snapshot "c": invalid argument');
+  });
+
+  it('walks in key order and refuses use after close', async () => {
+    const ms = await MetaStore.open(file);
+    for (const key of ['b', 'a', 'c']) await ms.update((tx) => tx.createSnapshot(Kind.Active, key, ''));
+    const keys: string[] = [];
+    await ms.view((tx) => tx.walk((info) => void keys.push(info.name)));
+    expect(keys).toEqual(['a', 'b', 'c']);
+    await ms.close();
+    await ms.close();
+    await expect(ms.view((tx) => tx.has('a'))).rejects.toThrow('closed');
+  });
+});

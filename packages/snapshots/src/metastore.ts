@@ -1,0 +1,404 @@
+// The snapshot records of one snapshotter (containerd's snapshots/storage): key, numeric ID,
+// kind, parent, labels, times and committed usage. Kept in memory and in one JSON file that
+// every change replaces atomically (temp file, fsync, rename, fsync of the directory), so a
+// crash leaves either the old or the new records, never a torn file.
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@containerd-ts/errdefs';
+import { parseAll } from '@containerd-ts/filters';
+import { adaptSnapshot } from './labels.js';
+import { type Info, Kind, type SnapshotOptions, type Usage, type WalkFn } from './types.js';
+
+/** An active or view snapshot as a snapshotter needs it to build mounts (containerd's storage.Snapshot). */
+export interface StoredSnapshot {
+  /** Decimal ID, unique in this store; snapshotters name directories after it. */
+  id: string;
+  kind: Kind;
+  /** IDs of the parent chain, nearest first. */
+  parentIds: string[];
+}
+
+interface SnapshotRecord {
+  readonly id: number;
+  readonly kind: Kind;
+  readonly parent: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Milliseconds since the epoch. */
+  readonly created: number;
+  readonly updated: number;
+  /** Usage recorded for a committed snapshot; absent until measured. */
+  readonly usage?: Usage;
+}
+
+interface State {
+  readonly nextId: number;
+  readonly snapshots: ReadonlyMap<string, SnapshotRecord>;
+}
+
+interface FileFormat {
+  version: 1;
+  nextId: number;
+  snapshots: Record<
+    string,
+    { id: number; kind: Kind; parent?: string; labels?: Record<string, string>; created: string; updated: string; usage?: Usage }
+  >;
+}
+
+const FORMAT_VERSION = 1;
+
+/** Labels as containerd stores them: entries with an empty value are not kept. */
+function storedLabels(labels: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!labels) return out;
+  for (const [k, v] of Object.entries(labels)) if (v !== '') out[k] = v;
+  return out;
+}
+
+function toInfo(name: string, r: SnapshotRecord): Info {
+  return {
+    kind: r.kind,
+    name,
+    parent: r.parent,
+    labels: { ...r.labels },
+    created: new Date(r.created),
+    updated: new Date(r.updated),
+  };
+}
+
+/** Read access to the records as they were when the transaction began. */
+export class ReadTransaction {
+  protected state: State;
+
+  constructor(state: State) {
+    this.state = state;
+  }
+
+  protected record(key: string): SnapshotRecord {
+    const r = this.state.snapshots.get(key);
+    if (!r) throw notFound('snapshot does not exist');
+    return r;
+  }
+
+  /** ID, info and recorded usage of a snapshot; `not-found` when the key is unknown. */
+  getInfo(key: string): { id: string; info: Info; usage: Usage | undefined } {
+    const r = this.record(key);
+    return { id: String(r.id), info: toInfo(key, r), usage: r.usage };
+  }
+
+  /** Whether a key or name is in use. */
+  has(key: string): boolean {
+    return this.state.snapshots.has(key);
+  }
+
+  /** ID chain of a key's parents, nearest first. */
+  protected parentIds(parent: string): string[] {
+    const ids: string[] = [];
+    let name = parent;
+    while (name !== '') {
+      const p = this.state.snapshots.get(name);
+      if (!p) throw notFound('parent does not exist');
+      ids.push(String(p.id));
+      name = p.parent;
+    }
+    return ids;
+  }
+
+  /**
+   * Throws what `createSnapshot` would throw for these arguments now, else returns the
+   * parent chain's IDs (a snapshotter checks before expensive work done outside a write).
+   */
+  checkCreate(kind: Kind, key: string, parent: string): string[] {
+    if (kind !== Kind.Active && kind !== Kind.View) {
+      throw invalidArgument(`snapshot type ${kind} invalid; only snapshots of type Active or View can be created`);
+    }
+    if (key === '') throw invalidArgument('snapshot key must not be empty');
+    if (parent !== '') {
+      const p = this.state.snapshots.get(parent);
+      if (!p) throw notFound(`missing parent ${JSON.stringify(parent)} bucket`);
+      if (p.kind !== Kind.Committed) throw invalidArgument(`parent ${JSON.stringify(parent)} is not committed snapshot`);
+    }
+    if (this.state.snapshots.has(key)) throw alreadyExists(`snapshot ${key}`);
+    return this.parentIds(parent);
+  }
+
+  /** An active or view snapshot with its parent chain; a committed one is `failed-precondition`. */
+  getSnapshot(key: string): StoredSnapshot {
+    const r = this.record(key);
+    if (r.kind !== Kind.Active && r.kind !== Kind.View) {
+      throw failedPrecondition(`requested snapshot ${key} not active or view`);
+    }
+    return { id: String(r.id), kind: r.kind, parentIds: this.parentIds(r.parent) };
+  }
+
+  /** Calls `fn` for each snapshot matching `filters`, in key order. Bad filters are `invalid-argument`. */
+  async walk(fn: WalkFn, filters: readonly string[] = []): Promise<void> {
+    const filter = parseAll(filters);
+    const keys = [...this.state.snapshots.keys()].sort(compareKeys);
+    for (const key of keys) {
+      const r = this.state.snapshots.get(key);
+      if (!r) continue;
+      const info = toInfo(key, r);
+      if (!filter.match(adaptSnapshot(info))) continue;
+      await fn(info);
+    }
+  }
+
+  /** Every ID in use, mapped to its key (to find directories no snapshot owns). */
+  idMap(): Map<string, string> {
+    const ids = new Map<string, string>();
+    for (const [key, r] of this.state.snapshots) ids.set(String(r.id), key);
+    return ids;
+  }
+}
+
+// Keys sort as bolt sorts them: by their UTF-8 bytes.
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+/** Changes to the records; they become visible and durable together when the transaction commits. */
+export class WriteTransaction extends ReadTransaction {
+  private readonly snapshots: Map<string, SnapshotRecord>;
+  private nextId: number;
+  /** Whether anything changed (an untouched transaction writes nothing). */
+  dirty = false;
+
+  constructor(state: State) {
+    const snapshots = new Map(state.snapshots);
+    super({ nextId: state.nextId, snapshots });
+    this.snapshots = snapshots;
+    this.nextId = state.nextId;
+  }
+
+  /** The state this transaction leads to. */
+  result(): State {
+    return { nextId: this.nextId, snapshots: this.snapshots };
+  }
+
+  private put(key: string, r: SnapshotRecord): void {
+    this.snapshots.set(key, r);
+    this.dirty = true;
+  }
+
+  /**
+   * Records a new active or view snapshot on `parent` ('' for none) with the labels of
+   * `options`, and returns its ID and parent chain.
+   */
+  createSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions = {}): StoredSnapshot {
+    this.checkCreate(kind, key, parent);
+    const id = this.nextId;
+    this.nextId += 1;
+    const now = Date.now();
+    this.put(key, { id, kind, parent, labels: storedLabels(options.labels), created: now, updated: now });
+    return { id: String(id), kind, parentIds: this.parentIds(parent) };
+  }
+
+  /** Applies an update as containerd's storage.UpdateInfo and returns the stored result. */
+  updateInfo(info: Pick<Info, 'name'> & Partial<Info>, fieldpaths: readonly string[] = []): Info {
+    const r = this.record(info.name);
+    const given = info.labels ?? {};
+    let labels: Record<string, string> = { ...r.labels };
+    if (fieldpaths.length > 0) {
+      for (const path of fieldpaths) {
+        if (path.startsWith('labels.')) {
+          const key = path.slice('labels.'.length);
+          labels[key] = given[key] ?? '';
+          continue;
+        }
+        if (path === 'labels') {
+          labels = { ...given };
+          continue;
+        }
+        throw invalidArgument(`cannot update ${JSON.stringify(path)} field on snapshot ${JSON.stringify(info.name)}`);
+      }
+    } else {
+      labels = { ...given };
+    }
+    const updated: SnapshotRecord = { ...r, labels: storedLabels(labels), updated: Date.now() };
+    this.put(info.name, updated);
+    return toInfo(info.name, updated);
+  }
+
+  /**
+   * Turns active `key` into committed `name` (same ID, new times, the labels of `options`
+   * only) and returns the ID. `usage` may be left out and recorded later with `setUsage`.
+   */
+  commitActive(key: string, name: string, usage: Usage | undefined, options: SnapshotOptions = {}): string {
+    if (this.snapshots.has(name)) throw alreadyExists(`committed snapshot ${name}`);
+    const r = this.snapshots.get(key);
+    if (!r) throw notFound(`failed to get active snapshot ${JSON.stringify(key)}`);
+    if (r.kind !== Kind.Active) throw failedPrecondition(`snapshot ${JSON.stringify(key)} is not active`);
+    if (r.parent !== '' && !this.snapshots.has(r.parent)) {
+      throw notFound(`missing parent ${JSON.stringify(r.parent)} of snapshot ${JSON.stringify(key)}`);
+    }
+    const now = Date.now();
+    this.snapshots.delete(key);
+    this.put(name, {
+      id: r.id,
+      kind: Kind.Committed,
+      parent: r.parent,
+      labels: storedLabels(options.labels),
+      created: now,
+      updated: now,
+      ...(usage ? { usage } : {}),
+    });
+    return String(r.id);
+  }
+
+  /** Records the usage of a committed snapshot, if `key` still names the snapshot with `id`. */
+  setUsage(key: string, id: string, usage: Usage): void {
+    const r = this.snapshots.get(key);
+    if (!r || String(r.id) !== id || r.kind !== Kind.Committed) return;
+    this.put(key, { ...r, usage });
+  }
+
+  /** Removes a snapshot that no other has as parent; returns its ID and kind. */
+  remove(key: string): { id: string; kind: Kind } {
+    const r = this.snapshots.get(key);
+    if (!r) throw notFound(`snapshot ${key}`);
+    for (const other of this.snapshots.values()) {
+      if (other.parent === key) throw failedPrecondition('cannot remove snapshot with child');
+    }
+    this.snapshots.delete(key);
+    this.dirty = true;
+    return { id: String(r.id), kind: r.kind };
+  }
+}
+
+/** Serialises async sections: one holder at a time, in arrival order. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  lock(): Promise<() => void> {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const acquired = this.tail.then(() => release);
+    this.tail = this.tail.then(() => held);
+    return acquired;
+  }
+}
+
+/** The record store of one snapshotter, in one file (`<root>/metadata.json` by convention). */
+export class MetaStore {
+  private state: State;
+  private readonly file: string;
+  private readonly writeLock = new Mutex();
+  private closed = false;
+
+  private constructor(file: string, state: State) {
+    this.file = file;
+    this.state = state;
+  }
+
+  /** Opens the store in `file`, starting empty when the file does not exist. */
+  static async open(file: string): Promise<MetaStore> {
+    await rm(`${file}.tmp`, { force: true });
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new MetaStore(file, { nextId: 1, snapshots: new Map() });
+      throw err;
+    }
+    return new MetaStore(file, parseState(file, text));
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw failedPrecondition('snapshot metadata store is closed');
+  }
+
+  /** Runs `fn` on the records as they are now; never waits for writers. */
+  async view<T>(fn: (tx: ReadTransaction) => T | Promise<T>): Promise<T> {
+    this.checkOpen();
+    return fn(new ReadTransaction(this.state));
+  }
+
+  /**
+   * Runs `fn` as the only writer. When `fn` returns, its changes are written durably and
+   * become visible; when `fn` or the write throws, nothing changes.
+   */
+  async update<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
+    this.checkOpen();
+    const release = await this.writeLock.lock();
+    try {
+      this.checkOpen();
+      const tx = new WriteTransaction(this.state);
+      const result = await fn(tx);
+      if (tx.dirty) {
+        const next = tx.result();
+        await this.persist(next);
+        this.state = next;
+      }
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  private async persist(state: State): Promise<void> {
+    const data: FileFormat = { version: FORMAT_VERSION, nextId: state.nextId, snapshots: {} };
+    for (const [key, r] of state.snapshots) {
+      data.snapshots[key] = {
+        id: r.id,
+        kind: r.kind,
+        ...(r.parent ? { parent: r.parent } : {}),
+        ...(Object.keys(r.labels).length > 0 ? { labels: { ...r.labels } } : {}),
+        created: new Date(r.created).toISOString(),
+        updated: new Date(r.updated).toISOString(),
+        ...(r.usage ? { usage: r.usage } : {}),
+      };
+    }
+    const tmp = `${this.file}.tmp`;
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(JSON.stringify(data));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, this.file);
+    const dir = await open(dirname(this.file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** Waits for a running writer, then refuses further use. A second close does nothing. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const release = await this.writeLock.lock();
+    this.closed = true;
+    release();
+  }
+}
+
+function parseState(file: string, text: string): State {
+  let data: FileFormat;
+  try {
+    data = JSON.parse(text) as FileFormat;
+  } catch (err) {
+    throw new Error(`snapshot metadata ${file} is not valid JSON`, { cause: err });
+  }
+  if (data.version !== FORMAT_VERSION) {
+    throw new Error(`snapshot metadata ${file} has format version ${String(data.version)}, expected ${FORMAT_VERSION}`);
+  }
+  const snapshots = new Map<string, SnapshotRecord>();
+  let maxId = 0;
+  for (const [key, s] of Object.entries(data.snapshots ?? {})) {
+    snapshots.set(key, {
+      id: s.id,
+      kind: s.kind,
+      parent: s.parent ?? '',
+      labels: s.labels ?? {},
+      created: Date.parse(s.created),
+      updated: Date.parse(s.updated),
+      ...(s.usage ? { usage: s.usage } : {}),
+    });
+    maxId = Math.max(maxId, s.id);
+  }
+  return { nextId: Math.max(data.nextId, maxId + 1), snapshots };
+}
