@@ -18,3 +18,13 @@ describe('errdefs', () => {
     expect(err.message).toBe('namespace x: already exists');
   });
 });
+
+describe('errors from another copy of errdefs', () => {
+  it('are classified by name and kind', () => {
+    const foreign = Object.assign(new Error('blob x: not found'), { name: 'ContainerdError', kind: 'not-found' });
+    expect(isNotFound(foreign)).toBe(true);
+    expect(toGrpcStatus(foreign)).toEqual({ code: GrpcCode.NOT_FOUND, details: 'blob x: not found' });
+    const impostor = Object.assign(new Error('x'), { name: 'ContainerdError', kind: 'bogus' });
+    expect(toGrpcStatus(impostor).code).toBe(GrpcCode.UNKNOWN);
+  });
+});

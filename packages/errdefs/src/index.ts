@@ -102,7 +102,15 @@ export const notImplemented = (context?: string, cause?: unknown) =>
   new ContainerdError('not-implemented', context, { cause });
 export const canceled = (context?: string, cause?: unknown) => new ContainerdError('canceled', context, { cause });
 
-export const isKind = (err: unknown, kind: ErrorKind): boolean => err instanceof ContainerdError && err.kind === kind;
+/**
+ * True for a ContainerdError from this or another copy of this package (a third-party
+ * plugin bundles its own): recognised by name and a known kind, not only by class.
+ */
+export const isContainerdError = (err: unknown): err is ContainerdError =>
+  err instanceof ContainerdError ||
+  (err instanceof Error && err.name === 'ContainerdError' && typeof (err as ContainerdError).kind === 'string' && (err as ContainerdError).kind in kinds);
+
+export const isKind = (err: unknown, kind: ErrorKind): boolean => isContainerdError(err) && err.kind === kind;
 export const isNotFound = (err: unknown) => isKind(err, 'not-found');
 export const isAlreadyExists = (err: unknown) => isKind(err, 'already-exists');
 export const isInvalidArgument = (err: unknown) => isKind(err, 'invalid-argument');
@@ -112,7 +120,7 @@ export const isNotImplemented = (err: unknown) => isKind(err, 'not-implemented')
 
 /** The gRPC status for any thrown value: classified errors keep their code, the rest are Unknown. */
 export function toGrpcStatus(err: unknown): { code: GrpcCode; details: string } {
-  if (err instanceof ContainerdError) return { code: err.code, details: err.message };
+  if (isContainerdError(err)) return { code: kinds[err.kind].code, details: err.message };
   if (err instanceof Error) return { code: GrpcCode.UNKNOWN, details: err.message };
   return { code: GrpcCode.UNKNOWN, details: String(err) };
 }
