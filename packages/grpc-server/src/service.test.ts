@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { notFound } from '@containerd-ts/errdefs';
 import { Client, Metadata, Server, ServerCredentials, type ServiceError, credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grpcService, unary } from './service.js';
+import { grpcService, serverStream, unary } from './service.js';
 
 // A hand-made method definition: string in, string out.
 const codec = {
@@ -16,6 +16,8 @@ const codec = {
   responseSerialize: (s: string) => Buffer.from(s),
   responseDeserialize: (b: Buffer) => b.toString(),
 } as const;
+
+const streamCodec = { ...codec, path: '/test.v1.Echo/Stream', responseStream: true } as const;
 
 let server: Server;
 let client: Client;
@@ -33,6 +35,17 @@ beforeAll(async () => {
     },
   );
   server.addService(reg.definition, reg.implementation);
+  const streams = grpcService(
+    { stream: streamCodec },
+    {
+      stream: serverStream(async (req: string, _ctx, call) => {
+        call.write('first');
+        if (req === 'fail') throw notFound('stream source');
+        call.write('second');
+      }),
+    },
+  );
+  server.addService(streams.definition, streams.implementation);
   await new Promise<void>((res, rej) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
   client = new Client(`unix://${sock}`, credentials.createInsecure());
 });
@@ -65,5 +78,25 @@ describe('unary wrapper', () => {
     expect(err.code).toBe(2);
     expect(err.details).toBe('boom');
     expect(await call('again')).toBe('again ns= lease=');
+  });
+});
+
+describe('serverStream wrapper', () => {
+  const collect = (req: string) =>
+    new Promise<{ items: string[]; error?: ServiceError }>((resolve) => {
+      const items: string[] = [];
+      const stream = client.makeServerStreamRequest(streamCodec.path, streamCodec.requestSerialize, streamCodec.responseDeserialize, req, new Metadata());
+      stream.on('data', (d: string) => items.push(d));
+      stream.on('error', (error: ServiceError) => resolve({ items, error }));
+      stream.on('end', () => resolve({ items }));
+    });
+  it('ends the stream when the handler resolves', async () => {
+    expect(await collect('ok')).toEqual({ items: ['first', 'second'] });
+  });
+  it('sends the error status to the client when the handler throws', async () => {
+    const { items, error } = await collect('fail');
+    expect(items).toEqual(['first']);
+    expect(error?.code).toBe(5);
+    expect(error?.details).toBe('stream source: not found');
   });
 });

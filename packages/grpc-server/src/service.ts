@@ -101,7 +101,9 @@ export function serverStream<Req, Res>(
       .then(
         () => call.end(),
         (err: unknown) => {
-          if (!call.cancelled) call.destroy(toServiceError(err) as ServiceError);
+          // grpc-js sends a server stream's status when 'error' is emitted on it; a destroyed
+          // stream would leave the client waiting.
+          if (!call.cancelled) call.emit('error', toServiceError(err));
         },
       );
   };
@@ -116,7 +118,9 @@ export function bidiStream<Req, Res>(fn: (ctx: Ctx, call: ServerDuplexStream<Req
       .then(
         () => call.end(),
         (err: unknown) => {
-          if (!call.cancelled) call.destroy(toServiceError(err) as ServiceError);
+          // grpc-js sends a server stream's status when 'error' is emitted on it; a destroyed
+          // stream would leave the client waiting.
+          if (!call.cancelled) call.emit('error', toServiceError(err));
         },
       );
   };
