@@ -2,6 +2,10 @@
 // ctr-ts: the containerd-ts CLI. Global flags and output follow containerd's ctr.
 import { parseArgs } from 'node:util';
 import { ContainerdError } from '@containerd-ts/errdefs';
+import { eventsCommand } from './commands/events.js';
+import { gcCommand } from './commands/gc.js';
+import { leasesCommand } from './commands/leases.js';
+import { namespacesCommand } from './commands/namespaces.js';
 import { pluginsCommand } from './commands/plugins.js';
 import { versionCommand } from './commands/version.js';
 import { CommandError, DEFAULT_ADDRESS, type GlobalOptions, parseDurationMs } from './context.js';
@@ -13,6 +17,10 @@ USAGE:
 
 COMMANDS:
    plugins, plugin   provides information about the daemon's plugins (ls [-q] [-d] [filters])
+   namespaces, ns    manage namespaces (create/ls/label/rm)
+   leases            manage leases (create/ls/rm)
+   events, event     display containerd events [filters]
+   gc                run and inspect the garbage collector: collect, explain (containerd-ts only)
    version           print the client and server versions
 
 GLOBAL OPTIONS:
@@ -59,6 +67,17 @@ async function main(argv: string[]): Promise<void> {
     case 'plugins':
     case 'plugin':
       return pluginsCommand(opts, args, out);
+    case 'namespaces':
+    case 'namespace':
+    case 'ns':
+      return namespacesCommand(opts, args, out);
+    case 'leases':
+      return leasesCommand(opts, args, out);
+    case 'events':
+    case 'event':
+      return eventsCommand(opts, args, out);
+    case 'gc':
+      return gcCommand(opts, args, out);
     default:
       throw new CommandError(`No help topic for '${command}'`);
   }

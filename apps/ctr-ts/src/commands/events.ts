@@ -1,0 +1,68 @@
+// ctr-ts events [filters...]: streams the daemon's events, one line each, as ctr prints
+// them: Go's time format, the namespace, the topic and the event as Go's JSON.
+import { MAP_FIELD_NAMES, unpackFields } from '@containerd-ts/api';
+import { EventsService } from '@containerd-ts/api/services/events';
+import { type GlobalOptions, connect } from '../context.js';
+import { logLine } from './namespaces.js';
+
+/** Go's fraction: nanoseconds without trailing zeros, nothing when zero. */
+const fraction = (ms: number) => (ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`);
+
+/** time.Time.String() of a UTC time: `2006-01-02 15:04:05.999 +0000 UTC`. */
+export function goTimeString(date: Date): string {
+  const iso = date.toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction(date.getUTCMilliseconds())} +0000 UTC`;
+}
+
+/** A time as Go's encoding/json writes it (RFC 3339 with trimmed nanoseconds). */
+const goJsonTime = (date: Date) => `${date.toISOString().slice(0, 19)}${fraction(date.getUTCMilliseconds())}Z`;
+
+const isEmpty = (v: unknown): boolean =>
+  v === undefined ||
+  v === null ||
+  v === '' ||
+  v === 0 ||
+  v === false ||
+  (Array.isArray(v) && v.length === 0) ||
+  (v instanceof Uint8Array && v.length === 0) ||
+  (typeof v === 'object' && !(v instanceof Date) && !(v instanceof Uint8Array) && Object.keys(v).length === 0);
+
+/**
+ * A decoded event (fields by .proto name) as Go's json.Marshal writes the generated
+ * struct: fields in declaration order, empty ones left out (omitempty), map keys sorted,
+ * bytes in base64, times in RFC 3339 (always written, as non-nullable Go times are).
+ */
+export function goJson(value: unknown, isMap = false): string {
+  if (value instanceof Date) return JSON.stringify(goJsonTime(value));
+  if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
+  if (Array.isArray(value)) return `[${value.map((v) => goJson(v)).join(',')}]`;
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value ?? null);
+  const entries = Object.entries(value as Record<string, unknown>);
+  const parts = isMap
+    ? entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${goJson(v)}`)
+    : entries
+        .filter(([, v]) => v instanceof Date || !isEmpty(v))
+        .map(([k, v]) => `${JSON.stringify(k)}:${goJson(v, MAP_FIELD_NAMES.has(k))}`);
+  return `{${parts.join(',')}}`;
+}
+
+export async function eventsCommand(opts: GlobalOptions, filters: string[], out: (s: string) => void): Promise<void> {
+  const conn = await connect(opts);
+  try {
+    for await (const e of conn.serverStream(EventsService.subscribe, { filters })) {
+      let json = '';
+      if (e.event) {
+        try {
+          json = goJson(unpackFields(e.event).fields);
+        } catch (err) {
+          logLine('warning', 'cannot unmarshal an event from Any', { error: (err as Error).message });
+          continue;
+        }
+      }
+      out(`${goTimeString(e.timestamp ?? new Date(-62135596800000))} ${e.namespace} ${e.topic} ${json}\n`);
+    }
+  } finally {
+    conn.close();
+  }
+}

@@ -1,0 +1,187 @@
+// ctr-ts namespaces (ns) create/ls/label/rm: containerd's namespaces, in ctr's exact
+// output (tables, messages, and the error log line `rm` prints for each failure).
+import { access, readdir, rmdir } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { NamespacesService } from '@containerd-ts/api/services/namespaces';
+import { isNotFound } from '@containerd-ts/errdefs';
+import { CommandError, type GlobalOptions, connect } from '../context.js';
+import { TabWriter } from '../tabwriter.js';
+
+const usage = `NAME:
+   ctr-ts namespaces - manage namespaces
+
+USAGE:
+   ctr-ts namespaces command [command options] [arguments...]
+
+COMMANDS:
+   create, c     create a new namespace
+   list, ls      list namespaces
+   remove, rm    remove one or more namespaces
+   label         set and clear labels for a namespace
+
+OPTIONS:
+   --help, -h  show help
+`;
+
+/** `key=value` arguments as ctr reads them: a bare key means `key=true`. */
+export function labelArgs(args: readonly string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    if (eq < 0) labels[arg] = 'true';
+    else labels[arg.slice(0, eq)] = arg.slice(eq + 1);
+  }
+  return labels;
+}
+
+/** Go's RFC 3339 in the local time zone (`Z` for UTC), as time.Format(time.RFC3339). */
+export function formatRFC3339Local(date: Date): string {
+  const pad = (n: number, w = 2) => String(Math.trunc(Math.abs(n))).padStart(w, '0');
+  const offset = -date.getTimezoneOffset();
+  const zone = offset === 0 ? 'Z' : `${offset < 0 ? '-' : '+'}${pad(offset / 60)}:${pad(offset % 60)}`;
+  return `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}${zone}`;
+}
+
+// logrus quotes a value unless every character is one of these.
+const bareValue = /^[A-Za-z0-9\-._/@^+]*$/;
+const logValue = (v: string) => (v !== '' && bareValue.test(v) ? v : JSON.stringify(v));
+
+/**
+ * One log line on stderr as ctr's logger (logrus) prints it: text format when stderr is
+ * not a terminal, the short coloured form when it is.
+ */
+export function logLine(level: 'error' | 'warning', msg: string, fields: Record<string, string> = {}): void {
+  const entries = Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (process.stderr.isTTY) {
+    const color = level === 'error' ? 31 : 33;
+    const tag = level === 'error' ? 'ERRO' : 'WARN';
+    const rest = entries.map(([k, v]) => ` \x1b[${color}m${k}\x1b[0m=${logValue(v)}`).join('');
+    process.stderr.write(`\x1b[${color}m${tag}\x1b[0m[0000] ${msg.padEnd(44)}${rest}\n`);
+    return;
+  }
+  const rest = entries.map(([k, v]) => ` ${k}=${logValue(v)}`).join('');
+  process.stderr.write(`time=${logValue(formatRFC3339Local(new Date()))} level=${level} msg=${logValue(msg)}${rest}\n`);
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+const removeDir = async (path: string) => {
+  try {
+    await rmdir(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+};
+
+/**
+ * Removes the cgroup named after the namespace, as ctr's `rm --cgroup`: on the unified
+ * hierarchy one directory, on cgroup v1 the directory in every mounted hierarchy.
+ */
+async function deleteCgroup(name: string): Promise<void> {
+  const unified = await access(`${CGROUP_ROOT}/cgroup.controllers`).then(
+    () => true,
+    () => false,
+  );
+  if (unified) return removeDir(`${CGROUP_ROOT}/${name}`);
+  for (const entry of await readdir(CGROUP_ROOT, { withFileTypes: true })) {
+    // Symlinks (cpu -> cpu,cpuacct) name a hierarchy already visited.
+    if (entry.isDirectory()) await removeDir(`${CGROUP_ROOT}/${entry.name}/${name}`);
+  }
+}
+
+export async function namespacesCommand(opts: GlobalOptions, args: string[], out: (s: string) => void): Promise<void> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(usage);
+      return;
+    case 'create':
+    case 'c': {
+      const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });
+      const [name, ...labels] = positionals;
+      if (!name) throw new CommandError('please specify a namespace');
+      const conn = await connect(opts);
+      try {
+        await conn.unary(NamespacesService.create, { namespace: { name, labels: labelArgs(labels) } });
+      } finally {
+        conn.close();
+      }
+      return;
+    }
+    case 'label': {
+      const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });
+      const [name, ...labels] = positionals;
+      if (!name) throw new CommandError('please specify a namespace');
+      const conn = await connect(opts);
+      try {
+        // One update per label, as ctr sets them.
+        for (const [key, value] of Object.entries(labelArgs(labels))) {
+          await conn.unary(NamespacesService.update, { namespace: { name, labels: { [key]: value } }, updateMask: [`labels.${key}`] });
+        }
+      } finally {
+        conn.close();
+      }
+      return;
+    }
+    case 'list':
+    case 'ls': {
+      const { values } = parseArgs({ args: rest, options: { quiet: { type: 'boolean', short: 'q' } }, allowPositionals: true });
+      const conn = await connect(opts);
+      let namespaces: Array<{ name: string; labels: Record<string, string> }>;
+      try {
+        namespaces = (await conn.unary(NamespacesService.list, { filter: '' })).namespaces;
+      } finally {
+        conn.close();
+      }
+      if (values.quiet) {
+        for (const ns of namespaces) out(`${ns.name}\n`);
+        return;
+      }
+      const w = new TabWriter(1, 1);
+      w.write('NAME\tLABELS\t\n');
+      for (const ns of namespaces) {
+        const labels = Object.entries(ns.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .sort();
+        w.write(`${ns.name}\t${labels.join(',')}\t\n`);
+      }
+      out(w.flush());
+      return;
+    }
+    case 'remove':
+    case 'rm': {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { cgroup: { type: 'boolean', short: 'c' } },
+        allowPositionals: true,
+      });
+      let exitErr: string | undefined;
+      const conn = await connect(opts);
+      try {
+        for (const target of positionals) {
+          try {
+            if (values.cgroup) await deleteCgroup(target);
+            await conn.unary(NamespacesService.delete, { name: target });
+          } catch (err) {
+            if (!isNotFound(err)) {
+              const message = (err as Error).message;
+              exitErr ??= `unable to delete ${target}: ${message}`;
+              logLine('error', `unable to delete ${target}`, { error: message });
+              continue;
+            }
+          }
+          out(`${target}\n`);
+        }
+      } finally {
+        conn.close();
+      }
+      if (exitErr) throw new CommandError(exitErr);
+      return;
+    }
+    default:
+      throw new CommandError(`No help topic for '${sub}'`);
+  }
+}

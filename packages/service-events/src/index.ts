@@ -1,0 +1,16 @@
+// Registration: io.containerd.grpc.v1 events, the gRPC API of the io.containerd.event.v1
+// exchange (containerd registers no local service for events).
+import type {} from '@containerd-ts/events-exchange';
+import { definePlugin } from '@containerd-ts/plugin';
+import { EventsService } from './events.js';
+import { eventsGrpcService } from './grpc.js';
+
+export { type EnvelopeSink, EventsService, toApiEnvelope } from './events.js';
+export { eventsGrpcService } from './grpc.js';
+
+export const eventsGrpcPlugin = definePlugin({
+  type: 'io.containerd.grpc.v1',
+  id: 'events',
+  requires: ['io.containerd.event.v1'],
+  init: (ctx) => ({ services: [eventsGrpcService(new EventsService(ctx.getByID('io.containerd.event.v1', 'exchange')))] }),
+});

@@ -1,0 +1,38 @@
+// The containerd.services.leases.v1.Leases gRPC service over the local service.
+import {
+  type AddResourceRequest,
+  type CreateRequest,
+  type DeleteRequest,
+  type DeleteResourceRequest,
+  type Lease as ApiLease,
+  LeasesService as LeasesDefinition,
+  type ListRequest,
+  type ListResourcesRequest,
+  type Resource,
+} from '@containerd-ts/api/services/leases';
+import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
+import type { Lease, LeaseResource, LeasesService } from './leases.js';
+
+const toApi = (l: Lease): ApiLease => ({ id: l.id, createdAt: l.createdAt, labels: l.labels });
+// A missing resource reads as an empty one (its type is then refused), as in containerd.
+const fromApi = (r: Resource | undefined): LeaseResource => ({ id: r?.id ?? '', type: r?.type ?? '' });
+
+export function leasesGrpcService(local: LeasesService): GrpcServiceRegistration {
+  return grpcService(LeasesDefinition, {
+    create: unary(async (req: CreateRequest, ctx) => ({ lease: toApi(await local.create(ctx, { id: req.id, labels: req.labels })) })),
+    delete: unary(async (req: DeleteRequest, ctx) => {
+      await local.delete(ctx, req.id, { sync: req.sync });
+      return {};
+    }),
+    list: unary(async (req: ListRequest, ctx) => ({ leases: (await local.list(ctx, req.filters)).map(toApi) })),
+    addResource: unary(async (req: AddResourceRequest, ctx) => {
+      await local.addResource(ctx, req.id, fromApi(req.resource));
+      return {};
+    }),
+    deleteResource: unary(async (req: DeleteResourceRequest, ctx) => {
+      await local.deleteResource(ctx, req.id, fromApi(req.resource));
+      return {};
+    }),
+    listResources: unary(async (req: ListResourcesRequest, ctx) => ({ resources: await local.listResources(ctx, req.id) })),
+  });
+}
