@@ -16,6 +16,10 @@ await build({
   sourcemap: 'linked',
   // native addons, and grpc-js's optional proto loader (only used for channelz/admin)
   external: ['classic-level', 'koffi', 'zstd-napi', '@grpc/proto-loader'],
+  // CommonJS has no import.meta: modules that resolve from their own URL (createRequire
+  // for koffi in @containerd-ts/sys) get the bundle's.
+  banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__importMetaUrl' },
   logLevel: 'warning',
   legalComments: 'none',
 });

@@ -1,11 +1,55 @@
 // The full containerd-ts plugin set, in registration order (containerd's order where it
 // matters for `ctr plugins ls`). The daemon gets this explicit list: nothing registers
 // itself by being imported.
+import contentPlugin from '@containerd-ts/content-local';
+import exchangePlugin from '@containerd-ts/events-exchange';
+import gcSchedulerPlugin from '@containerd-ts/gc-scheduler';
+import metadataPlugin from '@containerd-ts/metadata-level';
 import type { AnyPluginDefinition } from '@containerd-ts/plugin';
+import { contentGrpcPlugin, contentServicePlugin } from '@containerd-ts/service-content';
+import { eventsGrpcPlugin } from '@containerd-ts/service-events';
+import { gcGrpcPlugin } from '@containerd-ts/service-gc';
 import { healthcheckPlugin } from '@containerd-ts/service-healthcheck';
+import { imagesGrpcPlugin, imagesServicePlugin } from '@containerd-ts/service-images';
 import { introspectionGrpcPlugin, introspectionServicePlugin } from '@containerd-ts/service-introspection';
+import { leasesGrpcPlugin, leasesServicePlugin } from '@containerd-ts/service-leases';
+import { namespacesGrpcPlugin, namespacesServicePlugin } from '@containerd-ts/service-namespaces';
+import { snapshotsGrpcPlugin, snapshotsServicePlugin } from '@containerd-ts/service-snapshots';
 import { versionPlugin } from '@containerd-ts/service-version';
+import aufsSnapshotterPlugin from '@containerd-ts/snapshotter-aufs';
+import btrfsSnapshotterPlugin from '@containerd-ts/snapshotter-btrfs';
+import devmapperSnapshotterPlugin from '@containerd-ts/snapshotter-devmapper';
+import nativeSnapshotterPlugin from '@containerd-ts/snapshotter-native';
+import overlayfsSnapshotterPlugin from '@containerd-ts/snapshotter-overlayfs';
+import zfsSnapshotterPlugin from '@containerd-ts/snapshotter-zfs';
 
 export function allPlugins(): AnyPluginDefinition[] {
-  return [introspectionServicePlugin, introspectionGrpcPlugin, healthcheckPlugin, versionPlugin];
+  return [
+    contentPlugin,
+    aufsSnapshotterPlugin,
+    btrfsSnapshotterPlugin,
+    devmapperSnapshotterPlugin,
+    nativeSnapshotterPlugin,
+    overlayfsSnapshotterPlugin,
+    zfsSnapshotterPlugin,
+    metadataPlugin,
+    exchangePlugin,
+    gcSchedulerPlugin,
+    introspectionServicePlugin,
+    contentServicePlugin,
+    imagesServicePlugin,
+    leasesServicePlugin,
+    namespacesServicePlugin,
+    snapshotsServicePlugin,
+    introspectionGrpcPlugin,
+    contentGrpcPlugin,
+    eventsGrpcPlugin,
+    gcGrpcPlugin,
+    healthcheckPlugin,
+    imagesGrpcPlugin,
+    leasesGrpcPlugin,
+    namespacesGrpcPlugin,
+    snapshotsGrpcPlugin,
+    versionPlugin,
+  ];
 }

@@ -5,6 +5,7 @@ import type { ContentStore } from '@containerd-ts/content';
 import { isFailedPrecondition, isNotFound, isNotImplemented } from '@containerd-ts/errdefs';
 import type { RequestContext } from '@containerd-ts/namespaces';
 import type { Logger } from '@containerd-ts/plugin';
+import type { Snapshotter } from '@containerd-ts/snapshots';
 import { ContainerStore } from './containers.js';
 import { MetadataContentStore } from './content.js';
 import type { DBCore } from './core.js';
@@ -27,6 +28,7 @@ import { SharedLock } from './lock.js';
 import { type Migration, migrate } from './migrations.js';
 import { NamespaceStore, scanNamespaces } from './namespaces.js';
 import type { IngestRecord, SnapshotRecord } from './records.js';
+import { NamespacedSnapshotter } from './snapshotter.js';
 import type { SnapshotGCBackend, SnapshotGCInfo } from './snapshots.js';
 import { LevelStore, type Txn } from './store.js';
 
@@ -42,8 +44,11 @@ export interface MetadataDBOptions {
   path: string;
   /** The backend content store (not namespaced). */
   content: ContentStore;
-  /** Snapshotters by name, for removing snapshots nothing references. */
-  snapshotters?: ReadonlyMap<string, SnapshotGCBackend>;
+  /**
+   * Backend snapshotters by name. Each is served namespaced through `snapshotter(name)`,
+   * and the collector removes its snapshots that no record references.
+   */
+  snapshotters?: ReadonlyMap<string, Snapshotter>;
   /** `shared` (default): a blob in the backend can be added to a namespace by naming its digest. */
   contentSharingPolicy?: ContentSharingPolicy;
   publisher?: EventPublisher;
@@ -94,6 +99,7 @@ export class MetadataDB implements DBCore {
 
   private readonly content: MetadataContentStore;
   private readonly snapshotLocks = new Map<string, SharedLock>();
+  private readonly namespacedSnapshotters = new Map<string, NamespacedSnapshotter>();
   private readonly knownNamespaces = new Set<string>();
   private readonly mutationCallbacks: Array<(dirty: boolean) => void> = [];
   private publisher: EventPublisher | undefined;
@@ -109,13 +115,13 @@ export class MetadataDB implements DBCore {
   private constructor(
     readonly store: LevelStore,
     private readonly backend: ContentStore,
-    private readonly snapshotters: Map<string, SnapshotGCBackend>,
+    private readonly gcBackends: Map<string, SnapshotGCBackend>,
     options: MetadataDBOptions,
   ) {
     this.sharedContent = (options.contentSharingPolicy ?? 'shared') === 'shared';
     this.publisher = options.publisher;
     this.log = options.log;
-    this.dirtySnapshotters = new Set(snapshotters.keys());
+    this.dirtySnapshotters = new Set(gcBackends.keys());
     this.namespaces = new NamespaceStore(this);
     this.leases = new LeaseManager(this);
     this.images = new ImageStore(this);
@@ -127,7 +133,8 @@ export class MetadataDB implements DBCore {
     const store = await LevelStore.open(options.path, { sync: options.sync ?? true });
     try {
       await migrate(store, options.migrations);
-      const db = new MetadataDB(store, options.content, new Map(options.snapshotters ?? []), options);
+      const db = new MetadataDB(store, options.content, new Map(), options);
+      for (const [name, backend] of options.snapshotters ?? []) db.addSnapshotter(name, backend);
       await db.computeExpiry();
       return db;
     } catch (err) {
@@ -147,8 +154,29 @@ export class MetadataDB implements DBCore {
    * layer): the next collection removes every backend snapshot without a record.
    */
   registerSnapshotter(name: string, backend: SnapshotGCBackend): void {
-    this.snapshotters.set(name, backend);
+    this.gcBackends.set(name, backend);
     this.dirtySnapshotters.add(name);
+  }
+
+  /**
+   * Serves `backend` namespaced under `name` (keys, labels and parents recorded here)
+   * and lets the collector remove its snapshots that no record references.
+   */
+  addSnapshotter(name: string, backend: Snapshotter): Snapshotter {
+    const sn = new NamespacedSnapshotter(this, name, backend);
+    this.namespacedSnapshotters.set(name, sn);
+    this.registerSnapshotter(name, backend);
+    return sn;
+  }
+
+  /** The namespaced snapshotter `name`; undefined when no such snapshotter was added. */
+  snapshotter(name: string): Snapshotter | undefined {
+    return this.namespacedSnapshotters.get(name);
+  }
+
+  /** Every namespaced snapshotter by name, in the order they were added. */
+  snapshotters(): Map<string, Snapshotter> {
+    return new Map(this.namespacedSnapshotters);
   }
 
   /** Sets (or removes) where events go. */
@@ -328,7 +356,7 @@ export class MetadataDB implements DBCore {
       );
     }
     for (const name of cleanSnapshotters) {
-      const backend = this.snapshotters.get(name);
+      const backend = this.gcBackends.get(name);
       if (!backend) continue;
       jobs.push(
         (async () => {
@@ -508,7 +536,7 @@ export class MetadataDB implements DBCore {
     }
     const content = await this.contentOrphans(removing);
     const snapshots: Record<string, string[]> = {};
-    for (const [name, backend] of this.snapshotters) {
+    for (const [name, backend] of this.gcBackends) {
       snapshots[name] = await this.snapshotOrphans(backend, await this.snapshotReferences(name, removing));
     }
     return { remove: m.unreachable, keep, backend: { blobs: content.blobs, ingests: content.ingests, snapshots } };

@@ -2,6 +2,7 @@
 // ID stays containerd's for config compatibility; the storage is LevelDB).
 import { join } from 'node:path';
 import { definePlugin } from '@containerd-ts/plugin';
+import type {} from '@containerd-ts/snapshots';
 import { z } from 'zod';
 import { MetadataDB } from './db.js';
 import type { EventPublisher } from './events.js';
@@ -30,6 +31,7 @@ export { type Image, type ImageDeleteOptions, type ImageInput, ImageStore, type 
 export { type AnyValue, type Container, type ContainerInput, ContainerStore } from './containers.js';
 export type { GCNode, GCResourceType, Hold } from './gc.js';
 export { type SnapshotGCBackend, type SnapshotGCInfo, isSnapshotGCBackend } from './snapshots.js';
+export { NamespacedSnapshotter, backendKey } from './snapshotter.js';
 export type { EventPublisher, MetadataEvent } from './events.js';
 export { GCLabel, storedLabels, validateLabels } from './labels.js';
 export type { DBCore } from './core.js';
@@ -61,9 +63,6 @@ export default definePlugin({
     })
     .strict(),
   async init(ctx) {
-    // Snapshotters are not handed to the collector here: nothing records their snapshots
-    // yet, and the collector removes backend snapshots without a record. The snapshot
-    // metadata layer registers each one (registerSnapshotter) when it wraps it.
     const path = join(ctx.rootDir, DB_DIRNAME);
     // Events go to the exchange, looked up when published: containerd loads the exchange
     // after the metadata plugin (and this plugin's requires stay containerd's).
@@ -79,6 +78,9 @@ export default definePlugin({
       publisher,
       content: ctx.get('io.containerd.content.v1'),
       contentSharingPolicy: ctx.config.content_sharing_policy,
+      // Every snapshotter that loaded, served namespaced; the collector removes their
+      // snapshots that no record references.
+      snapshotters: ctx.getAll('io.containerd.snapshotter.v1'),
       log: ctx.log,
     });
     ctx.onClose(() => db.close());

@@ -3,6 +3,9 @@
 //
 //   version                                          {schema, version}: see migrations.ts
 //   sequence                                         last ingest sequence number
+//   snapshot-sequence/<ns>/<snapshotter>             last backend key sequence of a namespace's
+//                                                    snapshots (outside v1/<ns>/, so it survives
+//                                                    the namespace and backend keys stay unique)
 //   v1/<ns>                                          namespace record {labels}
 //   v1/<ns>/content/blob/<digest>                    BlobRecord
 //   v1/<ns>/content/ingests/<ref>                    IngestRecord
@@ -21,6 +24,7 @@
 export const SCHEMA = 'v1';
 export const VERSION_KEY = 'version';
 export const SEQUENCE_KEY = 'sequence';
+export const snapshotSequenceKey = (ns: string, snapshotter: string) => `snapshot-sequence/${ns}/${snapshotter}`;
 
 const root = `${SCHEMA}/`;
 

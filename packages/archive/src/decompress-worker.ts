@@ -1,0 +1,296 @@
+// Decompression and hashing of a layer stream in a worker thread, so the thread that
+// parses the tar and writes files does neither: gzip inflate, zstd decode and sha256 of
+// the uncompressed bytes all run beside it. Chunks move between the threads by transfer
+// (no copy on the receiving side); credits in both directions bound the memory in flight.
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { Compression } from './compression.js';
+
+/** Bytes of input sent to the worker and not yet taken by its decoder. */
+const MAX_INPUT_IN_FLIGHT = 4 << 20;
+/** Output the worker may have sent and the consumer not yet processed. */
+const MAX_OUTPUT_UNACKED = 8 << 20;
+const ACK_EVERY = 1 << 20;
+/** Idle workers kept for the next apply. */
+const MAX_IDLE = 2;
+
+type ToWorker =
+  | { t: 'job'; compression: Compression }
+  | { t: 'in'; buf: ArrayBuffer; off: number; len: number }
+  | { t: 'end' }
+  | { t: 'ack'; bytes: number };
+
+type FromWorker =
+  | { t: 'out'; buf: ArrayBuffer; off: number; len: number }
+  | { t: 'taken'; bytes: number }
+  | { t: 'done'; digest: string; size: number }
+  | { t: 'error'; message: string };
+
+/**
+ * The worker's program. Its source text is what the worker evaluates, so it must not
+ * refer to anything outside itself; modules come through require and workerData.
+ */
+function workerMain(): void {
+  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const zlib = require('node:zlib') as typeof import('node:zlib');
+  const crypto = require('node:crypto') as typeof import('node:crypto');
+  const port = parentPort!;
+  const data = workerData as { zstd: string; maxUnacked: number };
+  const zstd = require(data.zstd) as { DecompressStream: new () => import('node:stream').Transform };
+
+  type Job = {
+    decoder: import('node:stream').Transform | null;
+    hash: import('node:crypto').Hash;
+    size: number;
+    unacked: number;
+    /** Input chunk sizes not yet reported as taken. */
+    pendingTaken: number[];
+    paused: boolean;
+    failed: boolean;
+  };
+  let job: Job | null = null;
+
+  const fail = (err: unknown) => {
+    if (!job || job.failed) return;
+    job.failed = true;
+    port.postMessage({ t: 'error', message: err instanceof Error ? err.message : String(err) });
+  };
+  const emit = (chunk: Uint8Array) => {
+    const j = job!;
+    j.hash.update(chunk);
+    j.size += chunk.length;
+    // Transfer needs a buffer of its own: decoders hand out slices of shared buffers.
+    let own = chunk;
+    if (chunk.byteOffset !== 0 || chunk.byteLength !== chunk.buffer.byteLength) {
+      own = Buffer.allocUnsafeSlow(chunk.length);
+      own.set(chunk);
+    }
+    port.postMessage({ t: 'out', buf: own.buffer, off: own.byteOffset, len: own.length }, [own.buffer as ArrayBuffer]);
+    j.unacked += chunk.length;
+    if (j.unacked > data.maxUnacked && j.decoder && !j.paused) {
+      j.paused = true;
+      j.decoder.pause();
+    }
+  };
+  const flushTaken = () => {
+    const j = job!;
+    if (j.unacked > data.maxUnacked) return;
+    let bytes = 0;
+    for (const n of j.pendingTaken) bytes += n;
+    j.pendingTaken = [];
+    if (bytes > 0) port.postMessage({ t: 'taken', bytes });
+  };
+  const finish = () => {
+    const j = job!;
+    if (j.failed) return;
+    port.postMessage({ t: 'done', digest: `sha256:${j.hash.digest('hex')}`, size: j.size });
+    job = null;
+  };
+
+  port.on('message', (msg: ToWorker) => {
+    switch (msg.t) {
+      case 'job': {
+        let decoder: import('node:stream').Transform | null = null;
+        if (msg.compression === 'gzip') decoder = zlib.createGunzip({ chunkSize: 256 * 1024 });
+        else if (msg.compression === 'zstd') decoder = new zstd.DecompressStream();
+        job = { decoder, hash: crypto.createHash('sha256'), size: 0, unacked: 0, pendingTaken: [], paused: false, failed: false };
+        if (decoder) {
+          decoder.on('data', (c: Uint8Array) => emit(c));
+          decoder.on('error', fail);
+          decoder.on('end', finish);
+          decoder.on('drain', flushTaken);
+        }
+        return;
+      }
+      case 'in': {
+        const j = job;
+        if (!j || j.failed) return;
+        const chunk = new Uint8Array(msg.buf, msg.off, msg.len);
+        j.pendingTaken.push(msg.len);
+        if (j.decoder) {
+          if (j.decoder.write(chunk)) flushTaken();
+        } else {
+          emit(chunk);
+          flushTaken();
+        }
+        return;
+      }
+      case 'end': {
+        const j = job;
+        if (!j || j.failed) return;
+        if (j.decoder) j.decoder.end();
+        else finish();
+        return;
+      }
+      case 'ack': {
+        const j = job;
+        if (!j) return;
+        j.unacked -= msg.bytes;
+        if (j.unacked <= data.maxUnacked) {
+          if (j.paused && j.decoder) {
+            j.paused = false;
+            j.decoder.resume();
+          }
+          flushTaken();
+        }
+        return;
+      }
+    }
+  });
+}
+
+const idle: Worker[] = [];
+let zstdPath: string | undefined;
+
+function acquireWorker(): Worker {
+  const reused = idle.pop();
+  if (reused) {
+    reused.ref();
+    return reused;
+  }
+  zstdPath ??= createRequire(import.meta.url).resolve('zstd-napi');
+  return new Worker(`(${workerMain.toString()})()`, {
+    eval: true,
+    workerData: { zstd: zstdPath, maxUnacked: MAX_OUTPUT_UNACKED },
+  });
+}
+
+function releaseWorker(worker: Worker): void {
+  if (idle.length >= MAX_IDLE) {
+    void worker.terminate();
+    return;
+  }
+  // An idle worker must not keep the process alive.
+  worker.unref();
+  idle.push(worker);
+}
+
+/** The uncompressed stream and, once it has been read to its end, its digest and size. */
+export interface WorkerDecompression {
+  chunks: AsyncGenerator<Buffer>;
+  result: Promise<{ digest: string; size: number }>;
+}
+
+/**
+ * Decompresses `source` (already known to be `compression`) in a worker thread and
+ * hashes the result there. Read `chunks` to the end (or return from it to stop);
+ * `result` settles after the last chunk.
+ */
+export function decompressInWorker(source: AsyncIterable<Uint8Array>, compression: Compression): WorkerDecompression {
+  const worker = acquireWorker();
+  const queue: Buffer[] = [];
+  let wake: (() => void) | null = null;
+  let inFlight = 0;
+  let inputWake: (() => void) | null = null;
+  let failure: Error | null = null;
+  let done: { digest: string; size: number } | null = null;
+  let settled = false;
+  let resolveResult!: (r: { digest: string; size: number }) => void;
+  let rejectResult!: (e: Error) => void;
+  const result = new Promise<{ digest: string; size: number }>((res, rej) => {
+    resolveResult = res;
+    rejectResult = rej;
+  });
+  result.catch(() => {});
+
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+    const i = inputWake;
+    inputWake = null;
+    i?.();
+  };
+  const detach = () => {
+    worker.off('message', onMessage);
+    worker.off('error', onError);
+    worker.off('exit', onExit);
+  };
+  const fail = (err: Error) => {
+    if (failure || settled) return;
+    failure = err;
+    settled = true;
+    detach();
+    void worker.terminate();
+    rejectResult(err);
+    notify();
+  };
+
+  const onMessage = (msg: FromWorker) => {
+    switch (msg.t) {
+      case 'out':
+        queue.push(Buffer.from(msg.buf, msg.off, msg.len));
+        break;
+      case 'taken':
+        inFlight -= msg.bytes;
+        break;
+      case 'done':
+        done = { digest: msg.digest, size: msg.size };
+        break;
+      case 'error':
+        fail(new Error(msg.message));
+        return;
+    }
+    notify();
+  };
+  const onError = (err: Error) => fail(err);
+  const onExit = (code: number) => fail(new Error(`decompression worker exited (code ${code})`));
+  worker.on('message', onMessage);
+  worker.on('error', onError);
+  worker.on('exit', onExit);
+  worker.postMessage({ t: 'job', compression } satisfies ToWorker);
+
+  // Feed the worker, at most MAX_INPUT_IN_FLIGHT bytes ahead of its decoder.
+  const feeding = (async () => {
+    try {
+      for await (const chunk of source) {
+        if (failure) return;
+        while (inFlight > MAX_INPUT_IN_FLIGHT && !failure) await new Promise<void>((r) => (inputWake = r));
+        if (failure) return;
+        // A copy: the source may still own (or reuse) the memory of its chunks.
+        const own = Buffer.allocUnsafeSlow(chunk.length);
+        own.set(chunk);
+        inFlight += own.length;
+        worker.postMessage({ t: 'in', buf: own.buffer as ArrayBuffer, off: 0, len: own.length } satisfies ToWorker, [
+          own.buffer as ArrayBuffer,
+        ]);
+      }
+      if (!failure) worker.postMessage({ t: 'end' } satisfies ToWorker);
+    } catch (err) {
+      fail(err instanceof Error ? err : new Error(String(err)));
+    }
+  })();
+
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let unackedAck = 0;
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          // The consumer is done with it: hand the worker its credit back.
+          unackedAck += next.length;
+          if (unackedAck >= ACK_EVERY) {
+            worker.postMessage({ t: 'ack', bytes: unackedAck } satisfies ToWorker);
+            unackedAck = 0;
+          }
+          continue;
+        }
+        if (failure) throw failure;
+        if (done) break;
+        await new Promise<void>((r) => (wake = r));
+      }
+      await feeding;
+      settled = true;
+      const finished = done as { digest: string; size: number } | null;
+      if (!finished) throw new Error('decompression ended without a result');
+      detach();
+      releaseWorker(worker);
+      resolveResult(finished);
+    } finally {
+      if (!settled) fail(new Error('decompression stopped'));
+    }
+  }
+
+  return { chunks: chunks(), result };
+}

@@ -1,0 +1,33 @@
+import { ContentService, ReadContentResponse } from '@containerd-ts/api/services/content';
+import { describe, expect, it } from 'vitest';
+import { contentServiceDefinition, encodeReadResponse } from './codec.js';
+
+describe('Read response encoder', () => {
+  it('produces the generated encoder bytes', () => {
+    const cases = [
+      { offset: 0, data: new Uint8Array() },
+      { offset: 0, data: Buffer.from('x') },
+      { offset: 127, data: Buffer.alloc(127, 1) },
+      { offset: 128, data: Buffer.alloc(128, 2) },
+      { offset: 1 << 20, data: Buffer.alloc(1 << 20, 3) },
+      { offset: 2 ** 32 + 5, data: Buffer.alloc(300, 4) },
+      { offset: Number.MAX_SAFE_INTEGER, data: Buffer.alloc(16385, 5) },
+    ];
+    for (const msg of cases) {
+      const ours = encodeReadResponse(msg);
+      expect(Buffer.from(ReadContentResponse.encode(msg).finish()).equals(ours)).toBe(true);
+      const decoded = ReadContentResponse.decode(ours);
+      expect(decoded.offset).toBe(msg.offset);
+      expect(Buffer.from(decoded.data).equals(Buffer.from(msg.data))).toBe(true);
+    }
+    expect(() => encodeReadResponse({ offset: -1, data: new Uint8Array() })).toThrow(RangeError);
+  });
+
+  it('is the only change to the generated definition', () => {
+    expect(contentServiceDefinition.read.responseSerialize).toBe(encodeReadResponse);
+    expect(contentServiceDefinition.write).toBe(ContentService.write);
+    expect(Object.keys(contentServiceDefinition).sort()).toEqual(
+      ['abort', 'delete', 'info', 'list', 'listStatuses', 'read', 'status', 'update', 'write'].sort(),
+    );
+  });
+});

@@ -1,0 +1,42 @@
+// Registration: io.containerd.service.v1 content-service (the namespaced content store
+// of the metadata database) and io.containerd.grpc.v1 content (its gRPC API), as
+// containerd registers them.
+import type { ContentStore } from '@containerd-ts/content';
+import { grpcService } from '@containerd-ts/grpc-server';
+import type {} from '@containerd-ts/metadata-level';
+import { definePlugin } from '@containerd-ts/plugin';
+import { contentServiceDefinition } from './codec.js';
+import { contentServer } from './server.js';
+
+export { contentServiceDefinition, encodeReadResponse } from './codec.js';
+export { type ContentServerOptions, contentServer, LIST_BATCH, READ_CHUNK } from './server.js';
+export { serveWrite } from './write.js';
+export { GO_ZERO_TIME, GrpcStatusError, goQuote } from './status.js';
+
+declare module '@containerd-ts/plugin' {
+  interface PluginInstanceMap {
+    'io.containerd.service.v1.content-service': ContentStore;
+  }
+}
+
+export const contentServicePlugin = definePlugin({
+  type: 'io.containerd.service.v1',
+  id: 'content-service',
+  // As containerd: the exchange for /content/delete events, the database for the store.
+  requires: ['io.containerd.event.v1', 'io.containerd.metadata.v1'],
+  init(ctx) {
+    // The metadata store publishes /content/delete after a successful delete (containerd
+    // does it in this service's wrapper; publishing here as well would send it twice).
+    return ctx.get('io.containerd.metadata.v1').contentStore();
+  },
+});
+
+export const contentGrpcPlugin = definePlugin({
+  type: 'io.containerd.grpc.v1',
+  id: 'content',
+  requires: ['io.containerd.service.v1'],
+  init(ctx) {
+    const store = ctx.getByID('io.containerd.service.v1', 'content-service');
+    return { services: [grpcService(contentServiceDefinition, contentServer(store, { log: ctx.log }))] };
+  },
+});
