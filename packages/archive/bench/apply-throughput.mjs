@@ -4,6 +4,7 @@
 // directory on the file system of [dir], with the decompression worker and without.
 // Build the package first.
 //   node bench/apply-throughput.mjs [dir=os.tmpdir()] [rounds=3]
+import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -91,6 +92,27 @@ try {
           `${((entries / best) * 1000).toFixed(0).padStart(6)} entries/s  ${(sizes[''] / 1e6 / (best / 1000)).toFixed(0).padStart(4)} MB/s`,
       );
     }
+  }
+  // GNU tar on the same files and file system, as a native baseline (not containerd).
+  for (const [label, ext, args] of [
+    ['gzip', '.gz', ['-xzf']],
+    ['zstd', '.zst', ['--zstd', '-xf']],
+    ['tar', '', ['-xf']],
+  ]) {
+    const times = [];
+    for (let r = 0; r < rounds; r++) {
+      const root = join(base, 'root');
+      await rm(root, { recursive: true, force: true });
+      await mkdir(root);
+      const t0 = performance.now();
+      try {
+        execFileSync('tar', [...args, tarPath + ext, '-C', root], { stdio: 'ignore' });
+      } catch {
+        break;
+      }
+      times.push(performance.now() - t0);
+    }
+    if (times.length > 0) console.log(`  ${label.padEnd(4)} GNU tar   ${Math.min(...times).toFixed(0).padStart(5)} ms`);
   }
 } finally {
   await rm(base, { recursive: true, force: true });
