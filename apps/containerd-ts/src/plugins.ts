@@ -2,11 +2,13 @@
 // matters for `ctr plugins ls`). The daemon gets this explicit list: nothing registers
 // itself by being imported.
 import contentPlugin from '@containerd-ts/content-local';
+import walkingDifferPlugin from '@containerd-ts/differ-walking';
 import exchangePlugin from '@containerd-ts/events-exchange';
 import gcSchedulerPlugin from '@containerd-ts/gc-scheduler';
 import metadataPlugin from '@containerd-ts/metadata-level';
 import type { AnyPluginDefinition } from '@containerd-ts/plugin';
 import { contentGrpcPlugin, contentServicePlugin } from '@containerd-ts/service-content';
+import { diffGrpcPlugin, diffServicePlugin } from '@containerd-ts/service-diff';
 import { eventsGrpcPlugin } from '@containerd-ts/service-events';
 import { gcGrpcPlugin } from '@containerd-ts/service-gc';
 import { healthcheckPlugin } from '@containerd-ts/service-healthcheck';
@@ -33,16 +35,19 @@ export function allPlugins(): AnyPluginDefinition[] {
     overlayfsSnapshotterPlugin,
     zfsSnapshotterPlugin,
     metadataPlugin,
+    walkingDifferPlugin,
     exchangePlugin,
     gcSchedulerPlugin,
     introspectionServicePlugin,
     contentServicePlugin,
+    diffServicePlugin,
     imagesServicePlugin,
     leasesServicePlugin,
     namespacesServicePlugin,
     snapshotsServicePlugin,
     introspectionGrpcPlugin,
     contentGrpcPlugin,
+    diffGrpcPlugin,
     eventsGrpcPlugin,
     gcGrpcPlugin,
     healthcheckPlugin,

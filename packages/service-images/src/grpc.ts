@@ -1,0 +1,53 @@
+// The containerd.services.images.v1.Images gRPC service over the local service.
+import {
+  type Image as ApiImage,
+  type CreateImageRequest,
+  type DeleteImageRequest,
+  type GetImageRequest,
+  ImagesService as ImagesDefinition,
+  type ListImagesRequest,
+  type UpdateImageRequest,
+} from '@containerd-ts/api/services/images';
+import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
+import type { Image, ImageInput, ImagesService } from './images.js';
+
+export const toApiImage = (image: Image): ApiImage => ({
+  name: image.name,
+  labels: image.labels,
+  target: {
+    mediaType: image.target.mediaType,
+    digest: image.target.digest,
+    size: image.target.size,
+    annotations: image.target.annotations ?? {},
+  },
+  createdAt: image.createdAt,
+  updatedAt: image.updatedAt,
+});
+
+// A missing image or target reads as an empty one, as Go's value types do; validation
+// then names what is missing.
+const fromApiImage = (image: ApiImage | undefined): ImageInput => ({
+  name: image?.name ?? '',
+  labels: { ...(image?.labels ?? {}) },
+  target: {
+    mediaType: image?.target?.mediaType ?? '',
+    digest: image?.target?.digest ?? '',
+    size: image?.target?.size ?? 0,
+    annotations: { ...(image?.target?.annotations ?? {}) },
+  },
+});
+
+export function imagesGrpcService(local: ImagesService): GrpcServiceRegistration {
+  return grpcService(ImagesDefinition, {
+    get: unary(async (req: GetImageRequest, ctx) => ({ image: toApiImage(await local.get(ctx, req.name)) })),
+    list: unary(async (req: ListImagesRequest, ctx) => ({ images: (await local.list(ctx, req.filters)).map(toApiImage) })),
+    create: unary(async (req: CreateImageRequest, ctx) => ({ image: toApiImage(await local.create(ctx, fromApiImage(req.image))) })),
+    update: unary(async (req: UpdateImageRequest, ctx) => ({
+      image: toApiImage(await local.update(ctx, fromApiImage(req.image), req.updateMask ?? [])),
+    })),
+    delete: unary(async (req: DeleteImageRequest, ctx) => {
+      await local.delete(ctx, req.name, { sync: req.sync });
+      return {};
+    }),
+  });
+}
