@@ -30,6 +30,8 @@ const script = new Script(Module.wrap(source), {
 });
 const hadCache = cachedData !== undefined && !script.cachedDataRejected;
 cachedData = undefined; // V8 has copied what it needs
+// Dynamic import() inside a script compiled from a code cache has no loader: lend ours.
+(globalThis as { __containerdTsImport?: (u: string) => Promise<unknown> }).__containerdTsImport = (u) => import(u);
 const mod = { exports: {} };
 const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
 fn.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, __dirname);

@@ -13,6 +13,16 @@ export interface PluginDirFailure {
   error: string;
 }
 
+/**
+ * `import()` of a plugin module. The bundled daemon runs inside vm.Script with V8's code
+ * cache, where a dynamic import has no loader (V8 drops the callback for cached scripts),
+ * so its launcher lends one through this global.
+ */
+const importModule = (url: string): Promise<unknown> => {
+  const hook = (globalThis as { __containerdTsImport?: (u: string) => Promise<unknown> }).__containerdTsImport;
+  return hook ? hook(url) : import(url);
+};
+
 const isDefinition = (v: unknown): v is AnyPluginDefinition =>
   typeof v === 'object' &&
   v !== null &&
@@ -77,7 +87,7 @@ export async function loadPluginDir(dir: string, log: Logger): Promise<{ plugins
     try {
       const file = await entryModule(path);
       if (!file) continue;
-      const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      const mod = (await importModule(pathToFileURL(file).href)) as Record<string, unknown>;
       const defs = definitionsOf(mod, file);
       for (const d of defs) log.info({ file, id: `${d.type}.${d.id}` }, 'loaded plugin module');
       plugins.push(...defs);
