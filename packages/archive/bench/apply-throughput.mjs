@@ -34,7 +34,10 @@ const words = 'the quick brown fox jumps over lazy dog layer image container sna
 function text(n) {
   let s = '';
   let i = 0;
-  while (s.length < n) s += `${words[(i++ * 7 + (seed = (seed * 1103515245 + 12345) >>> 0) % 13) % words.length]} `;
+  while (s.length < n) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    s += `${words[(i++ * 7 + (seed % 13)) % words.length]} `;
+  }
   return Buffer.from(s.slice(0, n));
 }
 
