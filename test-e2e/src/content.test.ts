@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentService, WriteAction, type WriteContentRequest, type WriteContentResponse } from '@containerd-ts/api/services/content';
 import { Connection } from '@containerd-ts/client';
-import type { ClientDuplexStream, ServiceError } from '@grpc/grpc-js';
+import { type ClientDuplexStream, Metadata, type MethodDefinition, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedDaemon, containerdTs, ctr, run, startDaemon, startReference } from './harness.js';
 
@@ -31,6 +31,12 @@ function normalize(text: string): string {
 
 /** `ctr content label` and `ls` print labels in Go's random map order: sort them. */
 const sortLabels = (line: string) => line.split(',').sort().join(',');
+
+/** containerd lists ingests in Go's random map order: sort the rows under the header. */
+const sortRows = (text: string) => {
+  const [header = '', ...rows] = text.split('\n');
+  return [header, ...rows.filter((r) => r !== '').sort()].join('\n') + (text.endsWith('\n') ? '\n' : '');
+};
 
 /** Runs ctr with stdin read from `file`. */
 async function ctrWithInput(socket: string, file: string, ...args: string[]) {
@@ -60,6 +66,22 @@ function ctrGetDigest(socket: string, digest: string, namespace = 'default'): Pr
     });
     child.once('close', (code) => resolve({ code: code ?? 1, digest: `sha256:${hash.digest('hex')}`, size }));
   });
+}
+
+/** The sha256 of a blob read with one Read call through the API. */
+async function apiReadDigest(socket: string, digest: string, namespace = 'default'): Promise<{ digest: string; size: number }> {
+  const conn = new Connection(socket, { namespace });
+  try {
+    const hash = createHash('sha256');
+    let size = 0;
+    for await (const msg of conn.serverStream(ContentService.read, { digest, offset: 0, size: 0 })) {
+      hash.update(msg.data);
+      size += msg.data.length;
+    }
+    return { digest: `sha256:${hash.digest('hex')}`, size };
+  } finally {
+    conn.close();
+  }
 }
 
 async function randomFile(dir: string, name: string, size: number): Promise<{ path: string; digest: string }> {
@@ -128,7 +150,8 @@ class WriteSession {
 /** A Write stream's responses and end status with times (which differ run to run) left out. */
 const comparable = (r: { responses: WriteContentResponse[]; status: { code: number; details: string } }) => ({
   responses: r.responses.map(({ startedAt: _s, updatedAt: _u, ...rest }) => rest),
-  status: { code: r.status.code, details: normalize(r.status.details) },
+  // grpc-go sends no message with OK, grpc-js sends "OK": the same status to a client.
+  status: { code: r.status.code, details: r.status.code === 0 ? '' : normalize(r.status.details) },
 });
 
 /** Opens a Write stream on `ref`, retrying while the daemon still holds the ref of a dropped stream. */
@@ -141,6 +164,39 @@ async function openWhenFree(conn: Connection, req: Partial<WriteContentRequest>)
     if (res.code !== 14 || i > 100) throw new Error(`write stream refused: ${res.code} ${res.details}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; code: number; details: string };
+
+/** A unary call through the raw client: the gRPC code and message as sent, or the response. */
+function rawUnary<Req, Res>(socket: string, namespace: string, method: MethodDefinition<Req, Res>, req: Req): Promise<Outcome> {
+  const conn = new Connection(socket);
+  const md = new Metadata();
+  if (namespace) md.set('containerd-namespace', namespace);
+  return new Promise<Outcome>((resolve) => {
+    conn.client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, req, md, {}, (err, res) => {
+      conn.close();
+      resolve(err ? { ok: false, code: err.code, details: err.details } : { ok: true, value: res });
+    });
+  });
+}
+
+/** A server-streaming call through the raw client: the messages and the final code and message. */
+function rawStream<Req, Res>(socket: string, namespace: string, method: MethodDefinition<Req, Res>, req: Req) {
+  const conn = new Connection(socket);
+  const md = new Metadata();
+  if (namespace) md.set('containerd-namespace', namespace);
+  return new Promise<{ messages: Res[]; code: number; details: string }>((resolve) => {
+    const call = conn.client.makeServerStreamRequest(method.path, method.requestSerialize, method.responseDeserialize, req, md, {});
+    const messages: Res[] = [];
+    call.on('data', (m: Res) => messages.push(m));
+    call.on('error', () => undefined);
+    call.on('status', (st: { code: number; details: string }) => {
+      conn.close();
+      // grpc-go sends no message with OK, grpc-js sends "OK": the same status to a client.
+      resolve({ messages, code: st.code, details: st.code === 0 ? '' : st.details });
+    });
+  });
 }
 
 describe('content: Debian ctr and the API, containerd-ts beside containerd', () => {
@@ -181,7 +237,7 @@ describe('content: Debian ctr and the API, containerd-ts beside containerd', () 
       const out: Array<{ cmd: string; code: number; stdout: string; stderr: string }> = [];
       const step = async (cmd: string, r: Promise<{ code: number; stdout: string; stderr: string }>, sort = false) => {
         const res = await r;
-        const stdout = sort ? res.stdout.split('\n').map(sortLabels).join('\n') : res.stdout;
+        const stdout = sort ? res.stdout.split('\n').map(sortLabels).join('\n') : cmd.startsWith('active') ? sortRows(res.stdout) : res.stdout;
         out.push({ cmd, code: res.code, stdout: normalize(stdout), stderr: normalize(res.stderr) });
       };
       await step('ingest', ctrWithInput(t.socket, small, '-n', 'cli', 'content', 'ingest', 'first'));
@@ -265,8 +321,13 @@ describe('content: Debian ctr and the API, containerd-ts beside containerd', () 
         const badOffset = new WriteSession(conn);
         badOffset.send({ ref: 'bad-offset' });
         badOffset.send({ action: WriteAction.WRITE, offset: 5, data: Buffer.from('x') });
+        const unknownAction = new WriteSession(conn);
+        await unknownAction.roundTrip({ ref: 'unknown-action' });
+        const odd = await unknownAction.roundTrip({ action: 7 as WriteAction, data: Buffer.from('ignored') });
+        unknownAction.call.end();
         await conn.unary(ContentService.abort, { ref: 'held' });
         return {
+          unknownAction: { action: odd.action, offset: odd.offset, digest: odd.digest, end: comparable(await unknownAction.finish()) },
           written: { offset: written.offset, digest: written.digest },
           refused,
           commit,
@@ -336,6 +397,114 @@ describe('content: Debian ctr and the API, containerd-ts beside containerd', () 
     expect(ours.got).toEqual({ code: 0, digest, size: data.length });
   });
 
+  it('bad requests get the code and message containerd answers with', async () => {
+    const data = Buffer.from('blob for error cases');
+    const digest = sha(data);
+    const missing = sha(Buffer.from('never stored'));
+    const info = (d: string) => ({ digest: d, size: 0, createdAt: undefined, updatedAt: undefined, labels: {} });
+    const [ours, theirs] = await both(async (t) => {
+      const conn = new Connection(t.socket, { namespace: 'errors' });
+      const w = new WriteSession(conn);
+      await w.roundTrip({ ref: 'errors-blob' });
+      await w.roundTrip({ action: WriteAction.COMMIT, data, labels: { 'containerd.io/gc.root': 'x' } });
+      await w.finish();
+      conn.close();
+      const u = <Req, Res>(method: MethodDefinition<Req, Res>, req: Req, ns = 'errors') =>
+        rawUnary(t.socket, ns, method, req).then((o) => (o.ok ? 'ok' : o));
+      const r = (req: { digest: string; offset?: number; size?: number }, ns = 'errors') =>
+        rawStream(t.socket, ns, ContentService.read, { offset: 0, size: 0, ...req }).then((o) => ({
+          bytes: Buffer.concat(o.messages.map((m) => Buffer.from(m.data))).toString(),
+          offsets: o.messages.map((m) => m.offset),
+          code: o.code,
+          details: o.details,
+        }));
+      const l = (filters: string[], ns = 'errors') =>
+        rawStream(t.socket, ns, ContentService.list, { filters }).then((o) => ({
+          digests: o.messages.flatMap((m) => m.info.map((i) => i.digest)),
+          code: o.code,
+          details: o.details,
+        }));
+      return {
+        infoEmpty: await u(ContentService.info, { digest: '' }),
+        infoBad: await u(ContentService.info, { digest: 'sha256:xyz' }),
+        infoUnknownAlg: await u(ContentService.info, { digest: `md5:${'a'.repeat(32)}` }),
+        infoMissing: await u(ContentService.info, { digest: missing }),
+        infoNoNamespace: await u(ContentService.info, { digest }, ''),
+        updateNoInfo: await u(ContentService.update, { info: undefined, updateMask: [] }),
+        updateMissing: await u(ContentService.update, { info: info(missing), updateMask: ['labels.a'] }),
+        updateBadPath: await u(ContentService.update, { info: info(digest), updateMask: ['size'] }),
+        deleteBad: await u(ContentService.delete, { digest: 'nope' }),
+        deleteMissing: await u(ContentService.delete, { digest: missing }),
+        statusEmpty: await u(ContentService.status, { ref: '' }),
+        statusMissing: await u(ContentService.status, { ref: 'no-such-ref' }),
+        listStatusesBad: await u(ContentService.listStatuses, { filters: ['ref~='] }),
+        abortMissing: await u(ContentService.abort, { ref: 'no-such-ref' }),
+        abortEmpty: await u(ContentService.abort, { ref: '' }),
+        readBad: await r({ digest: 'sha256:1' }),
+        readMissing: await r({ digest: missing }),
+        readPast: await r({ digest, offset: data.length + 1 }),
+        readEnd: await r({ digest, offset: data.length }),
+        readPart: await r({ digest, offset: 5, size: 3 }),
+        readNegative: await r({ digest, offset: -3, size: 4 }),
+        readOtherNamespace: await r({ digest }, 'errors-other'),
+        listBadSyntax: await l(['labels."a']),
+        listNoNamespace: await l([], ''),
+        listOk: await l([`digest==${digest}`]),
+      };
+    });
+    expect(ours).toEqual(theirs);
+    expect(ours.infoBad).toEqual({ ok: false, code: 3, details: '"sha256:xyz" failed validation' });
+    expect(ours.readPast).toMatchObject({ code: 11, details: `read past object length ${data.length} bytes` });
+    expect(ours.readPart).toEqual({ bytes: 'for', offsets: [0], code: 0, details: '' });
+    expect(ours.listOk.digests).toEqual([digest]);
+  });
+
+  it('ctr events shows one /content/delete for a removed blob, as containerd', async () => {
+    const file = join(work, 'events.txt');
+    await writeFile(file, 'event data\n');
+    const digest = sha(Buffer.from('event data\n'));
+    const [ours, theirs] = await both(async (t) => {
+      const events = spawn('ctr', ['-a', t.socket, 'events'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      events.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      // Subscribed once a first event arrives: publish a probe until one shows.
+      for (let i = 0; i < 100 && out === ''; i++) {
+        await ctr(t.socket, '-n', 'events-probe', 'content', 'rm', digest);
+        await ctrWithInput(t.socket, file, '-n', 'events-probe', 'content', 'ingest', 'probe');
+        await ctr(t.socket, '-n', 'events-probe', 'content', 'rm', digest);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      out = '';
+      await ctrWithInput(t.socket, file, '-n', 'events', 'content', 'ingest', 'ev');
+      await ctr(t.socket, '-n', 'events', 'content', 'label', digest, 'a=b');
+      await ctr(t.socket, '-n', 'events', 'content', 'rm', digest);
+      await ctr(t.socket, '-n', 'events', 'content', 'rm', digest);
+      await new Promise((r) => setTimeout(r, 300));
+      events.kill();
+      return out
+        .trim()
+        .split('\n')
+        .map((line) => line.replace(/^\S+ \S+ \+0000 UTC /, ''));
+    });
+    expect(ours).toEqual(theirs);
+    expect(ours).toEqual([`events /content/delete {"digest":"${digest}"}`]);
+  });
+
+  it('[grpc] max_recv_message_size bounds Write messages (ctr sends up to 1 MiB)', async () => {
+    const d = await startDaemon({ config: 'version = 2\n[grpc]\n  max_recv_message_size = 65536\n' });
+    try {
+      const big = await randomFile(work, 'one-mib.bin', MiB);
+      const refused = await ctrWithInput(d.socket, big.path, 'content', 'ingest', 'big');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/^ctr: failed to copy: failed to send write: .*larger than max \(1048582 vs\.? 65536\)/);
+      const small = await randomFile(work, 'small.bin', 60_000);
+      expect(await ctrWithInput(d.socket, small.path, 'content', 'ingest', 'small')).toEqual({ code: 0, stdout: '', stderr: '' });
+      expect((await ctr(d.socket, 'content', 'ls', '-q')).stdout).toBe(`${small.digest}\n`);
+    } finally {
+      await d.cleanup();
+    }
+  });
+
   it('a 512 MiB blob ingested by ctr reads back identical', async () => {
     const blob = await randomFile(work, 'big.bin', 512 * MiB);
     const ingest = await ctrWithInput(ts.socket, blob.path, 'content', 'ingest', 'big');
@@ -376,7 +545,8 @@ describe('content: Debian ctr and the API, containerd-ts beside containerd', () 
       expect(again).toEqual({ code: 0, stdout: '', stderr: '' });
       expect((await ctr(d.socket, 'content', 'ls', '-q')).stdout).toBe(`${blob.digest}\n`);
       expect((await ctr(d.socket, 'content', 'active')).stdout).toMatch(/^REF\s+SIZE\s+AGE\s+\n$/);
-      expect(await ctrGetDigest(d.socket, blob.digest)).toEqual({ code: 0, digest: blob.digest, size: 512 * MiB });
+      // Read back with one Read call (the test above reads through ctr's 32 KiB calls).
+      expect(await apiReadDigest(d.socket, blob.digest)).toEqual({ digest: blob.digest, size: 512 * MiB });
     } finally {
       if (restarted && restarted.exitCode === null) {
         restarted.kill('SIGKILL');

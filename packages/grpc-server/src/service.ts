@@ -65,9 +65,13 @@ export function toServiceError(err: unknown): Partial<ServiceError> {
 
 type Ctx = RequestContext & { signal: AbortSignal };
 
+const clientCancelled = new Error('client cancelled the call');
+
 function withSignal(call: { metadata: Metadata; on(event: 'cancelled', fn: () => void): unknown }): Ctx {
   const controller = new AbortController();
-  call.on('cancelled', () => controller.abort());
+  // grpc-js reports 'cancelled' at the end of every call; a shared reason avoids building
+  // a fresh AbortError (with its stack) per request.
+  call.on('cancelled', () => controller.abort(clientCancelled));
   return { ...requestContext(call), signal: controller.signal };
 }
 

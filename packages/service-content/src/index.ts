@@ -6,10 +6,12 @@ import { grpcService } from '@containerd-ts/grpc-server';
 import type {} from '@containerd-ts/metadata-level';
 import { definePlugin } from '@containerd-ts/plugin';
 import { contentServiceDefinition } from './codec.js';
+import { ReaderCache } from './reader-cache.js';
 import { contentServer } from './server.js';
 
 export { contentServiceDefinition, encodeReadResponse } from './codec.js';
 export { type ContentServerOptions, contentServer, LIST_BATCH, READ_CHUNK } from './server.js';
+export { ReaderCache, type ReaderCacheOptions } from './reader-cache.js';
 export { serveWrite } from './write.js';
 export { GO_ZERO_TIME, GrpcStatusError, goQuote } from './status.js';
 
@@ -37,6 +39,8 @@ export const contentGrpcPlugin = definePlugin({
   requires: ['io.containerd.service.v1'],
   init(ctx) {
     const store = ctx.getByID('io.containerd.service.v1', 'content-service');
-    return { services: [grpcService(contentServiceDefinition, contentServer(store, { log: ctx.log }))] };
+    const readers = new ReaderCache(store);
+    ctx.onClose(() => readers.close());
+    return { services: [grpcService(contentServiceDefinition, contentServer(store, { log: ctx.log, readers }))] };
   },
 });

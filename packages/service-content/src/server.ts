@@ -16,6 +16,7 @@ import type { RequestContext } from '@containerd-ts/namespaces';
 import type { Logger } from '@containerd-ts/plugin';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { GO_ZERO_TIME, GrpcStatusError, cancellationSignal, goQuote, messageOf, toStatus, withPrefix } from './status.js';
+import { ReaderCache } from './reader-cache.js';
 import { serveWrite } from './write.js';
 
 /** Infos per List response, as containerd batches them. */
@@ -25,6 +26,8 @@ export const READ_CHUNK = 1 << 20;
 
 export interface ContentServerOptions {
   log?: Logger;
+  /** Open readers shared by Read calls; the owner closes it. Default: one of this server's own. */
+  readers?: ReaderCache;
 }
 
 const infoMessage = (info: Info): InfoMessage => ({
@@ -54,15 +57,18 @@ type StreamCall<Req, Res> = ServerWritableStream<Req, Res>;
 
 /**
  * Runs a server-streaming handler: the call ends when `fn` resolves, or with the status
- * of what it throws (nothing is sent once the client is gone).
+ * of what it throws (nothing is sent once the client is gone). Handlers whose store calls
+ * never wait on anything cancellable go without an abort signal (`withSignal` false):
+ * creating one per call is a measurable part of a small Read.
  */
 function serverStreaming<Req, Res>(
   fn: (req: Req, ctx: RequestContext, call: StreamCall<Req, Res>) => Promise<void>,
+  withSignal = true,
 ): (call: StreamCall<Req, Res>) => void {
   return (call) => {
     let ctx: RequestContext;
     try {
-      ctx = { ...requestContext(call), signal: cancellationSignal(call) };
+      ctx = withSignal ? { ...requestContext(call), signal: cancellationSignal(call) } : requestContext(call);
     } catch (err) {
       call.emit('error', toStatus(err));
       return;
@@ -97,6 +103,7 @@ function send<Res>(call: StreamCall<unknown, Res>, msg: Res): Promise<void> | un
 /** The gRPC implementation of the content API over `store` (the namespaced store in the daemon). */
 export function contentServer(store: ContentStore, options: ContentServerOptions = {}): ContentServer {
   const { log } = options;
+  const readers = options.readers ?? new ReaderCache(store);
   return {
     info: unary(async (req, ctx) => {
       validateDigest(req.digest, () => `${goQuote(req.digest)} failed validation`);
@@ -126,7 +133,7 @@ export function contentServer(store: ContentStore, options: ContentServerOptions
         req.filters,
       );
       if (batch.length > 0) await send(call, { info: batch });
-    }),
+    }, false),
 
     delete: unary(async (req, ctx) => {
       validateDigest(req.digest, (problem) => problem);
@@ -138,7 +145,7 @@ export function contentServer(store: ContentStore, options: ContentServerOptions
       validateDigest(req.digest, (problem) => `${req.digest}: ${problem}`);
       // The reader knows the blob's size; the namespaced store checks the record first, so
       // a blob outside the namespace fails exactly as Info would.
-      const ra = await store.readerAt(ctx, { digest: req.digest });
+      const { reader: ra, release } = await readers.acquire(ctx, req.digest);
       try {
         const blobSize = ra.size;
         const offset = Math.max(0, req.offset);
@@ -164,9 +171,9 @@ export function contentServer(store: ContentStore, options: ContentServerOptions
           sent += data.length;
         }
       } finally {
-        await ra.close();
+        release();
       }
-    }),
+    }, false),
 
     status: unary(async (req, ctx) => {
       try {

@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ContentStore, digestOf, writeBlob } from '@containerd-ts/content';
+import { LocalContentStore } from '@containerd-ts/content-local';
+import { MetadataDB } from '@containerd-ts/metadata-level';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ReaderCache } from './reader-cache.js';
+
+describe('ReaderCache', () => {
+  let dir: string;
+  let db: MetadataDB;
+  let store: ContentStore;
+  let opened: number;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'reader-cache-'));
+    const backend = await LocalContentStore.open(join(dir, 'content'));
+    db = await MetadataDB.open({ path: join(dir, 'meta'), content: backend });
+    const real = db.contentStore();
+    opened = 0;
+    // The real namespaced store, counting how often a blob file is opened.
+    store = Object.assign(Object.create(real) as ContentStore, {
+      readerAt: (...args: Parameters<ContentStore['readerAt']>) => {
+        opened++;
+        return real.readerAt(...args);
+      },
+    });
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const put = async (text: string, namespace = 'a') => {
+    const digest = digestOf(text);
+    await writeBlob(store, { namespace }, `ref-${text}`, [Buffer.from(text)], { digest, size: text.length });
+    return digest;
+  };
+
+  it('reuses an open reader across calls and still checks the namespace', async () => {
+    const cache = new ReaderCache(store, { idleMs: 10_000 });
+    const digest = await put('hello');
+    for (let i = 0; i < 5; i++) {
+      const { reader, release } = await cache.acquire({ namespace: 'a' }, digest);
+      expect((await reader.readAt(0, 5)).toString()).toBe('hello');
+      release();
+    }
+    expect(opened).toBe(1);
+    await expect(cache.acquire({ namespace: 'b' }, digest)).rejects.toThrow(`content digest ${digest}: not found`);
+    await store.delete({ namespace: 'a' }, digest);
+    await expect(cache.acquire({ namespace: 'a' }, digest)).rejects.toThrow('not found');
+    await cache.close();
+  });
+
+  it('closes readers that stay unused, and keeps at most maxIdle open', async () => {
+    const cache = new ReaderCache(store, { idleMs: 50, maxIdle: 2 });
+    const digests = [await put('one'), await put('two'), await put('three')];
+    const held = await Promise.all(digests.map((d) => cache.acquire({ namespace: 'a' }, d)));
+    for (const h of held) h.release();
+    // The oldest of three unused readers is closed at once.
+    await new Promise((r) => setTimeout(r, 5));
+    await expect(held[0]!.reader.readAt(0, 3)).rejects.toThrow();
+    expect((await held[2]!.reader.readAt(0, 5)).toString()).toBe('three');
+    await new Promise((r) => setTimeout(r, 120));
+    await expect(held[2]!.reader.readAt(0, 5)).rejects.toThrow();
+    const again = await cache.acquire({ namespace: 'a' }, digests[2]!);
+    expect(opened).toBe(4);
+    again.release();
+    await cache.close();
+  });
+
+  it('a reader in use stays open through close and closes when released', async () => {
+    const cache = new ReaderCache(store);
+    const digest = await put('busy');
+    const h = await cache.acquire({ namespace: 'a' }, digest);
+    await cache.close();
+    expect((await h.reader.readAt(0, 4)).toString()).toBe('busy');
+    h.release();
+    await new Promise((r) => setTimeout(r, 5));
+    await expect(h.reader.readAt(0, 4)).rejects.toThrow();
+  });
+});
