@@ -491,7 +491,11 @@ describe('content: Debian ctr and the API, containerd-ts beside containerd', () 
   });
 
   it('[grpc] max_recv_message_size bounds Write messages (ctr sends up to 1 MiB)', async () => {
-    const d = await startDaemon({ config: 'version = 2\n[grpc]\n  max_recv_message_size = 65536\n' });
+    // ctr ingests under a lease it deletes at exit, so the blob is unreferenced: keep the
+    // collector's start-up run (100 ms after start) from taking it before `ls`.
+    const d = await startDaemon({
+      config: 'version = 2\n[grpc]\n  max_recv_message_size = 65536\n[plugins."io.containerd.gc.v1.scheduler"]\n  startup_delay = "1h"\n',
+    });
     try {
       const big = await randomFile(work, 'one-mib.bin', MiB);
       const refused = await ctrWithInput(d.socket, big.path, 'content', 'ingest', 'big');
