@@ -21,15 +21,16 @@ fi
 # The packaged registry starts itself on :5000; tests start their own on loopback.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then systemctl stop docker-registry || true; fi
 
+# This registry serves no signatures, so corepack's integrity check is turned off;
+# no download prompt: CI has no terminal.
+export COREPACK_INTEGRITY_KEYS=0 COREPACK_ENABLE_DOWNLOAD_PROMPT=0
 want_pnpm=$(node -p "require('./package.json').packageManager.split('@')[1]")
-if [ "$(pnpm --version 2>/dev/null || true)" != "$want_pnpm" ]; then
+if [ "$(pnpm --version 2>/dev/null </dev/null || true)" != "$want_pnpm" ]; then
   echo "setup: providing pnpm $want_pnpm"
-  # This registry serves no signatures, so corepack's integrity check is turned off.
-  if ! COREPACK_INTEGRITY_KEYS=0 corepack enable pnpm 2>/dev/null || ! COREPACK_INTEGRITY_KEYS=0 pnpm --version >/dev/null 2>&1; then
+  if ! corepack enable pnpm 2>/dev/null || [ "$(pnpm --version 2>/dev/null </dev/null)" != "$want_pnpm" ]; then
     npm install -g "pnpm@$want_pnpm" >/dev/null
   fi
 fi
-export COREPACK_INTEGRITY_KEYS=0
 export npm_config_nodedir=/usr   # native addons build against Node's own headers
 pnpm install --frozen-lockfile
 pnpm build
