@@ -23,5 +23,8 @@ describe('identifiers', () => {
       expect(isFailedPrecondition(e)).toBe(true);
     }
     expect(namespaceRequired({ namespace: 'default' })).toBe('default');
+    expect(() => namespaceRequired({ namespace: 'bad/ns' })).toThrow(
+      'namespace validation: identifier "bad/ns" must match ^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$: invalid argument',
+    );
   });
 });

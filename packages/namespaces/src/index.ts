@@ -1,6 +1,6 @@
 // The scope of one request: its namespace and lease, as containerd carries them in
 // gRPC metadata, plus containerd's identifier rules for namespace names and IDs.
-import { failedPrecondition, invalidArgument } from '@containerd-ts/errdefs';
+import { ContainerdError, failedPrecondition, invalidArgument } from '@containerd-ts/errdefs';
 
 /** gRPC metadata key carrying the namespace (containerd's `containerd-namespace`). */
 export const NAMESPACE_HEADER = 'containerd-namespace';
@@ -40,6 +40,11 @@ export function validateIdentifier(id: string): void {
 export function namespaceRequired(ctx: RequestContext): string {
   const ns = ctx.namespace;
   if (!ns) throw failedPrecondition('namespace is required');
-  validateIdentifier(ns);
+  try {
+    validateIdentifier(ns);
+  } catch (err) {
+    // containerd's NamespaceRequired prefixes the identifier error.
+    throw new ContainerdError('invalid-argument', `namespace validation: ${(err as Error).message.replace(/: invalid argument$/, '')}`);
+  }
   return ns;
 }
