@@ -1,7 +1,7 @@
 // Starts daemons (containerd-ts or the reference containerd) on temp dirs and runs the
 // real `ctr` against them.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -118,17 +118,51 @@ export async function startDaemon(options: StartOptions = {}): Promise<StartedDa
   throw new Error(`containerd-ts did not answer on ${socket}: ${output}`);
 }
 
-/** The reference containerd from Debian, via the shared script. */
-export async function startReference(): Promise<{ dir: string; socket: string; stop(): Promise<void> }> {
+/**
+ * The reference containerd from Debian, via the shared script; with `config`, Debian's
+ * containerd is started directly on that config text instead (`{{dir}}` is replaced by its
+ * temp dir; root, state and the socket must live under it, the socket at
+ * `{{dir}}/containerd.sock`), for tests that need proxy plugins or disabled plugins on it.
+ */
+export async function startReference(options: { config?: string } = {}): Promise<{ dir: string; socket: string; logs(): string; stop(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'refcd-'));
-  const r = await run('bash', [referenceScript, 'start', dir], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`reference containerd did not start: ${r.stderr}`);
-  return {
-    dir,
-    socket: r.stdout.trim(),
-    async stop() {
-      await run('bash', [referenceScript, 'stop', dir]);
-      await rm(dir, { recursive: true, force: true });
-    },
+  if (options.config === undefined) {
+    const r = await run('bash', [referenceScript, 'start', dir], { timeoutMs: 120_000 });
+    if (r.code !== 0) throw new Error(`reference containerd did not start: ${r.stderr}`);
+    return {
+      dir,
+      socket: r.stdout.trim(),
+      logs: () => {
+        try {
+          return readFileSync(join(dir, 'containerd.log'), 'utf8');
+        } catch {
+          return '';
+        }
+      },
+      async stop() {
+        await run('bash', [referenceScript, 'stop', dir]);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const socket = join(dir, 'containerd.sock');
+  const file = join(dir, 'config.toml');
+  await writeFile(file, options.config.replaceAll('{{dir}}', dir));
+  const child = spawn('containerd', ['--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    await rm(dir, { recursive: true, force: true });
   };
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`containerd exited with ${child.exitCode}: ${output}`);
+    if ((await ctr(socket, 'version')).code === 0) return { dir, socket, logs: () => output, stop };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  throw new Error(`containerd did not answer on ${socket}: ${output}`);
 }

@@ -2,6 +2,9 @@
 // V8's code cache next to it. Start-up is dominated by loading ~500 small modules
 // (grpc-js, zod, pino, generated API code); one file with cached bytecode starts in a
 // fraction of the time. Native addons stay external and load from node_modules.
+import { copyFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
 await build({
@@ -23,3 +26,8 @@ await build({
   logLevel: 'warning',
   legalComments: 'none',
 });
+
+// Worker programs are files loaded by path beside the module that starts them; in the
+// bundle that module's URL is the bundle's, so they are shipped next to it.
+const archiveDist = dirname(createRequire(import.meta.url).resolve('@containerd-ts/archive'));
+copyFileSync(join(archiveDist, 'decompress-worker-main.cjs'), 'dist/decompress-worker-main.cjs');

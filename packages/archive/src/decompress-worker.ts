@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Compression } from './compression.js';
+import type { FromWorker, ToWorker } from './decompress-protocol.js';
 
 /** Bytes of input sent to the worker and not yet taken by its decoder. */
 const MAX_INPUT_IN_FLIGHT = 4 << 20;
@@ -13,131 +14,6 @@ const MAX_OUTPUT_UNACKED = 8 << 20;
 const ACK_EVERY = 1 << 20;
 /** Idle workers kept for the next apply. */
 const MAX_IDLE = 2;
-
-type ToWorker =
-  | { t: 'job'; compression: Compression }
-  | { t: 'in'; buf: ArrayBuffer; off: number; len: number }
-  | { t: 'end' }
-  | { t: 'ack'; bytes: number };
-
-type FromWorker =
-  | { t: 'out'; buf: ArrayBuffer; off: number; len: number }
-  | { t: 'taken'; bytes: number }
-  | { t: 'done'; digest: string; size: number }
-  | { t: 'error'; message: string };
-
-/**
- * The worker's program. Its source text is what the worker evaluates, so it must not
- * refer to anything outside itself; modules come through require and workerData.
- */
-function workerMain(): void {
-  const { parentPort, workerData } = require('node:worker_threads') as typeof import('node:worker_threads');
-  const zlib = require('node:zlib') as typeof import('node:zlib');
-  const crypto = require('node:crypto') as typeof import('node:crypto');
-  const port = parentPort!;
-  const data = workerData as { zstd: string; maxUnacked: number };
-  const zstd = require(data.zstd) as { DecompressStream: new () => import('node:stream').Transform };
-
-  type Job = {
-    decoder: import('node:stream').Transform | null;
-    hash: import('node:crypto').Hash;
-    size: number;
-    unacked: number;
-    /** Input chunk sizes not yet reported as taken. */
-    pendingTaken: number[];
-    paused: boolean;
-    failed: boolean;
-  };
-  let job: Job | null = null;
-
-  const fail = (err: unknown) => {
-    if (!job || job.failed) return;
-    job.failed = true;
-    port.postMessage({ t: 'error', message: err instanceof Error ? err.message : String(err) });
-  };
-  const emit = (chunk: Uint8Array) => {
-    const j = job!;
-    j.hash.update(chunk);
-    j.size += chunk.length;
-    // Transfer needs a buffer of its own: decoders hand out slices of shared buffers.
-    let own = chunk;
-    if (chunk.byteOffset !== 0 || chunk.byteLength !== chunk.buffer.byteLength) {
-      own = Buffer.allocUnsafeSlow(chunk.length);
-      own.set(chunk);
-    }
-    port.postMessage({ t: 'out', buf: own.buffer, off: own.byteOffset, len: own.length }, [own.buffer as ArrayBuffer]);
-    j.unacked += chunk.length;
-    if (j.unacked > data.maxUnacked && j.decoder && !j.paused) {
-      j.paused = true;
-      j.decoder.pause();
-    }
-  };
-  const flushTaken = () => {
-    const j = job!;
-    if (j.unacked > data.maxUnacked) return;
-    let bytes = 0;
-    for (const n of j.pendingTaken) bytes += n;
-    j.pendingTaken = [];
-    if (bytes > 0) port.postMessage({ t: 'taken', bytes });
-  };
-  const finish = () => {
-    const j = job!;
-    if (j.failed) return;
-    port.postMessage({ t: 'done', digest: `sha256:${j.hash.digest('hex')}`, size: j.size });
-    job = null;
-  };
-
-  port.on('message', (msg: ToWorker) => {
-    switch (msg.t) {
-      case 'job': {
-        let decoder: import('node:stream').Transform | null = null;
-        if (msg.compression === 'gzip') decoder = zlib.createGunzip({ chunkSize: 256 * 1024 });
-        else if (msg.compression === 'zstd') decoder = new zstd.DecompressStream();
-        job = { decoder, hash: crypto.createHash('sha256'), size: 0, unacked: 0, pendingTaken: [], paused: false, failed: false };
-        if (decoder) {
-          decoder.on('data', (c: Uint8Array) => emit(c));
-          decoder.on('error', fail);
-          decoder.on('end', finish);
-          decoder.on('drain', flushTaken);
-        }
-        return;
-      }
-      case 'in': {
-        const j = job;
-        if (!j || j.failed) return;
-        const chunk = new Uint8Array(msg.buf, msg.off, msg.len);
-        j.pendingTaken.push(msg.len);
-        if (j.decoder) {
-          if (j.decoder.write(chunk)) flushTaken();
-        } else {
-          emit(chunk);
-          flushTaken();
-        }
-        return;
-      }
-      case 'end': {
-        const j = job;
-        if (!j || j.failed) return;
-        if (j.decoder) j.decoder.end();
-        else finish();
-        return;
-      }
-      case 'ack': {
-        const j = job;
-        if (!j) return;
-        j.unacked -= msg.bytes;
-        if (j.unacked <= data.maxUnacked) {
-          if (j.paused && j.decoder) {
-            j.paused = false;
-            j.decoder.resume();
-          }
-          flushTaken();
-        }
-        return;
-      }
-    }
-  });
-}
 
 const idle: Worker[] = [];
 let zstdPath: string | undefined;
@@ -149,8 +25,8 @@ function acquireWorker(): Worker {
     return reused;
   }
   zstdPath ??= createRequire(import.meta.url).resolve('zstd-napi');
-  return new Worker(`(${workerMain.toString()})()`, {
-    eval: true,
+  // Resolved beside this module, or beside a bundle that ships the file next to itself.
+  return new Worker(new URL('./decompress-worker-main.cjs', import.meta.url), {
     workerData: { zstd: zstdPath, maxUnacked: MAX_OUTPUT_UNACKED },
   });
 }

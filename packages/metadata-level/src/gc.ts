@@ -4,7 +4,7 @@
 // kept record is held by, for `explain`.
 import { GCLabel } from './labels.js';
 import { parseExpire } from './leases.js';
-import { schemaRoot, splitNamespaced } from './keys.js';
+import { schemaRoot, splitNamespaced, leaseIdFromSegment } from './keys.js';
 import type { BlobRecord, ContainerRecord, ImageRecord, IngestRecord, LeaseRecord, SnapshotRecord } from './records.js';
 
 export type GCResourceType = 'content' | 'ingest' | 'snapshot' | 'lease' | 'image' | 'container';
@@ -139,7 +139,7 @@ export async function mark(records: AsyncIterable<[string, string]>, now: Date =
     } else if (rest.startsWith('leased/')) {
       const tail = rest.slice('leased/'.length);
       const slash = tail.indexOf('/');
-      const lease = nodeID({ type: 'lease', namespace: ns, key: tail.slice(0, slash) });
+      const lease = nodeID({ type: 'lease', namespace: ns, key: leaseIdFromSegment(tail.slice(0, slash)) });
       const resource = tail.slice(slash + 1);
       const kindEnd = resource.indexOf('/');
       let list = leased.get(lease);

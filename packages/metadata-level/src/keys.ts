@@ -10,16 +10,18 @@
 //   v1/<ns>/content/blob/<digest>                    BlobRecord
 //   v1/<ns>/content/ingests/<ref>                    IngestRecord
 //   v1/<ns>/leases/<id>                              LeaseRecord
-//   v1/<ns>/leased/<id>/content/<digest>             ''  (resources held by a lease)
-//   v1/<ns>/leased/<id>/ingests/<ref>                ''
-//   v1/<ns>/leased/<id>/snapshots/<snapshotter>/<key> ''
+//   v1/<ns>/leased/<eid>/content/<digest>            ''  (resources held by a lease;
+//   v1/<ns>/leased/<eid>/ingests/<ref>               ''   <eid> is the lease ID with '%'
+//   v1/<ns>/leased/<eid>/snapshots/<snapshotter>/<key> '' and '/' escaped: see leaseIdSegment)
 //   v1/<ns>/images/<name>                            ImageRecord
 //   v1/<ns>/containers/<id>                          ContainerRecord
 //   v1/<ns>/snapshots/<snapshotter>/<key>            SnapshotRecord
 //
-// Namespaces, lease IDs, container IDs and snapshotter names are identifiers (no '/'),
-// digests contain no '/', so every collection is the key range of a fixed prefix even
-// where the last component (ingest ref, image name, snapshot key) contains '/'.
+// Namespaces, container IDs and snapshotter names are identifiers (no '/'), digests contain
+// no '/', and lease IDs (any string in containerd: `ctr images mount` uses the target
+// path) are escaped where they are not the last component, so every collection is the
+// key range of a fixed prefix even where the last component (ingest ref, image name,
+// snapshot key, lease ID) contains '/'.
 
 export const SCHEMA = 'v1';
 export const VERSION_KEY = 'version';
@@ -39,7 +41,11 @@ export const ingestKey = (ns: string, ref: string) => ingestsPrefix(ns) + ref;
 
 export const leasesPrefix = (ns: string) => `${root}${ns}/leases/`;
 export const leaseKey = (ns: string, id: string) => leasesPrefix(ns) + id;
-export const leasedPrefix = (ns: string, id: string) => `${root}${ns}/leased/${id}/`;
+/** A lease ID as one key segment: '%' and '/' percent-escaped (schema v1.2 on). */
+export const leaseIdSegment = (id: string) => id.replaceAll('%', '%25').replaceAll('/', '%2F');
+/** The lease ID of a key segment written by leaseIdSegment. */
+export const leaseIdFromSegment = (segment: string) => segment.replaceAll('%2F', '/').replaceAll('%25', '%');
+export const leasedPrefix = (ns: string, id: string) => `${root}${ns}/leased/${leaseIdSegment(id)}/`;
 export const allLeasedPrefix = (ns: string) => `${root}${ns}/leased/`;
 
 export const imagesPrefix = (ns: string) => `${root}${ns}/images/`;

@@ -70,6 +70,32 @@ describe('leases', () => {
     }
   });
 
+  it('keeps the resources of leases whose IDs contain "/" apart (ctr images mount uses the target path)', async () => {
+    const env = await createEnv();
+    try {
+      const leases = env.db.leases;
+      const blob = await putBlob(env.db, ctx, 'held by /tmp/a/b');
+      await leases.create(ctx, { id: '/tmp/a' });
+      await leases.create(ctx, { id: '/tmp/a/b' });
+      await leases.create(ctx, { id: '100%/x' });
+      await leases.addResource(ctx, '/tmp/a/b', { type: 'content', id: blob });
+      await leases.addResource(ctx, '100%/x', { type: 'ingests', id: 'ref' });
+      expect(await leases.listResources(ctx, '/tmp/a')).toEqual([]);
+      expect(await leases.listResources(ctx, '/tmp/a/b')).toEqual([{ type: 'content', id: blob }]);
+      expect(await leases.listResources(ctx, '100%/x')).toEqual([{ type: 'ingests', id: 'ref' }]);
+      // Deleting the shorter ID leaves the longer one's resources, and they hold their blob.
+      await leases.delete(ctx, '/tmp/a');
+      expect(await leases.listResources(ctx, '/tmp/a/b')).toEqual([{ type: 'content', id: blob }]);
+      await env.db.garbageCollect();
+      expect(await env.db.contentStore().info(ctx, blob)).toMatchObject({ digest: blob });
+      await leases.delete(ctx, '/tmp/a/b');
+      await env.db.garbageCollect();
+      await expect(env.db.contentStore().info(ctx, blob)).rejects.toThrow('not found');
+    } finally {
+      await env.cleanup();
+    }
+  });
+
   it('adds existing content to the request lease when a writer finds it present', async () => {
     const env = await createEnv();
     try {

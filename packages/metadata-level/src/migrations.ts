@@ -1,7 +1,7 @@
 // Schema versions of the metadata database and the migrations between them. The
 // `version` key records {schema, version}; on open, every migration newer than the
 // recorded version runs, in order, in one transaction with the version update.
-import { SCHEMA, VERSION_KEY, schemaRoot } from './keys.js';
+import { SCHEMA, VERSION_KEY, leaseIdSegment, leasesPrefix, schemaRoot, splitNamespaced } from './keys.js';
 import type { LevelStore, Txn } from './store.js';
 
 export interface Migration {
@@ -20,6 +20,34 @@ export const migrations: readonly Migration[] = [
     schema: 'v1',
     version: 1,
     migrate: async () => {},
+  },
+  {
+    // Lease IDs are escaped in `leased/` keys (they may contain '/'). Resources of leases
+    // whose ID holds '/' or '%' move to the escaped prefix; longest IDs first, so a lease
+    // `a` never takes the resources of a lease `a/b`.
+    schema: 'v1',
+    version: 2,
+    migrate: async (tx) => {
+      const leases: Array<{ ns: string; id: string }> = [];
+      for (const [key] of await tx.entries(schemaRoot)) {
+        const split = splitNamespaced(key);
+        if (!split?.rest?.startsWith('leases/')) continue;
+        const id = split.rest.slice('leases/'.length);
+        if (id.includes('/') || id.includes('%')) leases.push({ ns: split.ns, id });
+      }
+      leases.sort((a, b) => b.id.length - a.id.length);
+      const moved = new Set<string>();
+      for (const { ns, id } of leases) {
+        const oldPrefix = `${leasesPrefix(ns).slice(0, -'leases/'.length)}leased/${id}/`;
+        const newPrefix = `${leasesPrefix(ns).slice(0, -'leases/'.length)}leased/${leaseIdSegment(id)}/`;
+        for (const [key] of await tx.entries(oldPrefix)) {
+          if (moved.has(key)) continue;
+          moved.add(key);
+          tx.del(key);
+          tx.put(newPrefix + key.slice(oldPrefix.length), '');
+        }
+      }
+    },
   },
 ];
 

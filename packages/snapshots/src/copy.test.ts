@@ -37,7 +37,7 @@ describe('copyDir and diskUsage', () => {
 
   it('copies every kind of entry with owners, modes, xattrs, hard links and times', async () => {
     const dst = join(dir, 'dst');
-    await copyDir(dst, src);
+    await copyDir(dst, src, { preserveDirectoryTimes: true });
     // (Access times follow the source's, which reading it for the copy may have moved.)
     expect((await lstat(join(dst, 'sub', 'file'), { bigint: true })).mtimeNs).toBe(1_500_000_000_987_654_321n);
     expect(await diffTrees(src, dst)).toEqual([]);
@@ -49,6 +49,18 @@ describe('copyDir and diskUsage', () => {
     expect((await lstat(join(dst, 'sub'), { bigint: true })).mtimeNs).toBe(1_200_000_000_000_000_001n);
     expect((await lstat(join(dst, 'null'))).rdev).toBe(makedev(1, 3));
     expect((await lstat(join(dst, 'abs'))).uid).toBe(1);
+  });
+
+  it("by default sets a directory's times before its contents, as containerd's fs.CopyDir", async () => {
+    utimensatNoFollow(join(src, 'sticky'), 1_000_000_000n, 1_300_000_000_000_000_000n);
+    const dst = join(dir, 'dst');
+    const before = BigInt(Date.now() - 1000) * 1_000_000n;
+    await copyDir(dst, src);
+    // A non-empty directory ends with the time of the copy; an empty one keeps its source's.
+    expect((await lstat(join(dst, 'sub'), { bigint: true })).mtimeNs).toBeGreaterThan(before);
+    expect((await lstat(join(dst, 'sticky'), { bigint: true })).mtimeNs).toBe(1_300_000_000_000_000_000n);
+    expect((await lstat(join(dst, 'sub', 'file'), { bigint: true })).mtimeNs).toBe(1_500_000_000_987_654_321n);
+    expect((await lstat(join(dst, 'sticky'))).mode & 0o7777).toBe(0o1777);
   });
 
   it('counts each inode once', async () => {

@@ -29,6 +29,13 @@ export interface CopyDirOptions {
    * normally to skip that xattr (containerd's native snapshotter ignores such failures).
    */
   onXattrError?: (err: unknown, path: string, name: string) => void;
+  /**
+   * Give each directory its source's times after its contents are copied. By default a
+   * directory's owner, mode, times and xattrs are set before its contents, as containerd's
+   * fs.CopyDir does, so a non-empty directory ends with the time of the copy: the native
+   * snapshotter keeps that, so its trees match containerd's entry by entry.
+   */
+  preserveDirectoryTimes?: boolean;
 }
 
 /** Files larger than this are copied off the event loop. */
@@ -54,7 +61,12 @@ async function copyDirectory(dst: string, src: string, st: BigIntStats, state: C
   } else if (!existing.isDirectory()) {
     throw new Error(`cannot copy to non-directory: ${dst}`);
   }
-  for (const name of readdirSync(src).sort()) {
+  const names = readdirSync(src).sort();
+  if (!state.options.preserveDirectoryTimes) {
+    copyFileInfo(st, dst);
+    copyXattrs(dst, src, state.options);
+  }
+  for (const name of names) {
     await state.slicer.pause();
     const source = join(src, name);
     const target = join(dst, name);
@@ -82,8 +94,10 @@ async function copyDirectory(dst: string, src: string, st: BigIntStats, state: C
     copyFileInfo(est, target);
     copyXattrs(target, source, state.options);
   }
-  copyFileInfo(st, dst);
-  copyXattrs(dst, src, state.options);
+  if (state.options.preserveDirectoryTimes) {
+    copyFileInfo(st, dst);
+    copyXattrs(dst, src, state.options);
+  }
 }
 
 function copyFileInfo(st: BigIntStats, path: string): void {
