@@ -116,7 +116,7 @@ function baseLayer(scale: 'full' | 'small'): LayerEntry[] {
 function largeLayer(scale: 'full' | 'small'): LayerEntry[] {
   const mib = 1024 * 1024;
   const compressible = scale === 'full' ? 48 * mib : 3 * mib;
-  const incompressible = scale === 'full' ? 52 * mib : 2 * mib;
+  const incompressible = scale === 'full' ? 46 * mib : 2 * mib;
   return [
     { name: 'data/', mtime: T0 },
     { name: 'data/text.log', data: textBytes(compressible, 99), mtime: T0 + 1 },

@@ -1,0 +1,100 @@
+// Bench: `ctr images pull --plain-http` of the issue 4 fixture image (~62 MB compressed,
+// ~117 MB unpacked in ~3,000 files) from a loopback docker-registry, gzip and zstd, into
+// containerd-ts and Debian's containerd (pigz installed) in one run, alternating. Every
+// image is removed (`images rm --sync`, so blobs and snapshots go too) before each pull,
+// so each pull downloads and unpacks everything. Prints medians and the ratio.
+// Not a timed test: it reports, it does not fail on a slow machine.
+import { spawn } from 'node:child_process';
+import { ctr, startDaemon, startReference } from '../src/harness.js';
+import { type Compression, fixtureImage } from '../src/image-fixture.js';
+import { pushImage, startRegistry } from '../src/registry.js';
+
+const runs = Number(process.env.BENCH_RUNS ?? 5);
+const snapshotter = process.env.BENCH_SNAPSHOTTER ?? 'overlayfs';
+
+async function timedPull(socket: string, ref: string): Promise<number> {
+  const started = performance.now();
+  const child = spawn('ctr', ['-a', socket, 'images', 'pull', '--plain-http', '--snapshotter', snapshotter, ref], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const ms = performance.now() - started;
+  if (code !== 0) throw new Error(`ctr images pull failed (${code}): ${stderr}`);
+  return ms;
+}
+
+async function removeAll(socket: string): Promise<void> {
+  const names = (await ctr(socket, 'images', 'ls', '-q')).stdout.split('\n').filter(Boolean);
+  if (names.length > 0) {
+    const r = await ctr(socket, 'images', 'rm', '--sync', ...names);
+    if (r.code !== 0) throw new Error(`images rm: ${r.stderr}`);
+  }
+  const left = (await ctr(socket, 'snapshots', '--snapshotter', snapshotter, 'ls')).stdout.trim().split('\n');
+  if (left.length > 1) throw new Error(`snapshots left after rm --sync: ${left.join('\n')}`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export interface PullBenchResult {
+  compression: Compression;
+  compressedBytes: number;
+  unpackedBytes: number;
+  entries: number;
+  containerdMs: number[];
+  containerdTsMs: number[];
+}
+
+export async function benchPull(): Promise<PullBenchResult[]> {
+  const registry = await startRegistry();
+  const refs = new Map<Compression, string>();
+  const results: PullBenchResult[] = [];
+  for (const compression of ['gzip', 'zstd'] as const) {
+    const image = fixtureImage({ compression, scale: 'full' });
+    refs.set(compression, await pushImage(registry, 'bench', compression, image));
+    results.push({
+      compression,
+      compressedBytes: image.layers.reduce((n, l) => n + l.size, 0),
+      unpackedBytes: image.unpackedSize,
+      entries: image.entryCount,
+      containerdMs: [],
+      containerdTsMs: [],
+    });
+  }
+  const reference = await startReference();
+  const ts = await startDaemon();
+  try {
+    for (const result of results) {
+      const ref = refs.get(result.compression)!;
+      for (let i = 0; i < runs; i++) {
+        const order = i % 2 === 0 ? (['containerd', 'containerd-ts'] as const) : (['containerd-ts', 'containerd'] as const);
+        for (const kind of order) {
+          const socket = kind === 'containerd' ? reference.socket : ts.socket;
+          await removeAll(socket);
+          const ms = await timedPull(socket, ref);
+          (kind === 'containerd' ? result.containerdMs : result.containerdTsMs).push(ms);
+          if (process.env.BENCH_VERBOSE) console.log(`  ${result.compression} ${kind} run ${i + 1}: ${ms.toFixed(0)} ms`);
+        }
+      }
+    }
+  } finally {
+    await ts.cleanup();
+    await reference.stop();
+    await registry.stop();
+  }
+  const list = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(2)).join(' ');
+  for (const r of results) {
+    const a = median(r.containerdMs);
+    const b = median(r.containerdTsMs);
+    console.log(
+      `images pull bench, ${r.compression} on ${snapshotter} (${(r.compressedBytes / 1e6).toFixed(0)} MB compressed, ${(r.unpackedBytes / 1e6).toFixed(0)} MB unpacked, ${r.entries} entries; ${runs} runs, medians)`,
+    );
+    console.log(`  containerd     ${(a / 1000).toFixed(2)} s   runs: ${list(r.containerdMs)}`);
+    console.log(`  containerd-ts  ${(b / 1000).toFixed(2)} s   runs: ${list(r.containerdTsMs)}`);
+    console.log(`  ratio          ${(b / a).toFixed(2)}x of containerd's time (goal <= 1.0x)`);
+  }
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchPull();
