@@ -46,6 +46,33 @@ export function run(cmd: string, args: readonly string[], opts: { input?: string
 /** Runs Debian's `ctr` against a socket. */
 export const ctr = (socket: string, ...args: string[]) => run('ctr', ['-a', socket, ...args]);
 
+/** A long-running process started by a test, its output kept for error messages. */
+export interface Service {
+  child: ChildProcess;
+  logs(): string;
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>;
+  /** Sends `signal` unless the process has exited, and waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function spawnService(cmd: string, args: readonly string[]): Service {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    child,
+    logs: () => output,
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
 export interface StartedDaemon {
   dir: string;
   socket: string;
@@ -81,22 +108,19 @@ export async function startDaemon(options: StartOptions = {}): Promise<StartedDa
     args.push('--config', file);
   }
   const [cmd, ...pre] = options.command ?? [containerdTs];
-  const child = spawn(cmd!, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const service = spawnService(cmd!, [...pre, ...args]);
+  const { child, exited } = service;
+  const output = () => service.logs();
   const daemon: StartedDaemon = {
     dir,
     socket,
     root,
     state,
     child,
-    logs: () => output,
+    logs: output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       const started = performance.now();
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      const code = await exited;
+      const code = await service.kill(signal);
       return { code, ms: performance.now() - started };
     },
     async cleanup() {
@@ -109,13 +133,13 @@ export async function startDaemon(options: StartOptions = {}): Promise<StartedDa
     return daemon;
   }
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`containerd-ts exited with ${child.exitCode}: ${output}`);
+    if (child.exitCode !== null) throw new Error(`containerd-ts exited with ${child.exitCode}: ${output()}`);
     const r = await ctr(socket, 'version');
     if (r.code === 0) return daemon;
     await new Promise((r2) => setTimeout(r2, 50));
   }
   await daemon.cleanup();
-  throw new Error(`containerd-ts did not answer on ${socket}: ${output}`);
+  throw new Error(`containerd-ts did not answer on ${socket}: ${output()}`);
 }
 
 /**
@@ -148,21 +172,16 @@ export async function startReference(options: { config?: string } = {}): Promise
   const socket = join(dir, 'containerd.sock');
   const file = join(dir, 'config.toml');
   await writeFile(file, options.config.replaceAll('{{dir}}', dir));
-  const child = spawn('containerd', ['--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const service = spawnService('containerd', ['--config', file]);
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+    await service.kill();
     await rm(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`containerd exited with ${child.exitCode}: ${output}`);
-    if ((await ctr(socket, 'version')).code === 0) return { dir, socket, logs: () => output, stop };
+    if (service.child.exitCode !== null) throw new Error(`containerd exited with ${service.child.exitCode}: ${service.logs()}`);
+    if ((await ctr(socket, 'version')).code === 0) return { dir, socket, logs: service.logs, stop };
     await new Promise((r) => setTimeout(r, 50));
   }
   await stop();
-  throw new Error(`containerd did not answer on ${socket}: ${output}`);
+  throw new Error(`containerd did not answer on ${socket}: ${service.logs()}`);
 }

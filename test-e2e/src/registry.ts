@@ -1,10 +1,10 @@
 // A loopback registry for pull tests: Debian's docker-registry (distribution 2.8) on a free
 // 127.0.0.1 port with its storage in a temp dir, and a push over the registry HTTP API.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnService } from './harness.js';
 import type { Blob, FixtureImage } from './image-fixture.js';
 
 export interface Registry {
@@ -50,28 +50,23 @@ export async function startRegistry(): Promise<Registry> {
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const service = spawnService('docker-registry', ['serve', config]);
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
+    await service.kill();
     await rm(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) break;
+    if (service.child.exitCode !== null) break;
     try {
       const res = await fetch(`http://${host}/v2/`);
-      if (res.status === 200) return { host, dir, logs: () => output, stop };
+      if (res.status === 200) return { host, dir, logs: service.logs, stop };
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   await stop();
-  throw new Error(`docker-registry did not answer on ${host}: ${output}`);
+  throw new Error(`docker-registry did not answer on ${host}: ${service.logs()}`);
 }
 
 async function pushBlob(host: string, repo: string, b: Blob): Promise<void> {
