@@ -6,7 +6,7 @@ import { type RequestContext, namespaceRequired, validateIdentifier } from '@con
 import type { DBCore } from './core.js';
 import { containerCreateEvent, containerDeleteEvent, containerUpdateEvent } from './events.js';
 import { containerKey, containersPrefix } from './keys.js';
-import { storedLabels, validateLabels, wrapError } from './labels.js';
+import { applyLabelPath, storedLabels, validateLabels, wrapError } from './labels.js';
 import type { AnyRecord, ContainerRecord } from './records.js';
 
 /** A protobuf `Any`. */
@@ -167,16 +167,15 @@ export class ContainerStore {
       }
       const next = { ...current, labels: { ...current.labels }, extensions: { ...current.extensions } };
       for (const path of paths) {
-        if (path.startsWith('labels.')) {
-          const key = path.slice('labels.'.length);
-          next.labels[key] = input.labels?.[key] ?? '';
+        const labels = applyLabelPath(next.labels, path, input.labels);
+        if (labels) {
+          next.labels = labels;
         } else if (path.startsWith('extensions.')) {
           const key = path.slice('extensions.'.length);
           const ext = input.extensions?.[key];
           if (ext) next.extensions[key] = ext;
           else delete next.extensions[key];
-        } else if (path === 'labels') next.labels = { ...(input.labels ?? {}) };
-        else if (path === 'spec') {
+        } else if (path === 'spec') {
           if (input.spec) next.spec = input.spec;
           else delete next.spec;
         } else if (path === 'extensions') next.extensions = { ...(input.extensions ?? {}) };

@@ -24,7 +24,7 @@ import { type RequestContext, namespaceRequired } from '@containerd-ts/namespace
 import type { DBCore } from './core.js';
 import { contentDeleteEvent } from './events.js';
 import { blobKey, blobsPrefix, ingestKey, ingestsPrefix, SEQUENCE_KEY } from './keys.js';
-import { storedLabels, validateLabels } from './labels.js';
+import { storedLabels, updatedLabels, validateLabels } from './labels.js';
 import { addLeaseResource, removeLeaseResource } from './leases.js';
 import type { BlobRecord, IngestRecord } from './records.js';
 import type { Txn } from './store.js';
@@ -61,22 +61,7 @@ export class MetadataContentStore implements ContentStore {
       this.core.update(async (tx) => {
         const rec = await tx.getJSON<BlobRecord>(blobKey(ns, info.digest));
         if (!rec) throw notFound(`content digest ${info.digest}`);
-        let labels: Record<string, string>;
-        if (fieldpaths.length > 0) {
-          labels = { ...(rec.labels ?? {}) };
-          for (const path of fieldpaths) {
-            if (path.startsWith('labels.')) {
-              const key = path.slice('labels.'.length);
-              labels[key] = info.labels?.[key] ?? '';
-            } else if (path === 'labels') {
-              labels = { ...(info.labels ?? {}) };
-            } else {
-              throw invalidArgument(`cannot update ${JSON.stringify(path)} field on content info ${JSON.stringify(info.digest)}`);
-            }
-          }
-        } else {
-          labels = { ...(info.labels ?? {}) };
-        }
+        const labels = updatedLabels(rec.labels, info.labels, fieldpaths, `content info ${JSON.stringify(info.digest)}`);
         validateLabels(labels, 'info.Labels');
         const updated: BlobRecord = { ...rec, labels: storedLabels(labels), updatedAt: new Date().toISOString() };
         tx.putJSON(blobKey(ns, info.digest), updated);

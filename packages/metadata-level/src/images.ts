@@ -7,7 +7,7 @@ import { type RequestContext, namespaceRequired } from '@containerd-ts/namespace
 import type { DBCore } from './core.js';
 import { imageEvent } from './events.js';
 import { imageKey, imagesPrefix } from './keys.js';
-import { storedLabels, validateLabels } from './labels.js';
+import { applyLabelPath, storedLabels, validateLabels } from './labels.js';
 import type { DescriptorRecord, ImageRecord } from './records.js';
 
 export interface ImageTarget {
@@ -112,14 +112,12 @@ export class ImageStore {
       let target: ImageTarget = { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } };
       if (fieldpaths.length > 0) {
         for (const path of fieldpaths) {
-          if (path.startsWith('labels.')) {
-            const key = path.slice('labels.'.length);
-            labels[key] = input.labels?.[key] ?? '';
+          const nextLabels = applyLabelPath(labels, path, input.labels);
+          if (nextLabels) {
+            labels = nextLabels;
           } else if (path.startsWith('annotations.')) {
             const key = path.slice('annotations.'.length);
             target.annotations = { ...target.annotations, [key]: input.target.annotations?.[key] ?? '' };
-          } else if (path === 'labels') {
-            labels = { ...(input.labels ?? {}) };
           } else if (path === 'target') {
             target = { ...input.target };
           } else if (path === 'annotations') {

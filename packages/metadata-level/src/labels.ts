@@ -23,6 +23,43 @@ export function storedLabels(labels: Readonly<Record<string, string>> | undefine
 }
 
 /** An error of the same class as `err` with `prefix: ` before its message (Go's %w wrapping). */
+/**
+ * One field path of an update that names labels, applied to `labels`: `labels` replaces
+ * them with `given`, `labels.<key>` sets that key from `given` (empty when absent, which
+ * storedLabels then drops). Undefined when `path` is about something else.
+ */
+export function applyLabelPath(
+  labels: Readonly<Record<string, string>>,
+  path: string,
+  given: Readonly<Record<string, string>> | undefined,
+): Record<string, string> | undefined {
+  if (path === 'labels') return { ...(given ?? {}) };
+  if (!path.startsWith('labels.')) return undefined;
+  const key = path.slice('labels.'.length);
+  return { ...labels, [key]: given?.[key] ?? '' };
+}
+
+/**
+ * The labels after an update of an object whose only mutable field is its labels: every
+ * path of `fieldpaths` applied in order, or all of `given` when none is named. Any other
+ * path is `cannot update "<path>" field on <what>` (invalid argument), as containerd says.
+ */
+export function updatedLabels(
+  current: Readonly<Record<string, string>> | undefined,
+  given: Readonly<Record<string, string>> | undefined,
+  fieldpaths: readonly string[],
+  what: string,
+): Record<string, string> {
+  if (fieldpaths.length === 0) return { ...(given ?? {}) };
+  let labels: Record<string, string> = { ...(current ?? {}) };
+  for (const path of fieldpaths) {
+    const next = applyLabelPath(labels, path, given);
+    if (!next) throw invalidArgument(`cannot update ${JSON.stringify(path)} field on ${what}`);
+    labels = next;
+  }
+  return labels;
+}
+
 export function wrapError(prefix: string, err: unknown): unknown {
   if (!(err instanceof ContainerdError)) return err;
   const wrapped = new ContainerdError(err.kind, undefined, { cause: err });

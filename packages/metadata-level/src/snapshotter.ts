@@ -20,7 +20,7 @@ import {
 } from '@containerd-ts/snapshots';
 import type { DBCore } from './core.js';
 import { type LeaseResourceKind, prefixEnd, snapshotKey, snapshotSequenceKey, snapshotterPrefix } from './keys.js';
-import { storedLabels, validateLabels } from './labels.js';
+import { storedLabels, updatedLabels, validateLabels } from './labels.js';
 import { addLeaseResource, removeLeaseResource } from './leases.js';
 import type { SnapshotRecord } from './records.js';
 import type { Txn } from './store.js';
@@ -112,21 +112,7 @@ export class NamespacedSnapshotter implements Snapshotter {
       this.db.update(async (tx) => {
         const rec = await this.record(tx, ns, info.name);
         if (!rec) throw doesNotExist(info.name);
-        let labels: Record<string, string> = { ...(rec.labels ?? {}) };
-        if (fieldpaths.length > 0) {
-          for (const path of fieldpaths) {
-            if (path.startsWith('labels.')) {
-              const key = path.slice('labels.'.length);
-              labels[key] = info.labels?.[key] ?? '';
-            } else if (path === 'labels') {
-              labels = { ...(info.labels ?? {}) };
-            } else {
-              throw invalidArgument(`cannot update ${JSON.stringify(path)} field on snapshot ${JSON.stringify(info.name)}`);
-            }
-          }
-        } else {
-          labels = { ...(info.labels ?? {}) };
-        }
+        let labels = updatedLabels(rec.labels, info.labels, fieldpaths, `snapshot ${JSON.stringify(info.name)}`);
         checkLabels(labels);
         labels = storedLabels(labels);
         const updatedAt = new Date();
