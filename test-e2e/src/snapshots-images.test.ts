@@ -1,12 +1,12 @@
 // Issue 4: snapshots and images through Debian's ctr. The same sessions run against
 // containerd-ts and Debian's containerd; outputs, errors and exit codes must match except
 // for times, daemon root paths and the order Go happens to print a label map in.
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunResult, type StartedDaemon, ctr, run, startDaemon, startReference } from './harness.js';
+import { type RunResult, type StartedDaemon, ctr, startDaemon, startReference } from './harness.js';
+import { buildImageArchive } from './oci-archive.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
 
@@ -84,65 +84,6 @@ async function compareSessions(ts: StartedDaemon, ref: Reference, steps: Step[])
   }
   for (const o of outputs) expect(o.ts, o.step).toBe(o.ref);
   return (args: string) => outputs.filter((o) => o.step === args).map((o) => o.ref);
-}
-
-/** A small OCI image archive (one layer with one file) for `ctr images import`. */
-async function buildImageArchive(dir: string, name: string): Promise<{ file: string; manifest: string }> {
-  const layout = join(dir, 'layout');
-  const blobs = join(layout, 'blobs', 'sha256');
-  await mkdir(blobs, { recursive: true });
-  const put = async (data: Buffer) => {
-    const hex = createHash('sha256').update(data).digest('hex');
-    await writeFile(join(blobs, hex), data);
-    return { digest: `sha256:${hex}`, size: data.length };
-  };
-  const src = join(dir, 'rootfs');
-  await mkdir(join(src, 'etc'), { recursive: true });
-  await writeFile(join(src, 'etc', 'hello'), 'hello from issue 4\n');
-  const layerTar = join(dir, 'layer.tar');
-  const tarred = await run('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '-cf', layerTar, '-C', src, 'etc']);
-  if (tarred.code !== 0) throw new Error(tarred.stderr);
-  const { readFile } = await import('node:fs/promises');
-  const layerBytes = await readFile(layerTar);
-  const layer = await put(layerBytes);
-  const config = await put(
-    Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { Cmd: ['/bin/sh'] },
-        rootfs: { type: 'layers', diff_ids: [layer.digest] },
-      }),
-    ),
-  );
-  const manifest = await put(
-    Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.manifest.v1+json',
-        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
-      }),
-    ),
-  );
-  await writeFile(
-    join(layout, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          ...manifest,
-          annotations: { 'io.containerd.image.name': name, 'org.opencontainers.image.ref.name': '1' },
-        },
-      ],
-    }),
-  );
-  await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  const file = join(dir, 'image.tar');
-  const packed = await run('tar', ['-cf', file, '-C', layout, 'oci-layout', 'index.json', 'blobs']);
-  if (packed.code !== 0) throw new Error(packed.stderr);
-  return { file, manifest: manifest.digest };
 }
 
 describe('snapshots and images: the same ctr sessions on containerd-ts and containerd', () => {

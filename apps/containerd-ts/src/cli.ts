@@ -12,6 +12,8 @@ USAGE:
    containerd-ts [flags]                 run the daemon
    containerd-ts [flags] config default  print the built-in default config (version 2)
    containerd-ts [flags] config dump     print the effective config after imports and merging
+   containerd-ts serve-proxy --type snapshot|content|diff --plugin URI --root DIR --address SOCK
+                                         serve one plugin as a containerd proxy plugin (serve-proxy --help)
 
 FLAGS:
    --config, -c PATH   config file (default ${DEFAULT_CONFIG_PATH}; missing default = built-in defaults)

@@ -6,7 +6,7 @@ import walkingDifferPlugin from '@containerd-ts/differ-walking';
 import exchangePlugin from '@containerd-ts/events-exchange';
 import gcSchedulerPlugin from '@containerd-ts/gc-scheduler';
 import metadataPlugin from '@containerd-ts/metadata-level';
-import type { AnyPluginDefinition } from '@containerd-ts/plugin';
+import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
 import { contentGrpcPlugin, contentServicePlugin } from '@containerd-ts/service-content';
 import { diffGrpcPlugin, diffServicePlugin } from '@containerd-ts/service-diff';
 import { eventsGrpcPlugin } from '@containerd-ts/service-events';
@@ -57,4 +57,9 @@ export function allPlugins(): AnyPluginDefinition[] {
     snapshotsGrpcPlugin,
     versionPlugin,
   ];
+}
+
+/** `<type>.<id>` of every plugin in allPlugins(), in the same order (what disabled_plugins takes). */
+export function allPluginURIs(): string[] {
+  return allPlugins().map(pluginURI);
 }

@@ -1,2 +1,9 @@
 // Typed client for containerd's v1 gRPC API.
-export { Connection, type ConnectionOptions } from './connection.js';
+export {
+  type CallContext,
+  type ChannelState,
+  Connection,
+  type ConnectionOptions,
+  errorOf,
+  targetOf,
+} from './connection.js';

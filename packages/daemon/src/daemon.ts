@@ -7,12 +7,18 @@ import { dirname, resolve } from 'node:path';
 import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
 import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
+import { withProxyPlugins } from '@containerd-ts/proxy';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { createLogger } from './logger.js';
 import { prepareSocket, secureSocket } from './socket.js';
+import { answerUnknownMethodsAsGo, serviceNames } from './unknown-service.js';
 
 export interface DaemonOptions {
-  /** Every plugin this daemon is made of, in registration order. */
+  /**
+   * Every plugin this daemon is made of, in registration order. The config's
+   * `[proxy_plugins.<name>]` entries are added to them (content proxies first, so they
+   * replace the local content store; the others last).
+   */
   plugins: readonly AnyPluginDefinition[];
   /** The loaded config (defaults for anything absent). */
   config?: DaemonConfig;
@@ -81,7 +87,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
   const address = config.grpc.address;
   const ttrpcAddress = config.ttrpc.address || `${address}.ttrpc`;
   const registry = new PluginRegistry({
-    definitions: options.plugins,
+    definitions: withProxyPlugins(options.plugins, config.proxy_plugins),
     configFor: (uri) => config.plugins[uri],
     disabled: config.disabled_plugins,
     required: config.required_plugins,
@@ -120,15 +126,18 @@ export function createDaemon(options: DaemonOptions): Daemon {
         'grpc.max_receive_message_length': config.grpc.max_recv_message_size,
         'grpc.max_send_message_length': config.grpc.max_send_message_size,
       });
+      const served = new Set<string>();
       for (const [id, plugin] of registry.getAll(PluginType.grpc)) {
         for (const s of (plugin as GrpcServicePlugin).services) {
           try {
             srv.addService(s.definition, s.implementation);
+            for (const name of serviceNames(Object.values(s.definition).map((m) => m.path))) served.add(name);
           } catch (err) {
             log.warn({ id: `${PluginType.grpc}.${id}`, error: (err as Error).message }, 'failed to register gRPC service');
           }
         }
       }
+      answerUnknownMethodsAsGo(srv, served);
       server = srv;
       await bind(srv, `unix://${address}`, ServerCredentials.createInsecure());
       bound = true;

@@ -121,6 +121,9 @@ describe('plugin registry', () => {
     await reg.initAll();
     expect(reg.getByID('svc', 'a')).toBe(42);
     expect([...reg.getAll('store').keys()]).toEqual(['x']);
+    // containerd's GetByID answers for what is not there (a disabled plugin, say).
+    expect(() => reg.getByID('nothing', 'x')).toThrow('no plugins registered for nothing: not found');
+    expect(() => reg.getByID('store', 'y')).toThrow('no store plugins with id y: not found');
   });
 
   it('fails the start naming a required plugin that failed, absent or disabled, and closes what started', async () => {

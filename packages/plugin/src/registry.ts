@@ -134,8 +134,10 @@ export class PluginRegistry {
   }
 
   getByID<T extends string, ID extends string>(type: T, id: ID): InstanceByID<T, ID> {
+    // containerd's answers: no plugin of the type at all, none with the ID, or its init error.
+    if (!this.records.some((r) => r.type === type)) throw notFound(`no plugins registered for ${type}`);
     const record = this.records.find((r) => r.type === type && r.id === id);
-    if (!record) throw notFound(`plugin ${type}.${id}`);
+    if (!record) throw notFound(`no ${type} plugins with id ${id}`);
     if (record.status !== 'ok') throw record.error ?? new Error(`plugin ${type}.${id} is not loaded`);
     return record.instance as InstanceByID<T, ID>;
   }

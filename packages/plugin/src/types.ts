@@ -54,7 +54,12 @@ export type InstanceByID<T extends string, ID extends string> = `${T}.${ID}` ext
 
 /** Fields a plugin publishes through introspection (`ctr plugins ls -d`). */
 export interface PluginMeta {
-  /** Key/value pairs shown under `Exports` (for example `root`). */
+  /**
+   * Key/value pairs shown under `Exports` (for example `root`). Introspection reads this
+   * object at every request, so a plugin may keep changing it after `init` (add, update,
+   * delete keys of `ctx.meta.exports`) to publish values that change at run time, such as
+   * a connection state; the change shows in the next `ctr plugins ls -d`.
+   */
   exports: Record<string, string>;
   /** Capability strings shown under `Capabilities`. */
   capabilities: string[];

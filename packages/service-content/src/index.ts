@@ -27,9 +27,13 @@ export const contentServicePlugin = definePlugin({
   // As containerd: the exchange for /content/delete events, the database for the store.
   requires: ['io.containerd.event.v1', 'io.containerd.metadata.v1'],
   init(ctx) {
+    const db = ctx.get('io.containerd.metadata.v1');
     // The metadata store publishes /content/delete after a successful delete (containerd
-    // does it in this service's wrapper; publishing here as well would send it twice).
-    return ctx.get('io.containerd.metadata.v1').contentStore();
+    // does it in this service's wrapper; publishing here as well would send it twice). The
+    // exchange is still taken, as containerd takes it: without one this service fails, and
+    // with it the content gRPC API, exactly as there (disabled_plugins).
+    ctx.get('io.containerd.event.v1');
+    return db.contentStore();
   },
 });
 
@@ -38,6 +42,8 @@ export const contentGrpcPlugin = definePlugin({
   id: 'content',
   requires: ['io.containerd.service.v1'],
   init(ctx) {
+    // containerd's answer when the local service is not registered (disabled_plugins).
+    if (!ctx.plugins().some((p) => p.type === 'io.containerd.service.v1' && p.id === 'content-service')) throw new Error('content store service not found');
     const store = ctx.getByID('io.containerd.service.v1', 'content-service');
     const readers = new ReaderCache(store);
     ctx.onClose(() => readers.close());

@@ -26,5 +26,9 @@ export const imagesGrpcPlugin = definePlugin({
   type: 'io.containerd.grpc.v1',
   id: 'images',
   requires: ['io.containerd.service.v1'],
-  init: (ctx) => ({ services: [imagesGrpcService(ctx.getByID('io.containerd.service.v1', 'images-service'))] }),
+  init(ctx) {
+    // containerd's answer when the local service is not registered (disabled_plugins).
+    if (!ctx.plugins().some((p) => p.type === 'io.containerd.service.v1' && p.id === 'images-service')) throw new Error('images service not found');
+    return { services: [imagesGrpcService(ctx.getByID('io.containerd.service.v1', 'images-service'))] };
+  },
 });

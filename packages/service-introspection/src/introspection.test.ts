@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SkipPluginError, type PluginRecord } from '@containerd-ts/plugin';
+import { definePlugin, type Logger, PluginRegistry, SkipPluginError, type PluginRecord } from '@containerd-ts/plugin';
 import { describe, expect, it } from 'vitest';
 import { IntrospectionService } from './introspection.js';
 
@@ -44,5 +44,33 @@ describe('IntrospectionService', () => {
     expect(await new IntrospectionService(root, () => []).serverUUID()).toBe(a);
     await writeFile(join(root, 'uuid'), 'garbage');
     await expect(new IntrospectionService(root, () => []).serverUUID()).rejects.toThrow('invalid server UUID');
+  });
+
+  it('shows exports a plugin changes after init (dynamic exports) as they are at each request', async () => {
+    const log: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => log };
+    let setState: (state: string) => void = () => {};
+    const registry = new PluginRegistry({
+      definitions: [
+        definePlugin({
+          type: 'io.test.dynamic.v1',
+          id: 'remote',
+          init(ctx) {
+            ctx.meta.exports.address = '/run/remote.sock';
+            setState = (state) => {
+              ctx.meta.exports.state = state;
+            };
+            setState('connecting');
+            return {};
+          },
+        }),
+      ],
+      daemon: { root: '/nonexistent', state: '/nonexistent', address: '', ttrpcAddress: '', version: '', revision: '' },
+      log,
+    });
+    await registry.initAll();
+    const live = new IntrospectionService('/nonexistent', () => registry.list());
+    expect(live.plugins()[0]?.exports).toEqual({ address: '/run/remote.sock', state: 'connecting' });
+    setState('ready');
+    expect(live.plugins()[0]?.exports).toEqual({ address: '/run/remote.sock', state: 'ready' });
   });
 });

@@ -42,6 +42,7 @@ export class IntrospectionService {
         id: r.id,
         requires: [...r.requires],
         platforms: r.meta.platforms.map(platformOf),
+        // Read at each request: plugins may update their exports after init.
         exports: { ...r.meta.exports },
         capabilities: [...r.meta.capabilities],
         initErr: r.error ? { ...statusOf(r.error), details: [] } : undefined,

@@ -28,5 +28,9 @@ export const leasesGrpcPlugin = definePlugin({
   type: 'io.containerd.grpc.v1',
   id: 'leases',
   requires: ['io.containerd.service.v1'],
-  init: (ctx) => ({ services: [leasesGrpcService(ctx.getByID('io.containerd.service.v1', 'leases-service'))] }),
+  init(ctx) {
+    // containerd's answer when the local service is not registered (disabled_plugins).
+    if (!ctx.plugins().some((p) => p.type === 'io.containerd.service.v1' && p.id === 'leases-service')) throw new Error('leases service not found');
+    return { services: [leasesGrpcService(ctx.getByID('io.containerd.service.v1', 'leases-service'))] };
+  },
 });

@@ -17,14 +17,23 @@ declare module '@containerd-ts/plugin' {
 export const namespacesServicePlugin = definePlugin({
   type: 'io.containerd.service.v1',
   id: 'namespaces-service',
-  // The exchange is required as in containerd; the metadata layer publishes the events.
+  // The exchange is required and taken as in containerd (so without one this service fails
+  // as there); the metadata layer publishes the events.
   requires: ['io.containerd.event.v1', 'io.containerd.metadata.v1'],
-  init: (ctx) => new NamespacesService(ctx.get('io.containerd.metadata.v1').namespaces),
+  init: (ctx) => {
+    const db = ctx.get('io.containerd.metadata.v1');
+    ctx.get('io.containerd.event.v1');
+    return new NamespacesService(db.namespaces);
+  },
 });
 
 export const namespacesGrpcPlugin = definePlugin({
   type: 'io.containerd.grpc.v1',
   id: 'namespaces',
   requires: ['io.containerd.service.v1'],
-  init: (ctx) => ({ services: [namespacesGrpcService(ctx.getByID('io.containerd.service.v1', 'namespaces-service'))] }),
+  init(ctx) {
+    // containerd's answer when the local service is not registered (disabled_plugins).
+    if (!ctx.plugins().some((p) => p.type === 'io.containerd.service.v1' && p.id === 'namespaces-service')) throw new Error('namespaces service not found');
+    return { services: [namespacesGrpcService(ctx.getByID('io.containerd.service.v1', 'namespaces-service'))] };
+  },
 });

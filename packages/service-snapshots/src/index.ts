@@ -27,5 +27,9 @@ export const snapshotsGrpcPlugin = definePlugin({
   type: 'io.containerd.grpc.v1',
   id: 'snapshots',
   requires: ['io.containerd.service.v1'],
-  init: (ctx) => ({ services: [snapshotsGrpcService(ctx.getByID('io.containerd.service.v1', 'snapshots-service'))] }),
+  init(ctx) {
+    // containerd's answer when the local service is not registered (disabled_plugins).
+    if (!ctx.plugins().some((p) => p.type === 'io.containerd.service.v1' && p.id === 'snapshots-service')) throw new Error('snapshots service not found');
+    return { services: [snapshotsGrpcService(ctx.getByID('io.containerd.service.v1', 'snapshots-service'))] };
+  },
 });

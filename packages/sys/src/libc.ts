@@ -71,8 +71,11 @@ function load(): Libc {
   if (koffi.sizeof('long') !== 8) throw new Error('@containerd-ts/sys: needs a 64-bit Linux (x86_64 or arm64)');
   const lib = koffi.load('libc.so.6');
 
+  // Struct types are anonymous: koffi's type names are global to the process, and a plugin
+  // loaded from plugin_dir brings its own copy of this package (a named type would be a
+  // "duplicate type name" error in the second copy).
   // __fsword_t is a long, fsblkcnt_t and fsfilcnt_t are 64-bit on both supported ABIs.
-  const statfsType = koffi.struct('containerd_ts_statfs', {
+  const statfsType = koffi.struct({
     f_type: 'long',
     f_bsize: 'long',
     f_blocks: 'uint64',
@@ -87,8 +90,8 @@ function load(): Libc {
     f_spare: koffi.array('long', 4),
   });
   if (koffi.sizeof(statfsType) !== 120) throw new Error('@containerd-ts/sys: unexpected struct statfs size');
-  const timespecType = koffi.struct('containerd_ts_timespec', { tv_sec: 'int64', tv_nsec: 'long' });
-  const timesType = koffi.struct('containerd_ts_utimens_times', { atime: timespecType, mtime: timespecType });
+  const timespecType = koffi.struct({ tv_sec: 'int64', tv_nsec: 'long' });
+  const timesType = koffi.struct({ atime: timespecType, mtime: timespecType });
 
   let legacyMknod: Libc['legacyMknod'];
   try {
