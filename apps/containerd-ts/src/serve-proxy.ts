@@ -3,8 +3,8 @@
 // unix socket — for containerd's or containerd-ts's `[proxy_plugins.<name>]`.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, type DaemonConfig, loadConfig } from '@containerd-ts/config';
-import { createDaemon, createLogger, isLogLevel, loadPluginDir } from '@containerd-ts/daemon';
+import { ConfigError, type DaemonConfig, type loadConfig } from '@containerd-ts/config';
+import { createDaemon, createLogger, isLogLevel, loadDaemonConfig, serveDaemon } from '@containerd-ts/daemon';
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
 import { proxyPluginTypes } from '@containerd-ts/proxy';
 import { type ProxyKind, proxyServerPlugin } from '@containerd-ts/proxy/server';
@@ -114,10 +114,7 @@ export async function runServeProxy(plugins: readonly AnyPluginDefinition[], arg
   if (logLevel !== undefined && !isLogLevel(logLevel)) fail(`invalid --log-level "${logLevel}"`);
   let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    loaded = await loadConfig(values.config, {
-      plugins,
-      loadPluginDir: async (dir) => (await loadPluginDir(dir, createLogger(logLevel ?? 'info'))).plugins,
-    });
+    loaded = await loadDaemonConfig(values.config, plugins, logLevel ? { logLevel } : {});
   } catch (err) {
     if (err instanceof ConfigError) fail(err.message);
     throw err;
@@ -138,27 +135,9 @@ export async function runServeProxy(plugins: readonly AnyPluginDefinition[], arg
   const log = createLogger(setup.config.debug.level);
   for (const w of loaded.warnings) log.warn({}, w);
   const daemon = createDaemon({ plugins: setup.plugins, config: setup.config, log, version: { version: VERSION, revision: REVISION } });
-  let exiting = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (exiting) return;
-    exiting = true;
-    log.info({ signal }, 'received signal, stopping');
-    daemon.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ error: (err as Error).message }, 'failed to stop cleanly');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', shutdown);
-  process.on('SIGINT', shutdown);
-  process.on('uncaughtException', (err) => log.error({ error: err.stack ?? String(err) }, 'uncaught exception'));
-  process.on('unhandledRejection', (err) => log.error({ error: String((err as Error)?.stack ?? err) }, 'unhandled rejection'));
   try {
-    await daemon.start();
+    await serveDaemon(daemon, log);
   } catch (err) {
-    await daemon.stop().catch(() => {});
     fail((err as Error).message);
   }
   log.info({ plugin: values.plugin, type: values.type, address: setup.config.grpc.address }, 'serving proxy plugin');

@@ -23,6 +23,8 @@ export interface DaemonCommandOptions {
   argv?: string[];
   /** Called with the loaded config before the daemon is built (to adjust it in code). */
   configure?: (config: DaemonConfig) => void;
+  /** More lines for the USAGE section of `--help`: commands the program handles before calling this. */
+  moreUsage?: string;
 }
 
 const flags = {
@@ -35,14 +37,14 @@ const flags = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function usageOf(name: string, description: string, configPath: string): string {
+function usageOf(name: string, description: string, configPath: string, moreUsage = ''): string {
   return `${name} — ${description}
 
 USAGE:
    ${name} [flags]                 run the daemon
    ${name} [flags] config default  print the built-in default config (version 2)
    ${name} [flags] config dump     print the effective config after imports and merging
-
+${moreUsage}
 FLAGS:
    --config, -c PATH   config file (default ${configPath}; missing default = built-in defaults)
    --address, -a PATH  gRPC unix socket (overrides grpc.address)
@@ -81,6 +83,41 @@ export function stopOnSignals(daemon: Pick<Daemon, 'stop'>, log: Logger): () => 
 }
 
 /**
+ * Loads a config file for `plugins`: imports, `plugin_dir` (its modules join the plugins,
+ * their failures logged at `logLevel`), every plugin section validated by its schema.
+ * Without a path, or with `optional` and a missing file, the built-in defaults apply.
+ * Bad config is a ConfigError whose message is the one line to print.
+ */
+export function loadDaemonConfig(
+  path: string | undefined,
+  plugins: readonly AnyPluginDefinition[],
+  options: { optional?: boolean; logLevel?: string } = {},
+): ReturnType<typeof loadConfig> {
+  return loadConfig(path, {
+    plugins,
+    optional: options.optional ?? false,
+    loadPluginDir: async (dir) => (await loadPluginDir(dir, createLogger(options.logLevel ?? 'info'))).plugins,
+  });
+}
+
+/**
+ * Starts `daemon` and keeps it serving: SIGTERM/SIGINT stop it (stopOnSignals), and an
+ * uncaught error in one request is logged instead of taking the process down. When the
+ * start fails, what did start is stopped and the error is rethrown.
+ */
+export async function serveDaemon(daemon: Pick<Daemon, 'start' | 'stop'>, log: Logger): Promise<void> {
+  stopOnSignals(daemon, log);
+  process.on('uncaughtException', (err) => log.error({ error: err.stack ?? String(err) }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => log.error({ error: String((err as Error)?.stack ?? err) }, 'unhandled rejection'));
+  try {
+    await daemon.start();
+  } catch (err) {
+    await daemon.stop().catch(() => {});
+    throw err;
+  }
+}
+
+/**
  * Runs the daemon command: parses flags, loads the config (with its imports and plugin_dir,
  * every plugin section validated by its schema), then either prints a config or starts the
  * daemon and keeps it serving until a signal stops it. Exits the process with status 1 and a
@@ -90,7 +127,7 @@ export function stopOnSignals(daemon: Pick<Daemon, 'stop'>, log: Logger): () => 
 export async function runDaemonCommand(options: DaemonCommandOptions): Promise<Daemon | undefined> {
   const { name, plugins } = options;
   const configPath = options.defaultConfigPath ?? DEFAULT_CONFIG_PATH;
-  const usage = usageOf(name, options.description ?? 'a containerd-compatible container daemon', configPath);
+  const usage = usageOf(name, options.description ?? 'a containerd-compatible container daemon', configPath, options.moreUsage);
   const fail = (message: string): never => {
     process.stderr.write(`${name}: ${message}\n`);
     process.exit(1);
@@ -121,11 +158,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<D
   if (logLevel !== undefined && !isLogLevel(logLevel)) fail(`invalid --log-level "${logLevel}"`);
   let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    loaded = await loadConfig(values.config ?? configPath, {
-      plugins,
-      optional: values.config === undefined,
-      loadPluginDir: async (dir) => (await loadPluginDir(dir, createLogger(logLevel ?? 'info'))).plugins,
-    });
+    loaded = await loadDaemonConfig(values.config ?? configPath, plugins, { optional: values.config === undefined, ...(logLevel ? { logLevel } : {}) });
   } catch (err) {
     if (err instanceof ConfigError) return fail(err.message);
     throw err;
@@ -146,14 +179,9 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<D
   const log = createLogger(config.debug.level);
   for (const w of loaded.warnings) log.warn({}, w);
   const daemon = createDaemon({ plugins: loaded.plugins, config, log, ...(options.version ? { version: options.version } : {}) });
-  stopOnSignals(daemon, log);
-  // A bug in one request must not take the daemon down: log it and keep serving.
-  process.on('uncaughtException', (err) => log.error({ error: err.stack ?? String(err) }, 'uncaught exception'));
-  process.on('unhandledRejection', (err) => log.error({ error: String((err as Error)?.stack ?? err) }, 'unhandled rejection'));
   try {
-    await daemon.start();
+    await serveDaemon(daemon, log);
   } catch (err) {
-    await daemon.stop().catch(() => {});
     return fail((err as Error).message);
   }
   // Start-up leaves garbage (config parsing, module init) that young-generation collections
