@@ -3,16 +3,14 @@
 // contrib snapshot service, the snapshotter name in requests is ignored and the plugin
 // gets the keys as they come (no namespacing here: the daemon that uses the proxy keeps
 // its own records).
-import { DiffService as DiffDefinition, type ApplyRequest, type DiffRequest } from '@containerd-ts/api/services/diff';
 import type { ContentStore } from '@containerd-ts/content';
 import type { Differ } from '@containerd-ts/diff';
-import { invalidArgument } from '@containerd-ts/errdefs';
-import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
+import { type GrpcServiceRegistration, grpcService } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, definePlugin, type Logger } from '@containerd-ts/plugin';
+import { diffGrpcService } from '@containerd-ts/service-diff';
 import { contentServer, contentServiceDefinition, ReaderCache } from '@containerd-ts/service-content';
 import { type SnapshotterMap, snapshotsGrpcService } from '@containerd-ts/service-snapshots';
 import type { Snapshotter } from '@containerd-ts/snapshots';
-import { fromApiDescriptor, fromApiMount, toApiDescriptor } from './diff.js';
 import { proxyPluginTypes } from './plugins.js';
 
 /** A snapshotter map that answers every name with `snapshotter` (listed under `id`). */
@@ -45,24 +43,7 @@ export function contentProxyService(store: ContentStore, options: { log?: Logger
 
 /** containerd.services.diff.v1.Diff over one differ. */
 export function diffProxyService(differ: Differ): GrpcServiceRegistration {
-  return grpcService(DiffDefinition, {
-    apply: unary(async (req: ApplyRequest, ctx) => {
-      if (!req.diff) throw invalidArgument('diff descriptor is required');
-      const payloads = Object.fromEntries(
-        Object.entries(req.payloads).flatMap(([id, p]) => (p ? [[id, { typeUrl: p.typeUrl, value: p.value }]] : [])),
-      );
-      const applied = await differ.apply(ctx, fromApiDescriptor(req.diff), req.mounts.map(fromApiMount), { payloads });
-      return { applied: toApiDescriptor(applied) };
-    }),
-    diff: unary(async (req: DiffRequest, ctx) => {
-      const desc = await differ.compare(ctx, req.left.map(fromApiMount), req.right.map(fromApiMount), {
-        ...(req.mediaType ? { mediaType: req.mediaType } : {}),
-        ...(req.ref ? { reference: req.ref } : {}),
-        labels: req.labels,
-      });
-      return { diff: toApiDescriptor(desc) };
-    }),
-  });
+  return diffGrpcService(differ);
 }
 
 export type ProxyKind = keyof typeof proxyPluginTypes;
