@@ -7,7 +7,7 @@ import Module = require('node:module');
 import path = require('node:path');
 import vm = require('node:vm');
 
-const { readFileSync, renameSync, statSync, writeFileSync } = fs;
+const { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = fs;
 const { join } = path;
 const { Script, constants } = vm;
 
@@ -42,6 +42,10 @@ if (!hadCache) {
       const tmp = `${cacheFile}.${process.pid}`;
       writeFileSync(tmp, script.createCachedData());
       renameSync(tmp, cacheFile);
+      // Caches of earlier bundles, node versions or flags are never read again.
+      for (const name of readdirSync(__dirname)) {
+        if (name.startsWith('.containerd-ts.') && name.endsWith('.v8cache') && join(__dirname, name) !== cacheFile) unlinkSync(join(__dirname, name));
+      }
     } catch {
       // read-only install: run without a cache
     }
