@@ -1,12 +1,13 @@
 // Bench: the minimal runtime (examples/minimal) against the full containerd-ts — time from
 // process start until `ctr version` answers, idle RSS two seconds after that (medians of
 // BENCH_RUNS runs, default 5), and the size of a production install of each package. Prints figures; it does not fail on a slow machine.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { socketAnswers } from '@containerd-ts/daemon';
 import { containerdTs, repoRoot } from '../src/harness.js';
+import { ctrVersionOk, rssKiB } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 
@@ -23,19 +24,7 @@ const variants: Variant[] = [
   { name: 'minimal (ES modules)', command: ['node', '--expose-gc', join(repoRoot, 'examples/minimal/dist/main.js')] },
 ];
 
-function ctrVersionOk(socket: string): boolean {
-  try {
-    execFileSync('ctr', ['-a', socket, '--connect-timeout', '1s', 'version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function rssMiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
-}
+const rssMiB = async (pid: number) => (await rssKiB(pid)) / 1024;
 
 interface Sample {
   startMs: number;

@@ -1,28 +1,15 @@
 // Bench: time from process start to the first successful `ctr version`, and idle RSS
 // after start, for containerd-ts and Debian's containerd in the same run. Prints ratios.
 // Not a timed test: it reports, it does not fail on a slow machine.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { socketAnswers } from '@containerd-ts/daemon';
+import { ctrVersionOk, rssKiB } from './measure.js';
 import { containerdTs } from '../src/harness.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-
-function ctrVersionOk(socket: string): boolean {
-  try {
-    execFileSync('ctr', ['-a', socket, '--connect-timeout', '1s', 'version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function rssKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
-}
 
 interface Sample {
   startMs: number;

@@ -143,6 +143,25 @@ export async function startDaemon(options: StartOptions = {}): Promise<StartedDa
 }
 
 /**
+ * Config text for `startReference({ config })`: root, state and sockets under `{{dir}}`,
+ * the CRI plugin disabled (it wants a CNI setup this machine lacks), then `extra` lines
+ * (plugin sections, proxy_plugins, …).
+ */
+export function referenceConfig(...extra: string[]): string {
+  return [
+    'version = 2',
+    'root = "{{dir}}/root"',
+    'state = "{{dir}}/state"',
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    '[grpc]',
+    '  address = "{{dir}}/containerd.sock"',
+    '[ttrpc]',
+    '  address = "{{dir}}/containerd.sock.ttrpc"',
+    ...extra,
+  ].join('\n');
+}
+
+/**
  * The reference containerd from Debian, via the shared script; with `config`, Debian's
  * containerd is started directly on that config text instead (`{{dir}}` is replaced by its
  * temp dir; root, state and the socket must live under it, the socket at

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snapshotTree, type TreeEntry } from '@containerd-ts/archive/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Service, type StartedDaemon, containerdTs, ctr, run, spawnService, startDaemon, startReference } from './harness.js';
+import { type Service, type StartedDaemon, containerdTs, ctr, referenceConfig, run, spawnService, startDaemon, startReference } from './harness.js';
 import { type FixtureImage, fixtureImage } from './image-fixture.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
@@ -166,20 +166,7 @@ describe('proxy plugins', () => {
     const proxyRoot = `${dir}/ref-proxy-root`;
     proxies.push(await serveProxy(proxyRoot, socket));
     reference = await startReference({
-      config: [
-        'version = 2',
-        'root = "{{dir}}/root"',
-        'state = "{{dir}}/state"',
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        '[grpc]',
-        '  address = "{{dir}}/containerd.sock"',
-        '[ttrpc]',
-        '  address = "{{dir}}/containerd.sock.ttrpc"',
-        gcConfig,
-        '[proxy_plugins.prox]',
-        '  type = "snapshot"',
-        `  address = "${socket}"`,
-      ].join('\n'),
+      config: referenceConfig(gcConfig, '[proxy_plugins.prox]', '  type = "snapshot"', `  address = "${socket}"`),
     });
     expect((await ok(reference.socket, 'plugins', 'ls', 'id==prox')).split('\n')[1]?.trim().split(/\s+/).at(-1)).toBe('ok');
     await snapshotRoundTrip(reference.socket, proxyRoot);

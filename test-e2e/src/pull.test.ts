@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { buildLayer, gzipLayer, snapshotTree, type TreeEntry } from '@containerd-ts/archive/testing';
 import { createLoopFilesystem, hasExecutable, type LoopFilesystem } from '@containerd-ts/snapshots/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StartedDaemon, ctr, run, startDaemon, startReference } from './harness.js';
+import { type StartedDaemon, ctr, referenceConfig, run, startDaemon, startReference } from './harness.js';
 import { type Compression, type FixtureImage, fixtureImage } from './image-fixture.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
@@ -121,20 +121,7 @@ describe('ctr images pull from a loopback registry', () => {
     // both daemons (rm --sync still collects at once).
     const gcConfig = '[plugins."io.containerd.gc.v1.scheduler"]\n  pause_threshold = 0.00001\n';
     daemon = await startDaemon({ config: `version = 2\n${gcConfig}${btrfsConfig('ts')}` });
-    reference = await startReference({
-      config: [
-        'version = 2',
-        'root = "{{dir}}/root"',
-        'state = "{{dir}}/state"',
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        '[grpc]',
-        '  address = "{{dir}}/containerd.sock"',
-        '[ttrpc]',
-        '  address = "{{dir}}/containerd.sock.ttrpc"',
-        gcConfig,
-        btrfsConfig('ref'),
-      ].join('\n'),
-    });
+    reference = await startReference({ config: referenceConfig(gcConfig, btrfsConfig('ref')) });
     await new Promise((r) => setTimeout(r, 500));
   }, 120_000);
 
