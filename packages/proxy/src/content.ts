@@ -189,6 +189,11 @@ class WriteStream {
     return this.failed;
   }
 
+  /** Sends one request of `action` (fields not given are empty, as the API's defaults) and waits for its reply. */
+  send(action: WriteAction, fields: Partial<Omit<WriteContentRequest, 'action'>> = {}): Promise<WriteContentResponse> {
+    return this.exchange({ action, ref: '', total: 0, expected: '', offset: 0, data: new Uint8Array(0), labels: {}, ...fields });
+  }
+
   async exchange(req: WriteContentRequest): Promise<WriteContentResponse> {
     if (this.failed) throw this.failed;
     if (this.ended) throw failedPrecondition('writer is closed');
@@ -257,15 +262,7 @@ class RemoteWriter implements Writer {
   }
 
   async status(): Promise<Status> {
-    const res = await this.stream.exchange({
-      action: WriteAction.STAT,
-      ref: '',
-      total: 0,
-      expected: '',
-      offset: 0,
-      data: new Uint8Array(0),
-      labels: {},
-    });
+    const res = await this.stream.send(WriteAction.STAT);
     this.note(res);
     this.total = res.total;
     this.startedAt = res.startedAt ?? this.startedAt;
@@ -283,15 +280,7 @@ class RemoteWriter implements Writer {
   async write(chunk: Uint8Array): Promise<void> {
     if (chunk.length === 0) return;
     const at = this.offset;
-    const res = await this.stream.exchange({
-      action: WriteAction.WRITE,
-      ref: '',
-      total: 0,
-      expected: '',
-      offset: at,
-      data: chunk,
-      labels: {},
-    });
+    const res = await this.stream.send(WriteAction.WRITE, { offset: at, data: chunk });
     this.note(res);
     if (res.offset - at < chunk.length) throw new Error(`short write: ${res.offset - at} of ${chunk.length} bytes`);
   }
@@ -303,29 +292,13 @@ class RemoteWriter implements Writer {
   async truncate(size: number): Promise<void> {
     if (size === this.offset) return;
     if (size !== 0) throw notImplemented(`truncate to ${size} bytes`);
-    const res = await this.stream.exchange({
-      action: WriteAction.WRITE,
-      ref: '',
-      total: 0,
-      expected: '',
-      offset: 0,
-      data: new Uint8Array(0),
-      labels: {},
-    });
+    const res = await this.stream.send(WriteAction.WRITE);
     this.note(res);
     this.currentDigest = res.digest;
   }
 
   async commit(size: number, expected: string, options: CommitOptions = {}): Promise<void> {
-    const res = await this.stream.exchange({
-      action: WriteAction.COMMIT,
-      ref: '',
-      total: size,
-      expected,
-      offset: this.offset,
-      data: new Uint8Array(0),
-      labels: { ...(options.labels ?? {}) },
-    });
+    const res = await this.stream.send(WriteAction.COMMIT, { total: size, expected, offset: this.offset, labels: { ...(options.labels ?? {}) } });
     this.note(res);
     await this.stream.close();
     if (size !== 0 && res.offset !== size) throw failedPrecondition(`unexpected commit size ${res.offset}, expected ${size}`);
