@@ -114,15 +114,7 @@ export class RemoteContentStore implements ContentStore {
     const stream = new WriteStream(this.conn, c, callContext(ctx));
     try {
       // The first message opens (or resumes) the ingest and reports where it stands.
-      const res = await stream.exchange({
-        action: WriteAction.STAT,
-        ref: options.ref,
-        total: options.total ?? 0,
-        expected: options.expected ?? '',
-        offset: 0,
-        data: new Uint8Array(0),
-        labels: {},
-      });
+      const res = await stream.send(WriteAction.STAT, { ref: options.ref, total: options.total ?? 0, expected: options.expected ?? '' });
       return new RemoteWriter(stream, options, res);
     } catch (err) {
       stream.cancel();
