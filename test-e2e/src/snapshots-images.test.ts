@@ -1,11 +1,11 @@
 // Issue 4: snapshots and images through Debian's ctr. The same sessions run against
 // containerd-ts and Debian's containerd; outputs, errors and exit codes must match except
 // for times, daemon root paths and the order Go happens to print a label map in.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunResult, type StartedDaemon, ctr, startDaemon, startReference } from './harness.js';
+import { type RunResult, type StartedDaemon, ctr, run, startDaemon, startReference } from './harness.js';
 import { buildImageArchive } from './oci-archive.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
@@ -171,5 +171,48 @@ describe('snapshots and images: the same ctr sessions on containerd-ts and conta
     expect(out(`images tag ${img} ${tag}`)[1]).toContain('already exists');
     expect(out('content ls -q')[0]).toContain(manifest);
     expect(out('content ls -q')[1]).toBe('\n--stderr--\n\n--exit 0');
+  });
+
+  it('ctr snapshots diff writes the same layer tar as containerd (whiteout times aside) and stores it', async () => {
+    const layers: Buffer[] = [];
+    for (const socket of [ts.socket, ref.socket]) {
+      const sh = async (script: string) => {
+        const r = await run('sh', ['-c', script]);
+        expect(r.code, r.stderr).toBe(0);
+        return r.stdout;
+      };
+      const target = await mkdtemp(join(work, 'diff-'));
+      const mount = async (key: string) => sh(`$(ctr -a ${socket} snapshots mounts ${target} ${key})`);
+      expect((await ctr(socket, 'snapshots', 'prepare', 'diff-base-a')).code).toBe(0);
+      await mount('diff-base-a');
+      await sh(
+        `cd ${target} && mkdir etc dir && echo hello > etc/file && echo gone > dir/x && ln -s file etc/link && ` +
+          "touch -h -d '2020-01-01 00:00:00' etc/file etc/link dir/x etc dir .",
+      );
+      await sh(`umount ${target}`);
+      expect((await ctr(socket, 'snapshots', 'commit', 'diff-base', 'diff-base-a')).code).toBe(0);
+      expect((await ctr(socket, 'snapshots', 'prepare', 'diff-child', 'diff-base')).code).toBe(0);
+      await mount('diff-child');
+      await sh(`cd ${target} && echo changed > etc/file && rm -r dir && echo new > new && touch -h -d '2021-01-01 00:00:00' etc/file new etc .`);
+      await sh(`umount ${target}`);
+      // ctr prints the layer it wrote to the content store: plain tar, then the default
+      // (gzip), which must decompress to the same tar.
+      const file = `${target}.tar`;
+      await sh(`ctr -a ${socket} snapshots diff --media-type application/vnd.oci.image.layer.v1.tar diff-child > ${file}`);
+      layers.push(await readFile(file));
+      await sh(`ctr -a ${socket} snapshots diff diff-child | gzip -dc | cmp - ${file}`);
+      for (const key of ['diff-child', 'diff-base']) expect((await ctr(socket, 'snapshots', 'rm', key)).code).toBe(0);
+    }
+    const [ours, theirs] = layers as [Buffer, Buffer];
+    expect(ours.length).toBe(theirs.length);
+    // Byte for byte, except the mtime field (and so the checksum) of the whiteout header:
+    // containerd stamps whiteouts with the time of the diff, containerd-ts with the epoch.
+    const differing: number[] = [];
+    for (let i = 0; i < ours.length; i++) if (ours[i] !== theirs[i]) differing.push(i);
+    const mtimeField = (i: number) => i % 512 >= 136 && i % 512 < 148;
+    const checksumField = (i: number) => i % 512 >= 148 && i % 512 < 156;
+    expect(differing.filter((i) => !mtimeField(i) && !checksumField(i))).toEqual([]);
+    expect(ours.subarray(0, 100).toString('latin1').replace(/\0+$/, '')).toBe('.wh.dir');
+    expect(differing.every((i) => i < 512)).toBe(true);
   });
 });
