@@ -215,6 +215,23 @@ describe('ctr images pull from a loopback registry', () => {
     expect(exports[0]!.length).toBeGreaterThan(images.get('gzip')!.layers.reduce((n, l) => n + l.size, 0));
   }, 120_000);
 
+  it('ctr content fetch and ctr snapshots unpack give the snapshots containerd gives', async () => {
+    const ref = refs.get('zstd')!;
+    const image = images.get('zstd')!;
+    const outputs: string[] = [];
+    for (const socket of [daemon.socket, reference.socket]) {
+      const fetched = await ctr(socket, 'content', 'fetch', '--plain-http', ref);
+      expect(fetched.code, fetched.stderr).toBe(0);
+      const unpacked = await ctr(socket, 'snapshots', 'unpack', image.manifest.digest);
+      expect(unpacked.code, unpacked.stderr).toBe(0);
+      const listed = await ctr(socket, 'snapshots', 'ls');
+      outputs.push(`${unpacked.stdout}${listed.stdout}`);
+      await removeAll({ name: socket, socket }, ref, 'overlayfs');
+    }
+    expect(outputs[0]).toContain(chainId(diffIdsOf(image)));
+    expect(outputs[0]).toBe(outputs[1]);
+  }, 60_000);
+
   it('a layer that tries to escape its root changes nothing outside it, and the daemon keeps serving', async () => {
     const outside = await mkdtemp(join(tmpdir(), 'escape-target-'));
     await writeFile(join(outside, 'victim'), 'untouched');
