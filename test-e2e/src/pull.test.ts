@@ -162,7 +162,7 @@ describe('ctr images pull from a loopback registry', () => {
     }, 120_000);
   }
 
-  it('images ls/check/tag/export/import/push work as on containerd', async () => {
+  it('images ls/check/tag/convert/export/import/push and content prune work as on containerd', async () => {
     const ref = refs.get('gzip')!;
     const sides = [
       { name: 'containerd-ts', socket: daemon.socket },
@@ -191,7 +191,11 @@ describe('ctr images pull from a loopback registry', () => {
       const listing = await run('tar', ['-tf', file]);
       out.push(listing.stdout.split('\n').sort().join('\n'));
       exports.push(await readFile(file));
-      await step('images', 'rm', '--sync', ref, 'example.com/copy:1');
+      // Conversion to OCI with uncompressed layers runs in ctr over the content store.
+      await step('images', 'convert', '--oci', '--uncompress', ref, 'example.com/converted:1');
+      await step('images', 'check');
+      await step('content', 'prune', 'references');
+      await step('images', 'rm', '--sync', ref, 'example.com/copy:1', 'example.com/converted:1');
       await step('content', 'ls', '-q');
       await step('images', 'import', file);
       await step('images', 'ls', '-q');
