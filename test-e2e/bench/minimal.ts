@@ -17,9 +17,11 @@ interface Variant {
 }
 
 const variants: Variant[] = [
-  // What users run: the bundled daemon with V8's code cache (bin/containerd-ts).
+  // What users run: the bundled daemons with V8's code cache (bin/containerd-ts,
+  // examples/minimal/bin/minimal-containerd; both built with bundle-daemon).
   { name: 'full (bundled)', command: [containerdTs] },
-  // The same plugins loaded as plain ES modules, as the minimal runtime loads its own.
+  { name: 'minimal (bundled)', command: [join(repoRoot, 'examples/minimal/bin/minimal-containerd')] },
+  // The same plugins loaded as plain ES modules.
   { name: 'full (ES modules)', command: ['node', '--expose-gc', join(repoRoot, 'apps/containerd-ts/dist/main.js')] },
   { name: 'minimal (ES modules)', command: ['node', '--expose-gc', join(repoRoot, 'examples/minimal/dist/main.js')] },
 ];
@@ -59,7 +61,11 @@ async function measure(v: Variant): Promise<Sample> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Bytes of the regular files under `dir` (each inode once), and how many; a package's own node_modules left out. */
+/**
+ * Bytes of the regular files under `dir` (each inode once), and how many; a package's own
+ * node_modules left out, and so are source maps and V8 code caches (debugging aids and
+ * caches a daemon writes at run time, not what it needs).
+ */
 async function treeSize(dir: string, seen: Set<bigint>, skipNodeModules: boolean): Promise<{ bytes: number; files: number }> {
   let bytes = 0;
   let files = 0;
@@ -71,6 +77,7 @@ async function treeSize(dir: string, seen: Set<bigint>, skipNodeModules: boolean
       bytes += sub.bytes;
       files += sub.files;
     } else if (entry.isFile()) {
+      if (/\.(map|v8cache)$/.test(entry.name)) continue;
       const st = await stat(path, { bigint: true });
       if (seen.has(st.ino)) continue;
       seen.add(st.ino);

@@ -1,0 +1,57 @@
+// bundleDaemon: one CommonJS file that runs through the launcher (with a V8 code cache
+// written beside it), worker programs shipped beside it, and a clear build error for a
+// native addon the bundle leaves out but nothing beside it can load.
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { bundleDaemon } from './bundle.js';
+
+const run = promisify(execFile);
+
+describe('bundleDaemon', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'daemon-bundle-'));
+    await mkdir(join(dir, 'lib'));
+    await writeFile(join(dir, 'lib', 'work.js'), "export const workerFile = new URL('./work-worker-main.cjs', import.meta.url);\n");
+    await writeFile(join(dir, 'lib', 'work-worker-main.cjs'), 'module.exports = 1;\n');
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('bundles an ES module entry; the launcher runs it, ships its workers and keeps a code cache', async () => {
+    await writeFile(
+      join(dir, 'main.js'),
+      [
+        "import { existsSync } from 'node:fs';",
+        "import { fileURLToPath } from 'node:url';",
+        "import { workerFile } from './lib/work.js';",
+        "console.log('args=' + process.argv.slice(2).join(',') + ' worker=' + existsSync(fileURLToPath(workerFile)));",
+        // Lives long enough for the launcher to write its code cache.
+        'setTimeout(() => {}, 1800);',
+      ].join('\n'),
+    );
+    const out = join(dir, 'out');
+    const result = await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    expect(result.workers).toEqual(['work-worker-main.cjs']);
+    expect(readdirSync(out).sort()).toEqual(['daemon-launcher.cjs', 'launch.cjs', 'toy.cjs', 'toy.cjs.map', 'work-worker-main.cjs']);
+    const first = await run('node', [join(out, 'launch.cjs'), 'a', 'b']);
+    expect(first.stdout).toBe('args=a,b worker=true\n');
+    expect(readdirSync(out).filter((f) => f.endsWith('.v8cache'))).toHaveLength(1);
+    // Runs again from the cache.
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('args= worker=true\n');
+  }, 20_000);
+
+  it('refuses to leave out a native addon nothing beside the bundle can load', async () => {
+    await writeFile(join(dir, 'main.js'), "import 'zstd-napi';\n");
+    await expect(bundleDaemon({ entry: join(dir, 'main.js'), outDir: join(dir, 'out'), name: 'toy' })).rejects.toThrow(
+      `zstd-napi is left out of the bundle but cannot be loaded from ${join(dir, 'out')}: add it to the dependencies of the package that runs the bundle`,
+    );
+    expect(existsSync(join(dir, 'out', 'toy.launch.cjs'))).toBe(false);
+  });
+});
