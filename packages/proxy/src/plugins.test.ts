@@ -11,6 +11,7 @@ import { type AnyPluginDefinition, definePlugin, hostPlatform, PluginRegistry, t
 import nativePlugin from '@containerd-ts/snapshotter-native';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RemoteContentStore } from './content.js';
+import { ProxyConnection } from './connection.js';
 import { RemoteDiff } from './diff.js';
 import { proxyPlugins, withProxyPlugins } from './plugins.js';
 import { proxyServerPlugin } from './server.js';
@@ -131,6 +132,10 @@ describe('proxyServerPlugin', () => {
       const native = served.getByID('io.containerd.snapshotter.v1', 'native');
       // Keys arrive raw: the serving side adds no namespace of its own.
       expect((await native.stat({}, 'default/2/c')).kind).toBe('Committed');
+      // Not even an empty name is refused (containerd's contrib snapshotservice ignores it).
+      const unnamed = new RemoteSnapshotter(new ProxyConnection({ name: 'unnamed', address: server.socket }), '');
+      expect((await unnamed.stat({}, 'default/2/c')).name).toBe('default/2/c');
+      await unnamed.close();
     } finally {
       await server.stop();
     }

@@ -33,7 +33,7 @@ export class EveryName extends Map<string, Snapshotter> implements SnapshotterMa
 
 /** containerd.services.snapshots.v1.Snapshots over one snapshotter, whatever name a request gives. */
 export function snapshotsProxyService(snapshotter: Snapshotter, id = 'proxy'): GrpcServiceRegistration {
-  return snapshotsGrpcService(new EveryName(id, snapshotter));
+  return snapshotsGrpcService(new EveryName(id, snapshotter), { anyName: true });
 }
 
 /** containerd.services.content.v1.Content over a content store (Read readers cached in `readers`). */

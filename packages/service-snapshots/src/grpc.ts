@@ -74,8 +74,18 @@ function asUnknown(err: unknown): unknown {
   return out;
 }
 
-export function snapshotsGrpcService(snapshotters: SnapshotterMap): GrpcServiceRegistration {
-  const get = (name: string) => snapshotterOf(snapshotters, name);
+/**
+ * The Snapshots service over `snapshotters`. With `anyName`, the `snapshotter` field of a
+ * request is not checked (a proxy serving one snapshotter answers whatever its client calls
+ * it, as containerd's contrib snapshotservice does); `snapshotters.get` decides.
+ */
+export function snapshotsGrpcService(snapshotters: SnapshotterMap, serviceOptions: { anyName?: boolean } = {}): GrpcServiceRegistration {
+  const get = (name: string) => {
+    if (!serviceOptions.anyName) return snapshotterOf(snapshotters, name);
+    const sn = snapshotters.get(name);
+    if (!sn) throw invalidArgument(`snapshotter not loaded: ${name}`);
+    return sn;
+  };
   const listSnapshots = async (
     req: ListSnapshotsRequest,
     ctx: RequestContext,
