@@ -2,14 +2,13 @@
 // daemon starts and answers, and every other plugin reports the status Debian's containerd
 // 1.6 reports with the same plugin disabled. Then what a user sees when overlayfs, the
 // walking differ or the gc scheduler is disabled, against containerd.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allPluginURIs } from '@containerd-ts/containerd-ts/plugins';
 import { socketAnswers } from '@containerd-ts/daemon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunResult, containerdTs, ctr, ctrTs, run } from './harness.js';
+import { type RunResult, containerdTs, ctr, ctrTs, run, spawnService } from './harness.js';
 import { buildImageArchive } from './oci-archive.js';
 
 type Kind = 'containerd-ts' | 'containerd';
@@ -41,19 +40,15 @@ async function start(kind: Kind, disabled: readonly string[], extra = ''): Promi
     `version = 2\nroot = "${dir}/root"\nstate = "${dir}/state"\ndisabled_plugins = ${JSON.stringify(list)}\n` +
       `[grpc]\n  address = "${socket}"\n[ttrpc]\n  address = "${socket}.ttrpc"\n${extra}`,
   );
-  const child: ChildProcess = spawn(kind === 'containerd' ? 'containerd' : containerdTs, ['--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exitedPromise = new Promise<void>((r) => child.once('exit', () => r()));
+  const service = spawnService(kind === 'containerd' ? 'containerd' : containerdTs, ['--config', config]);
+  const { child } = service;
   const daemon: Daemon = {
     kind,
     socket,
     exited: undefined,
-    logs: () => output,
+    logs: service.logs,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exitedPromise;
+      await service.kill();
       await rm(dir, { recursive: true, force: true });
     },
   };
@@ -67,7 +62,7 @@ async function start(kind: Kind, disabled: readonly string[], extra = ''): Promi
     await new Promise((r) => setTimeout(r, 20));
   }
   await daemon.stop();
-  throw new Error(`${kind} with disabled_plugins ${JSON.stringify(list)} did not serve: ${output}`);
+  throw new Error(`${kind} with disabled_plugins ${JSON.stringify(list)} did not serve: ${service.logs()}`);
 }
 
 /** `ctr plugins ls` as URI → status. */

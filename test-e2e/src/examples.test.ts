@@ -1,14 +1,13 @@
 // The examples through Debian's ctr: the third-party copy snapshotter loaded from plugin_dir
 // by containerd-ts, and the minimal runtime (examples/minimal) importing, pulling, unpacking
 // and mounting images with the native snapshotter.
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { snapshotTree } from '@containerd-ts/archive/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedDaemon, ctr, repoRoot, run, startDaemon } from './harness.js';
-import { fixtureImage } from './image-fixture.js';
+import { chainId, diffIdsOf, fixtureImage } from './image-fixture.js';
 import { buildImageArchive } from './oci-archive.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
@@ -43,13 +42,6 @@ async function keptSnapshot(socket: string, snapshotter: string, key: string, pa
 
 /** No collection at start-up, so an unlabelled snapshot a test makes is not collected under it. */
 const noStartupGC = '[plugins."io.containerd.gc.v1.scheduler"]\n  startup_delay = "0s"\n';
-
-/** containerd's identity.ChainID of a list of layer diff IDs. */
-function chainID(diffIDs: readonly string[]): string {
-  let chain = '';
-  for (const d of diffIDs) chain = chain === '' ? d : `sha256:${createHash('sha256').update(`${chain} ${d}`).digest('hex')}`;
-  return chain;
-}
 
 describe('example third-party plugin (examples/plugins/snapshotter-copy) from plugin_dir', () => {
   let d: StartedDaemon;
@@ -223,8 +215,7 @@ describe('ctr images pull --plain-http: the same tree from the minimal runtime a
   // Directory mtimes are left out: native copies the parent for every layer and, as
   // containerd's native does, a copied non-empty directory keeps the time of the copy.
   it('pulls and unpacks with native on both, and the mounted trees are identical', async () => {
-    const diffIDs = (JSON.parse(image.config.data.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
-    const top = chainID(diffIDs);
+    const top = chainId(diffIdsOf(image));
     const trees: ReturnType<typeof snapshotTree>[] = [];
     for (const [name, d] of [
       ['minimal', minimal],

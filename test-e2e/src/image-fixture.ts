@@ -5,7 +5,7 @@
 // xattr). Layers are gzip (Docker schema 2 media types) or zstd (OCI media types).
 import { createCipheriv, createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { type LayerEntry, buildLayer } from '@containerd-ts/archive/testing';
+import { type LayerEntry, type TreeEntry, buildLayer } from '@containerd-ts/archive/testing';
 import { compress as zstdCompress } from 'zstd-napi';
 
 export type Compression = 'gzip' | 'zstd';
@@ -223,4 +223,28 @@ export function fixtureImage(options: FixtureOptions): FixtureImage {
   };
   cache.set(key, image);
   return image;
+}
+
+/** The image's layer digests uncompressed (its config's rootfs.diff_ids). */
+export const diffIdsOf = (image: FixtureImage): string[] =>
+  (JSON.parse(image.config.data.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+
+/** containerd's identity.ChainID of a layer stack: the name of the top unpacked snapshot. */
+export function chainId(diffIds: readonly string[]): string {
+  let chain = '';
+  for (const diffId of diffIds) {
+    chain = chain === '' ? diffId : `sha256:${createHash('sha256').update(`${chain} ${diffId}`).digest('hex')}`;
+  }
+  return chain;
+}
+
+/** Directory mtimes later than this were set by the unpack itself (the fixture's are 2023). */
+const UNPACK_TIME_AFTER = BigInt(Date.UTC(2025, 0, 1)) * 1_000_000n;
+
+/**
+ * An unpacked tree made comparable between two unpacks: directories a layer changed without
+ * listing them carry the time of the unpack, shown as `<unpack time>`.
+ */
+export function comparableTree(tree: readonly TreeEntry[]): TreeEntry[] {
+  return tree.map((e) => (e.type === 'dir' && BigInt(e.mtimeNs) > UNPACK_TIME_AFTER ? { ...e, mtimeNs: '<unpack time>' } : e));
 }

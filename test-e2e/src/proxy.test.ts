@@ -2,7 +2,6 @@
 // served by `containerd-ts serve-proxy` (configured before the proxy is up: it connects
 // when the proxy comes up), and Debian's containerd using `serve-proxy` through its own
 // [proxy_plugins]. An image pulled through the proxy on both daemons unpacks to the same tree.
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,7 @@ import { join } from 'node:path';
 import { snapshotTree, type TreeEntry } from '@containerd-ts/archive/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Service, type StartedDaemon, containerdTs, ctr, referenceConfig, run, spawnService, startDaemon, startReference } from './harness.js';
-import { type FixtureImage, fixtureImage } from './image-fixture.js';
+import { type FixtureImage, chainId, comparableTree, diffIdsOf, fixtureImage } from './image-fixture.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
@@ -40,25 +39,11 @@ async function pluginDetails(socket: string, id: string): Promise<string> {
   return (await ok(socket, 'plugins', 'ls', '-d', `id==${id}`)).replace(/[ \t]+/g, ' ');
 }
 
-/** containerd's identity.ChainID of a layer stack. */
-function chainId(diffIds: readonly string[]): string {
-  let chain = '';
-  for (const diffId of diffIds) {
-    chain = chain === '' ? diffId : `sha256:${createHash('sha256').update(`${chain} ${diffId}`).digest('hex')}`;
-  }
-  return chain;
-}
-
-/** Directory mtimes set by the unpack itself (directories a layer changed without listing them). */
-const UNPACK_TIME_AFTER = BigInt(Date.UTC(2025, 0, 1)) * 1_000_000n;
-const comparable = (tree: TreeEntry[]) =>
-  tree.map((e) => (e.type === 'dir' && BigInt(e.mtimeNs) > UNPACK_TIME_AFTER ? { ...e, mtimeNs: '<unpack time>' } : e));
-
 /** Pulls `ref` onto the `prox` snapshotter, mounts a view of it and returns its tree. */
 async function pullThroughProxy(socket: string, ref: string, image: FixtureImage, proxyRoot: string): Promise<TreeEntry[]> {
   const pulled = await ctr(socket, 'images', 'pull', '--plain-http', '--snapshotter', 'prox', ref);
   expect(pulled.code, pulled.stderr).toBe(0);
-  const diffIds = (JSON.parse(image.config.data.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+  const diffIds = diffIdsOf(image);
   await ok(socket, 'snapshots', '--snapshotter', 'prox', 'view', 'tree', chainId(diffIds));
   const target = await mkdtemp(join(tmpdir(), 'proxy-tree-'));
   try {
@@ -172,6 +157,6 @@ describe('proxy plugins', () => {
     await snapshotRoundTrip(reference.socket, proxyRoot);
     const theirs = await pullThroughProxy(reference.socket, ref, image, proxyRoot);
     expect(tsTree.length).toBeGreaterThan(0);
-    expect(comparable(tsTree)).toEqual(comparable(theirs));
+    expect(comparableTree(tsTree)).toEqual(comparableTree(theirs));
   }, 30_000);
 });

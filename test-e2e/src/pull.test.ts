@@ -11,7 +11,7 @@ import { buildLayer, gzipLayer, snapshotTree, type TreeEntry } from '@containerd
 import { createLoopFilesystem, hasExecutable, type LoopFilesystem } from '@containerd-ts/snapshots/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedDaemon, ctr, referenceConfig, run, startDaemon, startReference } from './harness.js';
-import { type Compression, type FixtureImage, fixtureImage } from './image-fixture.js';
+import { type Compression, type FixtureImage, chainId, comparableTree, diffIdsOf, fixtureImage } from './image-fixture.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
@@ -19,24 +19,6 @@ type Reference = Awaited<ReturnType<typeof startReference>>;
 const snapshotters = ['overlayfs', 'native', 'btrfs'] as const;
 const compressions: Compression[] = ['gzip', 'zstd'];
 const btrfsMissing = ['mkfs.btrfs', 'losetup'].filter((tool) => !hasExecutable(tool));
-
-/** containerd's identity.ChainID of a layer stack. */
-function chainId(diffIds: readonly string[]): string {
-  let chain = '';
-  for (const diffId of diffIds) {
-    chain = chain === '' ? diffId : `sha256:${createHash('sha256').update(`${chain} ${diffId}`).digest('hex')}`;
-  }
-  return chain;
-}
-
-const diffIdsOf = (image: FixtureImage): string[] =>
-  (JSON.parse(image.config.data.toString()) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
-
-/** Directory mtimes the unpack itself set (directories a layer changed without listing them). */
-const UNPACK_TIME_AFTER = BigInt(Date.UTC(2025, 0, 1)) * 1_000_000n;
-function comparable(tree: TreeEntry[]): TreeEntry[] {
-  return tree.map((e) => (e.type === 'dir' && BigInt(e.mtimeNs) > UNPACK_TIME_AFTER ? { ...e, mtimeNs: '<unpack time>' } : e));
-}
 
 interface Side {
   name: string;
@@ -156,7 +138,7 @@ describe('ctr images pull from a loopback registry', () => {
         expect(byPath.has('/var/lib/old')).toBe(false);
         expect(byPath.has('/opt/replaced/a')).toBe(false);
         expect(byPath.get('/opt/replaced')).toMatchObject({ mode: 0o700, uid: 1000 });
-        expect(comparable(ours)).toEqual(comparable(theirs));
+        expect(comparableTree(ours)).toEqual(comparableTree(theirs));
         await removeAll({ name: 'containerd-ts', socket: daemon.socket }, ref, snapshotter);
         await removeAll({ name: 'containerd', socket: reference.socket }, ref, snapshotter);
       }
