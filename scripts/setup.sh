@@ -70,4 +70,4 @@ fi
 
 export npm_config_nodedir=/usr TURBO_TELEMETRY_DISABLED=1   # native addons build against Node's own headers
 step "node modules (pnpm install)" pnpm install --frozen-lockfile --reporter=append-only
-step "build (turbo)" pnpm exec turbo run build --output-logs=errors-only
+step "build (turbo)" pnpm exec turbo run build --concurrency=100% --output-logs=errors-only

@@ -17,7 +17,7 @@ check() {
   echo "test: $name"
   "$@" || echo "$name" >> "$results/steps.txt"
 }
-check typecheck pnpm exec turbo run typecheck --output-logs=errors-only
+check typecheck pnpm exec turbo run typecheck --concurrency=100% --output-logs=errors-only
 check lint pnpm exec biome lint --log-level=error .
 # Each package's vitest writes a JSON report beside its compact output; the summary reads them.
 echo "test: unit and end-to-end tests"
