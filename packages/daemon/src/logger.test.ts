@@ -113,7 +113,7 @@ describe('createLogger', () => {
       `import { createLogger } from ${JSON.stringify(fileURLToPath(logger))};\ncreateLogger('info').info({ k: 'v' }, 'on a tty');\n`,
     );
     const { stdout } = await promisify(execFile)('script', ['-qec', `${process.execPath} ${child}`, '/dev/null']);
-    expect(stdout).toMatch(/\x1b\[36mINFO\x1b\[0m\[[^\]]+\] on a tty {36}  \x1b\[36mk\x1b\[0m=v\r\n$/);
+    expect(stdout).toMatch(new RegExp(`\\x1b\\[36mINFO\\x1b\\[0m\\[${timeRe}\\] ${'on a tty'.padEnd(44)}  \\x1b\\[36mk\\x1b\\[0m=v\\r\\n$`));
     const piped = await promisify(execFile)(process.execPath, [child]);
     expect(piped.stderr).toMatch(/^time="[^"]+" level=info msg="on a tty" k=v\n$/);
   });
