@@ -132,7 +132,7 @@ export async function runServeProxy(plugins: readonly AnyPluginDefinition[], arg
   } catch (err) {
     fail((err as Error).message);
   }
-  const log = createLogger(setup.config.debug.level);
+  const log = createLogger(setup.config.debug.level, { format: setup.config.debug.format });
   for (const w of loaded.warnings) log.warn({}, w);
   const daemon = createDaemon({ plugins: setup.plugins, config: setup.config, log, version: { version: VERSION, revision: REVISION } });
   try {

@@ -52,7 +52,7 @@ export type WhiteoutMode =
   /** Keep `.wh.*` entries as files (aufs reads them itself). */
   | 'aufs';
 
-/** The part of a logger the applier uses (a pino logger fits). */
+/** The part of a logger the applier uses (the daemon's Logger fits). */
 export interface ApplyLogger {
   warn(obj: object | string, msg?: string): void;
   debug(obj: object | string, msg?: string): void;

@@ -20,7 +20,7 @@ export interface LoadOptions {
    * Loads third-party plugins from `plugin_dir` once the merged config names it, so their
    * sections validate with their own schemas. Returns the extra definitions.
    */
-  loadPluginDir?: (dir: string) => Promise<readonly AnyPluginDefinition[]>;
+  loadPluginDir?: (dir: string, config: DaemonConfig) => Promise<readonly AnyPluginDefinition[]>;
 }
 
 export interface LoadedConfig {
@@ -190,7 +190,7 @@ export async function loadConfig(path: string | undefined, options: LoadOptions)
   const warnings: string[] = [];
   const withPluginDir = async (config: DaemonConfig) =>
     config.plugin_dir && options.loadPluginDir
-      ? [...options.plugins, ...(await options.loadPluginDir(config.plugin_dir))]
+      ? [...options.plugins, ...(await options.loadPluginDir(config.plugin_dir, config))]
       : options.plugins;
   const defaults = async (): Promise<LoadedConfig> => {
     const config = daemonConfigSchema.parse({});

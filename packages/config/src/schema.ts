@@ -34,8 +34,14 @@ const debug = z
     address: z.string().default(''),
     uid: z.number().int().nonnegative().default(0),
     gid: z.number().int().nonnegative().default(0),
-    level: z.enum(['', 'trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic']).default(''),
-    format: z.enum(['', 'text', 'json']).default(''),
+    level: z
+      .enum(['', 'trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic'])
+      .default('')
+      .describe('Least severe level logged (empty = info); --log-level overrides it'),
+    format: z
+      .enum(['', 'text', 'json'])
+      .default('')
+      .describe('Log line format on stderr: logrus text (coloured on a terminal; empty = text) or JSON'),
   })
   .strict();
 

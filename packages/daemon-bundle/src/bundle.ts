@@ -1,6 +1,6 @@
 // Bundles a daemon's entry module into one minified CommonJS file plus a launcher that
 // keeps V8's code cache beside it. Start-up of a plain ES-module daemon is dominated by
-// loading hundreds of small modules (grpc-js, zod, pino, the generated API); one file with
+// loading hundreds of small modules (grpc-js, zod, the generated API); one file with
 // cached bytecode starts in a fraction of the time and idles in less memory.
 import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';

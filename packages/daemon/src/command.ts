@@ -96,7 +96,8 @@ export function loadDaemonConfig(
   return loadConfig(path, {
     plugins,
     optional: options.optional ?? false,
-    loadPluginDir: async (dir) => (await loadPluginDir(dir, createLogger(options.logLevel ?? 'info'))).plugins,
+    loadPluginDir: async (dir, config) =>
+      (await loadPluginDir(dir, createLogger(options.logLevel || config.debug.level, { format: config.debug.format }))).plugins,
   });
 }
 
@@ -176,7 +177,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<D
     return undefined;
   }
 
-  const log = createLogger(config.debug.level);
+  const log = createLogger(config.debug.level, { format: config.debug.format });
   for (const w of loaded.warnings) log.warn({}, w);
   const daemon = createDaemon({ plugins: loaded.plugins, config, log, ...(options.version ? { version: options.version } : {}) });
   try {

@@ -86,7 +86,7 @@ function setOOMScore(score: number): void {
 
 export function createDaemon(options: DaemonOptions): Daemon {
   const config = options.config ?? daemonConfigSchema.parse({});
-  const log = options.log ?? createLogger(config.debug.level);
+  const log = options.log ?? createLogger(config.debug.level, { format: config.debug.format });
   const address = config.grpc.address;
   const ttrpcAddress = config.ttrpc.address || `${address}.ttrpc`;
   const registry = new PluginRegistry({

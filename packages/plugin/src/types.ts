@@ -67,7 +67,7 @@ export interface PluginMeta {
   platforms: string[];
 }
 
-/** The subset of a pino logger plugins may use. */
+/** The daemon's logger as plugins see it (pino's call shape: fields first, then the message). */
 export interface Logger {
   trace(obj: object | string, msg?: string): void;
   debug(obj: object | string, msg?: string): void;

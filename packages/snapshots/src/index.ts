@@ -36,7 +36,7 @@ export {
   type UpperDir,
   upperDirOf,
 } from './mount.js';
-export { lookupMount, type MountInfo, readMountInfo } from './mountinfo.js';
+export { lookupMount, type MountInfo, MountNotFoundError, parseMountInfo, readMountInfo } from './mountinfo.js';
 export { diskUsage } from './disk-usage.js';
 export { copyDir, type CopyDirOptions } from './copy.js';
 export { wrapError } from './errors.js';

@@ -21,9 +21,13 @@ export interface MountInfo {
 // Mountinfo escapes space, tab, newline and backslash as three octal digits.
 const unescapeOctal = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 
-/** Every mount of this process's mount namespace. */
+/** Every mount of this process's mount namespace (as this process's root sees them). */
 export async function readMountInfo(): Promise<MountInfo[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+}
+
+/** The mounts a mountinfo text lists, one per line. */
+export function parseMountInfo(text: string): MountInfo[] {
   const mounts: MountInfo[] = [];
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -47,15 +51,26 @@ export async function readMountInfo(): Promise<MountInfo[]> {
   return mounts;
 }
 
-/** The mount `dir` is on (the path need not exist). */
-export async function lookupMount(dir: string): Promise<MountInfo> {
+/**
+ * No mount covers the path: in a chroot whose root directory is not itself a mount point,
+ * mountinfo lists nothing above the chroot's own mounts, so most paths have no entry.
+ */
+export class MountNotFoundError extends Error {
+  override name = 'MountNotFoundError';
+}
+
+/**
+ * The mount `dir` is on (the path need not exist). `mounts` defaults to this process's
+ * mountinfo. Throws MountNotFoundError, with containerd's message, when no entry covers it.
+ */
+export async function lookupMount(dir: string, mounts?: readonly MountInfo[]): Promise<MountInfo> {
   let clean = normalize(dir);
   if (clean.length > 1) clean = clean.replace(/\/+$/, '');
   let best: MountInfo | undefined;
-  for (const m of await readMountInfo()) {
+  for (const m of mounts ?? (await readMountInfo())) {
     if (!clean.startsWith(m.mountpoint)) continue;
     if (!best || m.mountpoint.length > best.mountpoint.length) best = m;
   }
-  if (!best) throw new Error(`failed to find the mount info for ${JSON.stringify(clean)}`);
+  if (!best) throw new MountNotFoundError(`failed to find the mount info for ${JSON.stringify(clean)}`);
   return best;
 }

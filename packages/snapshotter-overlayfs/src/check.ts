@@ -2,54 +2,38 @@
 // root's file system records file types in directory entries (d_type, which overlayfs
 // needs), whether overlay mounts need the `userxattr` option (inside a user namespace),
 // and whether the kernel knows the `index` option.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { lookupMount, mount, unmountAll } from '@containerd-ts/snapshots';
-import { EXT4_SUPER_MAGIC, statfs, TMPFS_MAGIC, XFS_SUPER_MAGIC } from '@containerd-ts/sys';
-
-async function readAt(device: string, offset: number, length: number): Promise<Buffer | undefined> {
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(device, 'r');
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await fh.read(buf, 0, length, offset);
-    return bytesRead === length ? buf : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    await fh?.close();
-  }
-}
+import { mount, unmountAll } from '@containerd-ts/snapshots';
+import { DT_UNKNOWN, readDirents, statfs, TMPFS_MAGIC } from '@containerd-ts/sys';
 
 /**
- * Whether directory entries on `dir`'s file system carry d_type. The file systems that can
- * lack it are ext2/3/4 without the `filetype` feature and XFS formatted with ftype=0;
- * their superblocks say so. Any other file system (or an unreadable device) counts as
- * supporting it, as every file system Linux can put an overlay upper directory on does.
+ * Whether directory entries on `dir`'s file system carry d_type, as containerd's
+ * fs.SupportsDType finds out: it reads the directory's own entries (creating a dummy file
+ * when it is empty) and looks for DT_UNKNOWN. Nothing here looks `dir` up in mountinfo, so
+ * it answers the same in a chroot whose root no mount entry covers.
  */
 export async function supportsDType(dir: string): Promise<boolean> {
-  const type = statfs(dir).type;
-  if (type !== EXT4_SUPER_MAGIC && type !== XFS_SUPER_MAGIC) return true;
-  const { source } = await lookupMount(dir);
-  if (!source.startsWith('/')) return true;
-  if (type === EXT4_SUPER_MAGIC) {
-    const sb = await readAt(source, 1024, 0x64);
-    if (sb?.readUInt16LE(0x38) !== 0xef53) return true;
-    const INCOMPAT_FILETYPE = 0x2;
-    return (sb.readUInt32LE(0x60) & INCOMPAT_FILETYPE) !== 0;
+  let dummy: string | undefined;
+  if ((await readdir(dir)).length === 0) {
+    dummy = join(dir, `fsutils-dummy${randomBytes(5).toString('hex')}`);
+    await writeFile(dummy, '', { flag: 'wx', mode: 0o600 });
   }
-  const sb = await readAt(source, 0, 224);
-  if (sb?.toString('latin1', 0, 4) !== 'XFSB') return true;
-  const versionnum = sb.readUInt16BE(100);
-  if ((versionnum & 0xf) === 5) {
-    const INCOMPAT_FTYPE = 0x1;
-    return (sb.readUInt32BE(216) & INCOMPAT_FTYPE) !== 0;
+  try {
+    let supported = true;
+    const visited = readDirents(dir, (entry) => {
+      if (entry.type !== DT_UNKNOWN) return false;
+      supported = false;
+      return true;
+    });
+    if (visited === 0) throw new Error(`did not hit any dirent during iteration ${dir}`);
+    return supported;
+  } finally {
+    if (dummy) await rm(dummy, { force: true });
   }
-  const MOREBITS = 0x8000;
-  const FEATURES2_FTYPE = 0x200;
-  return (versionnum & MOREBITS) !== 0 && (sb.readUInt32BE(200) & FEATURES2_FTYPE) !== 0;
 }
 
 /** True inside a user namespace (uid_map is not the identity map of the initial namespace). */

@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostPlatform } from '@containerd-ts/plugin';
-import { lookupMount } from '@containerd-ts/snapshots';
+import { lookupMount, parseMountInfo } from '@containerd-ts/snapshots';
 import { loadPlugin } from '@containerd-ts/snapshots/testsuite';
 import { describe, expect, it } from 'vitest';
-import plugin from './index.js';
+import plugin, { checkZfsRoot, NotZfsError } from './index.js';
 
 describe('zfs plugin', () => {
   it("skips with containerd's message when its root is not on zfs", async () => {
@@ -37,5 +37,14 @@ describe('zfs plugin', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('skips, as containerd, where no mount entry covers its root (a chroot)', async () => {
+    // mountinfo of a process chrooted into a directory that is not a mount point.
+    const mounts = parseMountInfo('44 26 254:0 /usr /usr rw - ext4 /dev/vda rw\n47 26 0:39 / /proc rw - proc proc rw\n');
+    const root = '/var/lib/containerd/io.containerd.snapshotter.v1.zfs';
+    const check = checkZfsRoot(root, mounts);
+    await expect(check).rejects.toBeInstanceOf(NotZfsError);
+    await expect(check).rejects.toThrow(`failed to find the mount info for "${root}"`);
   });
 });

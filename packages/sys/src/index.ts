@@ -8,3 +8,4 @@ export * from './statfs.js';
 export * from './rename.js';
 export { syncfs, syncfsAsync } from './syncfs.js';
 export * from './utimens.js';
+export * from './dirent.js';

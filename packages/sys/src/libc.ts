@@ -45,6 +45,7 @@ export interface Libc {
   renameat2: CFunction<[number, string, number, string, number], number>;
   syncfs: CFunction<[number], number>;
   utimensat: CFunction<[number, string, { atime: TimespecStruct; mtime: TimespecStruct }, number], number>;
+  getdents64: (fd: number, buf: Buffer, size: number) => number;
   strerror: (errno: number) => string;
   /** glibc before 2.33 exports mknod only as `__xmknod`; bound when present. */
   legacyMknod: ((path: string, mode: number, dev: bigint) => number) | undefined;
@@ -109,6 +110,16 @@ function load(): Libc {
     mknod = legacyMknod;
   }
 
+  let getdents64: Libc['getdents64'];
+  try {
+    getdents64 = lib.func('getdents64', 'long', ['int', 'void *', 'size_t']);
+  } catch {
+    // glibc before 2.30 has no wrapper: the raw system call (its number differs per ABI).
+    const syscall = lib.func('long syscall(long number, ...)');
+    const nr = process.arch === 'arm64' ? 61 : 217;
+    getdents64 = (fd, buf, size) => syscall(nr, 'int', fd, 'void *', buf, 'size_t', size);
+  }
+
   return {
     koffi,
     mount: lib.func('mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'const char *']),
@@ -122,6 +133,7 @@ function load(): Libc {
     renameat2: lib.func('renameat2', 'int', ['int', 'const char *', 'int', 'const char *', 'unsigned int']),
     syncfs: lib.func('syncfs', 'int', ['int']),
     utimensat: lib.func('utimensat', 'int', ['int', 'const char *', koffi.pointer(timesType), 'int']),
+    getdents64,
     strerror: lib.func('strerror', 'const char *', ['int']),
     legacyMknod,
   };
