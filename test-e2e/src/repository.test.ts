@@ -10,14 +10,16 @@ import { describe, expect, it } from 'vitest';
 import { repoRoot, requireTools } from './harness.js';
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-/** An absolute path starting a token (not the tail of a longer path or word). */
-const absolute = (path: string) => new RegExp(`(?<![\\w.~-])${escape(path)}(?=/|$|[^\\w.-])`);
+/** Where an absolute path can start: not inside a longer path, word or `<placeholder>/…`. */
+const start = '(?<=^|[\\s\'"`(=:,[{]|file://)';
+/** `path` as a whole token, or its beginning. */
+const absolute = (path: string) => new RegExp(`${start}${escape(path)}(?=/|$|[^\\w.-])`);
 
 function rules(): Array<[string, RegExp]> {
   const found: Array<[string, RegExp]> = [
     ['a directory beside the checkout', new RegExp(escape(['..', 'shared'].join('/')))],
-    ['the development machine', absolute(['', 'work', ''].join('/'))],
-    ['a home directory', new RegExp(`(?<![\\w.~-])(?:/${'home'}/[\\w.-]+|/${'Users'}/[\\w.-]+|/${'root'})/[\\w.-]+/`)],
+    ['the development machine', absolute(['', 'work'].join('/'))],
+    ['a home directory', new RegExp(`${start}(?:/${'home'}/[\\w.-]+|/${'Users'}/[\\w.-]+|/${'root'})/[\\w.-]+/`)],
     ['this checkout', absolute(repoRoot)],
   ];
   // Where this clone lives, unless that is a top-level directory whose name could be anything.
