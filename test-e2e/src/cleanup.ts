@@ -30,7 +30,8 @@ interface State {
 // One state per worker, however many times vitest evaluates this module.
 const KEY = Symbol.for('containerd-ts.test-e2e.cleanup');
 const holder = globalThis as unknown as Record<symbol, State | undefined>;
-const state: State = (holder[KEY] ??= { root: undefined, savedTmpdir: undefined, processes: new Set(), handlersInstalled: false });
+holder[KEY] ??= { root: undefined, savedTmpdir: undefined, processes: new Set(), handlersInstalled: false };
+const state: State = holder[KEY];
 
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 const under = (path: string, root: string) => path === root || path.startsWith(`${root}/`);

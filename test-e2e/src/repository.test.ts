@@ -9,15 +9,15 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, requireTools } from './harness.js';
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Where an absolute path can start: not inside a longer path, word or `<placeholder>/…`. */
 const start = '(?<=^|[\\s\'"`(=:,[{]|file://)';
 /** `path` as a whole token, or its beginning. */
-const absolute = (path: string) => new RegExp(`${start}${escape(path)}(?=/|$|[^\\w.-])`);
+const absolute = (path: string) => new RegExp(`${start}${escapeRegExp(path)}(?=/|$|[^\\w.-])`);
 
 function rules(): Array<[string, RegExp]> {
   const found: Array<[string, RegExp]> = [
-    ['a directory beside the checkout', new RegExp(escape(['..', 'shared'].join('/')))],
+    ['a directory beside the checkout', new RegExp(escapeRegExp(['..', 'shared'].join('/')))],
     ['the development machine', absolute(['', 'work'].join('/'))],
     ['a home directory', new RegExp(`${start}(?:/${'home'}/[\\w.-]+|/${'Users'}/[\\w.-]+|/${'root'})/[\\w.-]+/`)],
     ['this checkout', absolute(repoRoot)],
