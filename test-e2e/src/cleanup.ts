@@ -83,14 +83,15 @@ function processesOf(root: string): Array<{ pid: number; cmdline: string }> {
   const found: Array<{ pid: number; cmdline: string }> = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    let args: string[];
-    let environ: string[];
-    try {
-      args = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      environ = readFileSync(`/proc/${name}/environ`, 'utf8').split('\0');
-    } catch {
-      continue; // exited meanwhile
-    }
+    const read = (what: string) => {
+      try {
+        return readFileSync(`/proc/${name}/${what}`, 'utf8').split('\0');
+      } catch {
+        return []; // exited meanwhile, or not readable (a kernel thread)
+      }
+    };
+    const args = read('cmdline');
+    const environ = read('environ');
     const names = args.some((a) => a === root || a.includes(`${root}/`));
     const inside = environ.some((e) => e.startsWith('TMPDIR=') && under(e.slice('TMPDIR='.length), root));
     if (names || inside) found.push({ pid: Number(name), cmdline: args.filter((a) => a !== '').join(' ') });
