@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# Sets everything up, then runs every test: unit tests of all packages, then the
-# end-to-end tests against the real ctr, runc and registry. Needs root.
-set -euo pipefail
+# Sets everything up, then runs every check: typecheck, lint, the unit tests of all
+# packages, then the end-to-end tests against the real ctr, runc and registry. Needs root.
+# Ends with one line for the whole run, `tests: N passed, N failed, N skipped`, after the
+# names of whatever failed; exits non-zero when anything failed.
+set -uo pipefail
 here="$(dirname "$(readlink -f "$0")")"
-"$here/setup.sh"
+"$here/setup.sh" || exit $?
 cd "$here/.."
-export COREPACK_INTEGRITY_KEYS=0
-pnpm typecheck
-pnpm lint
-pnpm test
+export TURBO_TELEMETRY_DISABLED=1
+
+results=.test-results
+rm -rf "$results" ./*/.test-results ./*/*/.test-results ./*/*/*/.test-results
+mkdir -p "$results"
+check() {
+  local name=$1; shift
+  echo "test: $name"
+  "$@" || echo "$name" >> "$results/steps.txt"
+}
+check typecheck pnpm exec turbo run typecheck --concurrency=100% --output-logs=errors-only
+check lint pnpm exec biome lint --log-level=error .
+# Each package's vitest writes a JSON report beside its compact output; the summary reads them.
+echo "test: unit and end-to-end tests"
+pnpm exec turbo run test --concurrency=1 --continue --output-logs=new-only \
+  -- --reporter=dot --reporter=json --outputFile.json=.test-results/vitest.json
+exec node scripts/test-summary.mjs "$PWD"
