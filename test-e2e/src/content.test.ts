@@ -21,10 +21,15 @@ interface Target {
   socket: string;
 }
 
-/** Output with what legitimately differs between two runs (ages, lock times, ingest sequence numbers) masked. */
+/**
+ * Output with what legitimately differs between two runs (ages, lock times, ingest sequence
+ * numbers) masked; ctr's tabwriter pads its columns with tabs to the widest age, so runs
+ * of tabs are one tab.
+ */
 function normalize(text: string): string {
   return text
     .replace(/Less than a second|About a minute|\d+ (?:seconds?|minutes?)/g, '<age>')
+    .replace(/\t+/g, '\t')
     .replace(/time="[^"]+"/g, 'time="<t>"')
     .replace(/ref (\S+?)\/\d+\/(\S+) locked for \S+ \(since [^)]+\)/g, 'ref $1/<n>/$2 locked for <d> (since <t>)');
 }

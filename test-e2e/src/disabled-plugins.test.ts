@@ -91,7 +91,7 @@ function errorBlocks(r: RunResult): Map<string, string> {
     const type = /^Type: +(\S+)/m.exec(block)?.[1];
     const id = /^ID: +(\S+)/m.exec(block)?.[1];
     const error = /^Error: *\n +Code: +(\S+)\n +Message: +(.*)$/m.exec(block);
-    if (type && id && error) out.set(`${type}.${id}`, `${error[1]}: ${error[2]!.replace(/\/tmp\/(refdis|tsdis)-[^/\s]+/g, '<dir>')}`);
+    if (type && id && error) out.set(`${type}.${id}`, `${error[1]}: ${error[2]!.replace(/(?:\/[\w.-]+)*\/(refdis|tsdis)-[^/\s]+/g, '<dir>')}`);
   }
   return out;
 }
@@ -126,7 +126,7 @@ const sameAnswer = (r: RunResult) => ({
   // Times and the random keys ctr gives temporary snapshots differ from run to run.
   stderr: r.stderr
     .replace(/^WARNING: (version|revision) mismatch\n/gm, '')
-    .replace(/\/tmp\/(refdis|tsdis)-[^/\s]+/g, '<dir>')
+    .replace(/(?:\/[\w.-]+)*\/(refdis|tsdis)-[^/\s]+/g, '<dir>')
     .replace(/time="[^"]+"/g, 'time=<t>')
     .replace(/extract-\d+-[A-Za-z0-9_-]+/g, 'extract-<n>'),
 });

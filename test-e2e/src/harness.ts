@@ -1,11 +1,13 @@
 // Starts daemons (containerd-ts or the reference containerd) on temp dirs and runs the
-// real `ctr` against them.
+// real `ctr` against them. Every process started here is registered with cleanup.ts, so
+// none outlives its test file, whatever path the test takes.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { trackProcess } from './cleanup.js';
 
 function findRepoRoot(from: string): string {
   let dir = from;
@@ -20,7 +22,32 @@ function findRepoRoot(from: string): string {
 export const repoRoot = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 export const containerdTs = join(repoRoot, 'bin', 'containerd-ts');
 export const ctrTs = join(repoRoot, 'bin', 'ctr-ts');
-export const referenceScript = resolve(repoRoot, '../shared/scripts/reference-containerd.sh');
+
+/** The Debian package that provides each host tool the tests run. */
+const debianPackage: Record<string, string> = {
+  containerd: 'containerd',
+  ctr: 'containerd',
+  runc: 'runc',
+  'docker-registry': 'docker-registry',
+  'mkfs.btrfs': 'btrfs-progs',
+  btrfs: 'btrfs-progs',
+  losetup: 'mount',
+  git: 'git',
+};
+
+/**
+ * Throws, naming the tool and its Debian package, unless every tool is on PATH: a test that
+ * needs a missing tool fails with that message, it is never skipped.
+ */
+export function requireTools(purpose: string, ...tools: string[]): void {
+  const dirs = (process.env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  const missing = tools.filter((t) => !dirs.some((d) => existsSync(join(d, t))));
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing.map((t) => debianPackage[t] ?? t))];
+  throw new Error(
+    `${purpose} needs ${missing.join(', ')}, not found on PATH (Debian package ${packages.join(', ')}; scripts/setup.sh installs it)`,
+  );
+}
 
 export interface RunResult {
   code: number;
@@ -28,49 +55,89 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise) => {
     const child = execFile(
       cmd,
       args,
-      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 },
+      { env: opts.env ?? process.env, cwd: opts.cwd, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-        resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+        // A command that could not be started says so (execFile leaves stderr empty).
+        const why = err && typeof (err as { code?: unknown }).code === 'string' ? `${err.message}\n` : '';
+        resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) + why });
       },
     );
+    trackProcess(child, false);
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
 /** Runs Debian's `ctr` against a socket. */
-export const ctr = (socket: string, ...args: string[]) => run('ctr', ['-a', socket, ...args]);
+export const ctr = (socket: string, ...args: string[]) => {
+  requireTools('ctr', 'ctr');
+  return run('ctr', ['-a', socket, ...args]);
+};
 
 /** A long-running process started by a test, its output kept for error messages. */
 export interface Service {
   child: ChildProcess;
   logs(): string;
-  /** Resolves with the exit code once the process has exited. */
+  /** Resolves with the exit code once the process has exited (null: killed by a signal, or never started). */
   exited: Promise<number | null>;
   /** Sends `signal` unless the process has exited, and waits for the exit. */
   kill(signal?: NodeJS.Signals): Promise<number | null>;
+  /** SIGTERM, then SIGKILL to its whole process group if it has not exited after `graceMs`. */
+  stop(graceMs?: number): Promise<number | null>;
 }
 
+/**
+ * Starts a long-running process as the leader of its own process group (so its children
+ * can be killed with it), registered for the end-of-file cleanup.
+ */
 export function spawnService(cmd: string, args: readonly string[]): Service {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  trackProcess(child, true);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return {
+  const exited = new Promise<number | null>((r) => {
+    child.once('exit', (code) => r(code));
+    child.once('error', (err) => {
+      output += `${cmd}: ${err.message}\n`;
+      r(null);
+    });
+  });
+  const running = () => child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+  const service: Service = {
     child,
     logs: () => output,
     exited,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (running()) child.kill(signal);
       return exited;
     },
+    async stop(graceMs = 20_000) {
+      if (running()) child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, graceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
   };
+  return service;
 }
 
 export interface StartedDaemon {
@@ -95,7 +162,23 @@ export interface StartOptions {
   expectExit?: boolean;
 }
 
-/** Starts containerd-ts on a fresh temp root/state/socket; resolves once `ctr version` answers. */
+/** Waits until `ready()` or the service exits; false when it exited. */
+async function waitReady(service: Service, ready: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  let done = false;
+  void service.exited.then(() => (done = true));
+  while (performance.now() < deadline) {
+    if (done) return false;
+    if (await ready()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`did not answer within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Starts containerd-ts on a fresh temp root/state/socket; resolves once `ctr version` answers.
+ * If it does not, it is stopped and its directory removed before the error is thrown.
+ */
 export async function startDaemon(options: StartOptions = {}): Promise<StartedDaemon> {
   const dir = await mkdtemp(join(tmpdir(), 'ctdts-'));
   const socket = join(dir, 'containerd-ts.sock');
@@ -132,14 +215,16 @@ export async function startDaemon(options: StartOptions = {}): Promise<StartedDa
     await exited;
     return daemon;
   }
-  for (let i = 0; i < 200; i++) {
-    if (child.exitCode !== null) throw new Error(`containerd-ts exited with ${child.exitCode}: ${output()}`);
-    const r = await ctr(socket, 'version');
-    if (r.code === 0) return daemon;
-    await new Promise((r2) => setTimeout(r2, 50));
+  try {
+    if (await waitReady(service, async () => (await ctr(socket, 'version')).code === 0, 30_000)) return daemon;
+    throw new Error(`containerd-ts exited with ${child.exitCode ?? child.signalCode}: ${output()}`);
+  } catch (err) {
+    await daemon.cleanup();
+    if (err instanceof Error && err.message.startsWith('did not answer')) {
+      throw new Error(`containerd-ts ${err.message} on ${socket}: ${output()}`);
+    }
+    throw err;
   }
-  await daemon.cleanup();
-  throw new Error(`containerd-ts did not answer on ${socket}: ${output()}`);
 }
 
 /**
@@ -161,46 +246,42 @@ export function referenceConfig(...extra: string[]): string {
   ].join('\n');
 }
 
+export interface Reference {
+  dir: string;
+  socket: string;
+  logs(): string;
+  /** Stops the daemon (SIGTERM, SIGKILL after 20 s) and removes its directory. */
+  stop(): Promise<void>;
+}
+
 /**
- * The reference containerd from Debian, via the shared script; with `config`, Debian's
- * containerd is started directly on that config text instead (`{{dir}}` is replaced by its
- * temp dir; root, state and the socket must live under it, the socket at
- * `{{dir}}/containerd.sock`), for tests that need proxy plugins or disabled plugins on it.
+ * Debian's containerd as the reference, started by this harness on `config` (default
+ * `referenceConfig()`; `{{dir}}` is replaced by its temp dir: root, state and sockets must
+ * live under it, the socket at `{{dir}}/containerd.sock`), as its own process group;
+ * resolves once `ctr version` answers. If it does not, it is stopped and its directory
+ * removed before the error (with its log) is thrown.
  */
-export async function startReference(options: { config?: string } = {}): Promise<{ dir: string; socket: string; logs(): string; stop(): Promise<void> }> {
+export async function startReference(options: { config?: string } = {}): Promise<Reference> {
+  requireTools('the reference containerd', 'containerd', 'ctr');
   const dir = await mkdtemp(join(tmpdir(), 'refcd-'));
-  if (options.config === undefined) {
-    const r = await run('bash', [referenceScript, 'start', dir], { timeoutMs: 120_000 });
-    if (r.code !== 0) throw new Error(`reference containerd did not start: ${r.stderr}`);
-    return {
-      dir,
-      socket: r.stdout.trim(),
-      logs: () => {
-        try {
-          return readFileSync(join(dir, 'containerd.log'), 'utf8');
-        } catch {
-          return '';
-        }
-      },
-      async stop() {
-        await run('bash', [referenceScript, 'stop', dir]);
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  }
   const socket = join(dir, 'containerd.sock');
   const file = join(dir, 'config.toml');
-  await writeFile(file, options.config.replaceAll('{{dir}}', dir));
-  const service = spawnService('containerd', ['--config', file]);
+  let service: Service | undefined;
   const stop = async () => {
-    await service.kill();
+    await service?.stop();
     await rm(dir, { recursive: true, force: true });
   };
-  for (let i = 0; i < 200; i++) {
-    if (service.child.exitCode !== null) throw new Error(`containerd exited with ${service.child.exitCode}: ${service.logs()}`);
-    if ((await ctr(socket, 'version')).code === 0) return { dir, socket, logs: service.logs, stop };
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await writeFile(file, (options.config ?? referenceConfig()).replaceAll('{{dir}}', dir));
+    service = spawnService('containerd', ['--config', file]);
+    const s = service;
+    if (await waitReady(s, async () => (await ctr(socket, 'version')).code === 0, 30_000)) return { dir, socket, logs: s.logs, stop };
+    throw new Error(`reference containerd exited with ${s.child.exitCode ?? s.child.signalCode}: ${s.logs()}`);
+  } catch (err) {
+    await stop();
+    if (err instanceof Error && err.message.startsWith('did not answer')) {
+      throw new Error(`reference containerd ${err.message} on ${socket}: ${service?.logs() ?? ''}`);
+    }
+    throw err;
   }
-  await stop();
-  throw new Error(`containerd did not answer on ${socket}: ${service.logs()}`);
 }

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnService } from './harness.js';
+import { requireTools, spawnService } from './harness.js';
 import type { Blob, FixtureImage } from './image-fixture.js';
 
 export interface Registry {
@@ -28,6 +28,7 @@ function freePort(): Promise<number> {
 }
 
 export async function startRegistry(): Promise<Registry> {
+  requireTools('the loopback registry', 'docker-registry');
   const dir = await mkdtemp(join(tmpdir(), 'registry-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -52,7 +53,7 @@ export async function startRegistry(): Promise<Registry> {
   );
   const service = spawnService('docker-registry', ['serve', config]);
   const stop = async () => {
-    await service.kill();
+    await service.stop();
     await rm(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 200; i++) {

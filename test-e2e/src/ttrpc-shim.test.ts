@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packAny } from '@containerd-ts/api';
 import { Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
@@ -153,7 +154,7 @@ function killShimAtCleanup(pid: number): void {
 
 describe('ttrpc client against containerd-shim-runc-v2', () => {
   it('starts a shim as containerd 1.6 does, calls Connect and State, shuts it down and deletes it', async () => {
-    const tmp = await mkdtemp('/tmp/ttrpc-shim-e2e-');
+    const tmp = await mkdtemp(join(tmpdir(), 'ttrpc-shim-e2e-'));
     cleanups.push(() => rm(tmp, { recursive: true, force: true }));
     const namespace = `ttrpc-e2e-${process.pid}`;
     const id = `shim-${Date.now().toString(36)}`;
@@ -231,7 +232,7 @@ describe('ttrpc client against containerd-shim-runc-v2', () => {
   it('drives a real runc task over ttrpc; the shim forwards its /tasks/* events to containerd-ts, and `ctr events` shows them', async () => {
     const daemon = await startDaemon();
     cleanups.push(() => daemon.cleanup());
-    const tmp = await mkdtemp('/tmp/ttrpc-shim-e2e-');
+    const tmp = await mkdtemp(join(tmpdir(), 'ttrpc-shim-e2e-'));
     cleanups.push(() => rm(tmp, { recursive: true, force: true }));
     const namespace = `ttrpc-e2e-task-${process.pid}`;
     const id = `task-${Date.now().toString(36)}`;

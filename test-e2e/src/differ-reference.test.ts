@@ -1,6 +1,6 @@
-// Differential tests against Debian's containerd 1.6 (started with the project's
-// reference-containerd.sh): the same image imported and mounted by `ctr` must give the
-// same tree as this differ's apply, and `ctr snapshots diff` the same tar as compare.
+// The walking differ (packages/differ-walking) against Debian's containerd 1.6, started by
+// the harness: the same image imported and mounted by `ctr` must give the same tree as the
+// differ's apply, and `ctr snapshots diff` the same tar as its compare.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,17 +25,16 @@ import { type Logger, PluginRegistry } from '@containerd-ts/plugin';
 import nativePlugin from '@containerd-ts/snapshotter-native';
 import type { Mount } from '@containerd-ts/snapshots';
 import { MNT_DETACH, mount, umount2 } from '@containerd-ts/sys';
+import walkingPlugin, { type WalkingDiffer } from '@containerd-ts/differ-walking';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import walkingPlugin, { type WalkingDiffer } from './index.js';
-
-const SCRIPT = '/work/shared/scripts/reference-containerd.sh';
-const available = ['/usr/bin/containerd', '/usr/bin/ctr'].every((p) => existsSync(p)) && existsSync(SCRIPT);
+import { type Reference, startReference } from './harness.js';
 
 const log: Logger = { trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => log };
 const ctx: RequestContext = { namespace: 'default' };
 const NS = 'difftest';
 
 let base: string;
+let reference: Reference;
 let refDir: string;
 let sock: string;
 let registry: PluginRegistry;
@@ -52,10 +51,10 @@ function ctr(snapshotter: string, ...args: string[]): string {
 }
 
 beforeAll(async () => {
-  if (!available) return;
   base = mkdtempSync(join(tmpdir(), 'differ-ref-'));
-  refDir = join(base, 'ref');
-  sock = execFileSync(SCRIPT, ['start', refDir], { encoding: 'utf8' }).trim();
+  reference = await startReference();
+  refDir = reference.dir;
+  sock = reference.socket;
   registry = new PluginRegistry({
     definitions: [contentPlugin, nativePlugin, metadataPlugin, walkingPlugin],
     daemon: { root: join(base, 'ours'), state: join(base, 'ours-state'), address: '/x', ttrpcAddress: '/x.ttrpc', version: 't', revision: 't' },
@@ -67,9 +66,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (!available) return;
   await registry?.close();
-  execFileSync(SCRIPT, ['stop', refDir]);
+  await reference?.stop();
   // Never remove a tree something is still mounted in.
   const mounted = readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -77,7 +75,7 @@ afterAll(async () => {
     .filter((m) => m.startsWith(base))
     .sort((a, b) => b.length - a.length);
   for (const m of mounted) umount2(m, MNT_DETACH);
-  if (!process.env.KEEP_REF) rmSync(base, { recursive: true, force: true });
+  rmSync(base, { recursive: true, force: true });
 }, 60_000);
 
 const random = (n: number, seed: number) => {
@@ -266,7 +264,7 @@ function snapshotDir(snapshotter: string, probe: string): string {
 const chainId = (diffIds: string[]) =>
   diffIds.reduce((chain, id) => (chain === '' ? id : sha256(Buffer.from(`${chain} ${id}`))), '');
 
-describe.skipIf(!available)('against Debian containerd 1.6', () => {
+describe('the walking differ against Debian containerd 1.6', () => {
   for (const [snapshotter, compression] of [
     ['overlayfs', 'gzip'],
     ['native', 'zstd'],

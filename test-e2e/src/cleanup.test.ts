@@ -1,0 +1,40 @@
+// Nothing a test file started is left when it ends, on the failure paths too: the files of
+// fixtures/leaky run in a vitest of their own with TMPDIR pointing at a fresh directory;
+// there a reference containerd fails to start after containerd-ts and a registry started,
+// and a test times out holding a daemon and a mount. Afterwards no process names that
+// directory (command line or TMPDIR), nothing is mounted under it and it is empty.
+import { readdirSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { leftovers } from './cleanup.js';
+import { repoRoot, run } from './harness.js';
+
+const vitestCli = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
+
+describe('cleanup after a failed test file', () => {
+  it('a reference that fails to start and a test that times out leave no process, mount or temp dir', async () => {
+    // Under this file's own root: whatever this test leaves, the file's cleanup removes.
+    const tmp = await mkdtemp(join(tmpdir(), 'leaky-run-'));
+    const r = await run(process.execPath, [vitestCli, 'run', '--config', 'fixtures/leaky/vitest.config.ts'], {
+      cwd: join(repoRoot, 'test-e2e'),
+      env: { ...process.env, TMPDIR: tmp, NO_COLOR: '1' },
+      timeoutMs: 120_000,
+    });
+    const output = r.stdout + r.stderr;
+    // It failed as intended, for the intended reasons.
+    expect(r.code, output).toBe(1);
+    expect(output).toContain('failed to get listener for main endpoint');
+    expect(output).toContain('Test timed out in 8000ms');
+    // Nothing is left.
+    expect(leftovers(tmp)).toEqual({ processes: [], mounts: [], loopDevices: [] });
+    expect(readdirSync(tmp)).toEqual([]);
+    // Because the cleanup found what the failures left: both containerd-ts daemons, the registry, the mount.
+    const report = output.slice(output.indexOf('cleanup: the test file left'));
+    expect(report.match(/^ {2}\d+ node .* --root \S+\/ctdts-\w+\/root /gm), report).toHaveLength(2);
+    expect(report).toMatch(/^ {2}\d+ docker-registry serve /m);
+    expect(report).toMatch(new RegExp(`^  ${tmp}/e2e-\\w+/mounted-\\w+$`, 'm'));
+  }, 150_000);
+});
