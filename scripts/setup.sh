@@ -22,6 +22,7 @@ test_apt=(
   "zstd:zstd"
   "mkfs.btrfs:btrfs-progs"
   "mkfs.ext4:e2fsprogs"
+  "dmsetup:dmsetup"               # the devmapper plugin reports the kernel's answer through it
   "/usr/bin/docker-registry:docker-registry"
   "protoc:protobuf-compiler"
   "/usr/include/google/protobuf/any.proto:libprotobuf-dev"

@@ -169,9 +169,11 @@ describe('overlayfs snapshotter', () => {
     await again.close();
   });
 
-  it.skipIf(!hasExecutable('mkfs.ext4') || !hasExecutable('losetup'))(
+  it(
     'refuses a root without d_type with containerd\'s message',
     async () => {
+      // scripts/setup.sh installs e2fsprogs and mount: a missing tool fails, never a silent skip.
+      for (const tool of ['mkfs.ext4', 'losetup']) expect(hasExecutable(tool), `${tool} on PATH (Debian e2fsprogs, mount)`).toBe(true);
       const fs = await createLoopFilesystem({ fstype: 'ext4', sizeMiB: 16, mkfsOptions: ['-q', '-F', '-O', '^filetype'] });
       try {
         const root = join(fs.mountpoint, 'overlay');
