@@ -183,7 +183,7 @@ describe('wire identity with containerd 1.6', () => {
         file: 'github.com/containerd/containerd/api/events/task.proto',
         text: 'container_id: "c1" id: "exec-1" pid: 4242 exit_status: 137 exited_at { seconds: 1700000000 nanos: 123000000 }',
         ours: TaskExit.encode(
-          TaskExit.fromPartial({ containerId: 'c1', id: 'exec-1', pid: 4242, exitStatus: 137, exitedAt: new Date(1700000000123) }),
+          TaskExit.fromPartial({ containerId: 'c1', id: 'exec-1', pid: 4242, exitStatus: 137, exitedAt: { seconds: 1700000000, nanos: 123_000_000 } }),
         ).finish(),
       },
       {
@@ -223,7 +223,7 @@ describe('wire identity with containerd 1.6', () => {
             runtime: { name: 'io.containerd.runc.v2', options: packAny(RuncOptions, RuncOptions.fromPartial({ systemdCgroup: true })) },
             snapshotter: 'overlayfs',
             snapshotKey: 'redis',
-            createdAt: new Date(1714521600000),
+            createdAt: { seconds: 1714521600, nanos: 0 },
             extensions: { x: { typeUrl: 't', value: new Uint8Array([1]) } },
           }),
         ).finish(),

@@ -3,11 +3,13 @@
 import { alreadyExists, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired, validateIdentifier } from '@containerd-ts/namespaces';
+import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { containerCreateEvent, containerDeleteEvent, containerUpdateEvent } from './events.js';
-import { containerKey, containersPrefix } from './keys.js';
+import { containerKey, containersBucketKey, containersPrefix } from './keys.js';
 import { applyLabelPath, storedLabels, validateLabels, wrapError } from './labels.js';
-import type { AnyRecord, ContainerRecord } from './records.js';
+import { type AnyRecord, type ContainerRecord, readRecordTime, recordTime } from './records.js';
+import type { Txn } from './store.js';
 
 /** A protobuf `Any`. */
 export interface AnyValue {
@@ -25,8 +27,8 @@ export interface Container {
   snapshotKey: string;
   extensions: Record<string, AnyValue>;
   sandbox: string;
-  createdAt: Date;
-  updatedAt: Date;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
 }
 
 export type ContainerInput = Omit<Container, 'createdAt' | 'updatedAt' | 'labels' | 'extensions' | 'image' | 'snapshotter' | 'snapshotKey' | 'sandbox'> &
@@ -52,8 +54,8 @@ function toContainer(id: string, rec: ContainerRecord): Container {
     snapshotKey: rec.snapshotKey ?? '',
     extensions,
     sandbox: rec.sandbox ?? '',
-    createdAt: new Date(rec.createdAt),
-    updatedAt: new Date(rec.updatedAt),
+    createdAt: readRecordTime(rec.createdAt),
+    updatedAt: readRecordTime(rec.updatedAt),
   };
 }
 
@@ -63,8 +65,8 @@ function toRecord(c: Omit<Container, 'id'>): ContainerRecord {
   const rec: ContainerRecord = {
     labels: storedLabels(c.labels),
     runtime: { name: c.runtime.name },
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
+    createdAt: recordTime(c.createdAt),
+    updatedAt: recordTime(c.updatedAt),
   };
   if (c.runtime.options) rec.runtime.options = anyOut(c.runtime.options);
   if (c.image) rec.image = c.image;
@@ -91,7 +93,7 @@ function validateContainer(c: Container): void {
   if (c.snapshotKey && !c.snapshotter) throw invalidArgument('container.Snapshotter must be set if container.SnapshotKey is set');
 }
 
-const complete = (c: ContainerInput, createdAt: Date, updatedAt: Date): Container => ({
+const complete = (c: ContainerInput, createdAt: Timestamp, updatedAt: Timestamp): Container => ({
   id: c.id,
   labels: { ...(c.labels ?? {}) },
   image: c.image ?? '',
@@ -104,6 +106,14 @@ const complete = (c: ContainerInput, createdAt: Date, updatedAt: Date): Containe
   createdAt,
   updatedAt,
 });
+
+/**
+ * Whether containerd would have the namespace's containers bucket: made by the first
+ * create and kept (databases from before the marker have one where a container is).
+ */
+async function hasContainersBucket(tx: Txn, ns: string): Promise<boolean> {
+  return (await tx.get(containersBucketKey(ns))) !== undefined || (await tx.hasAny(containersPrefix(ns)));
+}
 
 export class ContainerStore {
   constructor(private readonly core: DBCore) {}
@@ -118,7 +128,13 @@ export class ContainerStore {
   /** Containers matching any filter (fields `id`, `image`, `runtime.name`, `labels.*`). */
   async list(ctx: RequestContext, filters: readonly string[] = []): Promise<Container[]> {
     const ns = namespaceRequired(ctx);
-    const filter = parseAll(filters);
+    let filter: ReturnType<typeof parseAll>;
+    try {
+      filter = parseAll(filters);
+    } catch (err) {
+      // containerd's store wraps the parse error in one more invalid-argument.
+      throw invalidArgument((err as Error).message, err);
+    }
     const prefix = containersPrefix(ns);
     const out: Container[] = [];
     for await (const [key, value] of this.core.store.entries(prefix)) {
@@ -131,8 +147,8 @@ export class ContainerStore {
 
   async create(ctx: RequestContext, input: ContainerInput): Promise<Container> {
     const ns = namespaceRequired(ctx);
-    const now = new Date();
-    const c = complete(input, now, now);
+    const t = now();
+    const c = complete(input, t, t);
     try {
       validateContainer(c);
     } catch (err) {
@@ -141,6 +157,7 @@ export class ContainerStore {
     c.labels = storedLabels(c.labels);
     await this.core.update(async (tx) => {
       if ((await tx.get(containerKey(ns, c.id))) !== undefined) throw alreadyExists(`container ${JSON.stringify(c.id)}`);
+      if ((await tx.get(containersBucketKey(ns))) === undefined) tx.put(containersBucketKey(ns), '');
       tx.putJSON(containerKey(ns, c.id), toRecord(c));
       await this.core.touchNamespace(tx, ns);
     });
@@ -156,6 +173,9 @@ export class ContainerStore {
     const ns = namespaceRequired(ctx);
     if (!input.id) throw invalidArgument('must specify a container id');
     const updated = await this.core.update(async (tx) => {
+      if (!(await hasContainersBucket(tx, ns))) {
+        throw notFound(`cannot update container ${JSON.stringify(input.id)} in namespace ${JSON.stringify(ns)}`);
+      }
       const rec = await tx.getJSON<ContainerRecord>(containerKey(ns, input.id));
       if (!rec) throw notFound(`container ${JSON.stringify(input.id)}`);
       const current = toContainer(input.id, rec);
@@ -171,10 +191,9 @@ export class ContainerStore {
         if (labels) {
           next.labels = labels;
         } else if (path.startsWith('extensions.')) {
+          // An extension missing from the request becomes an empty Any, as in containerd.
           const key = path.slice('extensions.'.length);
-          const ext = input.extensions?.[key];
-          if (ext) next.extensions[key] = ext;
-          else delete next.extensions[key];
+          next.extensions[key] = input.extensions?.[key] ?? { typeUrl: '', value: new Uint8Array() };
         } else if (path === 'spec') {
           if (input.spec) next.spec = input.spec;
           else delete next.spec;
@@ -189,8 +208,10 @@ export class ContainerStore {
         throw wrapError('update failed validation', err);
       }
       next.labels = storedLabels(next.labels);
-      next.updatedAt = new Date();
-      tx.putJSON(containerKey(ns, input.id), toRecord(next));
+      next.updatedAt = now();
+      // containerd writes extensions over the stored ones without removing any: the reply
+      // has the new set, the record (and every later read) keeps the old keys too.
+      tx.putJSON(containerKey(ns, input.id), toRecord({ ...next, extensions: { ...current.extensions, ...next.extensions } }));
       return next;
     });
     await this.core.publish(
@@ -204,6 +225,9 @@ export class ContainerStore {
   async delete(ctx: RequestContext, id: string): Promise<void> {
     const ns = namespaceRequired(ctx);
     await this.core.update(async (tx) => {
+      if (!(await hasContainersBucket(tx, ns))) {
+        throw notFound(`cannot delete container ${JSON.stringify(id)} in namespace ${JSON.stringify(ns)}`);
+      }
       if ((await tx.get(containerKey(ns, id))) === undefined) throw notFound(`container ${id}`);
       tx.del(containerKey(ns, id));
       this.core.markDirty(tx, {});
