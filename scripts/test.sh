@@ -12,10 +12,14 @@ export TURBO_TELEMETRY_DISABLED=1
 results=.test-results
 rm -rf "$results" ./*/.test-results ./*/*/.test-results ./*/*/*/.test-results
 mkdir -p "$results"
+# Typecheck and lint print only their errors; a failure is recorded for the summary.
 check() {
   local name=$1; shift
   echo "test: $name"
-  "$@" || echo "$name" >> "$results/steps.txt"
+  if ! "$@" >"$results/$name.log" 2>&1; then
+    grep -v '^\s*$' "$results/$name.log" | grep -v '^ *•' | tail -n 100
+    echo "$name" >> "$results/steps.txt"
+  fi
 }
 check typecheck pnpm exec turbo run typecheck --concurrency=100% --output-logs=errors-only
 check lint pnpm exec biome lint --log-level=error .
