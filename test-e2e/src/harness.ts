@@ -56,8 +56,8 @@ export interface Service {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function spawnService(cmd: string, args: readonly string[]): Service {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export function spawnService(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Service {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
@@ -93,6 +93,9 @@ export interface StartOptions {
   command?: string[];
   /** Resolve as soon as the process exits (for start-failure tests). */
   expectExit?: boolean;
+  /** Environment and working directory of the daemon (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 /** Starts containerd-ts on a fresh temp root/state/socket; resolves once `ctr version` answers. */
@@ -108,7 +111,7 @@ export async function startDaemon(options: StartOptions = {}): Promise<StartedDa
     args.push('--config', file);
   }
   const [cmd, ...pre] = options.command ?? [containerdTs];
-  const service = spawnService(cmd!, [...pre, ...args]);
+  const service = spawnService(cmd!, [...pre, ...args], { env: options.env, cwd: options.cwd });
   const { child, exited } = service;
   const output = () => service.logs();
   const daemon: StartedDaemon = {
