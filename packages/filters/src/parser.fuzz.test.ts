@@ -74,7 +74,7 @@ describe('filter parser fuzzing', () => {
       }),
       params,
     );
-  });
+  }, 300_000);
 
   it('parses what formatSelector writes back to the same selector', () => {
     fc.assert(
@@ -93,7 +93,7 @@ describe('filter parser fuzzing', () => {
       }),
       params,
     );
-  });
+  }, 300_000);
 
   it('re-parses the text of every filter it accepts to one that matches the same objects', () => {
     fc.assert(
@@ -107,7 +107,7 @@ describe('filter parser fuzzing', () => {
       }),
       params,
     );
-  });
+  }, 300_000);
 
   it('parseAll matches when any of its filters does, and fails with the first bad one', () => {
     fc.assert(
@@ -129,5 +129,5 @@ describe('filter parser fuzzing', () => {
       }),
       params,
     );
-  });
+  }, 300_000);
 });
