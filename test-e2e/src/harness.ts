@@ -99,8 +99,8 @@ export interface Service {
  * Starts a long-running process as the leader of its own process group (so its children
  * can be killed with it), registered for the end-of-file cleanup.
  */
-export function spawnService(cmd: string, args: readonly string[]): Service {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+export function spawnService(cmd: string, args: readonly string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Service {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: opts.env ?? process.env, cwd: opts.cwd });
   trackProcess(child, true);
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
@@ -160,6 +160,9 @@ export interface StartOptions {
   command?: string[];
   /** Resolve as soon as the process exits (for start-failure tests). */
   expectExit?: boolean;
+  /** Environment and working directory of the daemon (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
 }
 
 /** Waits until `ready()` or the service exits; false when it exited. */
@@ -191,7 +194,7 @@ export async function startDaemon(options: StartOptions = {}): Promise<StartedDa
     args.push('--config', file);
   }
   const [cmd, ...pre] = options.command ?? [containerdTs];
-  const service = spawnService(cmd!, [...pre, ...args]);
+  const service = spawnService(cmd!, [...pre, ...args], { env: options.env, cwd: options.cwd });
   const { child, exited } = service;
   const output = () => service.logs();
   const daemon: StartedDaemon = {

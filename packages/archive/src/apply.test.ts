@@ -237,6 +237,28 @@ describe('applyLayer', () => {
     }
   });
 
+  it('rejects an entry refused before its data is read without throwing the error again (found by fuzzing)', async () => {
+    const uncaught: Error[] = [];
+    const onUncaught = (err: Error) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const cases: Array<[LayerEntry[], RegExp]> = [
+        [[{ name: 'b', data: 'xyz', pax: { gid: 'x' } }], /invalid PAX gid "x"/],
+        [[{ name: 'c', data: 'xyz', pax: { mtime: '/etc' } }], /invalid PAX time "\/etc"/],
+        [[{ name: 'a/.wh..', data: 'xyz' }], /invalid whiteout name.*invalid archive/],
+      ];
+      for (const [entries, message] of cases) {
+        for (const worker of [false, true]) {
+          await expect(applyLayer(freshDir(), Readable.from([buildLayer(entries)]), { worker })).rejects.toThrow(message);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(uncaught.map(String)).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('gives the same tree and digest with and without the decompression worker, also concurrently', async () => {
     const tar = buildLayer(baseLayer);
     const gz = gzipLayer(tar);

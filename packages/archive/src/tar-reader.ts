@@ -120,6 +120,10 @@ export function createTarReader(onEntry: EntryHandler): tarStream.Extract {
     decodeLongHeader.call(this, buf);
   };
   extract.on('entry', (raw, stream, next) => {
+    // An entry given up with next(err) before its data was read is destroyed with that
+    // error when the extractor is; the extractor reports it, the entry must not throw it
+    // again (an 'error' without a listener is an uncaught exception).
+    (stream as unknown as EntryStream).on('error', () => {});
     const pax = pending;
     pending = null;
     let header: TarHeader;

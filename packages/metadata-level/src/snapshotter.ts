@@ -227,6 +227,9 @@ export class NamespacedSnapshotter implements Snapshotter {
           await this.backend.remove(ctx, created).catch((err: unknown) => {
             this.db.log?.error({ snapshotter: this.name, key: created, error: (err as Error).message }, 'failed to cleanup unreferenced snapshot');
           });
+          // A backend whose removal only drops the record (overlayfs) reclaims the directory
+          // in its cleanup, which the next collection runs only for a dirty snapshotter.
+          await this.db.update(async (tx) => this.db.markDirty(tx, { snapshotter: this.name }));
         }
         throw result;
       }
