@@ -28,3 +28,14 @@ describe('errors from another copy of errdefs', () => {
     expect(toGrpcStatus(impostor).code).toBe(GrpcCode.UNKNOWN);
   });
 });
+
+describe('remote codes without a class of their own', () => {
+  it('pass through toGrpcStatus unchanged', () => {
+    const err = fromGrpcStatus(GrpcCode.RESOURCE_EXHAUSTED, 'message length 5000000 exceed maximum message size of 4194304');
+    expect(err.kind).toBe('unknown');
+    expect(err.code).toBe(GrpcCode.RESOURCE_EXHAUSTED);
+    expect(toGrpcStatus(err)).toEqual({ code: GrpcCode.RESOURCE_EXHAUSTED, details: 'message length 5000000 exceed maximum message size of 4194304' });
+    expect(toGrpcStatus(fromGrpcStatus(GrpcCode.INTERNAL, 'x')).code).toBe(GrpcCode.INTERNAL);
+    expect(toGrpcStatus(fromGrpcStatus(99, 'x')).code).toBe(GrpcCode.UNKNOWN);
+  });
+});

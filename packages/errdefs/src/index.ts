@@ -82,11 +82,20 @@ export class ContainerdError extends Error {
   }
 }
 
-/** A ContainerdError whose message is taken as is (used when decoding a remote error). */
+/**
+ * A ContainerdError whose message is taken as is and whose gRPC code is the one received
+ * (used when decoding a remote error): a code without a class of its own, such as
+ * ResourceExhausted or Internal, is kind `unknown` but passes through unchanged.
+ */
 class RemoteContainerdError extends ContainerdError {
-  constructor(kind: ErrorKind, message: string) {
+  private readonly remoteCode: GrpcCode;
+  constructor(kind: ErrorKind, message: string, code: GrpcCode) {
     super(kind);
     this.message = message;
+    this.remoteCode = code;
+  }
+  override get code(): GrpcCode {
+    return this.remoteCode;
   }
 }
 
@@ -120,7 +129,12 @@ export const isNotImplemented = (err: unknown) => isKind(err, 'not-implemented')
 
 /** The gRPC status for any thrown value: classified errors keep their code, the rest are Unknown. */
 export function toGrpcStatus(err: unknown): { code: GrpcCode; details: string } {
-  if (isContainerdError(err)) return { code: kinds[err.kind].code, details: err.message };
+  if (isContainerdError(err)) {
+    // A decoded remote error keeps the code it arrived with (see fromGrpcStatus).
+    const code: unknown = err.code;
+    const valid = typeof code === 'number' && Number.isInteger(code) && code > GrpcCode.OK && code <= GrpcCode.UNAUTHENTICATED;
+    return { code: valid ? (code as GrpcCode) : kinds[err.kind].code, details: err.message };
+  }
   if (err instanceof Error) return { code: GrpcCode.UNKNOWN, details: err.message };
   return { code: GrpcCode.UNKNOWN, details: String(err) };
 }
@@ -136,7 +150,14 @@ const codeToKind: Partial<Record<number, ErrorKind>> = {
   [GrpcCode.DEADLINE_EXCEEDED]: 'deadline-exceeded',
 };
 
-/** Decodes a gRPC error (code + details) from a remote containerd into a ContainerdError. */
+/** The error class of a gRPC code (`unknown` for codes without one). */
+export const kindOfGrpcCode = (code: number): ErrorKind => codeToKind[code] ?? 'unknown';
+
+/**
+ * Decodes a gRPC error (code + details) from a remote containerd or shim into a
+ * ContainerdError; `toGrpcStatus` of it gives the same code and details back.
+ */
 export function fromGrpcStatus(code: number, details: string): ContainerdError {
-  return new RemoteContainerdError(codeToKind[code] ?? 'unknown', details);
+  const known = code >= GrpcCode.CANCELLED && code <= GrpcCode.UNAUTHENTICATED && Number.isInteger(code);
+  return new RemoteContainerdError(kindOfGrpcCode(code), details, known ? (code as GrpcCode) : GrpcCode.UNKNOWN);
 }
