@@ -7,6 +7,7 @@ import exchangePlugin from '@containerd-ts/events-exchange';
 import gcSchedulerPlugin from '@containerd-ts/gc-scheduler';
 import metadataPlugin from '@containerd-ts/metadata-level';
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
+import { containersGrpcPlugin, containersServicePlugin } from '@containerd-ts/service-containers';
 import { contentGrpcPlugin, contentServicePlugin } from '@containerd-ts/service-content';
 import { diffGrpcPlugin, diffServicePlugin } from '@containerd-ts/service-diff';
 import { eventsGrpcPlugin } from '@containerd-ts/service-events';
@@ -39,6 +40,7 @@ export function allPlugins(): AnyPluginDefinition[] {
     exchangePlugin,
     gcSchedulerPlugin,
     introspectionServicePlugin,
+    containersServicePlugin,
     contentServicePlugin,
     diffServicePlugin,
     imagesServicePlugin,
@@ -46,6 +48,7 @@ export function allPlugins(): AnyPluginDefinition[] {
     namespacesServicePlugin,
     snapshotsServicePlugin,
     introspectionGrpcPlugin,
+    containersGrpcPlugin,
     contentGrpcPlugin,
     diffGrpcPlugin,
     eventsGrpcPlugin,

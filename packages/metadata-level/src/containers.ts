@@ -5,9 +5,10 @@ import { objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired, validateIdentifier } from '@containerd-ts/namespaces';
 import type { DBCore } from './core.js';
 import { containerCreateEvent, containerDeleteEvent, containerUpdateEvent } from './events.js';
-import { containerKey, containersPrefix } from './keys.js';
+import { containerKey, containersBucketKey, containersPrefix } from './keys.js';
 import { applyLabelPath, storedLabels, validateLabels, wrapError } from './labels.js';
 import type { AnyRecord, ContainerRecord } from './records.js';
+import type { Txn } from './store.js';
 
 /** A protobuf `Any`. */
 export interface AnyValue {
@@ -105,6 +106,14 @@ const complete = (c: ContainerInput, createdAt: Date, updatedAt: Date): Containe
   updatedAt,
 });
 
+/**
+ * Whether containerd would have the namespace's containers bucket: made by the first
+ * create and kept (databases from before the marker have one where a container is).
+ */
+async function hasContainersBucket(tx: Txn, ns: string): Promise<boolean> {
+  return (await tx.get(containersBucketKey(ns))) !== undefined || (await tx.hasAny(containersPrefix(ns)));
+}
+
 export class ContainerStore {
   constructor(private readonly core: DBCore) {}
 
@@ -141,6 +150,7 @@ export class ContainerStore {
     c.labels = storedLabels(c.labels);
     await this.core.update(async (tx) => {
       if ((await tx.get(containerKey(ns, c.id))) !== undefined) throw alreadyExists(`container ${JSON.stringify(c.id)}`);
+      if ((await tx.get(containersBucketKey(ns))) === undefined) tx.put(containersBucketKey(ns), '');
       tx.putJSON(containerKey(ns, c.id), toRecord(c));
       await this.core.touchNamespace(tx, ns);
     });
@@ -156,6 +166,9 @@ export class ContainerStore {
     const ns = namespaceRequired(ctx);
     if (!input.id) throw invalidArgument('must specify a container id');
     const updated = await this.core.update(async (tx) => {
+      if (!(await hasContainersBucket(tx, ns))) {
+        throw notFound(`cannot update container ${JSON.stringify(input.id)} in namespace ${JSON.stringify(ns)}`);
+      }
       const rec = await tx.getJSON<ContainerRecord>(containerKey(ns, input.id));
       if (!rec) throw notFound(`container ${JSON.stringify(input.id)}`);
       const current = toContainer(input.id, rec);
@@ -171,10 +184,9 @@ export class ContainerStore {
         if (labels) {
           next.labels = labels;
         } else if (path.startsWith('extensions.')) {
+          // An extension missing from the request becomes an empty Any, as in containerd.
           const key = path.slice('extensions.'.length);
-          const ext = input.extensions?.[key];
-          if (ext) next.extensions[key] = ext;
-          else delete next.extensions[key];
+          next.extensions[key] = input.extensions?.[key] ?? { typeUrl: '', value: new Uint8Array() };
         } else if (path === 'spec') {
           if (input.spec) next.spec = input.spec;
           else delete next.spec;
@@ -190,7 +202,9 @@ export class ContainerStore {
       }
       next.labels = storedLabels(next.labels);
       next.updatedAt = new Date();
-      tx.putJSON(containerKey(ns, input.id), toRecord(next));
+      // containerd writes extensions over the stored ones without removing any: the reply
+      // has the new set, the record (and every later read) keeps the old keys too.
+      tx.putJSON(containerKey(ns, input.id), toRecord({ ...next, extensions: { ...current.extensions, ...next.extensions } }));
       return next;
     });
     await this.core.publish(
@@ -204,6 +218,9 @@ export class ContainerStore {
   async delete(ctx: RequestContext, id: string): Promise<void> {
     const ns = namespaceRequired(ctx);
     await this.core.update(async (tx) => {
+      if (!(await hasContainersBucket(tx, ns))) {
+        throw notFound(`cannot delete container ${JSON.stringify(id)} in namespace ${JSON.stringify(ns)}`);
+      }
       if ((await tx.get(containerKey(ns, id))) === undefined) throw notFound(`container ${id}`);
       tx.del(containerKey(ns, id));
       this.core.markDirty(tx, {});

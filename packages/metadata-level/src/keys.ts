@@ -14,6 +14,8 @@
 //   v1/<ns>/leased/<eid>/ingests/<ref>               ''   <eid> is the lease ID with '%'
 //   v1/<ns>/leased/<eid>/snapshots/<snapshotter>/<key> '' and '/' escaped: see leaseIdSegment)
 //   v1/<ns>/images/<name>                            ImageRecord
+//   v1/<ns>/containers                               ''  (set by the first container create: containerd's
+//                                                    containers bucket, which outlives its containers)
 //   v1/<ns>/containers/<id>                          ContainerRecord
 //   v1/<ns>/snapshots/<snapshotter>/<key>            SnapshotRecord
 //
@@ -53,6 +55,8 @@ export const imageKey = (ns: string, name: string) => imagesPrefix(ns) + name;
 
 export const containersPrefix = (ns: string) => `${root}${ns}/containers/`;
 export const containerKey = (ns: string, id: string) => containersPrefix(ns) + id;
+/** Marks that the namespace has had containers (containerd's answers for update and delete differ). */
+export const containersBucketKey = (ns: string) => `${root}${ns}/containers`;
 
 export const snapshotsPrefix = (ns: string) => `${root}${ns}/snapshots/`;
 export const snapshotterPrefix = (ns: string, snapshotter: string) => `${snapshotsPrefix(ns)}${snapshotter}/`;
