@@ -30,7 +30,7 @@ export const tasksServicePlugin = definePlugin({
       snapshotMounts: async (rctx, snapshotter, key) => {
         const sn = metadata.snapshotter(snapshotter);
         if (!sn) throw notFound(`snapshotter ${snapshotter}`);
-        return sn.mounts(rctx, key);
+        return (await sn.mounts(rctx, key)).map((m) => ({ type: m.type, source: m.source, target: m.target ?? '', options: m.options }));
       },
       stateTimeoutMs: runtimeTimeouts(ctx.daemon.timeouts).taskStateMs,
       log: ctx.log,
