@@ -23,9 +23,9 @@ const grpc = z
 
 const ttrpc = z
   .object({
-    address: z.string().default(''),
-    uid: z.number().int().nonnegative().default(0),
-    gid: z.number().int().nonnegative().default(0),
+    address: z.string().default('').describe('Unix socket the ttrpc API (the events service shims forward to) is served on; empty = `<grpc.address>.ttrpc`'),
+    uid: z.number().int().nonnegative().default(0).describe('Owner of the ttrpc socket (mode 0660)'),
+    gid: z.number().int().nonnegative().default(0).describe('Group of the ttrpc socket'),
   })
   .strict();
 

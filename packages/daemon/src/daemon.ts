@@ -1,6 +1,6 @@
 // createDaemon: the whole daemon from a list of plugin definitions and a config —
-// directories, plugin graph, gRPC server on the unix socket (and TCP when set), and an
-// orderly stop. The containerd-ts app and custom minimal runtimes are thin shells on it.
+// directories, plugin graph, gRPC server on the unix socket (and TCP when set), ttrpc
+// server on `[ttrpc] address` (where shims forward events), and an orderly stop. The containerd-ts app and custom minimal runtimes are thin shells on it.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { access, constants, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -8,6 +8,7 @@ import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
 import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
 import { withProxyPlugins } from '@containerd-ts/proxy';
+import { TtrpcServer, type TtrpcServiceRegistration, hasTtrpcServices } from '@containerd-ts/ttrpc';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { createLogger } from './logger.js';
 import { prepareSocket, secureSocket } from './socket.js';
@@ -33,6 +34,8 @@ export interface Daemon {
   readonly log: Logger;
   /** The gRPC unix socket path. */
   readonly address: string;
+  /** The ttrpc unix socket path (`[ttrpc] address`, default `<address>.ttrpc`). */
+  readonly ttrpcAddress: string;
   /** Initialises plugins and starts serving. Rejects with a one-line error on any start problem. */
   start(): Promise<void>;
   /** Stops serving, closes plugins in reverse order, removes the socket. Idempotent. */
@@ -104,8 +107,26 @@ export function createDaemon(options: DaemonOptions): Daemon {
     log,
   });
   let server: Server | undefined;
+  let ttrpcServer: TtrpcServer | undefined;
   let stopping: Promise<void> | undefined;
   let bound = false;
+  let ttrpcBound = false;
+
+  /**
+   * The ttrpc services plugins offer: every io.containerd.ttrpc.v1 plugin, and any
+   * io.containerd.grpc.v1 plugin whose instance also has `ttrpcServices` (as containerd's
+   * events plugin serves both APIs).
+   */
+  const ttrpcServices = (): Array<{ uri: string; service: TtrpcServiceRegistration }> => {
+    const out: Array<{ uri: string; service: TtrpcServiceRegistration }> = [];
+    for (const type of [PluginType.grpc, PluginType.ttrpc] as const) {
+      for (const [id, instance] of registry.getAll(type)) {
+        if (!hasTtrpcServices(instance)) continue;
+        for (const service of instance.ttrpcServices) out.push({ uri: `${type}.${id}`, service });
+      }
+    }
+    return out;
+  };
 
   const bind = (srv: Server, target: string, creds: ServerCredentials) =>
     new Promise<void>((resolve, reject) => {
@@ -117,11 +138,13 @@ export function createDaemon(options: DaemonOptions): Daemon {
     registry,
     log,
     address,
+    ttrpcAddress,
     async start() {
       const started = performance.now();
       await ensureWritableDir('root', config.root);
       await ensureWritableDir('state', config.state);
       await prepareSocket(address);
+      await prepareSocket(ttrpcAddress);
       setOOMScore(config.oom_score);
       await registry.initAll();
       const srv = new Server({
@@ -140,10 +163,24 @@ export function createDaemon(options: DaemonOptions): Daemon {
         }
       }
       answerUnknownMethodsAsGo(srv, served);
+      const tsrv = new TtrpcServer({ onError: (err) => log.warn({ error: err.message }, 'ttrpc connection error') });
+      for (const { uri, service } of ttrpcServices()) {
+        try {
+          tsrv.register(service.name, service.methods);
+        } catch (err) {
+          log.warn({ id: uri, error: (err as Error).message }, 'failed to register ttrpc service');
+        }
+      }
+      ttrpcServer = tsrv;
       server = srv;
       await bind(srv, `unix://${address}`, ServerCredentials.createInsecure());
       bound = true;
       await secureSocket(address, config.grpc.uid, config.grpc.gid);
+      await tsrv.listen(ttrpcAddress).catch((err: Error) => {
+        throw new Error(`failed to serve ttrpc on ${ttrpcAddress}: ${err.message.replace(/^ttrpc: failed to listen on \S+: /, '')}`);
+      });
+      ttrpcBound = true;
+      await secureSocket(ttrpcAddress, config.ttrpc.uid, config.ttrpc.gid);
       if (config.grpc.tcp_address) {
         const { tcp_tls_cert: cert, tcp_tls_key: key, tcp_tls_ca: ca } = config.grpc;
         const creds =
@@ -154,6 +191,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
         log.info({ address: config.grpc.tcp_address }, 'serving on TCP');
       }
       log.info({ address }, 'serving');
+      log.info({ address: ttrpcAddress }, 'serving ttrpc');
       log.info(
         { seconds: ((performance.now() - started) / 1000).toFixed(3), uptime: process.uptime().toFixed(3) },
         'containerd-ts successfully booted',
@@ -174,6 +212,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
             });
           });
         }
+        // ttrpc first: shims forwarding events get a closed connection, not a stopped exchange
+        await ttrpcServer?.close();
+        if (ttrpcBound) await unlink(ttrpcAddress).catch(() => {});
         await registry.close();
         if (bound) {
           await unlink(address).catch(() => {});
