@@ -3,8 +3,8 @@
 // exit codes must match; `ctr events` must print the same topics and payloads for the
 // same actions. ctr-ts runs the same session against containerd and must print what ctr
 // prints there.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventFollower } from './event-follower.js';
 import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
@@ -158,42 +158,6 @@ describe('namespaces and leases: the same session on containerd-ts and container
     expect(await ctr(ts.socket, 'namespaces', 'rm', 'lease-only')).toMatchObject({ code: 0, stdout: 'lease-only\n' });
   });
 });
-
-/** `ctr events` (or ctr-ts events) running in the background, its lines collected. */
-class EventFollower {
-  readonly lines: string[] = [];
-  private readonly child: ChildProcess;
-  private partial = '';
-
-  constructor(command: string, socket: string, filters: string[]) {
-    this.child = spawn(command, ['-a', socket, 'events', ...filters], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.on('data', (d: Buffer) => {
-      const parts = (this.partial + d.toString()).split('\n');
-      this.partial = parts.pop() ?? '';
-      this.lines.push(...parts);
-    });
-  }
-
-  async waitFor(text: string, ms = 5000): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-      if (this.lines.some((l) => l.includes(text))) return true;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    return false;
-  }
-
-  /** The lines without Go's timestamp (`2006-01-02 15:04:05.999 +0000 UTC `) and without sync markers. */
-  events(): string[] {
-    return this.lines
-      .filter((l) => !l.includes('sync-marker'))
-      .map((l) => l.replace(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? \+0000 UTC /, ''));
-  }
-
-  stop(): void {
-    this.child.kill('SIGTERM');
-  }
-}
 
 describe('ctr events: the same topics for the same actions', () => {
   let ts: StartedDaemon;

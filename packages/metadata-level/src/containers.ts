@@ -127,7 +127,13 @@ export class ContainerStore {
   /** Containers matching any filter (fields `id`, `image`, `runtime.name`, `labels.*`). */
   async list(ctx: RequestContext, filters: readonly string[] = []): Promise<Container[]> {
     const ns = namespaceRequired(ctx);
-    const filter = parseAll(filters);
+    let filter: ReturnType<typeof parseAll>;
+    try {
+      filter = parseAll(filters);
+    } catch (err) {
+      // containerd's store wraps the parse error in one more invalid-argument.
+      throw invalidArgument((err as Error).message, err);
+    }
     const prefix = containersPrefix(ns);
     const out: Container[] = [];
     for await (const [key, value] of this.core.store.entries(prefix)) {

@@ -226,7 +226,10 @@ describe('containers service', () => {
       kind: 'invalid-argument',
       message: 'update failed validation: container.Spec must be set: invalid argument',
     });
-    expect(await failure(c.unary(Api.list, { filters: ['id=='] }))).toMatchObject({ kind: 'invalid-argument' });
+    expect(await failure(c.unary(Api.list, { filters: ['id=='] }))).toEqual({
+      kind: 'invalid-argument',
+      message: 'filters: parse error: [id==]: expected value or quoted: invalid argument: invalid argument',
+    });
     expect(await failure(env.connect({}).unary(Api.list, { filters: [] }))).toEqual({
       kind: 'failed-precondition',
       message: 'namespace is required: failed precondition',
