@@ -66,6 +66,9 @@ export class ShimTask {
     private readonly conn: ShimConnection,
   ) {}
 
+  /** The init process's pid as the shim's Create reported it (0 for a reconnected shim until asked). */
+  initPid = 0;
+
   get id(): string {
     return this.bundle.id;
   }
@@ -115,6 +118,7 @@ export class ShimTask {
       checkpoint: request.checkpoint,
       options: request.options,
     });
+    this.initPid = r.pid;
     return r.pid;
   }
 

@@ -137,13 +137,9 @@ export class TasksService {
     }
     if (exists) throw new ContainerdError('already-exists', `task ${r.containerId}`);
     const task = await this.runtime.create(ctx, r.containerId, opts);
-    let pid: number;
-    try {
-      pid = await task.pid();
-    } catch (err) {
-      throw new Error(`failed to get task pid: ${(err as Error).message}`, { cause: err });
-    }
-    return { containerId: r.containerId, pid };
+    // The pid the shim's Create answered (containerd asks the shim again with Connect): a
+    // client that closes stdin right after this returns (`echo x | ctr run`) races this reply.
+    return { containerId: r.containerId, pid: task.initPid };
   }
 
   async start(ctx: RequestContext, r: StartRequest): Promise<StartResponse> {
