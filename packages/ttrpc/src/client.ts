@@ -146,7 +146,8 @@ export class TtrpcClient extends EventEmitter<{ close: [error: Error | undefined
         reject: (err) => finish(() => reject(err)),
       });
       if (this.pending.size === 1) this.socket.ref();
-      if (timeoutMs !== undefined) timer = setTimeout(() => finish(() => reject(deadlineExceeded())), timeoutMs);
+      // setTimeout fires at once beyond 2^31-1 ms; such a deadline is as good as none locally
+      if (timeoutMs !== undefined && timeoutMs <= 0x7fffffff) timer = setTimeout(() => finish(() => reject(deadlineExceeded())), timeoutMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.socket.write(encodeFrame(id, MessageType.request, body));
     });

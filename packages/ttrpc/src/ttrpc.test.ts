@@ -86,6 +86,52 @@ async function rawConnection(): Promise<{ socket: Socket; next(): Promise<{ stre
   };
 }
 
+describe('framing', () => {
+  it('reassembles frames fed one byte at a time, and skips an oversized one across chunks', () => {
+    const frames = [
+      encodeFrame(1, 1, Buffer.from('first')),
+      encodeFrame(3, 2, Buffer.alloc(0)),
+      encodeFrame(0xfffffffd, 1, Buffer.alloc(70_000, 1)),
+    ];
+    const parser = new FrameParser();
+    const seen: string[] = [];
+    for (const byte of Buffer.concat(frames)) {
+      for (const ev of parser.push(Buffer.of(byte))) {
+        expect(ev.kind).toBe('frame');
+        if (ev.kind === 'frame') seen.push(`${ev.header.streamId}/${ev.header.type}/${ev.body.length}`);
+      }
+    }
+    expect(seen).toEqual(['1/1/5', '3/2/0', '4294967293/1/70000']);
+    expect(parser.midFrame).toBe(false);
+
+    const big = Buffer.alloc(10);
+    big.writeUInt32BE(MESSAGE_LENGTH_MAX + 1, 0);
+    big.writeUInt32BE(5, 4);
+    big[8] = 1;
+    const events = [
+      ...parser.push(Buffer.concat([big, Buffer.alloc(MESSAGE_LENGTH_MAX)])),
+      ...parser.push(Buffer.concat([Buffer.alloc(1), encodeFrame(7, 1, Buffer.from('next')).subarray(0, 12)])),
+    ];
+    expect(events).toEqual([{ kind: 'oversized', header: { length: MESSAGE_LENGTH_MAX + 1, streamId: 5, type: 1, flags: 0 } }]);
+    expect(parser.midFrame).toBe(true);
+    const rest = parser.push(encodeFrame(7, 1, Buffer.from('next')).subarray(12));
+    expect(rest).toHaveLength(1);
+    expect(rest[0]!.kind === 'frame' && rest[0]!.body.toString()).toBe('next');
+  });
+
+  it('encodes the envelopes as ttrpc does: proto3 defaults left out, metadata as repeated KeyValue', () => {
+    const bytes = encodeRequest({ service: 's', method: 'm', payload: new Uint8Array(0), timeoutNano: 0n, metadata: [{ key: 'k', value: 'v' }] });
+    expect([...bytes]).toEqual([0x0a, 1, 0x73, 0x12, 1, 0x6d, 0x2a, 6, 0x0a, 1, 0x6b, 0x12, 1, 0x76]);
+    const withDeadline = decodeRequest(encodeRequest({ service: 's', method: 'm', payload: Uint8Array.of(1), timeoutNano: 5_000_000_000n, metadata: [] }));
+    expect(withDeadline.timeoutNano).toBe(5_000_000_000n);
+    expect([...withDeadline.payload]).toEqual([1]);
+    // unknown fields are skipped, truncated messages refused
+    expect(decodeRequest(Uint8Array.of(0x0a, 1, 0x73, 0x78, 0x01)).service).toBe('s');
+    expect(() => decodeRequest(Uint8Array.of(0x0a, 5, 0x73))).toThrow();
+    expect(() => decodeResponse(Uint8Array.of(0x0a, 0x02, 0x08))).toThrow();
+  });
+});
+
 describe('unary calls', () => {
   it('round-trips bytes and typed messages, and answers unknown services and methods as ttrpc does', async () => {
     await serve((s) => {
