@@ -14,7 +14,7 @@ import { Options as RuncOptions } from './gen/github.com/containerd/containerd/r
 import { RUNTIME_SPEC_TYPE_URLS, packAny, packJson } from './index.js';
 
 // Go's zero time.Time, which containerd sends for unset non-nullable timestamps.
-const GO_ZERO_TIME = new Date(-62135596800000);
+const GO_ZERO_TIME = { seconds: -62135596800, nanos: 0 };
 
 describe('generated messages', () => {
   it('round-trips a content write with 64-bit sizes, bytes and labels', () => {
@@ -41,17 +41,17 @@ describe('generated messages', () => {
     expect(decoded.size).toBe(-1);
   });
 
-  it('round-trips timestamps including Go zero time', () => {
+  it('round-trips timestamps to the nanosecond, including Go zero time', () => {
     const res = WriteContentResponse.fromPartial({
       action: WriteAction.STAT,
-      startedAt: new Date('2024-01-02T03:04:05.678Z'),
+      startedAt: { seconds: 1704164645, nanos: 678_901_234 },
       updatedAt: GO_ZERO_TIME,
       offset: 1,
       total: 2,
     });
     const decoded = WriteContentResponse.decode(WriteContentResponse.encode(res).finish());
-    expect(decoded.startedAt?.toISOString()).toBe('2024-01-02T03:04:05.678Z');
-    expect(decoded.updatedAt?.getTime()).toBe(GO_ZERO_TIME.getTime());
+    expect(decoded.startedAt).toEqual({ seconds: 1704164645, nanos: 678_901_234 });
+    expect(decoded.updatedAt).toEqual(GO_ZERO_TIME);
   });
 
   it('round-trips a container with Any fields and an Any map', () => {
@@ -63,8 +63,8 @@ describe('generated messages', () => {
       spec: packJson(RUNTIME_SPEC_TYPE_URLS.Spec, { ociVersion: '1.0.2' }),
       snapshotter: 'overlayfs',
       snapshotKey: 'redis',
-      createdAt: new Date('2024-05-01T00:00:00Z'),
-      updatedAt: new Date('2024-05-01T00:00:01Z'),
+      createdAt: { seconds: 1714521600, nanos: 1 },
+      updatedAt: { seconds: 1714521601, nanos: 999_999_999 },
       extensions: { 'example.com/ext': packAny(RuncOptions, RuncOptions.fromPartial({ root: '/run/x' })) },
     });
     expect(Container.decode(Container.encode(container).finish())).toEqual(container);

@@ -25,7 +25,7 @@ const exit = TaskExit.fromPartial({
   id: 'exec-1',
   pid: 4242,
   exitStatus: 137,
-  exitedAt: new Date('2023-11-14T22:13:20.123Z'),
+  exitedAt: { seconds: 1700000000, nanos: 123_000_000 },
 });
 
 describe('Any type URLs', () => {

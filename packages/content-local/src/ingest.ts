@@ -6,6 +6,7 @@ import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Status } from '@containerd-ts/content';
 import { notFound } from '@containerd-ts/errdefs';
+import { type Timestamp, formatRFC3339Nano, fromUnixNanos, parseRFC3339, toUnixNanos } from '@containerd-ts/timestamp';
 
 export interface IngestPaths {
   dir: string;
@@ -44,18 +45,19 @@ export async function pathExists(path: string): Promise<boolean> {
   }
 }
 
-// Timestamps are RFC 3339 text (Go's time.MarshalText); JSON dates are a subset Go parses.
-export const formatTimestamp = (t: Date): string => t.toISOString();
+// Timestamps are RFC 3339 text with nanoseconds (Go's time.MarshalText); files written
+// with milliseconds (toISOString) read the same.
+export const formatTimestamp = (t: Timestamp): string => formatRFC3339Nano(t);
 
-export async function readTimestamp(path: string): Promise<Date> {
+export async function readTimestamp(path: string): Promise<Timestamp> {
   const text = (await readFile(path, 'utf8')).trim();
-  const t = new Date(text);
-  if (text === '' || Number.isNaN(t.getTime())) throw new Error(`could not parse timestamp file ${path}`);
+  const t = parseRFC3339(text);
+  if (!t) throw new Error(`could not parse timestamp file ${path}`);
   return t;
 }
 
 /** Replaces a timestamp file atomically (temp file + rename), so a crash never leaves half of one. */
-export async function replaceTimestamp(path: string, t: Date): Promise<void> {
+export async function replaceTimestamp(path: string, t: Timestamp): Promise<void> {
   const tmp = `${path}.tmp`;
   try {
     await writeFile(tmp, formatTimestamp(t), { mode: 0o666 });
@@ -78,9 +80,9 @@ export async function readTotal(path: string): Promise<number> {
 
 /** Reads an ingest's status from disk: offset is the data size, times from the timestamp files. */
 export async function readIngestStatus(paths: IngestPaths): Promise<Status> {
-  let dataStat: Awaited<ReturnType<typeof stat>>;
+  let dataStat: import('node:fs').BigIntStats;
   try {
-    dataStat = await stat(paths.data);
+    dataStat = await stat(paths.data, { bigint: true });
   } catch (err) {
     if (isErrno(err, 'ENOENT')) throw notFound(`stat ${paths.data}: no such file or directory`);
     throw err;
@@ -95,10 +97,10 @@ export async function readIngestStatus(paths: IngestPaths): Promise<Status> {
   const startedAt = await readTimestamp(paths.startedAt);
   let updatedAt = await readTimestamp(paths.updatedAt);
   // updatedat is written when a writer closes; the data's mtime is newer while one writes.
-  if (dataStat.mtime.getTime() > updatedAt.getTime()) updatedAt = dataStat.mtime;
+  if (dataStat.mtimeNs > toUnixNanos(updatedAt)) updatedAt = fromUnixNanos(dataStat.mtimeNs);
   return {
     ref,
-    offset: dataStat.size,
+    offset: Number(dataStat.size),
     total: await readTotal(paths.total),
     expected: '',
     startedAt,

@@ -7,6 +7,7 @@ import { digestOf, readBlob, writeBlob } from '@containerd-ts/content';
 import { contentSuite } from '@containerd-ts/content/testsuite';
 import { ContainerdError, GrpcCode, toGrpcStatus } from '@containerd-ts/errdefs';
 import { backgroundContext as ctx } from '@containerd-ts/namespaces';
+import { compareTimestamps, now } from '@containerd-ts/timestamp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryLabelStore } from './label-store.js';
 import { LocalContentStore } from './local-store.js';
@@ -89,8 +90,9 @@ describe('LocalContentStore layout', () => {
       offset: 4,
       total: 10,
       expected: '',
-      startedAt: new Date('2024-03-01T10:00:00.123Z'),
-      updatedAt: new Date('2024-03-01T10:00:00.500Z'),
+      // Nanoseconds kept.
+      startedAt: { seconds: 1709287200, nanos: 123_456_789 },
+      updatedAt: { seconds: 1709287200, nanos: 500_000_000 },
     });
     const w = await store.writer(ctx, { ref: 'from-go' });
     expect(w.digest()).toBe(digestOf('abcd'));
@@ -366,11 +368,14 @@ describe('LocalContentStore blobs', () => {
   });
 
   it('reports info from the file, without labels when it has no label store', async () => {
-    const before = new Date();
+    const before = now();
     const digest = await put(Buffer.from('info me'));
+    const after = now();
     const info = await store.info(ctx, digest);
     expect(info).toMatchObject({ digest, size: 7, labels: {} });
-    expect(info.createdAt.getTime()).toBeGreaterThanOrEqual(before.getTime());
+    // The commit time, to the nanosecond (set with utimensat, read from the bigint stat).
+    expect(compareTimestamps(info.createdAt, before)).toBeGreaterThan(0);
+    expect(compareTimestamps(info.createdAt, after)).toBeLessThan(0);
     const err = await failure(store.update(ctx, { digest, labels: { a: 'b' } }));
     expect(err.message).toBe('update not supported on immutable content store: failed precondition');
     expect((await failure(store.info(ctx, digestOf('nope')))).message).toBe(`content ${digestOf('nope')}: not found`);

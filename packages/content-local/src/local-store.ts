@@ -2,7 +2,7 @@
 // <root>/ingest/<sha256 of ref>/, the layout containerd's local store uses. Not
 // namespaced: the metadata layer above it scopes content to namespaces and leases.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   CANONICAL_ALGORITHM,
@@ -23,6 +23,8 @@ import {
 import { alreadyExists, failedPrecondition, invalidArgument, isNotFound, notFound } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
 import type { RequestContext } from '@containerd-ts/namespaces';
+import { utimensat } from '@containerd-ts/sys';
+import { fromUnixNanos, now, toMillis, toUnixNanos } from '@containerd-ts/timestamp';
 import {
   type IngestPaths,
   formatTimestamp,
@@ -111,9 +113,9 @@ export class LocalContentStore implements ContentStore {
     return this.#info(digest, st, await this.#labels(digest));
   }
 
-  #info(digest: string, st: { size: number; mtime: Date; atime: Date }, labels: Record<string, string>): Info {
+  #info(digest: string, st: { size: bigint; mtimeNs: bigint; atimeNs: bigint }, labels: Record<string, string>): Info {
     // As containerd's local store: created is the file's mtime, updated its atime.
-    return { digest, size: st.size, createdAt: st.mtime, updatedAt: st.atime, labels };
+    return { digest, size: Number(st.size), createdAt: fromUnixNanos(st.mtimeNs), updatedAt: fromUnixNanos(st.atimeNs), labels };
   }
 
   async #labels(digest: string): Promise<Record<string, string>> {
@@ -151,10 +153,12 @@ export class LocalContentStore implements ContentStore {
       labels = await this.labelStore.update(info.digest, selected);
     }
 
-    const updated = { ...this.#info(info.digest, st, labels), updatedAt: new Date() };
-    await utimes(path, updated.updatedAt, updated.createdAt).catch((err: unknown) =>
-      this.#log?.warn({ digest: info.digest, err }, 'could not change access time'),
-    );
+    const updated = { ...this.#info(info.digest, st, labels), updatedAt: now() };
+    try {
+      utimensat(path, toUnixNanos(updated.updatedAt), toUnixNanos(updated.createdAt));
+    } catch (err) {
+      this.#log?.warn({ digest: info.digest, err }, 'could not change access time');
+    }
     return updated;
   }
 
@@ -169,7 +173,7 @@ export class LocalContentStore implements ContentStore {
         if (digestProblem(digest)) continue; // not a blob (a stray file)
         let st: Awaited<ReturnType<typeof stat>>;
         try {
-          st = await stat(join(blobs, algorithm, hex));
+          st = await stat(join(blobs, algorithm, hex), { bigint: true });
         } catch (err) {
           if (isErrno(err, 'ENOENT')) continue; // deleted while walking
           throw err;
@@ -294,7 +298,7 @@ export class LocalContentStore implements ContentStore {
       try {
         const st = await readIngestStatus(paths);
         ref = st.ref;
-        updated = st.updatedAt.getTime();
+        updated = toMillis(st.updatedAt);
       } catch {
         try {
           updated = (await stat(paths.dir)).mtime.getTime();
@@ -416,7 +420,7 @@ export class LocalContentStore implements ContentStore {
       await rm(paths.dir, { recursive: true, force: true });
       await mkdir(paths.dir);
     }
-    const startedAt = new Date();
+    const startedAt = now();
     const stamp = formatTimestamp(startedAt);
     await Promise.all([
       writeFile(paths.ref, ref),
@@ -443,7 +447,7 @@ export class LocalContentStore implements ContentStore {
 
 async function statBlob(path: string, digest: string) {
   try {
-    return await stat(path);
+    return await stat(path, { bigint: true });
   } catch (err) {
     if (isErrno(err, 'ENOENT')) throw notFound(`content ${digest}`);
     throw err;

@@ -6,6 +6,8 @@ import { type Hash, createHash } from 'node:crypto';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { CANONICAL_ALGORITHM, type CommitOptions, type Status, type Writer } from '@containerd-ts/content';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@containerd-ts/errdefs';
+import { utimensat } from '@containerd-ts/sys';
+import { type Timestamp, now, toUnixNanos } from '@containerd-ts/timestamp';
 import { type IngestPaths, isErrno, pathExists, replaceTimestamp } from './ingest.js';
 import type { LabelStore } from './label-store.js';
 import type { LockOwner, RefLock } from './locks.js';
@@ -27,8 +29,8 @@ export interface WriterState {
   total: number;
   expected: string;
   hash: Hash;
-  startedAt: Date;
-  updatedAt: Date;
+  startedAt: Timestamp;
+  updatedAt: Timestamp;
   lock: RefLock;
 }
 
@@ -62,13 +64,13 @@ export class LocalWriter implements Writer, LockOwner {
   readonly #host: WriterHost;
   readonly #paths: IngestPaths;
   readonly #lock: RefLock;
-  readonly #startedAt: Date;
+  readonly #startedAt: Timestamp;
   readonly #expected: string;
   #fh: FileHandle | undefined;
   #hash: Hash;
   #offset: number;
   #total: number;
-  #updatedAt: Date;
+  #updatedAt: Timestamp;
   #phase: Phase = 'open';
   /** Set when a write failed: the in-memory digest may include bytes the file lacks. */
   #failure: Error | undefined;
@@ -130,7 +132,7 @@ export class LocalWriter implements Writer, LockOwner {
         }
         this.#offset += chunk.length;
       }
-      this.#updatedAt = new Date();
+      this.#updatedAt = now();
     });
   }
 
@@ -144,7 +146,7 @@ export class LocalWriter implements Writer, LockOwner {
       await fh.truncate(size);
       this.#hash = size === 0 ? createHash(CANONICAL_ALGORITHM) : (await hashPrefix(fh, size)).hash;
       this.#offset = size;
-      this.#updatedAt = new Date();
+      this.#updatedAt = now();
     });
   }
 
@@ -172,8 +174,9 @@ export class LocalWriter implements Writer, LockOwner {
         // Stamped with the commit time, durable, then visible in one rename; made
         // read-only afterwards, so an ingest interrupted before the rename stays writable.
         const mode = (await fh.stat()).mode & 0o777 & ~0o333;
-        const commitTime = new Date();
-        await fh.utimes(commitTime, commitTime);
+        // To the nanosecond (Node's utimes goes through doubles).
+        const commitTime = toUnixNanos(now());
+        utimensat(this.#paths.data, commitTime, commitTime);
         await fh.sync();
         await rename(this.#paths.data, target);
         committed = true;

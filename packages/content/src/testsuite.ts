@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlreadyExists, isFailedPrecondition, isUnavailable } from '@containerd-ts/errdefs';
 import type { RequestContext } from '@containerd-ts/namespaces';
+import { type Timestamp, compareTimestamps, formatRFC3339Nano, now } from '@containerd-ts/timestamp';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_DIGEST, digestOf } from './digest.js';
 import { type CopySource, copyToWriter, readBlob, writeBlob } from './helpers.js';
@@ -103,12 +104,11 @@ async function writeInChunks(w: Writer, data: Uint8Array, chunk: number): Promis
   for (let i = 0; i < data.length; i += chunk) await w.write(data.subarray(i, Math.min(i + chunk, data.length)));
 }
 
-const now = () => new Date();
 
-function expectBetween(what: string, actual: Date, from: Date, to: Date): void {
-  if (actual.getTime() < from.getTime() || actual.getTime() > to.getTime()) {
+function expectBetween(what: string, actual: Timestamp, from: Timestamp, to: Timestamp): void {
+  if (compareTimestamps(actual, from) < 0 || compareTimestamps(actual, to) > 0) {
     throw new Error(
-      `unexpected ${what} ${actual.toISOString()}, expected between ${from.toISOString()} and ${to.toISOString()}`,
+      `unexpected ${what} ${formatRFC3339Nano(actual)}, expected between ${formatRFC3339Nano(from)} and ${formatRFC3339Nano(to)}`,
     );
   }
 }
@@ -117,10 +117,10 @@ async function checkStatus(
   w: Writer,
   expected: Pick<Status, 'ref' | 'offset' | 'total'>,
   digest: string,
-  preStart: Date,
-  postStart: Date,
-  preUpdate: Date,
-  postUpdate: Date,
+  preStart: Timestamp,
+  postStart: Timestamp,
+  preUpdate: Timestamp,
+  postUpdate: Timestamp,
 ): Promise<void> {
   const st = await w.status();
   expect(w.digest(), 'writer digest').toBe(digest);
@@ -136,10 +136,10 @@ async function checkInfo(
   ctx: RequestContext,
   digest: string,
   expected: Pick<Info, 'size'> & { labels?: Record<string, string> },
-  c1: Date,
-  c2: Date,
-  u1: Date,
-  u2: Date,
+  c1: Timestamp,
+  c2: Timestamp,
+  u1: Timestamp,
+  u2: Timestamp,
 ): Promise<void> {
   const info = await store.info(ctx, digest);
   expect(info.digest, 'info digest').toBe(digest);
@@ -154,10 +154,10 @@ async function checkContent(
   ctx: RequestContext,
   digest: string,
   expected: Pick<Info, 'size'>,
-  c1: Date,
-  c2: Date,
-  u1: Date,
-  u2: Date,
+  c1: Timestamp,
+  c2: Timestamp,
+  u1: Timestamp,
+  u2: Timestamp,
 ): Promise<void> {
   await checkInfo(store, ctx, digest, expected, c1, c2, u1, u2);
   const data = await readBlob(store, ctx, { digest });
@@ -354,8 +354,8 @@ const checkLabels: Check = async ({ store, ctx }) => {
   const w1 = await store.writer(ctx, { ref: 'c1-checklabels', total: 256, expected: digest });
   const rootTime = gcRootLabels()['containerd.io/gc.root'] ?? '';
   let labels: Record<string, string> = { k1: 'v1', k2: 'v2', 'containerd.io/gc.root': rootTime };
-  let preCommit: Date;
-  let postCommit: Date;
+  let preCommit: Timestamp;
+  let postCommit: Timestamp;
   try {
     await w1.write(data);
     preCommit = now();
@@ -403,8 +403,8 @@ function checkResume(resume: ResumeFn): Check {
         }
 
         w = await store.writer(ctx, { ref, total: size, expected: digest });
-        let preCommit: Date;
-        let postCommit: Date;
+        let preCommit: Timestamp;
+        let postCommit: Timestamp;
         try {
           const st = await w.status();
           expect(st.offset, 'resumed offset').toBe(limit);

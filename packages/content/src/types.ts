@@ -3,6 +3,7 @@
 // namespaced) and by the metadata layer (namespaced, labels, leases, GC references).
 import type { RequestContext } from '@containerd-ts/namespaces';
 import type {} from '@containerd-ts/plugin';
+import type { Timestamp } from '@containerd-ts/timestamp';
 
 /** An OCI descriptor (the fields the content store uses). */
 export interface Descriptor {
@@ -15,8 +16,8 @@ export interface Descriptor {
 export interface Info {
   digest: string;
   size: number;
-  createdAt: Date;
-  updatedAt: Date;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
   labels: Record<string, string>;
 }
 
@@ -26,8 +27,8 @@ export interface Status {
   total: number;
   /** Expected digest given to the writer ('' when none or unknown: the local store does not persist it). */
   expected: string;
-  startedAt: Date;
-  updatedAt: Date;
+  startedAt: Timestamp;
+  updatedAt: Timestamp;
 }
 
 /** Random access to one committed blob. */

@@ -2,6 +2,7 @@
 // containerd's messages, filtered subscriptions (topic, namespace, event fields),
 // ordering, and unsubscribing.
 import { packFields, unpackFields } from '@containerd-ts/api';
+import { now, toMillis } from '@containerd-ts/timestamp';
 import { describe, expect, it } from 'vitest';
 import { type Envelope, Exchange } from './exchange.js';
 
@@ -33,12 +34,12 @@ describe('exchange', () => {
     await expect(ex.publish(ctx, '/x', { type: 'example.Unknown', fields: {} })).rejects.toThrow(
       'type with url example.Unknown: not found',
     );
-    const env: Envelope = { timestamp: new Date(), namespace: 'default', topic: '/tasks/exit', event: packFields(ev.type, ev.fields) };
+    const env: Envelope = { timestamp: now(), namespace: 'default', topic: '/tasks/exit', event: packFields(ev.type, ev.fields) };
     await expect(ex.forward({}, { ...env, namespace: '' })).rejects.toThrow(
       'event envelope has invalid namespace: identifier must not be empty: invalid argument',
     );
     await expect(ex.forward({}, { ...env, topic: 'x' })).rejects.toThrow(`envelope topic "x": must start with '/'`);
-    await expect(ex.forward({}, { ...env, timestamp: new Date(0) })).rejects.toThrow(
+    await expect(ex.forward({}, { ...env, timestamp: { seconds: 0, nanos: 0 } })).rejects.toThrow(
       'timestamp must be set on forwarded event: invalid argument',
     );
     expect(() => ex.subscribe(['topic=='])).toThrow('failed parsing subscription filters: filters: parse error');
@@ -59,7 +60,7 @@ describe('exchange', () => {
     });
     // An Any from a client's Publish or a shim's Forward passes through as is.
     const forwarded: Envelope = {
-      timestamp: new Date('2024-05-01T00:00:00Z'),
+      timestamp: { seconds: 1714521600, nanos: 123 },
       namespace: 'default',
       topic: '/tasks/exit',
       event: packFields('containerd.events.TaskExit', { container_id: 'c3' }),
@@ -75,7 +76,7 @@ describe('exchange', () => {
       'containerd.events.TaskExit',
     ]);
     expect(unpackFields(got[0]!.event).fields).toMatchObject({ container_id: 'c1', pid: 7 });
-    expect(got[0]!.timestamp.getTime()).toBeGreaterThanOrEqual(before);
+    expect(toMillis(got[0]!.timestamp)).toBeGreaterThanOrEqual(before);
     expect(got[3]).toBe(forwarded);
     expect((await collect(byTopic, 2)).map((e) => e.namespace)).toEqual(['default', 'default']);
     expect((await collect(byNamespace, 1)).map((e) => e.topic)).toEqual(['/tasks/start']);
@@ -88,7 +89,7 @@ describe('exchange', () => {
     const ex = new Exchange();
     const byPid = ex.subscribe(['event.pid==7']);
     const withImage = ex.subscribe(['event.image']);
-    await ex.forward({}, { timestamp: new Date(), namespace: 'n', topic: '/a', event: { typeUrl: 'example.Unknown', value: new Uint8Array() } });
+    await ex.forward({}, { timestamp: now(), namespace: 'n', topic: '/a', event: { typeUrl: 'example.Unknown', value: new Uint8Array() } });
     await ex.publish({ namespace: 'n' }, '/b', taskExit({ pid: 7 }));
     await ex.publish({ namespace: 'n' }, '/c', { type: 'containerd.events.ContainerCreate', fields: { id: 'x' } });
     await ex.publish({ namespace: 'n' }, '/d', { type: 'containerd.events.ContainerCreate', fields: { id: 'y', image: 'img' } });

@@ -6,17 +6,22 @@ import { ContainerdError, invalidArgument } from '@containerd-ts/errdefs';
 import { type Adaptor, type Filter, objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired, validateIdentifier } from '@containerd-ts/namespaces';
 import type { Logger } from '@containerd-ts/plugin';
+import { type Timestamp, isGoZeroTime, now } from '@containerd-ts/timestamp';
 
 /** An event to publish: packed already, or a message by protobuf full name with its fields by .proto field name. */
 export type EventInput = Any | { readonly type: string; readonly fields: Readonly<Record<string, unknown>> };
 
 export interface Envelope {
-  timestamp: Date;
+  /** When it was published, to the nanosecond. */
+  timestamp: Timestamp;
   namespace: string;
   topic: string;
   /** The event, packed with containerd's type URL (the message's full name). */
   event: Any;
 }
+
+/** An envelope from another publisher, before validation: its timestamp may be missing. */
+export type ForwardedEnvelope = Omit<Envelope, 'timestamp'> & { timestamp: Timestamp | undefined };
 
 export interface Subscription extends AsyncIterable<Envelope> {
   /** Ends the subscription; the iterator finishes after what is already queued is dropped. */
@@ -44,7 +49,7 @@ export function validateTopic(topic: string): void {
   }
 }
 
-function validateEnvelope(envelope: Envelope): void {
+function validateEnvelope(envelope: ForwardedEnvelope): asserts envelope is Envelope {
   try {
     validateIdentifier(envelope.namespace);
   } catch (err) {
@@ -55,7 +60,9 @@ function validateEnvelope(envelope: Envelope): void {
   } catch (err) {
     throw prefixed(`envelope topic ${JSON.stringify(envelope.topic)}`, err);
   }
-  if (!(envelope.timestamp instanceof Date) || envelope.timestamp.getTime() === 0 || Number.isNaN(envelope.timestamp.getTime())) {
+  // Unset: absent, Go's zero time (what a Go client sends for it) or the Unix epoch.
+  const t = envelope.timestamp;
+  if (!t || isGoZeroTime(t) || (t.seconds === 0 && t.nanos === 0) || !Number.isFinite(t.seconds) || !Number.isFinite(t.nanos)) {
     throw invalidArgument('timestamp must be set on forwarded event');
   }
 }
@@ -119,11 +126,11 @@ export class Exchange {
       throw prefixed(`envelope topic ${JSON.stringify(topic)}`, err);
     }
     const packed = 'typeUrl' in event ? event : packFields(event.type, event.fields);
-    this.broadcast({ timestamp: new Date(), namespace, topic, event: packed });
+    this.broadcast({ timestamp: now(), namespace, topic, event: packed });
   }
 
   /** Puts an envelope from another publisher (a shim, a client) on the exchange as is. */
-  async forward(_ctx: RequestContext, envelope: Envelope): Promise<void> {
+  async forward(_ctx: RequestContext, envelope: ForwardedEnvelope): Promise<void> {
     validateEnvelope(envelope);
     this.broadcast(envelope);
   }

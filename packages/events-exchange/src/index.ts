@@ -2,7 +2,15 @@
 import { definePlugin } from '@containerd-ts/plugin';
 import { Exchange } from './exchange.js';
 
-export { type Envelope, type EventInput, Exchange, type ExchangeOptions, type Subscription, validateTopic } from './exchange.js';
+export {
+  type Envelope,
+  type EventInput,
+  Exchange,
+  type ExchangeOptions,
+  type ForwardedEnvelope,
+  type Subscription,
+  validateTopic,
+} from './exchange.js';
 
 declare module '@containerd-ts/plugin' {
   interface PluginTypeMap {

@@ -3,11 +3,12 @@
 import { alreadyExists, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired, validateIdentifier } from '@containerd-ts/namespaces';
+import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { containerCreateEvent, containerDeleteEvent, containerUpdateEvent } from './events.js';
 import { containerKey, containersBucketKey, containersPrefix } from './keys.js';
 import { applyLabelPath, storedLabels, validateLabels, wrapError } from './labels.js';
-import type { AnyRecord, ContainerRecord } from './records.js';
+import { type AnyRecord, type ContainerRecord, readRecordTime, recordTime } from './records.js';
 import type { Txn } from './store.js';
 
 /** A protobuf `Any`. */
@@ -26,8 +27,8 @@ export interface Container {
   snapshotKey: string;
   extensions: Record<string, AnyValue>;
   sandbox: string;
-  createdAt: Date;
-  updatedAt: Date;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
 }
 
 export type ContainerInput = Omit<Container, 'createdAt' | 'updatedAt' | 'labels' | 'extensions' | 'image' | 'snapshotter' | 'snapshotKey' | 'sandbox'> &
@@ -53,8 +54,8 @@ function toContainer(id: string, rec: ContainerRecord): Container {
     snapshotKey: rec.snapshotKey ?? '',
     extensions,
     sandbox: rec.sandbox ?? '',
-    createdAt: new Date(rec.createdAt),
-    updatedAt: new Date(rec.updatedAt),
+    createdAt: readRecordTime(rec.createdAt),
+    updatedAt: readRecordTime(rec.updatedAt),
   };
 }
 
@@ -64,8 +65,8 @@ function toRecord(c: Omit<Container, 'id'>): ContainerRecord {
   const rec: ContainerRecord = {
     labels: storedLabels(c.labels),
     runtime: { name: c.runtime.name },
-    createdAt: c.createdAt.toISOString(),
-    updatedAt: c.updatedAt.toISOString(),
+    createdAt: recordTime(c.createdAt),
+    updatedAt: recordTime(c.updatedAt),
   };
   if (c.runtime.options) rec.runtime.options = anyOut(c.runtime.options);
   if (c.image) rec.image = c.image;
@@ -92,7 +93,7 @@ function validateContainer(c: Container): void {
   if (c.snapshotKey && !c.snapshotter) throw invalidArgument('container.Snapshotter must be set if container.SnapshotKey is set');
 }
 
-const complete = (c: ContainerInput, createdAt: Date, updatedAt: Date): Container => ({
+const complete = (c: ContainerInput, createdAt: Timestamp, updatedAt: Timestamp): Container => ({
   id: c.id,
   labels: { ...(c.labels ?? {}) },
   image: c.image ?? '',
@@ -146,8 +147,8 @@ export class ContainerStore {
 
   async create(ctx: RequestContext, input: ContainerInput): Promise<Container> {
     const ns = namespaceRequired(ctx);
-    const now = new Date();
-    const c = complete(input, now, now);
+    const t = now();
+    const c = complete(input, t, t);
     try {
       validateContainer(c);
     } catch (err) {
@@ -207,7 +208,7 @@ export class ContainerStore {
         throw wrapError('update failed validation', err);
       }
       next.labels = storedLabels(next.labels);
-      next.updatedAt = new Date();
+      next.updatedAt = now();
       // containerd writes extensions over the stored ones without removing any: the reply
       // has the new set, the record (and every later read) keeps the old keys too.
       tx.putJSON(containerKey(ns, input.id), toRecord({ ...next, extensions: { ...current.extensions, ...next.extensions } }));

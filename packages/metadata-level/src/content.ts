@@ -26,8 +26,9 @@ import { contentDeleteEvent } from './events.js';
 import { blobKey, blobsPrefix, ingestKey, ingestsPrefix, SEQUENCE_KEY } from './keys.js';
 import { storedLabels, updatedLabels, validateLabels } from './labels.js';
 import { addLeaseResource, removeLeaseResource } from './leases.js';
-import type { BlobRecord, IngestRecord } from './records.js';
+import { type BlobRecord, type IngestRecord, readRecordTime, recordTime } from './records.js';
 import type { Txn } from './store.js';
+import { now } from '@containerd-ts/timestamp';
 
 /** How long an ingest outside any lease stays a GC root after its writer was last opened. */
 export const INGEST_EXPIRY_MS = 24 * 60 * 60 * 1000;
@@ -35,8 +36,8 @@ export const INGEST_EXPIRY_MS = 24 * 60 * 60 * 1000;
 const toInfo = (digest: string, rec: BlobRecord): Info => ({
   digest,
   size: rec.size,
-  createdAt: new Date(rec.createdAt),
-  updatedAt: new Date(rec.updatedAt),
+  createdAt: readRecordTime(rec.createdAt),
+  updatedAt: readRecordTime(rec.updatedAt),
   labels: { ...(rec.labels ?? {}) },
 });
 
@@ -63,7 +64,7 @@ export class MetadataContentStore implements ContentStore {
         if (!rec) throw notFound(`content digest ${info.digest}`);
         const labels = updatedLabels(rec.labels, info.labels, fieldpaths, `content info ${JSON.stringify(info.digest)}`);
         validateLabels(labels, 'info.Labels');
-        const updated: BlobRecord = { ...rec, labels: storedLabels(labels), updatedAt: new Date().toISOString() };
+        const updated: BlobRecord = { ...rec, labels: storedLabels(labels), updatedAt: recordTime(now()) };
         tx.putJSON(blobKey(ns, info.digest), updated);
         return toInfo(info.digest, updated);
       }),
@@ -230,7 +231,7 @@ async function nextSequence(tx: Txn): Promise<number> {
  * record; writing or truncating first copies the shared blob into a private ingest.
  */
 class NamespacedWriter implements Writer {
-  private readonly started = new Date();
+  private readonly started = now();
 
   constructor(
     private readonly core: DBCore,
@@ -335,8 +336,8 @@ class NamespacedWriter implements Writer {
         if ((await tx.get(blobKey(ns, actual))) !== undefined) {
           existed = true;
         } else {
-          const now = new Date().toISOString();
-          tx.putJSON(blobKey(ns, actual), { size, createdAt: now, updatedAt: now, labels } satisfies BlobRecord);
+          const t = recordTime(now());
+          tx.putJSON(blobKey(ns, actual), { size, createdAt: t, updatedAt: t, labels } satisfies BlobRecord);
         }
         tx.del(ingestKey(ns, this.ref));
         removeLeaseResource(tx, ctx, ns, 'ingests', this.ref);

@@ -13,7 +13,7 @@ describe('images', () => {
       const sub = env.exchange.subscribe(['topic~="^/images/"']);
       const images = env.db.images;
       const created = await images.create(ctx, { name: 'docker.io/library/alpine:3', target, labels: { a: '1' } });
-      expect(created.createdAt.getTime()).toBe(created.updatedAt.getTime());
+      expect(created.createdAt).toEqual(created.updatedAt);
       await expect(images.create(ctx, { name: 'docker.io/library/alpine:3', target })).rejects.toThrow(
         'image "docker.io/library/alpine:3": already exists',
       );

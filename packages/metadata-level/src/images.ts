@@ -4,11 +4,12 @@ import { digestProblem } from '@containerd-ts/content';
 import { alreadyExists, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
+import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { imageEvent } from './events.js';
 import { imageKey, imagesPrefix } from './keys.js';
 import { applyLabelPath, storedLabels, validateLabels } from './labels.js';
-import type { DescriptorRecord, ImageRecord } from './records.js';
+import { type DescriptorRecord, type ImageRecord, readRecordTime, recordTime } from './records.js';
 
 export interface ImageTarget {
   mediaType: string;
@@ -21,8 +22,8 @@ export interface Image {
   name: string;
   target: ImageTarget;
   labels: Record<string, string>;
-  createdAt: Date;
-  updatedAt: Date;
+  createdAt: Timestamp;
+  updatedAt: Timestamp;
 }
 
 export type ImageInput = Pick<Image, 'name' | 'target'> & { labels?: Record<string, string> };
@@ -36,8 +37,8 @@ const toImage = (name: string, rec: ImageRecord): Image => ({
   name,
   target: { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } },
   labels: { ...(rec.labels ?? {}) },
-  createdAt: new Date(rec.createdAt),
-  updatedAt: new Date(rec.updatedAt),
+  createdAt: readRecordTime(rec.createdAt),
+  updatedAt: readRecordTime(rec.updatedAt),
 });
 
 function validateImage(name: string, labels: Record<string, string>, target: ImageTarget): void {
@@ -87,8 +88,8 @@ export class ImageStore {
     const ns = namespaceRequired(ctx);
     const labels = storedLabels(input.labels);
     validateImage(input.name, labels, input.target);
-    const now = new Date().toISOString();
-    const rec: ImageRecord = { target: storedTarget(input.target), labels, createdAt: now, updatedAt: now };
+    const t = recordTime(now());
+    const rec: ImageRecord = { target: storedTarget(input.target), labels, createdAt: t, updatedAt: t };
     await this.core.update(async (tx) => {
       if ((await tx.get(imageKey(ns, input.name))) !== undefined) throw alreadyExists(`image ${JSON.stringify(input.name)}`);
       tx.putJSON(imageKey(ns, input.name), rec);
@@ -132,7 +133,7 @@ export class ImageStore {
       }
       labels = storedLabels(labels);
       validateImage(input.name, labels, target);
-      const next: ImageRecord = { target: storedTarget(target), labels, createdAt: rec.createdAt, updatedAt: new Date().toISOString() };
+      const next: ImageRecord = { target: storedTarget(target), labels, createdAt: rec.createdAt, updatedAt: recordTime(now()) };
       tx.putJSON(imageKey(ns, input.name), next);
       return toImage(input.name, next);
     });

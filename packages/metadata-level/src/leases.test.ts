@@ -12,7 +12,7 @@ describe('leases', () => {
       const leases = env.db.leases;
       const l1 = await leases.create(ctx, { id: 'l1', labels: { app: 'x', 'containerd.io/gc.expire': '2100-01-01T00:00:00Z' } });
       expect(l1.id).toBe('l1');
-      expect(l1.createdAt).toBeInstanceOf(Date);
+      expect(l1.createdAt).toEqual({ seconds: expect.any(Number), nanos: expect.any(Number) });
       const random = await leases.create(ctx);
       expect(random.id).toMatch(/^\d+-[A-Za-z0-9_-]{4}$/);
       await expect(leases.create(ctx, { id: 'l1' })).rejects.toThrow('lease "l1": already exists');

@@ -5,15 +5,16 @@ import { digestProblem } from '@containerd-ts/content';
 import { invalidArgument, notFound, notImplemented, alreadyExists } from '@containerd-ts/errdefs';
 import { type Adaptor, objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
+import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { type LeaseResourceKind, leaseKey, leasedKey, leasedPrefix, leasesPrefix } from './keys.js';
 import { GCLabel, storedLabels, validateLabels } from './labels.js';
-import type { LeaseRecord } from './records.js';
+import { type LeaseRecord, readRecordTime, recordTime } from './records.js';
 import type { Txn } from './store.js';
 
 export interface Lease {
   id: string;
-  createdAt: Date;
+  createdAt: Timestamp;
   labels: Record<string, string>;
 }
 
@@ -74,12 +75,12 @@ export class LeaseManager {
     const id = options.id || randomLeaseID();
     const labels = storedLabels(options.labels);
     validateLabels(labels, 'lease.Labels');
-    const createdAt = new Date();
+    const createdAt = now();
     const expire = labels[GCLabel.expire];
     const expireAt = expire === undefined ? undefined : parseExpire(expire);
     await this.core.update(async (tx) => {
       if ((await tx.get(leaseKey(ns, id))) !== undefined) throw alreadyExists(`lease ${JSON.stringify(id)}`);
-      tx.putJSON(leaseKey(ns, id), { createdAt: createdAt.toISOString(), labels } satisfies LeaseRecord);
+      tx.putJSON(leaseKey(ns, id), { createdAt: recordTime(createdAt), labels } satisfies LeaseRecord);
       await this.core.touchNamespace(tx, ns);
       // Before the mutation callbacks run, so the GC scheduler sees the new expiry.
       if (expireAt) tx.onCommit(() => this.core.noteExpiry(expireAt));
@@ -103,7 +104,7 @@ export class LeaseManager {
     const ns = namespaceRequired(ctx);
     const rec = await this.core.store.getJSON<LeaseRecord>(leaseKey(ns, id));
     if (!rec) throw notFound(`lease ${JSON.stringify(id)}`);
-    return { id, createdAt: new Date(rec.createdAt), labels: { ...(rec.labels ?? {}) } };
+    return { id, createdAt: readRecordTime(rec.createdAt), labels: { ...(rec.labels ?? {}) } };
   }
 
   /** Leases of the request's namespace matching any of `filters` (fields `id`, `labels.<key>`). */
@@ -114,7 +115,7 @@ export class LeaseManager {
     const out: Lease[] = [];
     for await (const [key, value] of this.core.store.entries(prefix)) {
       const rec = JSON.parse(value) as LeaseRecord;
-      const lease = { id: key.slice(prefix.length), createdAt: new Date(rec.createdAt), labels: { ...(rec.labels ?? {}) } };
+      const lease = { id: key.slice(prefix.length), createdAt: readRecordTime(rec.createdAt), labels: { ...(rec.labels ?? {}) } };
       if (filter.match(leaseAdaptor(lease))) out.push(lease);
     }
     return out;

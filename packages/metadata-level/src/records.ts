@@ -1,5 +1,13 @@
-// The JSON records stored under the keys of keys.ts. Times are ISO-8601 strings (UTC);
-// labels with an empty value are never stored.
+// The JSON records stored under the keys of keys.ts. Times are RFC 3339 strings in UTC
+// with nanoseconds (Go's RFC3339Nano; records written before nanoseconds have
+// milliseconds, which read the same); labels with an empty value are never stored.
+import { type Timestamp, formatRFC3339Nano, mustParseRFC3339 } from '@containerd-ts/timestamp';
+
+/** A stored time, read. */
+export const readRecordTime = (text: string): Timestamp => mustParseRFC3339(text, 'record time');
+
+/** A time as stored. */
+export const recordTime = (t: Timestamp): string => formatRFC3339Nano(t);
 
 export interface NamespaceRecord {
   labels?: Record<string, string>;

@@ -10,6 +10,7 @@ import type { Info, Snapshotter } from '@containerd-ts/snapshots';
 import { snapshotterSuite } from '@containerd-ts/snapshots/testsuite';
 import { NativeSnapshotter } from '@containerd-ts/snapshotter-native';
 import { MNT_DETACH, mount, umount2 } from '@containerd-ts/sys';
+import { compareTimestamps } from '@containerd-ts/timestamp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MetadataDB } from './db.js';
 import * as keys from './keys.js';
@@ -139,7 +140,7 @@ describe('namespaced snapshots', () => {
       'labels.drop',
     ]);
     expect(updated.labels).toEqual({ keep: '1', 'containerd.io/snapshot/y': 'v' });
-    expect(updated.updated.getTime()).toBeGreaterThanOrEqual(before.updated.getTime());
+    expect(compareTimestamps(updated.updated, before.updated)).toBeGreaterThan(0);
     expect(updated.created).toEqual(before.created);
     expect((await backendInfos(backend))[0]?.labels).toEqual({ 'containerd.io/snapshot/y': 'v' });
     expect(await names(sn, 'a', ['labels.keep==1'])).toEqual(['k']);

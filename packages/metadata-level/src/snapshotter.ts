@@ -5,6 +5,7 @@
 import { ContainerdError, alreadyExists, invalidArgument, isAlreadyExists, isNotFound, notFound } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
+import { type Timestamp, now } from '@containerd-ts/timestamp';
 import {
   type Info,
   type InfoUpdate,
@@ -22,7 +23,7 @@ import type { DBCore } from './core.js';
 import { type LeaseResourceKind, prefixEnd, snapshotKey, snapshotSequenceKey, snapshotterPrefix } from './keys.js';
 import { storedLabels, updatedLabels, validateLabels } from './labels.js';
 import { addLeaseResource, removeLeaseResource } from './leases.js';
-import type { SnapshotRecord } from './records.js';
+import { type SnapshotRecord, readRecordTime, recordTime } from './records.js';
 import type { Txn } from './store.js';
 
 /** Records read per batch while walking (the backend is asked about each between batches). */
@@ -35,16 +36,16 @@ interface LocalInfo {
   name: string;
   parent: string;
   labels: Record<string, string>;
-  created: Date;
-  updated: Date;
+  created: Timestamp;
+  updated: Timestamp;
 }
 
 const localInfo = (name: string, rec: SnapshotRecord): LocalInfo => ({
   name,
   parent: rec.parent ?? '',
   labels: { ...(rec.labels ?? {}) },
-  created: new Date(rec.createdAt),
-  updated: new Date(rec.updatedAt),
+  created: readRecordTime(rec.createdAt),
+  updated: readRecordTime(rec.updatedAt),
 });
 
 /** The backend's view (kind, its inherited labels) under the namespace's name, parent, times and labels. */
@@ -115,8 +116,7 @@ export class NamespacedSnapshotter implements Snapshotter {
         let labels = updatedLabels(rec.labels, info.labels, fieldpaths, `snapshot ${JSON.stringify(info.name)}`);
         checkLabels(labels);
         labels = storedLabels(labels);
-        const updatedAt = new Date();
-        const next: SnapshotRecord = { ...rec, labels, updatedAt: updatedAt.toISOString() };
+        const next: SnapshotRecord = { ...rec, labels, updatedAt: recordTime(now()) };
         tx.putJSON(snapshotKey(ns, this.name, info.name), next);
         // In the transaction, as containerd does, so the backend and the records rarely disagree.
         const backendInfo = await this.backend.update(ctx, { name: rec.name, labels: filterInheritedLabels(labels) }, fieldpaths);
@@ -167,7 +167,7 @@ export class NamespacedSnapshotter implements Snapshotter {
       let mounts: Mount[] = [];
       let created = '';
       let result: unknown;
-      let createdAt = new Date();
+      let createdAt = now();
       let updatedAt = createdAt;
       let recordKey = key;
       try {
@@ -175,7 +175,7 @@ export class NamespacedSnapshotter implements Snapshotter {
           ? await this.backend.view(ctx, bkey, bparent, backendOptions)
           : await this.backend.prepare(ctx, bkey, bparent, backendOptions);
         created = bkey;
-        createdAt = new Date();
+        createdAt = now();
         updatedAt = createdAt;
       } catch (err) {
         if (!isAlreadyExists(err)) throw err;
@@ -205,8 +205,8 @@ export class NamespacedSnapshotter implements Snapshotter {
           const rec: SnapshotRecord = {
             name: bkey,
             labels: storedLabels(labels),
-            createdAt: createdAt.toISOString(),
-            updatedAt: updatedAt.toISOString(),
+            createdAt: recordTime(createdAt),
+            updatedAt: recordTime(updatedAt),
           };
           if (parent) {
             const prec = await this.record(tx, ns, parent);
@@ -272,8 +272,8 @@ export class NamespacedSnapshotter implements Snapshotter {
         const active = await this.record(tx, ns, key);
         if (!active) throw doesNotExist(key);
         const nameKey = backendKey(ns, await this.nextSequence(tx, ns), name);
-        const now = new Date().toISOString();
-        const rec: SnapshotRecord = { name: nameKey, labels: storedLabels(labels), createdAt: now, updatedAt: now };
+        const t = recordTime(now());
+        const rec: SnapshotRecord = { name: nameKey, labels: storedLabels(labels), createdAt: t, updatedAt: t };
         if (active.parent) {
           if (!(await this.record(tx, ns, active.parent))) throw notFound(`parent snapshot ${active.parent} does not exist`);
           rec.parent = active.parent;

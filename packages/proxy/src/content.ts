@@ -26,10 +26,11 @@ import type {
 import { failedPrecondition, invalidArgument, notImplemented } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
 import type { RequestContext } from '@containerd-ts/namespaces';
+import type { Timestamp } from '@containerd-ts/timestamp';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import { type ProxyConnection, callContext } from './connection.js';
 
-const epoch = () => new Date(0);
+const epoch = (): Timestamp => ({ seconds: 0, nanos: 0 });
 
 const fromApiInfo = (info: ApiInfo | undefined): Info => ({
   digest: info?.digest ?? '',
@@ -227,8 +228,8 @@ class RemoteWriter implements Writer {
   private offset: number;
   private total: number;
   private currentDigest: string;
-  private startedAt: Date;
-  private updatedAt: Date;
+  private startedAt: Timestamp;
+  private updatedAt: Timestamp;
 
   constructor(
     private readonly stream: WriteStream,

@@ -9,6 +9,7 @@ import {
 import type { Mount as ApiMount } from '@containerd-ts/api/types/mount';
 import { parseAll } from '@containerd-ts/filters';
 import type { RequestContext } from '@containerd-ts/namespaces';
+import type { Timestamp } from '@containerd-ts/timestamp';
 import {
   type Info,
   type InfoUpdate,
@@ -27,7 +28,7 @@ const fromApiKind = (kind: ApiKind): Info['kind'] =>
 const toApiKind = (kind: Info['kind'] | undefined): ApiKind =>
   kind === Kind.Active ? ApiKind.ACTIVE : kind === Kind.View ? ApiKind.VIEW : ApiKind.COMMITTED;
 
-const epoch = () => new Date(0);
+const epoch = (): Timestamp => ({ seconds: 0, nanos: 0 });
 
 const fromApiInfo = (info: ApiInfo | undefined): Info => ({
   kind: fromApiKind(info?.kind ?? ApiKind.UNKNOWN),

@@ -9,6 +9,7 @@ import type { Any } from '@containerd-ts/api';
 import { Any as AnyCodec } from '@containerd-ts/api/types/any';
 import { DeleteResponse } from '@containerd-ts/api/runtime/task';
 import { lookPath } from '@containerd-ts/snapshots';
+import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { Bundle } from './bundle.js';
 
 /** containerd's shim binary name for a runtime name: `io.containerd.runc.v2` → `containerd-shim-runc-v2`; '' when malformed. */
@@ -77,7 +78,8 @@ export interface ShimCommandConfig {
 export interface Exit {
   pid: number;
   status: number;
-  timestamp: Date;
+  /** When the process exited, with the shim's nanoseconds. */
+  timestamp: Timestamp | undefined;
 }
 
 interface CommandResult {
@@ -168,7 +170,7 @@ export async function deleteShim(config: ShimCommandConfig, bundle: Bundle, time
   const r = await runShim(config, bundle.namespace, args, { cwd, timeoutMs });
   if (r.code !== 0) throw new Error(`${r.stderr.toString()}: ${exitText(r)}`);
   const response = DeleteResponse.decode(r.stdout);
-  return { pid: response.pid, status: response.exitStatus, timestamp: response.exitedAt ?? new Date() };
+  return { pid: response.pid, status: response.exitStatus, timestamp: response.exitedAt ?? now() };
 }
 
 /** What containerd passes as `-publish-binary`: the daemon's own executable (our launcher when there is one). */

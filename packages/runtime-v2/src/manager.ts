@@ -13,6 +13,7 @@ import { ContainerdError, alreadyExists, fromGrpcStatus, isContainerdError, isNo
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import type { Logger } from '@containerd-ts/plugin';
 import { unmountAll } from '@containerd-ts/snapshots';
+import { now } from '@containerd-ts/timestamp';
 import { type Exit, type RuntimeResolver, type ShimCommandConfig, deleteShim, startShim } from './binary.js';
 import { type Bundle, createLogFifo, loadBundle, newBundle } from './bundle.js';
 import type { ClosedErrorTest, ShimDialer } from './connection.js';
@@ -282,7 +283,7 @@ export class TaskManager {
     }
     log?.close();
     await bundle.delete().catch((err: unknown) => this.config.log.warn({ id, error: String(err) }, 'failed to delete bundle'));
-    if (publish) await this.publishExit(ns, id, exit ?? { pid: 0, status: 255, timestamp: new Date() });
+    if (publish) await this.publishExit(ns, id, exit ?? { pid: 0, status: 255, timestamp: now() });
   }
 
   private async publishExit(ns: string, id: string, exit: Exit): Promise<void> {

@@ -31,6 +31,7 @@ import {
 import type { Mount } from '@containerd-ts/api/types/mount';
 import type { ProcessInfo } from '@containerd-ts/api/types/task';
 import { Empty } from '@containerd-ts/api/types/empty';
+import type { Timestamp } from '@containerd-ts/timestamp';
 import type { Bundle } from './bundle.js';
 import type { Exit } from './binary.js';
 import type { CallOptions, ShimConnection } from './connection.js';
@@ -56,7 +57,7 @@ export interface ProcessState extends TaskIO {
   /** containerd.v1.types.Status (0 unknown, 1 created, 2 running, 3 stopped, 4 paused, 5 pausing). */
   status: number;
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
 }
 
 /** A shim connection and the task it runs, as the runtime keeps it. */
@@ -128,7 +129,7 @@ export class ShimTask {
 
   async delete(execId = ''): Promise<Exit> {
     const r = await this.call('Delete', DeleteRequest, DeleteResponse, { id: this.id, execId });
-    return { pid: r.pid, status: r.exitStatus, timestamp: r.exitedAt ?? new Date(0) };
+    return { pid: r.pid, status: r.exitStatus, timestamp: r.exitedAt };
   }
 
   async state(execId = '', options: Partial<CallOptions> = {}): Promise<ProcessState> {
@@ -187,7 +188,7 @@ export class ShimTask {
   }
 
   /** Waits for a process to exit (a call that lasts as long as the process). */
-  async wait(execId = '', signal?: AbortSignal): Promise<{ status: number; timestamp: Date | undefined }> {
+  async wait(execId = '', signal?: AbortSignal): Promise<{ status: number; timestamp: Timestamp | undefined }> {
     const r = await this.call('Wait', WaitRequest, WaitResponse, { id: this.id, execId }, signal ? { signal } : {});
     return { status: r.exitStatus, timestamp: r.exitedAt };
   }

@@ -5,6 +5,7 @@ import { unpackFields } from '@containerd-ts/api';
 import { ContainersService as Api, type Container } from '@containerd-ts/api/services/containers';
 import type { ContainerdError } from '@containerd-ts/errdefs';
 import type { Envelope } from '@containerd-ts/events-exchange';
+import { compareTimestamps, toMillis } from '@containerd-ts/timestamp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TestEnv, createEnv } from './testing/env.js';
 
@@ -72,7 +73,9 @@ describe('containers service', () => {
       snapshotKey: 'web',
       extensions: { a: ext('1') },
     });
-    expect(created?.createdAt?.getTime()).toBeGreaterThanOrEqual(before - 1);
+    expect(toMillis(created!.createdAt!)).toBeGreaterThanOrEqual(before - 1);
+    // Nanoseconds on the wire, below the millisecond.
+    expect(created?.createdAt?.nanos).toBeGreaterThan(0);
     expect(created?.updatedAt).toEqual(created?.createdAt);
     await c.unary(Api.create, { container: container('db', { image: '', runtime: { name: 'io.containerd.runc.v1', options: undefined }, labels: { app: 'db' } }) });
     expect(plain((await c.unary(Api.get, { id: 'web' })).container)).toEqual(created);
@@ -96,7 +99,7 @@ describe('containers service', () => {
       await c.unary(Api.update, { container: container('web', { labels: { tier: 'front' } }), updateMask: ['labels.tier', 'labels.app'] })
     ).container;
     expect(labelled?.labels).toEqual({ tier: 'front' });
-    expect(labelled?.updatedAt?.getTime()).toBeGreaterThanOrEqual(labelled?.createdAt?.getTime() ?? Number.POSITIVE_INFINITY);
+    expect(compareTimestamps(labelled!.updatedAt!, labelled!.createdAt!)).toBeGreaterThan(0);
     expect(labelled?.createdAt).toEqual(created?.createdAt);
     const imaged = (await c.unary(Api.update, { container: container('web', { image: 'other:1', snapshotKey: 'k2' }), updateMask: ['image', 'snapshotkey'] }))
       .container;

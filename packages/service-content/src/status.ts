@@ -79,7 +79,7 @@ export function goQuote(s: string): string {
 }
 
 /** Go's zero time.Time, which containerd sends for timestamps it always fills in. */
-export const GO_ZERO_TIME = new Date(-62135596800000);
+export { GO_ZERO_TIME } from '@containerd-ts/timestamp';
 
 const cancelReason = canceled();
 

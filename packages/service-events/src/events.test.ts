@@ -11,6 +11,7 @@ import { EventsService as Api, type Envelope } from '@containerd-ts/api/services
 import { Connection } from '@containerd-ts/client';
 import type { ContainerdError } from '@containerd-ts/errdefs';
 import { Exchange } from '@containerd-ts/events-exchange';
+import { GO_ZERO_TIME, now, toMillis } from '@containerd-ts/timestamp';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventsService } from './events.js';
@@ -88,7 +89,9 @@ describe('events service', () => {
     const [e] = await sub.next(1);
     expect(e?.namespace).toBe('team-a');
     expect(e?.topic).toBe('/namespaces/create');
-    expect(e?.timestamp?.getTime()).toBeGreaterThanOrEqual(before - 1);
+    expect(toMillis(e!.timestamp!)).toBeGreaterThanOrEqual(before - 1);
+    // Stamped with nanoseconds, as containerd does.
+    expect(e?.timestamp?.nanos).toBeGreaterThan(0);
     expect(e?.event?.typeUrl).toBe('containerd.events.NamespaceCreate');
     expect(unpackAs(e!.event!, NamespaceCreate)).toEqual({ name: 'x', labels: { k: 'v' } });
     await sub.close();
@@ -114,7 +117,7 @@ describe('events service', () => {
 
   it('forward keeps the timestamp and namespace of the envelope', async () => {
     const sub = await subscribe(['topic~="^/tasks/"']);
-    const timestamp = new Date('2024-05-06T07:08:09.123Z');
+    const timestamp = { seconds: 1714979289, nanos: 123_456_789 };
     const event = packAny(TaskExit, TaskExit.fromPartial({ containerId: 'c9', pid: 42 }));
     await connect('caller').unary(Api.forward, { envelope: { timestamp, namespace: 'shim-ns', topic: '/tasks/exit', event } });
     const [e] = await sub.next(1);
@@ -141,10 +144,10 @@ describe('events service', () => {
       message: 'timestamp must be set on forwarded event: invalid argument',
     });
     // Go clients send the zero time for an unset timestamp.
-    expect(await failure(c.unary(Api.forward, { envelope: { ...base, timestamp: new Date(-62135596800000) } }))).toMatchObject({
+    expect(await failure(c.unary(Api.forward, { envelope: { ...base, timestamp: GO_ZERO_TIME } }))).toMatchObject({
       kind: 'invalid-argument',
     });
-    expect((await failure(c.unary(Api.forward, { envelope: { ...base, namespace: '', timestamp: new Date() } }))).message).toMatch(
+    expect((await failure(c.unary(Api.forward, { envelope: { ...base, namespace: '', timestamp: now() } }))).message).toMatch(
       /^event envelope has invalid namespace: /,
     );
     expect(await failure(c.unary(Api.forward, { envelope: undefined }))).toMatchObject({ kind: 'invalid-argument' });

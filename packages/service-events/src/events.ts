@@ -4,11 +4,9 @@
 import type { Any } from '@containerd-ts/api';
 import type { Envelope as ApiEnvelope, ForwardRequest, PublishRequest, SubscribeRequest } from '@containerd-ts/api/services/events';
 import { invalidArgument } from '@containerd-ts/errdefs';
-import type { Envelope, Exchange } from '@containerd-ts/events-exchange';
+import type { Envelope, Exchange, ForwardedEnvelope } from '@containerd-ts/events-exchange';
 import type { RequestContext } from '@containerd-ts/namespaces';
 
-/** Go's zero time, which Go clients send for a timestamp they did not set. */
-const GO_ZERO_TIME_MS = -62135596800000;
 
 /** Where subscribed envelopes go: `write` returns false when the consumer is full. */
 export interface EnvelopeSink {
@@ -38,10 +36,11 @@ export class EventsService {
   async forward(ctx: RequestContext, req: ForwardRequest): Promise<void> {
     const e = req.envelope;
     if (!e) throw invalidArgument('envelope must be set');
-    // An unset or zero timestamp is refused by the exchange's validation.
-    const timestamp = e.timestamp && e.timestamp.getTime() !== GO_ZERO_TIME_MS ? e.timestamp : new Date(Number.NaN);
+    // An unset timestamp, or Go's zero time (what a Go client sends for one), is refused by
+    // the exchange's validation.
+    const timestamp = e.timestamp;
     const event: Any | undefined = e.event;
-    const envelope: Envelope = { timestamp, namespace: e.namespace, topic: e.topic, event: event ?? { typeUrl: '', value: new Uint8Array() } };
+    const envelope: ForwardedEnvelope = { timestamp, namespace: e.namespace, topic: e.topic, event: event ?? { typeUrl: '', value: new Uint8Array() } };
     await this.exchange.forward(ctx, envelope);
   }
 

@@ -39,7 +39,10 @@ describe('images service', () => {
     const digest = `sha256:${'a'.repeat(64)}`;
     const created = (await c.unary(Api.create, { image: image('example.com/app:1', digest, { team: 'x' }) })).image;
     expect(created).toMatchObject({ name: 'example.com/app:1', labels: { team: 'x' }, target: { digest, size: 10, mediaType: manifestType } });
-    expect(created?.createdAt).toBeInstanceOf(Date);
+    // A nanosecond time on the wire, not milliseconds.
+    expect(created?.createdAt).toEqual({ seconds: expect.any(Number), nanos: expect.any(Number) });
+    expect(Math.abs(created!.createdAt!.seconds * 1000 - Date.now())).toBeLessThan(60_000);
+    expect(created?.updatedAt).toEqual(created?.createdAt);
     await c.unary(Api.create, { image: image('example.com/app:2', digest) });
     expect((await c.unary(Api.get, { name: 'example.com/app:1' })).image?.labels).toEqual({ team: 'x' });
 

@@ -3,6 +3,7 @@
 // resources, expiry, and containerd's error classes and messages.
 import { LeasesService as Api } from '@containerd-ts/api/services/leases';
 import type { ContainerdError } from '@containerd-ts/errdefs';
+import { toMillis } from '@containerd-ts/timestamp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TestEnv, backendDigests, createEnv, putBlob } from './testing/env.js';
 
@@ -28,7 +29,9 @@ describe('leases service', () => {
     const l1 = (await c.unary(Api.create, { id: 'l1', labels: { app: 'web', 'containerd.io/gc.expire': '2100-01-01T00:00:00Z' } })).lease;
     expect(l1?.id).toBe('l1');
     expect(l1?.labels).toEqual({ app: 'web', 'containerd.io/gc.expire': '2100-01-01T00:00:00Z' });
-    expect(l1?.createdAt?.getTime()).toBeGreaterThanOrEqual(before - 1);
+    expect(toMillis(l1!.createdAt!)).toBeGreaterThanOrEqual(before - 1);
+    // Nanoseconds on the wire: a Go client sees the time it was created to the nanosecond.
+    expect(l1?.createdAt?.nanos).toBeGreaterThan(0);
     const random = (await c.unary(Api.create, { id: '', labels: {} })).lease;
     expect(random?.id).toMatch(/^\d{1,9}-[A-Za-z0-9_-]{4}$/);
     expect(await failure(c.unary(Api.create, { id: 'l1', labels: {} }))).toEqual({ kind: 'already-exists', message: 'lease "l1": already exists' });

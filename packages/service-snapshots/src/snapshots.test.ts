@@ -39,7 +39,7 @@ describe('snapshots service', () => {
 
     const info = (await c.unary(Api.stat, { snapshotter, key: 'layer' })).info;
     expect(info).toMatchObject({ name: 'layer', parent: '', kind: Kind.COMMITTED, labels: { b: '2' } });
-    expect(info?.createdAt).toBeInstanceOf(Date);
+    expect(info?.createdAt).toEqual({ seconds: expect.any(Number), nanos: expect.any(Number) });
     expect((await c.unary(Api.stat, { snapshotter, key: 'v' })).info?.kind).toBe(Kind.VIEW);
     expect((await c.unary(Api.stat, { snapshotter, key: 'work' })).info).toMatchObject({ kind: Kind.ACTIVE, parent: 'layer' });
 

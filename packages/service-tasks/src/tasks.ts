@@ -40,6 +40,7 @@ import { objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import type { Logger } from '@containerd-ts/plugin';
 import type { CreateOpts, Exit, ShimTask } from '@containerd-ts/runtime-v2';
+import { now } from '@containerd-ts/timestamp';
 
 /** The container record fields the tasks service reads. */
 export interface ContainerRecord {
@@ -287,7 +288,7 @@ export class TasksService {
     const tasks = this.runtime.list(ctx).filter((t) => filter.match(objectAdaptor({ id: t.id, namespace: ns })));
     const metrics = await Promise.all(
       tasks.map(async (t) => {
-        const timestamp = new Date();
+        const timestamp = now();
         try {
           const data = await t.stats();
           return { timestamp, id: t.id, data };

@@ -6,6 +6,7 @@ import { open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
+import { type Timestamp, formatRFC3339Nano, mustParseRFC3339, now } from '@containerd-ts/timestamp';
 import { adaptSnapshot } from './labels.js';
 import { type Info, Kind, type SnapshotOptions, type Usage, type WalkFn } from './types.js';
 
@@ -23,9 +24,8 @@ interface SnapshotRecord {
   readonly kind: Kind;
   readonly parent: string;
   readonly labels: Readonly<Record<string, string>>;
-  /** Milliseconds since the epoch. */
-  readonly created: number;
-  readonly updated: number;
+  readonly created: Timestamp;
+  readonly updated: Timestamp;
   /** Usage recorded for a committed snapshot; absent until measured. */
   readonly usage?: Usage;
 }
@@ -60,8 +60,8 @@ function toInfo(name: string, r: SnapshotRecord): Info {
     name,
     parent: r.parent,
     labels: { ...r.labels },
-    created: new Date(r.created),
-    updated: new Date(r.updated),
+    created: { ...r.created },
+    updated: { ...r.updated },
   };
 }
 
@@ -188,8 +188,8 @@ export class WriteTransaction extends ReadTransaction {
     this.checkCreate(kind, key, parent);
     const id = this.nextId;
     this.nextId += 1;
-    const now = Date.now();
-    this.put(key, { id, kind, parent, labels: storedLabels(options.labels), created: now, updated: now });
+    const t = now();
+    this.put(key, { id, kind, parent, labels: storedLabels(options.labels), created: t, updated: t });
     return { id: String(id), kind, parentIds: this.parentIds(parent) };
   }
 
@@ -214,7 +214,7 @@ export class WriteTransaction extends ReadTransaction {
     } else {
       labels = { ...given };
     }
-    const updated: SnapshotRecord = { ...r, labels: storedLabels(labels), updated: Date.now() };
+    const updated: SnapshotRecord = { ...r, labels: storedLabels(labels), updated: now() };
     this.put(info.name, updated);
     return toInfo(info.name, updated);
   }
@@ -231,15 +231,15 @@ export class WriteTransaction extends ReadTransaction {
     if (r.parent !== '' && !this.snapshots.has(r.parent)) {
       throw notFound(`missing parent ${JSON.stringify(r.parent)} of snapshot ${JSON.stringify(key)}`);
     }
-    const now = Date.now();
+    const t = now();
     this.snapshots.delete(key);
     this.put(name, {
       id: r.id,
       kind: Kind.Committed,
       parent: r.parent,
       labels: storedLabels(options.labels),
-      created: now,
-      updated: now,
+      created: t,
+      updated: t,
       ...(usage ? { usage } : {}),
     });
     return String(r.id);
@@ -345,8 +345,8 @@ export class MetaStore {
         kind: r.kind,
         ...(r.parent ? { parent: r.parent } : {}),
         ...(Object.keys(r.labels).length > 0 ? { labels: { ...r.labels } } : {}),
-        created: new Date(r.created).toISOString(),
-        updated: new Date(r.updated).toISOString(),
+        created: formatRFC3339Nano(r.created),
+        updated: formatRFC3339Nano(r.updated),
         ...(r.usage ? { usage: r.usage } : {}),
       };
     }
@@ -394,8 +394,9 @@ function parseState(file: string, text: string): State {
       kind: s.kind,
       parent: s.parent ?? '',
       labels: s.labels ?? {},
-      created: Date.parse(s.created),
-      updated: Date.parse(s.updated),
+      // RFC 3339 with nanoseconds; files from before nanoseconds have milliseconds.
+      created: mustParseRFC3339(s.created, `created time of snapshot ${JSON.stringify(key)} in ${file}`),
+      updated: mustParseRFC3339(s.updated, `updated time of snapshot ${JSON.stringify(key)} in ${file}`),
       ...(s.usage ? { usage: s.usage } : {}),
     });
     maxId = Math.max(maxId, s.id);

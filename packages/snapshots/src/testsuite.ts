@@ -13,6 +13,7 @@ import {
 } from '@containerd-ts/errdefs';
 import type { RequestContext } from '@containerd-ts/namespaces';
 import { MNT_DETACH, umount2 } from '@containerd-ts/sys';
+import { type Timestamp, compareTimestamps, formatRFC3339Nano, now } from '@containerd-ts/timestamp';
 import { describe, expect, it } from 'vitest';
 import {
   type Applier,
@@ -401,17 +402,19 @@ async function baseTestSnapshots(run: Run): Promise<void> {
   await sn.view(ctx, 'v2', '', opt());
 }
 
-function expectBetween(what: string, actual: Date, from: Date, to: Date): void {
-  if (actual.getTime() < from.getTime() || actual.getTime() > to.getTime()) {
-    throw new Error(`wrong ${what} ${actual.toISOString()}: expected between ${from.toISOString()} and ${to.toISOString()}`);
+function expectBetween(what: string, actual: Timestamp, from: Timestamp, to: Timestamp): void {
+  if (compareTimestamps(actual, from) < 0 || compareTimestamps(actual, to) > 0) {
+    throw new Error(
+      `wrong ${what} ${formatRFC3339Nano(actual)}: expected between ${formatRFC3339Nano(from)} and ${formatRFC3339Nano(to)}`,
+    );
   }
 }
 
 const checkUpdate: Check = async (run) => {
   const { sn, ctx } = run;
-  const t1 = new Date();
+  const t1 = now();
   await baseTestSnapshots(run);
-  const t2 = new Date();
+  const t2 = now();
   const cases: { name: string; kind: Kind; parent: string }[] = [
     { name: 'c1', kind: Kind.Committed, parent: '' },
     { name: 'c2', kind: Kind.Committed, parent: 'c1' },
@@ -423,7 +426,7 @@ const checkUpdate: Check = async (run) => {
   for (const tc of cases) {
     let st = await sn.stat(ctx, tc.name);
     expectBetween(`(${tc.name}) created time`, st.created, t1, t2);
-    expect(st.updated.getTime(), `(${tc.name}) updated equals created`).toBe(st.created.getTime());
+    expect(st.updated, `(${tc.name}) updated equals created`).toEqual(st.created);
     expect(st.kind).toBe(tc.kind);
     expect(st.parent).toBe(tc.parent);
     expect(st.name).toBe(tc.name);
@@ -433,10 +436,10 @@ const checkUpdate: Check = async (run) => {
     let expected: Record<string, string> = { l1: 'v1', l2: 'v2', l3: 'v3', 'containerd.io/gc.root': rootTime };
     st.parent = 'doesnotexist';
     st.labels = expected;
-    const u1 = new Date();
+    const u1 = now();
     st = await sn.update(ctx, st);
-    const u2 = new Date();
-    expect(st.created.getTime(), `(${tc.name}) created time kept`).toBe(createdAt.getTime());
+    const u2 = now();
+    expect(st.created, `(${tc.name}) created time kept`).toEqual(createdAt);
     expectBetween(`(${tc.name}) updated time`, st.updated, u1, u2);
     expect(st.kind).toBe(tc.kind);
     expect(st.parent).toBe(tc.parent);

@@ -3,6 +3,7 @@
 // plugin (not namespaced) and wrapped by the metadata layer (namespaced, GC references).
 import type { RequestContext } from '@containerd-ts/namespaces';
 import type {} from '@containerd-ts/plugin';
+import type { Timestamp } from '@containerd-ts/timestamp';
 
 /** The kind of a snapshot, spelled as containerd's Kind.String() prints it. */
 export const Kind = {
@@ -43,8 +44,8 @@ export interface Info {
   /** Name of the parent committed snapshot; '' when there is none. */
   parent: string;
   labels: Record<string, string>;
-  created: Date;
-  updated: Date;
+  created: Timestamp;
+  updated: Timestamp;
 }
 
 /** Resources a snapshot uses, excluding its parents. */

@@ -7,14 +7,18 @@ import { goJson, goTimeString } from './events.js';
 
 describe('ctr events formatting', () => {
   it("prints the envelope time as Go's time.Time String() in UTC", () => {
-    expect(goTimeString(new Date('2026-11-27T20:08:06.369Z'))).toBe('2026-11-27 20:08:06.369 +0000 UTC');
-    expect(goTimeString(new Date('2026-11-27T20:08:06.370Z'))).toBe('2026-11-27 20:08:06.37 +0000 UTC');
-    expect(goTimeString(new Date('2026-11-27T20:08:06.000Z'))).toBe('2026-11-27 20:08:06 +0000 UTC');
+    const at = (nanos: number) => ({ seconds: 1795810086, nanos });
+    expect(goTimeString(at(369_000_000))).toBe('2026-11-27 20:08:06.369 +0000 UTC');
+    expect(goTimeString(at(370_000_000))).toBe('2026-11-27 20:08:06.37 +0000 UTC');
+    expect(goTimeString(at(0))).toBe('2026-11-27 20:08:06 +0000 UTC');
+    // Nanoseconds, as containerd stamps them.
+    expect(goTimeString(at(257_613_003))).toBe('2026-11-27 20:08:06.257613003 +0000 UTC');
+    expect(goTimeString(at(467_643_200))).toBe('2026-11-27 20:08:06.4676432 +0000 UTC');
   });
 
   it('leaves out empty fields but always writes times, sorts map keys and keeps empty map values', () => {
-    const exit = packAny(TaskExit, TaskExit.fromPartial({ containerId: 'c1', id: 'c1', pid: 42, exitedAt: new Date('2024-05-06T07:08:09.120Z') }));
-    expect(goJson(unpackFields(exit).fields)).toBe('{"container_id":"c1","id":"c1","pid":42,"exited_at":"2024-05-06T07:08:09.12Z"}');
+    const exit = packAny(TaskExit, TaskExit.fromPartial({ containerId: 'c1', id: 'c1', pid: 42, exitedAt: { seconds: 1_714_979_289, nanos: 120_000_500 } }));
+    expect(goJson(unpackFields(exit).fields)).toBe('{"container_id":"c1","id":"c1","pid":42,"exited_at":"2024-05-06T07:08:09.1200005Z"}');
     const ns = packFields('containerd.events.NamespaceUpdate', { name: 'n', labels: { z: '1', a: '' } });
     expect(goJson(unpackFields(ns).fields)).toBe('{"name":"n","labels":{"a":"","z":"1"}}');
     expect(goJson(unpackFields(packFields('containerd.events.NamespaceCreate', { name: 'n', labels: {} })).fields)).toBe('{"name":"n"}');

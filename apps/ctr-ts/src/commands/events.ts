@@ -2,20 +2,22 @@
 // them: Go's time format, the namespace, the topic and the event as Go's JSON.
 import { MAP_FIELD_NAMES, unpackFields } from '@containerd-ts/api';
 import { EventsService } from '@containerd-ts/api/services/events';
+import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, goFraction } from '@containerd-ts/timestamp';
 import { type GlobalOptions, connect } from '../context.js';
 import { logLine } from './namespaces.js';
 
-/** Go's fraction: nanoseconds without trailing zeros, nothing when zero. */
-const fraction = (ms: number) => (ms === 0 ? '' : `.${String(ms).padStart(3, '0').replace(/0+$/, '')}`);
-
-/** time.Time.String() of a UTC time: `2006-01-02 15:04:05.999 +0000 UTC`. */
-export function goTimeString(date: Date): string {
-  const iso = date.toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}${fraction(date.getUTCMilliseconds())} +0000 UTC`;
+/** time.Time.String() of a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC`. */
+export function goTimeString(t: Timestamp): string {
+  const text = formatRFC3339Nano({ seconds: t.seconds, nanos: 0 });
+  return `${text.slice(0, 10)} ${text.slice(11, 19)}${goFraction(t.nanos)} +0000 UTC`;
 }
 
-/** A time as Go's encoding/json writes it (RFC 3339 with trimmed nanoseconds). */
-const goJsonTime = (date: Date) => `${date.toISOString().slice(0, 19)}${fraction(date.getUTCMilliseconds())}Z`;
+/** A decoded google.protobuf.Timestamp: an object of exactly `seconds` and `nanos`. */
+const isTimestamp = (v: unknown): v is Timestamp => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return false;
+  const keys = Object.keys(v);
+  return keys.length === 2 && typeof (v as Timestamp).seconds === 'number' && typeof (v as Timestamp).nanos === 'number';
+};
 
 const isEmpty = (v: unknown): boolean =>
   v === undefined ||
@@ -25,7 +27,7 @@ const isEmpty = (v: unknown): boolean =>
   v === false ||
   (Array.isArray(v) && v.length === 0) ||
   (v instanceof Uint8Array && v.length === 0) ||
-  (typeof v === 'object' && !(v instanceof Date) && !(v instanceof Uint8Array) && Object.keys(v).length === 0);
+  (typeof v === 'object' && !(v instanceof Uint8Array) && Object.keys(v).length === 0);
 
 /**
  * A decoded event (fields by .proto name) as Go's json.Marshal writes the generated
@@ -33,7 +35,8 @@ const isEmpty = (v: unknown): boolean =>
  * bytes in base64, times in RFC 3339 (always written, as non-nullable Go times are).
  */
 export function goJson(value: unknown, isMap = false): string {
-  if (value instanceof Date) return JSON.stringify(goJsonTime(value));
+  // Go's encoding/json writes a time as RFC 3339 with trimmed nanoseconds.
+  if (isTimestamp(value)) return JSON.stringify(formatRFC3339Nano(value));
   if (value instanceof Uint8Array) return JSON.stringify(Buffer.from(value).toString('base64'));
   if (Array.isArray(value)) return `[${value.map((v) => goJson(v)).join(',')}]`;
   if (typeof value === 'bigint') return value.toString();
@@ -42,7 +45,7 @@ export function goJson(value: unknown, isMap = false): string {
   const parts = isMap
     ? entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${goJson(v)}`)
     : entries
-        .filter(([, v]) => v instanceof Date || !isEmpty(v))
+        .filter(([, v]) => isTimestamp(v) || !isEmpty(v))
         .map(([k, v]) => `${JSON.stringify(k)}:${goJson(v, MAP_FIELD_NAMES.has(k))}`);
   return `{${parts.join(',')}}`;
 }
@@ -60,7 +63,7 @@ export async function eventsCommand(opts: GlobalOptions, filters: string[], out:
           continue;
         }
       }
-      out(`${goTimeString(e.timestamp ?? new Date(-62135596800000))} ${e.namespace} ${e.topic} ${json}\n`);
+      out(`${goTimeString(e.timestamp ?? GO_ZERO_TIME)} ${e.namespace} ${e.topic} ${json}\n`);
     }
   } finally {
     conn.close();

@@ -1,6 +1,7 @@
 // ctr-ts leases create/ls/rm: containerd's leases, in ctr's exact output.
 import { parseArgs } from 'node:util';
 import { LeasesService } from '@containerd-ts/api/services/leases';
+import { GO_ZERO_TIME, type Timestamp, toDate } from '@containerd-ts/timestamp';
 import { CommandError, type GlobalOptions, connect, parseDurationMs } from '../context.js';
 import { TabWriter } from '../tabwriter.js';
 import { formatRFC3339Local } from './namespaces.js';
@@ -53,7 +54,7 @@ export async function leasesCommand(opts: GlobalOptions, args: string[], out: (s
         allowPositionals: true,
       });
       const conn = await connect(opts);
-      let leases: Array<{ id: string; createdAt: Date | undefined; labels: Record<string, string> }>;
+      let leases: Array<{ id: string; createdAt: Timestamp | undefined; labels: Record<string, string> }>;
       try {
         leases = (await conn.unary(LeasesService.list, { filters })).leases;
       } catch (err) {
@@ -70,7 +71,7 @@ export async function leasesCommand(opts: GlobalOptions, args: string[], out: (s
       for (const l of leases) {
         const pairs = Object.entries(l.labels).map(([k, v]) => `${k}=${v}`);
         const labels = pairs.length > 0 ? pairs.sort().join(',') : '-';
-        w.write(`${l.id}\t${formatRFC3339Local(l.createdAt ?? new Date(-62135596800000))}\t${labels}\t\n`);
+        w.write(`${l.id}\t${formatRFC3339Local(toDate(l.createdAt ?? GO_ZERO_TIME))}\t${labels}\t\n`);
       }
       out(w.flush());
       return;

@@ -33,7 +33,7 @@ export interface TaskDelete {
   pid: number;
   exitStatus: number;
   exitedAt:
-    | Date
+    | Timestamp
     | undefined;
   /** Exec ID of the deleted process; empty for the init process. */
   id: string;
@@ -52,7 +52,7 @@ export interface TaskExit {
   id: string;
   pid: number;
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
 }
 
 export interface TaskOOM {
@@ -347,7 +347,7 @@ export const TaskDelete: MessageFns<TaskDelete, "containerd.events.TaskDelete"> 
       writer.uint32(24).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(34).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(34).fork()).join();
     }
     if (message.id !== "") {
       writer.uint32(42).string(message.id);
@@ -397,7 +397,7 @@ export const TaskDelete: MessageFns<TaskDelete, "containerd.events.TaskDelete"> 
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 5: {
@@ -454,7 +454,7 @@ export const TaskDelete: MessageFns<TaskDelete, "containerd.events.TaskDelete"> 
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     if (message.id !== "") {
       obj.id = message.id;
@@ -470,7 +470,9 @@ export const TaskDelete: MessageFns<TaskDelete, "containerd.events.TaskDelete"> 
     message.containerId = object.containerId ?? "";
     message.pid = object.pid ?? 0;
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     message.id = object.id ?? "";
     return message;
   },
@@ -616,7 +618,7 @@ export const TaskExit: MessageFns<TaskExit, "containerd.events.TaskExit"> = {
       writer.uint32(32).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(42).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -671,7 +673,7 @@ export const TaskExit: MessageFns<TaskExit, "containerd.events.TaskExit"> = {
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -723,7 +725,7 @@ export const TaskExit: MessageFns<TaskExit, "containerd.events.TaskExit"> = {
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     return obj;
   },
@@ -737,7 +739,9 @@ export const TaskExit: MessageFns<TaskExit, "containerd.events.TaskExit"> = {
     message.id = object.id ?? "";
     message.pid = object.pid ?? 0;
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     return message;
   },
 };
@@ -1284,13 +1288,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -12,7 +12,7 @@ import { Timestamp } from "../../../../../google/protobuf/timestamp.js";
 /** One sample of runtime metrics for a task; the payload type depends on the runtime. */
 
 export interface Metric {
-  timestamp: Date | undefined;
+  timestamp: Timestamp | undefined;
   id: string;
   /** For runc: io.containerd.cgroups.v1.Metrics or io.containerd.cgroups.v2.Metrics. */
   data: Any | undefined;
@@ -27,7 +27,7 @@ export const Metric: MessageFns<Metric, "containerd.types.Metric"> = {
 
   encode(message: Metric, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.timestamp !== undefined) {
-      Timestamp.encode(toTimestamp(message.timestamp), writer.uint32(10).fork()).join();
+      Timestamp.encode(message.timestamp, writer.uint32(10).fork()).join();
     }
     if (message.id !== "") {
       writer.uint32(18).string(message.id);
@@ -56,7 +56,7 @@ export const Metric: MessageFns<Metric, "containerd.types.Metric"> = {
               break;
             }
 
-            message.timestamp = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.timestamp = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -98,7 +98,7 @@ export const Metric: MessageFns<Metric, "containerd.types.Metric"> = {
   toJSON(message: Metric): unknown {
     const obj: any = {};
     if (message.timestamp !== undefined) {
-      obj.timestamp = message.timestamp.toISOString();
+      obj.timestamp = fromTimestamp(message.timestamp).toISOString();
     }
     if (message.id !== "") {
       obj.id = message.id;
@@ -114,7 +114,9 @@ export const Metric: MessageFns<Metric, "containerd.types.Metric"> = {
   },
   fromPartial(object: DeepPartial<Metric>): Metric {
     const message = createBaseMetric();
-    message.timestamp = object.timestamp ?? undefined;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
+      ? Timestamp.fromPartial(object.timestamp)
+      : undefined;
     message.id = object.id ?? "";
     message.data = (object.data !== undefined && object.data !== null) ? Any.fromPartial(object.data) : undefined;
     return message;
@@ -141,13 +143,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -78,7 +78,7 @@ export interface Process {
   stderr: string;
   terminal: boolean;
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
 }
 
 export interface ProcessInfo {
@@ -134,7 +134,7 @@ export const Process: MessageFns<Process, "containerd.v1.types.Process"> = {
       writer.uint32(72).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(82).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -229,7 +229,7 @@ export const Process: MessageFns<Process, "containerd.v1.types.Process"> = {
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -301,7 +301,7 @@ export const Process: MessageFns<Process, "containerd.v1.types.Process"> = {
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     return obj;
   },
@@ -320,7 +320,9 @@ export const Process: MessageFns<Process, "containerd.v1.types.Process"> = {
     message.stderr = object.stderr ?? "";
     message.terminal = object.terminal ?? false;
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     return message;
   },
 };
@@ -432,13 +434,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -52,7 +52,7 @@ export interface DeleteRequest {
 export interface DeleteResponse {
   pid: number;
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
 }
 
 export interface ExecProcessRequest {
@@ -90,7 +90,7 @@ export interface StateResponse {
   stderr: string;
   terminal: boolean;
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
   execId: string;
 }
 
@@ -148,7 +148,7 @@ export interface WaitRequest {
 
 export interface WaitResponse {
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
 }
 
 export interface StatsRequest {
@@ -591,7 +591,7 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.task.v2.Dele
       writer.uint32(16).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(26).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -630,7 +630,7 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.task.v2.Dele
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -670,7 +670,7 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.task.v2.Dele
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     return obj;
   },
@@ -682,7 +682,9 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.task.v2.Dele
     const message = createBaseDeleteResponse();
     message.pid = object.pid ?? 0;
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     return message;
   },
 };
@@ -1174,7 +1176,7 @@ export const StateResponse: MessageFns<StateResponse, "containerd.task.v2.StateR
       writer.uint32(72).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(82).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(82).fork()).join();
     }
     if (message.execId !== "") {
       writer.uint32(90).string(message.execId);
@@ -1272,7 +1274,7 @@ export const StateResponse: MessageFns<StateResponse, "containerd.task.v2.StateR
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 11: {
@@ -1353,7 +1355,7 @@ export const StateResponse: MessageFns<StateResponse, "containerd.task.v2.StateR
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     if (message.execId !== "") {
       obj.execId = message.execId;
@@ -1375,7 +1377,9 @@ export const StateResponse: MessageFns<StateResponse, "containerd.task.v2.StateR
     message.stderr = object.stderr ?? "";
     message.terminal = object.terminal ?? false;
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     message.execId = object.execId ?? "";
     return message;
   },
@@ -2346,7 +2350,7 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.task.v2.WaitResp
       writer.uint32(8).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2377,7 +2381,7 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.task.v2.WaitResp
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -2413,7 +2417,7 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.task.v2.WaitResp
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     return obj;
   },
@@ -2424,7 +2428,9 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.task.v2.WaitResp
   fromPartial(object: DeepPartial<WaitResponse>): WaitResponse {
     const message = createBaseWaitResponse();
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     return message;
   },
 };
@@ -3407,13 +3413,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -38,8 +38,8 @@ export interface Container {
   spec: Any | undefined;
   snapshotter: string;
   snapshotKey: string;
-  createdAt: Date | undefined;
-  updatedAt: Date | undefined;
+  createdAt: Timestamp | undefined;
+  updatedAt: Timestamp | undefined;
   extensions: { [key: string]: Any };
 }
 
@@ -142,10 +142,10 @@ export const Container: MessageFns<Container, "containerd.services.containers.v1
       writer.uint32(58).string(message.snapshotKey);
     }
     if (message.createdAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(66).fork()).join();
+      Timestamp.encode(message.createdAt, writer.uint32(66).fork()).join();
     }
     if (message.updatedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(74).fork()).join();
+      Timestamp.encode(message.updatedAt, writer.uint32(74).fork()).join();
     }
     globalThis.Object.entries(message.extensions).forEach(([key, value]: [string, Any]) => {
       Container_ExtensionsEntry.encode({ key: key as any, value }, writer.uint32(82).fork()).join();
@@ -230,7 +230,7 @@ export const Container: MessageFns<Container, "containerd.services.containers.v1
               break;
             }
 
-            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 9: {
@@ -238,7 +238,7 @@ export const Container: MessageFns<Container, "containerd.services.containers.v1
               break;
             }
 
-            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 10: {
@@ -347,10 +347,10 @@ export const Container: MessageFns<Container, "containerd.services.containers.v1
       obj.snapshotKey = message.snapshotKey;
     }
     if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
     if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
     }
     if (message.extensions) {
       const entries = globalThis.Object.entries(message.extensions) as [string, Any][];
@@ -386,8 +386,12 @@ export const Container: MessageFns<Container, "containerd.services.containers.v1
     message.spec = (object.spec !== undefined && object.spec !== null) ? Any.fromPartial(object.spec) : undefined;
     message.snapshotter = object.snapshotter ?? "";
     message.snapshotKey = object.snapshotKey ?? "";
-    message.createdAt = object.createdAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     message.extensions = (globalThis.Object.entries(object.extensions ?? {}) as [string, Any][]).reduce(
       (acc: { [key: string]: Any }, [key, value]: [string, Any]) => {
         if (value !== undefined) {
@@ -1626,13 +1630,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -73,8 +73,8 @@ export function writeActionToJSON(object: WriteAction): string {
 export interface Info {
   digest: string;
   size: number;
-  createdAt: Date | undefined;
-  updatedAt: Date | undefined;
+  createdAt: Timestamp | undefined;
+  updatedAt: Timestamp | undefined;
   labels: { [key: string]: string };
 }
 
@@ -125,8 +125,8 @@ export interface ReadContentResponse {
 }
 
 export interface Status {
-  startedAt: Date | undefined;
-  updatedAt: Date | undefined;
+  startedAt: Timestamp | undefined;
+  updatedAt: Timestamp | undefined;
   ref: string;
   offset: number;
   total: number;
@@ -167,8 +167,8 @@ export interface WriteContentRequest_LabelsEntry {
 
 export interface WriteContentResponse {
   action: WriteAction;
-  startedAt: Date | undefined;
-  updatedAt: Date | undefined;
+  startedAt: Timestamp | undefined;
+  updatedAt: Timestamp | undefined;
   offset: number;
   total: number;
   /** Set once committed. */
@@ -194,10 +194,10 @@ export const Info: MessageFns<Info, "containerd.services.content.v1.Info"> = {
       writer.uint32(16).int64(message.size);
     }
     if (message.createdAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(26).fork()).join();
+      Timestamp.encode(message.createdAt, writer.uint32(26).fork()).join();
     }
     if (message.updatedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(34).fork()).join();
+      Timestamp.encode(message.updatedAt, writer.uint32(34).fork()).join();
     }
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       Info_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
@@ -239,7 +239,7 @@ export const Info: MessageFns<Info, "containerd.services.content.v1.Info"> = {
               break;
             }
 
-            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -247,7 +247,7 @@ export const Info: MessageFns<Info, "containerd.services.content.v1.Info"> = {
               break;
             }
 
-            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 5: {
@@ -313,10 +313,10 @@ export const Info: MessageFns<Info, "containerd.services.content.v1.Info"> = {
       obj.size = Math.round(message.size);
     }
     if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
     if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
     }
     if (message.labels) {
       const entries = globalThis.Object.entries(message.labels) as [string, string][];
@@ -337,8 +337,12 @@ export const Info: MessageFns<Info, "containerd.services.content.v1.Info"> = {
     const message = createBaseInfo();
     message.digest = object.digest ?? "";
     message.size = object.size ?? 0;
-    message.createdAt = object.createdAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -1154,10 +1158,10 @@ export const Status: MessageFns<Status, "containerd.services.content.v1.Status">
 
   encode(message: Status, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.startedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.startedAt), writer.uint32(10).fork()).join();
+      Timestamp.encode(message.startedAt, writer.uint32(10).fork()).join();
     }
     if (message.updatedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.updatedAt, writer.uint32(18).fork()).join();
     }
     if (message.ref !== "") {
       writer.uint32(26).string(message.ref);
@@ -1192,7 +1196,7 @@ export const Status: MessageFns<Status, "containerd.services.content.v1.Status">
               break;
             }
 
-            message.startedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.startedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -1200,7 +1204,7 @@ export const Status: MessageFns<Status, "containerd.services.content.v1.Status">
               break;
             }
 
-            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -1269,10 +1273,10 @@ export const Status: MessageFns<Status, "containerd.services.content.v1.Status">
   toJSON(message: Status): unknown {
     const obj: any = {};
     if (message.startedAt !== undefined) {
-      obj.startedAt = message.startedAt.toISOString();
+      obj.startedAt = fromTimestamp(message.startedAt).toISOString();
     }
     if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
     }
     if (message.ref !== "") {
       obj.ref = message.ref;
@@ -1294,8 +1298,12 @@ export const Status: MessageFns<Status, "containerd.services.content.v1.Status">
   },
   fromPartial(object: DeepPartial<Status>): Status {
     const message = createBaseStatus();
-    message.startedAt = object.startedAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
+    message.startedAt = (object.startedAt !== undefined && object.startedAt !== null)
+      ? Timestamp.fromPartial(object.startedAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     message.ref = object.ref ?? "";
     message.offset = object.offset ?? 0;
     message.total = object.total ?? 0;
@@ -1897,10 +1905,10 @@ export const WriteContentResponse: MessageFns<
       writer.uint32(8).int32(message.action);
     }
     if (message.startedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.startedAt), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.startedAt, writer.uint32(18).fork()).join();
     }
     if (message.updatedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(26).fork()).join();
+      Timestamp.encode(message.updatedAt, writer.uint32(26).fork()).join();
     }
     if (message.offset !== 0) {
       writer.uint32(32).int64(message.offset);
@@ -1940,7 +1948,7 @@ export const WriteContentResponse: MessageFns<
               break;
             }
 
-            message.startedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.startedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -1948,7 +1956,7 @@ export const WriteContentResponse: MessageFns<
               break;
             }
 
-            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 4: {
@@ -2012,10 +2020,10 @@ export const WriteContentResponse: MessageFns<
       obj.action = writeActionToJSON(message.action);
     }
     if (message.startedAt !== undefined) {
-      obj.startedAt = message.startedAt.toISOString();
+      obj.startedAt = fromTimestamp(message.startedAt).toISOString();
     }
     if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
     }
     if (message.offset !== 0) {
       obj.offset = Math.round(message.offset);
@@ -2035,8 +2043,12 @@ export const WriteContentResponse: MessageFns<
   fromPartial(object: DeepPartial<WriteContentResponse>): WriteContentResponse {
     const message = createBaseWriteContentResponse();
     message.action = object.action ?? 0;
-    message.startedAt = object.startedAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
+    message.startedAt = (object.startedAt !== undefined && object.startedAt !== null)
+      ? Timestamp.fromPartial(object.startedAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     message.offset = object.offset ?? 0;
     message.total = object.total ?? 0;
     message.digest = object.digest ?? "";
@@ -2389,13 +2401,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

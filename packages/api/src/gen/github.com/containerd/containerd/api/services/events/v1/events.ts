@@ -40,7 +40,7 @@ export interface SubscribeRequest {
 }
 
 export interface Envelope {
-  timestamp: Date | undefined;
+  timestamp: Timestamp | undefined;
   namespace: string;
   topic: string;
   event: Any | undefined;
@@ -284,7 +284,7 @@ export const Envelope: MessageFns<Envelope, "containerd.services.events.v1.Envel
 
   encode(message: Envelope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.timestamp !== undefined) {
-      Timestamp.encode(toTimestamp(message.timestamp), writer.uint32(10).fork()).join();
+      Timestamp.encode(message.timestamp, writer.uint32(10).fork()).join();
     }
     if (message.namespace !== "") {
       writer.uint32(18).string(message.namespace);
@@ -316,7 +316,7 @@ export const Envelope: MessageFns<Envelope, "containerd.services.events.v1.Envel
               break;
             }
 
-            message.timestamp = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.timestamp = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 2: {
@@ -367,7 +367,7 @@ export const Envelope: MessageFns<Envelope, "containerd.services.events.v1.Envel
   toJSON(message: Envelope): unknown {
     const obj: any = {};
     if (message.timestamp !== undefined) {
-      obj.timestamp = message.timestamp.toISOString();
+      obj.timestamp = fromTimestamp(message.timestamp).toISOString();
     }
     if (message.namespace !== "") {
       obj.namespace = message.namespace;
@@ -386,7 +386,9 @@ export const Envelope: MessageFns<Envelope, "containerd.services.events.v1.Envel
   },
   fromPartial(object: DeepPartial<Envelope>): Envelope {
     const message = createBaseEnvelope();
-    message.timestamp = object.timestamp ?? undefined;
+    message.timestamp = (object.timestamp !== undefined && object.timestamp !== null)
+      ? Timestamp.fromPartial(object.timestamp)
+      : undefined;
     message.namespace = object.namespace ?? "";
     message.topic = object.topic ?? "";
     message.event = (object.event !== undefined && object.event !== null) ? Any.fromPartial(object.event) : undefined;
@@ -502,13 +504,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

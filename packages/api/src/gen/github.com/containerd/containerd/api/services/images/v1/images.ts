@@ -32,8 +32,8 @@ export interface Image {
     | Descriptor
     | undefined;
   /** Numbers 4 to 6 are not used upstream. */
-  createdAt: Date | undefined;
-  updatedAt: Date | undefined;
+  createdAt: Timestamp | undefined;
+  updatedAt: Timestamp | undefined;
 }
 
 export interface Image_LabelsEntry {
@@ -98,10 +98,10 @@ export const Image: MessageFns<Image, "containerd.services.images.v1.Image"> = {
       Descriptor.encode(message.target, writer.uint32(26).fork()).join();
     }
     if (message.createdAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(58).fork()).join();
+      Timestamp.encode(message.createdAt, writer.uint32(58).fork()).join();
     }
     if (message.updatedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(66).fork()).join();
+      Timestamp.encode(message.updatedAt, writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -151,7 +151,7 @@ export const Image: MessageFns<Image, "containerd.services.images.v1.Image"> = {
               break;
             }
 
-            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 8: {
@@ -159,7 +159,7 @@ export const Image: MessageFns<Image, "containerd.services.images.v1.Image"> = {
               break;
             }
 
-            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.updatedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -223,10 +223,10 @@ export const Image: MessageFns<Image, "containerd.services.images.v1.Image"> = {
       obj.target = Descriptor.toJSON(message.target);
     }
     if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
     if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
+      obj.updatedAt = fromTimestamp(message.updatedAt).toISOString();
     }
     return obj;
   },
@@ -249,8 +249,12 @@ export const Image: MessageFns<Image, "containerd.services.images.v1.Image"> = {
     message.target = (object.target !== undefined && object.target !== null)
       ? Descriptor.fromPartial(object.target)
       : undefined;
-    message.createdAt = object.createdAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
+    message.updatedAt = (object.updatedAt !== undefined && object.updatedAt !== null)
+      ? Timestamp.fromPartial(object.updatedAt)
+      : undefined;
     return message;
   },
 };
@@ -1172,13 +1176,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

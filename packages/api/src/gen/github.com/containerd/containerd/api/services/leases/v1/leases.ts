@@ -25,7 +25,7 @@ import { Timestamp } from "../../../../../../../google/protobuf/timestamp.js";
 
 export interface Lease {
   id: string;
-  createdAt: Date | undefined;
+  createdAt: Timestamp | undefined;
   labels: { [key: string]: string };
 }
 
@@ -100,7 +100,7 @@ export const Lease: MessageFns<Lease, "containerd.services.leases.v1.Lease"> = {
       writer.uint32(10).string(message.id);
     }
     if (message.createdAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.createdAt), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.createdAt, writer.uint32(18).fork()).join();
     }
     globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
       Lease_LabelsEntry.encode({ key: key as any, value }, writer.uint32(26).fork()).join();
@@ -134,7 +134,7 @@ export const Lease: MessageFns<Lease, "containerd.services.leases.v1.Lease"> = {
               break;
             }
 
-            message.createdAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.createdAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -191,7 +191,7 @@ export const Lease: MessageFns<Lease, "containerd.services.leases.v1.Lease"> = {
       obj.id = message.id;
     }
     if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
+      obj.createdAt = fromTimestamp(message.createdAt).toISOString();
     }
     if (message.labels) {
       const entries = globalThis.Object.entries(message.labels) as [string, string][];
@@ -211,7 +211,9 @@ export const Lease: MessageFns<Lease, "containerd.services.leases.v1.Lease"> = {
   fromPartial(object: DeepPartial<Lease>): Lease {
     const message = createBaseLease();
     message.id = object.id ?? "";
-    message.createdAt = object.createdAt ?? undefined;
+    message.createdAt = (object.createdAt !== undefined && object.createdAt !== null)
+      ? Timestamp.fromPartial(object.createdAt)
+      : undefined;
     message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
       (acc: { [key: string]: string }, [key, value]: [string, string]) => {
         if (value !== undefined) {
@@ -1416,13 +1418,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

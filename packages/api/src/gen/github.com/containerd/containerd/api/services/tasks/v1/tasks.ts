@@ -67,7 +67,7 @@ export interface DeleteResponse {
   id: string;
   pid: number;
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
 }
 
 export interface DeleteProcessRequest {
@@ -180,7 +180,7 @@ export interface WaitRequest {
 
 export interface WaitResponse {
   exitStatus: number;
-  exitedAt: Date | undefined;
+  exitedAt: Timestamp | undefined;
 }
 
 function createBaseCreateTaskRequest(): CreateTaskRequest {
@@ -752,7 +752,7 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.services.tas
       writer.uint32(24).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(34).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -799,7 +799,7 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.services.tas
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -843,7 +843,7 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.services.tas
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     return obj;
   },
@@ -856,7 +856,9 @@ export const DeleteResponse: MessageFns<DeleteResponse, "containerd.services.tas
     message.id = object.id ?? "";
     message.pid = object.pid ?? 0;
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     return message;
   },
 };
@@ -2826,7 +2828,7 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.services.tasks.v
       writer.uint32(8).uint32(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      Timestamp.encode(toTimestamp(message.exitedAt), writer.uint32(18).fork()).join();
+      Timestamp.encode(message.exitedAt, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2857,7 +2859,7 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.services.tasks.v
               break;
             }
 
-            message.exitedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            message.exitedAt = Timestamp.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -2893,7 +2895,7 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.services.tasks.v
       obj.exitStatus = Math.round(message.exitStatus);
     }
     if (message.exitedAt !== undefined) {
-      obj.exitedAt = message.exitedAt.toISOString();
+      obj.exitedAt = fromTimestamp(message.exitedAt).toISOString();
     }
     return obj;
   },
@@ -2904,7 +2906,9 @@ export const WaitResponse: MessageFns<WaitResponse, "containerd.services.tasks.v
   fromPartial(object: DeepPartial<WaitResponse>): WaitResponse {
     const message = createBaseWaitResponse();
     message.exitStatus = object.exitStatus ?? 0;
-    message.exitedAt = object.exitedAt ?? undefined;
+    message.exitedAt = (object.exitedAt !== undefined && object.exitedAt !== null)
+      ? Timestamp.fromPartial(object.exitedAt)
+      : undefined;
     return message;
   },
 };
@@ -3351,13 +3355,24 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
   if (o instanceof globalThis.Date) {
-    return o;
+    return toTimestamp(o);
   } else if (typeof o === "string") {
-    return new globalThis.Date(o);
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
   } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
+    return Timestamp.fromJSON(o);
   }
 }
 

@@ -1,0 +1,75 @@
+// The nanosecond clock, conversions, and RFC 3339 text as containerd and older
+// containerd-ts records wrote it.
+import { describe, expect, it } from 'vitest';
+import {
+  GO_ZERO_TIME,
+  compareTimestamps,
+  formatRFC3339Nano,
+  fromDate,
+  fromUnixNanos,
+  now,
+  nowUnixNanos,
+  parseRFC3339,
+  toDate,
+  toUnixNanos,
+} from './timestamp.js';
+
+describe('the nanosecond clock', () => {
+  it('follows the wall clock, with nanoseconds below the millisecond', () => {
+    const before = Date.now();
+    const times = Array.from({ length: 200 }, () => now());
+    const after = Date.now();
+    for (const t of times) {
+      expect(t.seconds * 1000 + t.nanos / 1e6).toBeGreaterThanOrEqual(before - 1);
+      expect(t.seconds * 1000 + t.nanos / 1e6).toBeLessThanOrEqual(after + 1);
+      expect(Number.isInteger(t.nanos) && t.nanos >= 0 && t.nanos < 1e9).toBe(true);
+    }
+    // Sub-millisecond digits: not every reading is a whole millisecond.
+    expect(times.some((t) => t.nanos % 1_000_000 !== 0)).toBe(true);
+  });
+
+  it('never goes backwards and never repeats within the process', () => {
+    let prev = nowUnixNanos();
+    for (let i = 0; i < 10_000; i++) {
+      const t = nowUnixNanos();
+      expect(t > prev).toBe(true);
+      prev = t;
+    }
+    const a = now();
+    const b = now();
+    expect(compareTimestamps(b, a)).toBeGreaterThan(0);
+  });
+});
+
+describe('conversions', () => {
+  it('round-trips nanoseconds, including before the epoch', () => {
+    for (const ns of [0n, 1n, 999_999_999n, 1_733_335_403_257_613_003n, -1n, -62135596800n * 1_000_000_000n]) {
+      expect(toUnixNanos(fromUnixNanos(ns))).toBe(ns);
+    }
+    expect(fromUnixNanos(-1n)).toEqual({ seconds: -1, nanos: 999_999_999 });
+    expect(fromDate(new Date(1500))).toEqual({ seconds: 1, nanos: 500_000_000 });
+    expect(toDate({ seconds: 1, nanos: 500_999_999 }).getTime()).toBe(1500);
+  });
+});
+
+describe('RFC 3339 text', () => {
+  it("formats as Go's RFC3339Nano in UTC", () => {
+    expect(formatRFC3339Nano({ seconds: 1_733_335_403, nanos: 257_613_003 })).toBe('2024-12-04T18:03:23.257613003Z');
+    expect(formatRFC3339Nano({ seconds: 1_733_335_403, nanos: 467_643_200 })).toBe('2024-12-04T18:03:23.4676432Z');
+    expect(formatRFC3339Nano({ seconds: 1_733_335_403, nanos: 0 })).toBe('2024-12-04T18:03:23Z');
+    expect(formatRFC3339Nano(GO_ZERO_TIME)).toBe('0001-01-01T00:00:00Z');
+  });
+
+  it('parses what containerd and older records wrote, keeping nanoseconds', () => {
+    expect(parseRFC3339('2024-12-04T18:03:23.257613003Z')).toEqual({ seconds: 1_733_335_403, nanos: 257_613_003 });
+    // toISOString, as containerd-ts stored times before they had nanoseconds.
+    expect(parseRFC3339('2024-12-04T18:03:23.076Z')).toEqual({ seconds: 1_733_335_403, nanos: 76_000_000 });
+    expect(parseRFC3339('2024-12-04T18:03:23Z')).toEqual({ seconds: 1_733_335_403, nanos: 0 });
+    expect(parseRFC3339('2024-12-04T19:03:23.5+01:00')).toEqual({ seconds: 1_733_335_403, nanos: 500_000_000 });
+    expect(parseRFC3339('2024-12-04T18:03:23.1234567891Z')).toEqual({ seconds: 1_733_335_403, nanos: 123_456_789 });
+    expect(parseRFC3339('0001-01-01T00:00:00Z')).toEqual(GO_ZERO_TIME);
+    for (const bad of ['', 'yesterday', '2024-13-01T00:00:00Z', '2024-12-04T18:03:23', '2024-12-04T18:03:23.Z']) expect(parseRFC3339(bad)).toBeUndefined();
+    const t = now();
+    expect(parseRFC3339(formatRFC3339Nano(t))).toEqual(t);
+  });
+});

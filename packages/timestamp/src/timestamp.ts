@@ -1,0 +1,116 @@
+// Times as containerd keeps them: nanoseconds since the Unix epoch, as a protobuf
+// Timestamp {seconds, nanos} (the same shape the generated API uses, so a record's time
+// goes on the wire as is), read from a nanosecond clock and written as RFC 3339 text
+// with up to nine fractional digits.
+
+/** A point in time: whole seconds since 1970-01-01T00:00:00Z and 0–999,999,999 nanoseconds after them. */
+export interface Timestamp {
+  seconds: number;
+  nanos: number;
+}
+
+const NS_PER_S = 1_000_000_000n;
+const NS_PER_MS = 1_000_000n;
+
+/** Go's zero time (0001-01-01T00:00:00Z), what containerd sends for a time it never set. */
+export const GO_ZERO_TIME: Readonly<Timestamp> = Object.freeze({ seconds: -62135596800, nanos: 0 });
+
+export function fromUnixNanos(ns: bigint): Timestamp {
+  let seconds = ns / NS_PER_S;
+  let nanos = ns % NS_PER_S;
+  if (nanos < 0n) {
+    nanos += NS_PER_S;
+    seconds -= 1n;
+  }
+  return { seconds: Number(seconds), nanos: Number(nanos) };
+}
+
+export const toUnixNanos = (t: Timestamp): bigint => BigInt(t.seconds) * NS_PER_S + BigInt(t.nanos);
+
+export const fromMillis = (ms: number): Timestamp => fromUnixNanos(BigInt(Math.trunc(ms)) * NS_PER_MS);
+
+/** Milliseconds since the epoch (nanoseconds below a millisecond dropped, towards the past). */
+export const toMillis = (t: Timestamp): number => t.seconds * 1000 + Math.floor(t.nanos / 1_000_000);
+
+export const fromDate = (d: Date): Timestamp => fromMillis(d.getTime());
+
+export const toDate = (t: Timestamp): Date => new Date(toMillis(t));
+
+/** Negative, zero or positive as `a` is before, at or after `b`. */
+export const compareTimestamps = (a: Timestamp, b: Timestamp): number => (a.seconds !== b.seconds ? a.seconds - b.seconds : a.nanos - b.nanos);
+
+export const isGoZeroTime = (t: Timestamp): boolean => t.seconds === GO_ZERO_TIME.seconds && t.nanos === 0;
+
+// The clock: the process's monotonic nanosecond counter, anchored to the wall clock. It
+// follows the wall clock when that is stepped (by more than the slack), and never goes
+// backwards within the process, so a record's updated time is never before its created
+// time.
+const hrtime = () => process.hrtime.bigint();
+const wallNanos = () => BigInt(Date.now()) * NS_PER_MS;
+const REANCHOR_SLACK_NS = 50n * NS_PER_MS;
+let anchor = wallNanos() - hrtime();
+let last = 0n;
+
+/** The current time in nanoseconds since the epoch, strictly increasing within the process. */
+export function nowUnixNanos(): bigint {
+  const hr = hrtime();
+  let t = anchor + hr;
+  const wall = wallNanos();
+  if (t - wall > REANCHOR_SLACK_NS || wall - t > REANCHOR_SLACK_NS) {
+    anchor = wall - hr;
+    t = wall;
+  }
+  if (t <= last) t = last + 1n;
+  last = t;
+  return t;
+}
+
+/** The current time with nanoseconds (time.Now() for containerd). */
+export const now = (): Timestamp => fromUnixNanos(nowUnixNanos());
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** `2006-01-02T15:04:05` of the UTC calendar time, and the nanoseconds. */
+function calendar(t: Timestamp): string {
+  const d = new Date(t.seconds * 1000);
+  const year = d.getUTCFullYear();
+  return `${pad(year, 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+}
+
+/** Nanoseconds as Go prints them with `.999999999`: trailing zeros (and an empty fraction) left out. */
+export function goFraction(nanos: number): string {
+  if (nanos === 0) return '';
+  return `.${pad(nanos, 9).replace(/0+$/, '')}`;
+}
+
+/** Go's RFC3339Nano in UTC (`2006-01-02T15:04:05.999999999Z`): what containerd writes as text. */
+export const formatRFC3339Nano = (t: Timestamp): string => `${calendar(t)}${goFraction(t.nanos)}Z`;
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Parses RFC 3339 text with any number of fractional digits (nanoseconds kept, digits
+ * beyond nine dropped) and a `Z` or numeric offset: what containerd and older
+ * containerd-ts (milliseconds, `toISOString`) wrote. Undefined when it is not such a time.
+ */
+export function parseRFC3339(text: string): Timestamp | undefined {
+  const m = RFC3339.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac, , sign, oh, om] = m;
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  if (Number.isNaN(ms) || Number(mo) > 12 || Number(d) > 31 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 60) return undefined;
+  // Date.UTC maps years 0–99 to 1900–1999.
+  const date = new Date(ms);
+  date.setUTCFullYear(Number(y));
+  let seconds = date.getTime() / 1000;
+  if (sign) seconds -= (sign === '-' ? -1 : 1) * (Number(oh) * 3600 + Number(om) * 60);
+  const nanos = frac ? Number(frac.slice(0, 9).padEnd(9, '0')) : 0;
+  return { seconds, nanos };
+}
+
+/** parseRFC3339 that throws on text that is not a time (a corrupt record). */
+export function mustParseRFC3339(text: string, what = 'timestamp'): Timestamp {
+  const t = parseRFC3339(text);
+  if (!t) throw new Error(`invalid ${what} ${JSON.stringify(text)}`);
+  return t;
+}
