@@ -8,6 +8,7 @@ import { packAny } from '@containerd-ts/api';
 import { TaskExit, TaskOOM } from '@containerd-ts/api/events/task';
 import { EventsService as TtrpcEvents, type Envelope } from '@containerd-ts/api/services/ttrpc-events';
 import { GrpcCode } from '@containerd-ts/errdefs';
+import { fromDate } from '@containerd-ts/timestamp';
 import { TtrpcClient, type TtrpcStatusError, serviceClient } from '@containerd-ts/ttrpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedDaemon, ctr, referenceConfig, startDaemon, startReference } from './harness.js';
@@ -40,10 +41,10 @@ class EventFollower {
   }
 }
 
-const exit = TaskExit.fromPartial({ containerId: 'web', id: 'web', pid: 4242, exitStatus: 3, exitedAt: new Date('2026-01-02T03:04:05.678Z') });
+const exit = TaskExit.fromPartial({ containerId: 'web', id: 'web', pid: 4242, exitStatus: 3, exitedAt: fromDate(new Date('2026-01-02T03:04:05.678Z')) });
 const envelopes: Envelope[] = [
-  { timestamp: new Date('2026-05-06T07:08:09.123Z'), namespace: 'shim-ns', topic: '/tasks/exit', event: packAny(TaskExit, exit) },
-  { timestamp: new Date('2026-05-06T07:08:10.000Z'), namespace: 'other', topic: '/tasks/oom', event: packAny(TaskOOM, { containerId: 'db' }) },
+  { timestamp: fromDate(new Date('2026-05-06T07:08:09.123Z')), namespace: 'shim-ns', topic: '/tasks/exit', event: packAny(TaskExit, exit) },
+  { timestamp: fromDate(new Date('2026-05-06T07:08:10.000Z')), namespace: 'other', topic: '/tasks/oom', event: packAny(TaskOOM, { containerId: 'db' }) },
 ];
 const good = envelopes[0]!;
 const badEnvelopes: Envelope[] = [

@@ -7,6 +7,7 @@ import exchangePlugin from '@containerd-ts/events-exchange';
 import gcSchedulerPlugin from '@containerd-ts/gc-scheduler';
 import metadataPlugin from '@containerd-ts/metadata-level';
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
+import runtimeV2Plugin from '@containerd-ts/runtime-v2';
 import { containersGrpcPlugin, containersServicePlugin } from '@containerd-ts/service-containers';
 import { contentGrpcPlugin, contentServicePlugin } from '@containerd-ts/service-content';
 import { diffGrpcPlugin, diffServicePlugin } from '@containerd-ts/service-diff';
@@ -18,6 +19,7 @@ import { introspectionGrpcPlugin, introspectionServicePlugin } from '@containerd
 import { leasesGrpcPlugin, leasesServicePlugin } from '@containerd-ts/service-leases';
 import { namespacesGrpcPlugin, namespacesServicePlugin } from '@containerd-ts/service-namespaces';
 import { snapshotsGrpcPlugin, snapshotsServicePlugin } from '@containerd-ts/service-snapshots';
+import { tasksGrpcPlugin, tasksServicePlugin } from '@containerd-ts/service-tasks';
 import { versionPlugin } from '@containerd-ts/service-version';
 import aufsSnapshotterPlugin from '@containerd-ts/snapshotter-aufs';
 import btrfsSnapshotterPlugin from '@containerd-ts/snapshotter-btrfs';
@@ -47,6 +49,8 @@ export function allPlugins(): AnyPluginDefinition[] {
     leasesServicePlugin,
     namespacesServicePlugin,
     snapshotsServicePlugin,
+    runtimeV2Plugin,
+    tasksServicePlugin,
     introspectionGrpcPlugin,
     containersGrpcPlugin,
     contentGrpcPlugin,
@@ -58,6 +62,7 @@ export function allPlugins(): AnyPluginDefinition[] {
     leasesGrpcPlugin,
     namespacesGrpcPlugin,
     snapshotsGrpcPlugin,
+    tasksGrpcPlugin,
     versionPlugin,
   ];
 }

@@ -101,6 +101,8 @@ export function createDaemon(options: DaemonOptions): Daemon {
       ttrpcAddress,
       version: options.version?.version ?? 'v0.1.0',
       revision: options.version?.revision ?? 'containerd-ts',
+      timeouts: config.timeouts,
+      debugLevel: config.debug.level,
     },
     log,
   });

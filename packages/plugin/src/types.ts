@@ -90,6 +90,10 @@ export interface DaemonInfo {
   /** Version and revision the daemon reports (`ctr version`). */
   version: string;
   revision: string;
+  /** The config's `[timeouts]`: Go durations by name (`io.containerd.timeout.shim.cleanup`, …). */
+  timeouts?: Readonly<Record<string, string>>;
+  /** The config's `[debug] level`, for plugins that pass a debug flag on (shims get `-debug`). */
+  debugLevel?: string;
 }
 
 /** What `init` receives. */

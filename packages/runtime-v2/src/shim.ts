@@ -1,0 +1,199 @@
+// One shim and its task: the shim task API (containerd.task.v2.Task) over ttrpc, with
+// errors from the shim passed through with their codes, as containerd's shimTask does.
+import type { Any } from '@containerd-ts/api';
+import {
+  CheckpointTaskRequest,
+  CloseIORequest,
+  ConnectRequest,
+  ConnectResponse,
+  CreateTaskRequest,
+  CreateTaskResponse,
+  DeleteRequest,
+  DeleteResponse,
+  ExecProcessRequest,
+  KillRequest,
+  PauseRequest,
+  PidsRequest,
+  PidsResponse,
+  ResizePtyRequest,
+  ResumeRequest,
+  ShutdownRequest,
+  StartRequest,
+  StartResponse,
+  StateRequest,
+  StateResponse,
+  StatsRequest,
+  StatsResponse,
+  UpdateTaskRequest,
+  WaitRequest,
+  WaitResponse,
+} from '@containerd-ts/api/runtime/task';
+import type { Mount } from '@containerd-ts/api/types/mount';
+import type { ProcessInfo } from '@containerd-ts/api/types/task';
+import { Empty } from '@containerd-ts/api/types/empty';
+import type { Timestamp } from '@containerd-ts/timestamp';
+import type { Bundle } from './bundle.js';
+import type { Exit } from './binary.js';
+import type { CallOptions, ShimConnection } from './connection.js';
+
+const SERVICE = 'containerd.task.v2.Task';
+
+interface Codec<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(input: Uint8Array): T;
+  fromPartial(object: Partial<T>): T;
+}
+
+export interface TaskIO {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+export interface ProcessState extends TaskIO {
+  id: string;
+  pid: number;
+  /** containerd.v1.types.Status (0 unknown, 1 created, 2 running, 3 stopped, 4 paused, 5 pausing). */
+  status: number;
+  exitStatus: number;
+  exitedAt: Timestamp | undefined;
+}
+
+/** A shim connection and the task it runs, as the runtime keeps it. */
+export class ShimTask {
+  constructor(
+    readonly bundle: Bundle,
+    private readonly conn: ShimConnection,
+  ) {}
+
+  /** The init process's pid as the shim's Create reported it (0 for a reconnected shim until asked). */
+  initPid = 0;
+
+  get id(): string {
+    return this.bundle.id;
+  }
+
+  get namespace(): string {
+    return this.bundle.namespace;
+  }
+
+  /** Resolves once the connection to the shim has closed. */
+  get closed(): Promise<void> {
+    return this.conn.closed;
+  }
+
+  close(): void {
+    this.conn.close();
+  }
+
+  private async call<Req, Res>(method: string, req: Codec<Req>, res: Codec<Res>, value: Partial<Req>, options: Partial<CallOptions> = {}): Promise<Res> {
+    const payload = req.encode(req.fromPartial(value)).finish();
+    const out = await this.conn.call(SERVICE, method, payload, { namespace: this.namespace, ...options });
+    return res.decode(out);
+  }
+
+  /** The task's pid (and the shim's), also a liveness check of the shim. */
+  connect(options: Partial<CallOptions> = {}): Promise<ConnectResponse> {
+    return this.call('Connect', ConnectRequest, ConnectResponse, { id: this.id }, options);
+  }
+
+  async pid(options: Partial<CallOptions> = {}): Promise<number> {
+    return (await this.connect(options)).taskPid;
+  }
+
+  async create(request: {
+    rootfs: Mount[];
+    io: TaskIO;
+    checkpoint: string;
+    options: Any | undefined;
+  }): Promise<number> {
+    const r = await this.call('Create', CreateTaskRequest, CreateTaskResponse, {
+      id: this.id,
+      bundle: this.bundle.path,
+      rootfs: request.rootfs.map((m) => ({ type: m.type, source: m.source, target: m.target, options: m.options })),
+      stdin: request.io.stdin,
+      stdout: request.io.stdout,
+      stderr: request.io.stderr,
+      terminal: request.io.terminal,
+      checkpoint: request.checkpoint,
+      options: request.options,
+    });
+    this.initPid = r.pid;
+    return r.pid;
+  }
+
+  async start(execId = ''): Promise<number> {
+    return (await this.call('Start', StartRequest, StartResponse, { id: this.id, execId })).pid;
+  }
+
+  async delete(execId = ''): Promise<Exit> {
+    const r = await this.call('Delete', DeleteRequest, DeleteResponse, { id: this.id, execId });
+    return { pid: r.pid, status: r.exitStatus, timestamp: r.exitedAt };
+  }
+
+  async state(execId = '', options: Partial<CallOptions> = {}): Promise<ProcessState> {
+    const r = await this.call('State', StateRequest, StateResponse, { id: this.id, execId }, options);
+    return {
+      id: execId || this.id,
+      pid: r.pid,
+      status: r.status,
+      stdin: r.stdin,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      terminal: r.terminal,
+      exitStatus: r.exitStatus,
+      exitedAt: r.exitedAt,
+    };
+  }
+
+  async kill(signal: number, all: boolean, execId = ''): Promise<void> {
+    await this.call('Kill', KillRequest, Empty, { id: this.id, execId, signal, all });
+  }
+
+  async exec(execId: string, io: TaskIO, spec: Any | undefined): Promise<void> {
+    await this.call('Exec', ExecProcessRequest, Empty, { id: this.id, execId, ...io, spec });
+  }
+
+  async pids(): Promise<ProcessInfo[]> {
+    return (await this.call('Pids', PidsRequest, PidsResponse, { id: this.id })).processes;
+  }
+
+  async pause(): Promise<void> {
+    await this.call('Pause', PauseRequest, Empty, { id: this.id });
+  }
+
+  async resume(): Promise<void> {
+    await this.call('Resume', ResumeRequest, Empty, { id: this.id });
+  }
+
+  async resizePty(width: number, height: number, execId = ''): Promise<void> {
+    await this.call('ResizePty', ResizePtyRequest, Empty, { id: this.id, execId, width, height });
+  }
+
+  async closeIO(execId = ''): Promise<void> {
+    await this.call('CloseIO', CloseIORequest, Empty, { id: this.id, execId, stdin: true });
+  }
+
+  async checkpoint(path: string, options: Any | undefined): Promise<void> {
+    await this.call('Checkpoint', CheckpointTaskRequest, Empty, { id: this.id, path, options });
+  }
+
+  async update(resources: Any | undefined, annotations: Record<string, string>): Promise<void> {
+    await this.call('Update', UpdateTaskRequest, Empty, { id: this.id, resources, annotations });
+  }
+
+  async stats(): Promise<Any | undefined> {
+    return (await this.call('Stats', StatsRequest, StatsResponse, { id: this.id })).stats;
+  }
+
+  /** Waits for a process to exit (a call that lasts as long as the process). */
+  async wait(execId = '', signal?: AbortSignal): Promise<{ status: number; timestamp: Timestamp | undefined }> {
+    const r = await this.call('Wait', WaitRequest, WaitResponse, { id: this.id, execId }, signal ? { signal } : {});
+    return { status: r.exitStatus, timestamp: r.exitedAt };
+  }
+
+  async shutdown(timeoutMs: number): Promise<void> {
+    await this.call('Shutdown', ShutdownRequest, Empty, { id: this.id }, { timeoutMs });
+  }
+}

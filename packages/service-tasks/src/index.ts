@@ -1,0 +1,49 @@
+// Registration: io.containerd.service.v1 tasks-service (the local service over the v2
+// runtime) and io.containerd.grpc.v1 tasks (its gRPC API), with containerd's requires.
+import type {} from '@containerd-ts/metadata-level';
+import { definePlugin } from '@containerd-ts/plugin';
+import { runtimeTimeouts } from '@containerd-ts/runtime-v2';
+import { notFound } from '@containerd-ts/errdefs';
+import { tasksGrpcService } from './grpc.js';
+import { TasksService } from './tasks.js';
+
+export { tasksGrpcService } from './grpc.js';
+export { type ContainerRecord, type ContainerSource, type SnapshotMounts, type TaskRuntime, TasksService, type TasksServiceOptions } from './tasks.js';
+
+declare module '@containerd-ts/plugin' {
+  interface PluginInstanceMap {
+    'io.containerd.service.v1.tasks-service': TasksService;
+  }
+}
+
+export const tasksServicePlugin = definePlugin({
+  type: 'io.containerd.service.v1',
+  id: 'tasks-service',
+  // containerd also lists io.containerd.runtime.v1 and io.containerd.monitor.v1, which
+  // containerd-ts does not have (an unknown required type is an error in its graph).
+  requires: ['io.containerd.event.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
+  init(ctx) {
+    const metadata = ctx.get('io.containerd.metadata.v1');
+    return new TasksService({
+      containers: metadata.containers,
+      runtime: ctx.getByID('io.containerd.runtime.v2', 'task'),
+      snapshotMounts: async (rctx, snapshotter, key) => {
+        const sn = metadata.snapshotter(snapshotter);
+        if (!sn) throw notFound(`snapshotter ${snapshotter}`);
+        return (await sn.mounts(rctx, key)).map((m) => ({ type: m.type, source: m.source, target: m.target ?? '', options: m.options }));
+      },
+      stateTimeoutMs: runtimeTimeouts(ctx.daemon.timeouts).taskStateMs,
+      log: ctx.log,
+    });
+  },
+});
+
+export const tasksGrpcPlugin = definePlugin({
+  type: 'io.containerd.grpc.v1',
+  id: 'tasks',
+  requires: ['io.containerd.service.v1'],
+  init(ctx) {
+    if (!ctx.plugins().some((p) => p.type === 'io.containerd.service.v1' && p.id === 'tasks-service')) throw new Error('tasks service not found');
+    return { services: [tasksGrpcService(ctx.getByID('io.containerd.service.v1', 'tasks-service'))] };
+  },
+});

@@ -1,0 +1,310 @@
+// The local tasks service (containerd's services/tasks "local"): tasks of containers
+// through the v2 runtime, answered with containerd's codes and messages. The shim
+// publishes the /tasks/* events itself (forwarded over ttrpc); this service publishes none.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { type Any, typeUrlOf, unpackAs } from '@containerd-ts/api';
+import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
+import type {
+  CheckpointTaskRequest,
+  CheckpointTaskResponse,
+  CloseIORequest,
+  CreateTaskRequest,
+  CreateTaskResponse,
+  DeleteProcessRequest,
+  DeleteResponse,
+  DeleteTaskRequest,
+  ExecProcessRequest,
+  GetRequest,
+  GetResponse,
+  KillRequest,
+  ListPidsRequest,
+  ListPidsResponse,
+  ListTasksRequest,
+  ListTasksResponse,
+  MetricsRequest,
+  MetricsResponse,
+  PauseTaskRequest,
+  ResizePtyRequest,
+  ResumeTaskRequest,
+  StartRequest,
+  StartResponse,
+  UpdateTaskRequest,
+  WaitRequest,
+  WaitResponse,
+} from '@containerd-ts/api/services/tasks';
+import type { Mount } from '@containerd-ts/api/types/mount';
+import { type Process, Status } from '@containerd-ts/api/types/task';
+import { ContainerdError, fromGrpcStatus, invalidArgument, isNotFound, notImplemented } from '@containerd-ts/errdefs';
+import { objectAdaptor, parseAll } from '@containerd-ts/filters';
+import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
+import type { Logger } from '@containerd-ts/plugin';
+import type { CreateOpts, Exit, ShimTask } from '@containerd-ts/runtime-v2';
+import { now } from '@containerd-ts/timestamp';
+
+/** The container record fields the tasks service reads. */
+export interface ContainerRecord {
+  id: string;
+  runtime: { name: string; options?: Any | undefined };
+  spec?: Any | undefined;
+  snapshotter: string;
+  snapshotKey: string;
+}
+
+export interface ContainerSource {
+  get(ctx: RequestContext, id: string): Promise<ContainerRecord>;
+}
+
+/** Mounts of a container's snapshot (used when a request brings no rootfs). */
+export type SnapshotMounts = (ctx: RequestContext, snapshotter: string, key: string) => Promise<Mount[]>;
+
+/** The runtime the service drives (the v2 shim manager). */
+export interface TaskRuntime {
+  create(ctx: RequestContext, id: string, opts: CreateOpts): Promise<ShimTask>;
+  get(ctx: RequestContext, id: string): ShimTask;
+  list(ctx: RequestContext, all?: boolean): ShimTask[];
+  delete(ctx: RequestContext, id: string): Promise<Exit>;
+}
+
+export interface TasksServiceOptions {
+  containers: ContainerSource;
+  runtime: TaskRuntime;
+  snapshotMounts?: SnapshotMounts;
+  /** io.containerd.timeout.task.state. */
+  stateTimeoutMs: number;
+  log?: Logger;
+}
+
+const RUNC_PREFIX = 'io.containerd.runc';
+
+/** Whether `runtime` is (a version of) the runc runtime, as containerd's checkRuntime. */
+const isRunc = (runtime: string): boolean => runtime.startsWith(`${RUNC_PREFIX}.`) || runtime === RUNC_PREFIX;
+
+export class TasksService {
+  constructor(private readonly options: TasksServiceOptions) {}
+
+  private get runtime(): TaskRuntime {
+    return this.options.runtime;
+  }
+
+  private getContainer(ctx: RequestContext, id: string): Promise<ContainerRecord> {
+    return this.options.containers.get(ctx, id);
+  }
+
+  private async getTask(ctx: RequestContext, id: string): Promise<ShimTask> {
+    const container = await this.getContainer(ctx, id);
+    try {
+      return this.runtime.get(ctx, container.id);
+    } catch {
+      throw fromGrpcStatus(5, `task ${container.id} not found`);
+    }
+  }
+
+  /** The process of a task: the init process, or an exec one (not-found when unknown). */
+  private async process(task: ShimTask, execId: string): Promise<void> {
+    if (execId !== '') await task.state(execId);
+  }
+
+  async create(ctx: RequestContext, r: CreateTaskRequest): Promise<CreateTaskResponse> {
+    const container = await this.getContainer(ctx, r.containerId);
+    if (r.checkpoint) throw notImplemented('restoring a task from a checkpoint image');
+    let checkpoint = '';
+    if (r.options && isRunc(container.runtime.name)) {
+      if (r.options.typeUrl !== typeUrlOf(RuncOptions)) throw new Error(`invalid task create option for ${container.runtime.name}`);
+      checkpoint = unpackAs(r.options, RuncOptions).criuImagePath;
+    }
+    if (!container.spec) throw invalidArgument(`container ${container.id} has no spec`);
+    let rootfs = r.rootfs;
+    if (rootfs.length === 0 && container.snapshotKey && this.options.snapshotMounts) {
+      rootfs = await this.options.snapshotMounts(ctx, container.snapshotter, container.snapshotKey);
+    }
+    const opts: CreateOpts = {
+      spec: container.spec,
+      rootfs,
+      io: { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal },
+      checkpoint,
+      runtime: r.runtimePath || container.runtime.name,
+      runtimeOptions: container.runtime.options,
+      taskOptions: r.options,
+    };
+    if (container.runtime.name === 'io.containerd.runc.v1') {
+      this.options.log?.warn({}, '"io.containerd.runc.v1" is deprecated since containerd v1.4, consider using "io.containerd.runc.v2"');
+    }
+    let exists = true;
+    try {
+      this.runtime.get(ctx, r.containerId);
+    } catch {
+      exists = false;
+    }
+    if (exists) throw new ContainerdError('already-exists', `task ${r.containerId}`);
+    const task = await this.runtime.create(ctx, r.containerId, opts);
+    // The pid the shim's Create answered (containerd asks the shim again with Connect): a
+    // client that closes stdin right after this returns (`echo x | ctr run`) races this reply.
+    return { containerId: r.containerId, pid: task.initPid };
+  }
+
+  async start(ctx: RequestContext, r: StartRequest): Promise<StartResponse> {
+    const task = await this.getTask(ctx, r.containerId);
+    await this.process(task, r.execId);
+    await task.start(r.execId);
+    const state = await task.state(r.execId);
+    return { pid: state.pid };
+  }
+
+  async delete(ctx: RequestContext, r: DeleteTaskRequest): Promise<DeleteResponse> {
+    const container = await this.getContainer(ctx, r.containerId);
+    try {
+      this.runtime.get(ctx, container.id);
+    } catch {
+      throw fromGrpcStatus(5, `task ${container.id} not found`);
+    }
+    const exit = await this.runtime.delete(ctx, r.containerId);
+    return { id: '', pid: exit.pid, exitStatus: exit.status, exitedAt: exit.timestamp };
+  }
+
+  async deleteProcess(ctx: RequestContext, r: DeleteProcessRequest): Promise<DeleteResponse> {
+    const task = await this.getTask(ctx, r.containerId);
+    await this.process(task, r.execId);
+    const exit = await task.delete(r.execId);
+    return { id: r.execId, pid: exit.pid, exitStatus: exit.status, exitedAt: exit.timestamp };
+  }
+
+  /** A process's state as containerd reports it; a failed State call (not not-found) still answers, with status unknown. */
+  private async processState(task: ShimTask, execId: string): Promise<Process> {
+    const id = execId || task.id;
+    try {
+      const s = await task.state(execId, { timeoutMs: this.options.stateTimeoutMs });
+      return {
+        containerId: '',
+        id,
+        pid: s.pid,
+        status: s.status as Status,
+        stdin: s.stdin,
+        stdout: s.stdout,
+        stderr: s.stderr,
+        terminal: s.terminal,
+        exitStatus: s.exitStatus,
+        exitedAt: s.exitedAt,
+      };
+    } catch (err) {
+      if (isNotFound(err)) throw err;
+      this.options.log?.error({ id, error: String(err) }, 'get state');
+      return { containerId: '', id, pid: 0, status: Status.UNKNOWN, stdin: '', stdout: '', stderr: '', terminal: false, exitStatus: 0, exitedAt: undefined };
+    }
+  }
+
+  async get(ctx: RequestContext, r: GetRequest): Promise<GetResponse> {
+    const task = await this.getTask(ctx, r.containerId);
+    await this.process(task, r.execId);
+    return { process: await this.processState(task, r.execId) };
+  }
+
+  async list(ctx: RequestContext, _r: ListTasksRequest): Promise<ListTasksResponse> {
+    const tasks = this.runtime.list(ctx);
+    const states = await Promise.all(
+      tasks.map((t) =>
+        this.processState(t, '').catch((err: unknown) => {
+          if (!isNotFound(err)) this.options.log?.error({ id: t.id, error: String(err) }, 'converting task to protobuf');
+          return undefined;
+        }),
+      ),
+    );
+    return { tasks: states.filter((s): s is Process => s !== undefined) };
+  }
+
+  async pause(ctx: RequestContext, r: PauseTaskRequest): Promise<void> {
+    await (await this.getTask(ctx, r.containerId)).pause();
+  }
+
+  async resume(ctx: RequestContext, r: ResumeTaskRequest): Promise<void> {
+    await (await this.getTask(ctx, r.containerId)).resume();
+  }
+
+  async kill(ctx: RequestContext, r: KillRequest): Promise<void> {
+    const task = await this.getTask(ctx, r.containerId);
+    await this.process(task, r.execId);
+    await task.kill(r.signal, r.execId === '' ? r.all : false, r.execId);
+  }
+
+  async listPids(ctx: RequestContext, r: ListPidsRequest): Promise<ListPidsResponse> {
+    const task = await this.getTask(ctx, r.containerId);
+    return { processes: await task.pids() };
+  }
+
+  async exec(ctx: RequestContext, r: ExecProcessRequest): Promise<void> {
+    if (r.execId === '') throw fromGrpcStatus(3, 'exec id cannot be empty');
+    const task = await this.getTask(ctx, r.containerId);
+    await task.exec(r.execId, { stdin: r.stdin, stdout: r.stdout, stderr: r.stderr, terminal: r.terminal }, r.spec);
+  }
+
+  async resizePty(ctx: RequestContext, r: ResizePtyRequest): Promise<void> {
+    const task = await this.getTask(ctx, r.containerId);
+    await this.process(task, r.execId);
+    await task.resizePty(r.width, r.height, r.execId);
+  }
+
+  async closeIO(ctx: RequestContext, r: CloseIORequest): Promise<void> {
+    const task = await this.getTask(ctx, r.containerId);
+    await this.process(task, r.execId);
+    if (r.stdin) await task.closeIO(r.execId);
+  }
+
+  /**
+   * Checkpoints through the shim (runc and criu do the work). Only an explicit
+   * `ImagePath` in the runc checkpoint options is supported: containerd-ts does not yet
+   * write checkpoint images into the content store.
+   */
+  async checkpoint(ctx: RequestContext, r: CheckpointTaskRequest): Promise<CheckpointTaskResponse> {
+    const container = await this.getContainer(ctx, r.containerId);
+    const task = await this.getTask(ctx, container.id);
+    let imagePath = '';
+    if (r.options && isRunc(container.runtime.name)) {
+      if (r.options.typeUrl !== typeUrlOf(CheckpointOptions)) throw new Error(`invalid task checkpoint option for ${container.runtime.name}`);
+      imagePath = unpackAs(r.options, CheckpointOptions).imagePath;
+    }
+    if (imagePath !== '') {
+      await task.checkpoint(imagePath, r.options);
+      return { descriptors: [] };
+    }
+    // As containerd: checkpoint into a temporary directory first. The shim's error (criu
+    // missing or refusing) comes back as it is.
+    const dir = await mkdtemp(`${process.env.XDG_RUNTIME_DIR || tmpdir()}/ctd-checkpoint`);
+    try {
+      await task.checkpoint(dir, r.options);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    throw notImplemented('writing a checkpoint image to the content store');
+  }
+
+  async update(ctx: RequestContext, r: UpdateTaskRequest): Promise<void> {
+    const task = await this.getTask(ctx, r.containerId);
+    await task.update(r.resources, r.annotations);
+  }
+
+  async metrics(ctx: RequestContext, r: MetricsRequest): Promise<MetricsResponse> {
+    const filter = parseAll(r.filters);
+    const ns = namespaceRequired(ctx);
+    const tasks = this.runtime.list(ctx).filter((t) => filter.match(objectAdaptor({ id: t.id, namespace: ns })));
+    const metrics = await Promise.all(
+      tasks.map(async (t) => {
+        const timestamp = now();
+        try {
+          const data = await t.stats();
+          return { timestamp, id: t.id, data };
+        } catch (err) {
+          if (!isNotFound(err)) this.options.log?.error({ id: t.id, error: String(err) }, 'collecting metrics');
+          return undefined;
+        }
+      }),
+    );
+    return { metrics: metrics.filter((m) => m !== undefined) };
+  }
+
+  async wait(ctx: RequestContext, r: WaitRequest): Promise<WaitResponse> {
+    const task = await this.getTask(ctx, r.containerId);
+    await this.process(task, r.execId);
+    const exit = await task.wait(r.execId, ctx.signal);
+    return { exitStatus: exit.status, exitedAt: exit.timestamp };
+  }
+}
