@@ -8,6 +8,7 @@ import { TaskExit } from '@containerd-ts/api/events/task';
 import { EventsService as TtrpcEvents, type ForwardRequest } from '@containerd-ts/api/services/ttrpc-events';
 import { GrpcCode } from '@containerd-ts/errdefs';
 import { type Envelope, Exchange } from '@containerd-ts/events-exchange';
+import { formatRFC3339Nano, mustParseRFC3339, now } from '@containerd-ts/timestamp';
 import { TtrpcClient, TtrpcServer, type TtrpcStatusError, registerService, serviceClient } from '@containerd-ts/ttrpc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventsService } from './events.js';
@@ -32,10 +33,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const exit = TaskExit.fromPartial({ containerId: 'c1', id: 'c1', pid: 1234, exitStatus: 3, exitedAt: new Date('2026-01-02T03:04:05.678Z') });
+const exit = TaskExit.fromPartial({ containerId: 'c1', id: 'c1', pid: 1234, exitStatus: 3, exitedAt: mustParseRFC3339('2026-01-02T03:04:05.678901234Z') });
 
 describe('containerd.services.events.ttrpc.v1.Events/Forward', () => {
-  it('puts the envelope on the exchange with its namespace, topic, timestamp and event', async () => {
+  it('puts the envelope on the exchange with its namespace, topic, nanosecond timestamp and event', async () => {
     const ac = new AbortController();
     const sub = exchange.subscribe(['topic~="^/tasks/"'], ac.signal);
     const received = (async () => {
@@ -43,7 +44,7 @@ describe('containerd.services.events.ttrpc.v1.Events/Forward', () => {
       return undefined;
     })();
     const events = serviceClient(client, TtrpcEvents);
-    const timestamp = new Date('2026-05-06T07:08:09.123Z');
+    const timestamp = mustParseRFC3339('2026-05-06T07:08:09.123456789Z');
     await events.forward(
       { envelope: { timestamp, namespace: 'shim-ns', topic: '/tasks/exit', event: packAny(TaskExit, exit) } },
       { metadata: { 'containerd-namespace-ttrpc': 'shim-ns' }, timeoutMs: 5000 },
@@ -52,14 +53,15 @@ describe('containerd.services.events.ttrpc.v1.Events/Forward', () => {
     ac.abort();
     expect(e.namespace).toBe('shim-ns');
     expect(e.topic).toBe('/tasks/exit');
-    expect(e.timestamp.toISOString()).toBe('2026-05-06T07:08:09.123Z');
+    // the shim's nanoseconds are kept
+    expect(formatRFC3339Nano(e.timestamp)).toBe('2026-05-06T07:08:09.123456789Z');
     expect(e.event.typeUrl).toBe('containerd.events.TaskExit');
     expect(unpackAs(e.event, TaskExit)).toEqual(exit);
   });
 
   it('answers bad envelopes with InvalidArgument and keeps serving', async () => {
     const events = serviceClient(client, TtrpcEvents);
-    const good = { timestamp: new Date(), namespace: 'ns', topic: '/tasks/exit', event: packAny(TaskExit, exit) };
+    const good = { timestamp: now(), namespace: 'ns', topic: '/tasks/exit', event: packAny(TaskExit, exit) };
     const cases: Array<[ForwardRequest, RegExp]> = [
       [{ envelope: undefined }, /^envelope must be set: invalid argument$/],
       [{ envelope: { ...good, namespace: '' } }, /^event envelope has invalid namespace: identifier must not be empty: invalid argument$/],
