@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { digestProblem } from '@containerd-ts/content';
 import { invalidArgument, notFound, notImplemented, alreadyExists } from '@containerd-ts/errdefs';
-import { type Adaptor, objectAdaptor, parseAll } from '@containerd-ts/filters';
+import { adapt, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import type { DBCore } from './core.js';
 import { type LeaseResourceKind, leaseKey, leasedKey, leasedPrefix, leasesPrefix } from './keys.js';
@@ -59,8 +59,6 @@ function resourceKind(r: LeaseResource): LeaseResourceKind {
   throw notImplemented(`resource type ${r.type} not supported yet`);
 }
 
-const leaseAdaptor = (l: Lease): Adaptor => objectAdaptor({ id: l.id }, { maps: { labels: l.labels } });
-
 function randomLeaseID(): string {
   const nanos = (process.hrtime.bigint() % 1_000_000_000n).toString();
   return `${nanos}-${randomBytes(3).toString('base64url')}`;
@@ -113,9 +111,25 @@ export class LeaseManager {
     const prefix = leasesPrefix(ns);
     const out: Lease[] = [];
     for await (const [key, value] of this.core.store.entries(prefix)) {
-      const rec = JSON.parse(value) as LeaseRecord;
-      const lease = { id: key.slice(prefix.length), createdAt: new Date(rec.createdAt), labels: { ...(rec.labels ?? {}) } };
-      if (filter.match(leaseAdaptor(lease))) out.push(lease);
+      const id = key.slice(prefix.length);
+      // The ID is the key: a filter that rejects by ID never decodes the record.
+      let rec: LeaseRecord | undefined;
+      const record = () => {
+        rec ??= JSON.parse(value) as LeaseRecord;
+        return rec;
+      };
+      const adaptor = adapt((path) => {
+        const [head, ...rest] = path;
+        if (head === 'id') return rest.length === 0 && id !== '' ? id : undefined;
+        if (head !== 'labels') return undefined;
+        const labels = record().labels;
+        const k = rest.join('.');
+        return labels && Object.hasOwn(labels, k) ? labels[k] : undefined;
+      });
+      if (filter.match(adaptor)) {
+        const r = record();
+        out.push({ id, createdAt: new Date(r.createdAt), labels: { ...(r.labels ?? {}) } });
+      }
     }
     return out;
   }
