@@ -83,7 +83,8 @@ export class Txn {
     const groups = this.pending();
     const merged = new Map<string, string>();
     let overlaid = false;
-    for await (const [k, v] of this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) })) merged.set(k, v);
+    // One native read for the whole range (iterating costs a round trip per step and one to close).
+    for (const [k, v] of await this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }).all()) merged.set(k, v);
     for (const writes of [...groups.map((g) => g.writes), this.writes]) {
       for (const [k, v] of writes) {
         if (!k.startsWith(prefix)) continue;
