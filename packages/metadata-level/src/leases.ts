@@ -110,7 +110,7 @@ export class LeaseManager {
     const filter = parseAll(filters);
     const prefix = leasesPrefix(ns);
     const out: Lease[] = [];
-    for await (const [key, value] of this.core.store.entries(prefix)) {
+    for await (const batch of this.core.store.batches(prefix)) for (const [key, value] of batch) {
       const id = key.slice(prefix.length);
       // The ID is the key: a filter that rejects by ID never decodes the record.
       let rec: LeaseRecord | undefined;
@@ -128,7 +128,7 @@ export class LeaseManager {
       });
       if (filter.match(adaptor)) {
         const r = record();
-        out.push({ id, createdAt: new Date(r.createdAt), labels: { ...(r.labels ?? {}) } });
+        out.push({ id, createdAt: new Date(r.createdAt), labels: r.labels ?? {} });
       }
     }
     return out;

@@ -202,8 +202,25 @@ export class LevelStore {
   }
 
   /** Committed entries under `prefix`, in key order, from one consistent snapshot. */
-  entries(prefix: string): AsyncIterable<[string, string]> {
-    return this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) });
+  async *entries(prefix: string): AsyncIterable<[string, string]> {
+    for await (const batch of this.batches(prefix)) yield* batch;
+  }
+
+  /**
+   * Committed entries under `prefix` in key order, from one consistent snapshot, a batch
+   * at a time: one native read per `size` entries rather than a round trip per entry.
+   */
+  async *batches(prefix: string, size = 1000): AsyncIterable<Array<[string, string]>> {
+    const it = this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) });
+    try {
+      for (;;) {
+        const batch = await it.nextv(size);
+        if (batch.length === 0) return;
+        yield batch;
+      }
+    } finally {
+      await it.close();
+    }
   }
 
   /** Committed keys under `prefix`, in key order. */
