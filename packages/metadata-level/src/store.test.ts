@@ -43,15 +43,25 @@ describe('group commit', () => {
     }
   });
 
-  it('lets a writer see writes of a batch not yet on disk', async () => {
-    const env = await createEnv();
+  it('lets a writer see writes of a batch not yet on disk, and answers only once they are', async () => {
+    const events: string[] = [];
+    const env = await createEnv({ onSync: (written) => events.push(...written.map((k) => `synced ${k}`)) });
     try {
-      // Same name, concurrently: exactly one wins, the other sees the pending record.
-      const results = await Promise.allSettled([
-        env.db.images.create(ctx, { name: 'dup', target }),
-        env.db.images.create(ctx, { name: 'dup', target }),
-        env.db.images.create(ctx, { name: 'dup', target }),
-      ]);
+      // Same name, concurrently: exactly one wins, the others see the pending record and
+      // report it only once it is on disk.
+      const attempt = () =>
+        env.db.images.create(ctx, { name: 'dup', target }).then(
+          (v) => {
+            events.push('answered');
+            return v;
+          },
+          (err: unknown) => {
+            events.push('answered');
+            throw err;
+          },
+        );
+      const results = await Promise.allSettled([attempt(), attempt(), attempt()]);
+      expect(events.indexOf(`synced ${keys.imageKey(ctx.namespace, 'dup')}`)).toBeLessThan(events.indexOf('answered'));
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       expect(failures.map((f) => (f.reason as Error).message)).toEqual([

@@ -235,15 +235,31 @@ export class LevelStore {
    */
   async write<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
     let group: Group | undefined;
+    let seen: Group | undefined;
     let tx!: Txn;
-    const result = await this.writer.run(async () => {
-      tx = new Txn(this.db, this.pendingGroups);
-      const r = await fn(tx);
-      group = this.enqueue(tx);
-      return r;
-    });
+    let result: T;
+    try {
+      result = await this.writer.run(async () => {
+        tx = new Txn(this.db, this.pendingGroups);
+        try {
+          const r = await fn(tx);
+          group = this.enqueue(tx);
+          return r;
+        } finally {
+          // What the transaction saw of batches not yet on disk: its answer (a result
+          // or an error) waits for them too, so it never reports a state a crash could undo.
+          seen = group ?? this.next ?? this.flushing;
+        }
+      });
+    } catch (err) {
+      await seen?.done.catch(() => {});
+      throw err;
+    }
     if (group) await group.done;
-    else tx.runHooks();
+    else {
+      await seen?.done.catch(() => {});
+      tx.runHooks();
+    }
     return result;
   }
 
