@@ -252,6 +252,8 @@ export function referenceConfig(...extra: string[]): string {
 export interface Reference {
   dir: string;
   socket: string;
+  /** The daemon's process ID (benches read its memory). */
+  pid: number;
   logs(): string;
   /** Stops the daemon (SIGTERM, SIGKILL after 20 s) and removes its directory. */
   stop(): Promise<void>;
@@ -278,7 +280,7 @@ export async function startReference(options: { config?: string } = {}): Promise
     await writeFile(file, (options.config ?? referenceConfig()).replaceAll('{{dir}}', dir));
     service = spawnService('containerd', ['--config', file]);
     const s = service;
-    if (await waitReady(s, async () => (await ctr(socket, 'version')).code === 0, 30_000)) return { dir, socket, logs: s.logs, stop };
+    if (await waitReady(s, async () => (await ctr(socket, 'version')).code === 0, 30_000)) return { dir, socket, pid: s.child.pid!, logs: s.logs, stop };
     throw new Error(`reference containerd exited with ${s.child.exitCode ?? s.child.signalCode}: ${s.logs()}`);
   } catch (err) {
     await stop();

@@ -92,6 +92,12 @@ export interface ContentStore {
    * collection uses it to find ingests the metadata no longer knows). Optional.
    */
   walkStatusRefs?(ctx: RequestContext, fn: (ref: string) => void | Promise<void>): Promise<void>;
+  /**
+   * A number that changes whenever a blob may have stopped being visible in some
+   * namespace (a delete or a collection). A visibility check made while it stays the
+   * same still holds, so readers kept open between calls need not check again. Optional.
+   */
+  removals?(): number;
 }
 
 declare module '@containerd-ts/plugin' {

@@ -49,6 +49,10 @@ export class MetadataContentStore implements ContentStore {
     private readonly backend: ContentStore,
   ) {}
 
+  removals(): number {
+    return this.core.contentRemovals();
+  }
+
   async info(ctx: RequestContext, digest: string): Promise<Info> {
     const ns = namespaceRequired(ctx);
     const rec = await this.core.store.getJSON<BlobRecord>(blobKey(ns, digest));

@@ -24,6 +24,8 @@ export interface DBCore {
   forgetNamespace(tx: Txn, ns: string): void;
   /** Notes, when `tx` commits, that a reference was removed (GC needed) and which backends to clean. */
   markDirty(tx: Txn, what: { content?: boolean; snapshotter?: string }): void;
+  /** Changes whenever a blob record may have been removed (see ContentStore.removals). */
+  contentRemovals(): number;
   /** Notes a time when a lease or ingest stops holding things, for the expiry timer. */
   noteExpiry(at: Date): void;
   /** Sends an event; failures are logged, never thrown at the caller whose change is already committed. */

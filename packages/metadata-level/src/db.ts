@@ -55,6 +55,8 @@ export interface MetadataDBOptions {
   log?: Logger;
   /** fsync each commit (default true). */
   sync?: boolean;
+  /** Called with the keys of each batch once it is on disk, before its writers resolve (tests). */
+  onSync?: (keys: readonly string[]) => void;
   /** Migration table (tests); defaults to this version's. */
   migrations?: readonly Migration[];
 }
@@ -105,6 +107,7 @@ export class MetadataDB implements DBCore {
   private publisher: EventPublisher | undefined;
   private scheduler: CollectionScheduler | undefined;
   private dirty = 0;
+  private removedContent = 0;
   // Backends are reconciled by the first collection after open: a crash may have left
   // a committed blob without its record, or an ingest without one.
   private dirtyContent = true;
@@ -130,7 +133,7 @@ export class MetadataDB implements DBCore {
   }
 
   static async open(options: MetadataDBOptions): Promise<MetadataDB> {
-    const store = await LevelStore.open(options.path, { sync: options.sync ?? true });
+    const store = await LevelStore.open(options.path, { sync: options.sync ?? true, onSync: options.onSync });
     try {
       await migrate(store, options.migrations);
       const db = new MetadataDB(store, options.content, new Map(), options);
@@ -240,10 +243,17 @@ export class MetadataDB implements DBCore {
     tx.onCommit(() => this.knownNamespaces.delete(ns));
   }
 
+  contentRemovals(): number {
+    return this.removedContent;
+  }
+
   markDirty(tx: Txn, what: { content?: boolean; snapshotter?: string }): void {
     tx.onCommit(() => {
       this.dirty++;
-      if (what.content) this.dirtyContent = true;
+      if (what.content) {
+        this.dirtyContent = true;
+        this.removedContent++;
+      }
       if (what.snapshotter) this.dirtySnapshotters.add(what.snapshotter);
     });
   }
@@ -307,6 +317,7 @@ export class MetadataDB implements DBCore {
             tx.del(blobKey(ns, key));
             stats.removed.content++;
             this.dirtyContent = true;
+            tx.onCommit(() => this.removedContent++);
             break;
           case 'ingest':
             tx.del(ingestKey(ns, key));

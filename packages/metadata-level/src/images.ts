@@ -2,7 +2,7 @@
 // target and the content or snapshots their labels reference are kept.
 import { digestProblem } from '@containerd-ts/content';
 import { alreadyExists, invalidArgument, notFound } from '@containerd-ts/errdefs';
-import { objectAdaptor, parseAll } from '@containerd-ts/filters';
+import { adapt, always, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
@@ -33,6 +33,9 @@ export interface ImageDeleteOptions {
   sync?: boolean;
 }
 
+const lookup = (map: Record<string, string> | undefined, key: string): string | undefined =>
+  map && Object.hasOwn(map, key) ? map[key] : undefined;
+
 const toImage = (name: string, rec: ImageRecord): Image => ({
   name,
   target: { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } },
@@ -40,6 +43,13 @@ const toImage = (name: string, rec: ImageRecord): Image => ({
   createdAt: readRecordTime(rec.createdAt),
   updatedAt: readRecordTime(rec.updatedAt),
 });
+
+/** An image from a record just decoded for it alone (no copies needed). */
+const ownImage = (name: string, rec: ImageRecord): Image => {
+  const target = rec.target as ImageTarget;
+  target.annotations ??= {};
+  return { name, target, labels: rec.labels ?? {}, createdAt: readRecordTime(rec.createdAt), updatedAt: readRecordTime(rec.updatedAt) };
+};
 
 function validateImage(name: string, labels: Record<string, string>, target: ImageTarget): void {
   if (!name) throw invalidArgument('image name must not be empty');
@@ -73,13 +83,35 @@ export class ImageStore {
     const filter = parseAll(filters);
     const prefix = imagesPrefix(ns);
     const out: Image[] = [];
-    for await (const [key, value] of this.core.store.entries(prefix)) {
-      const image = toImage(key.slice(prefix.length), JSON.parse(value) as ImageRecord);
-      const adaptor = objectAdaptor(
-        { name: image.name, target: { digest: image.target.digest, mediatype: image.target.mediaType } },
-        { maps: { labels: image.labels, annotations: image.target.annotations } },
-      );
-      if (filter.match(adaptor)) out.push(image);
+    const everything = filter === always;
+    for await (const batch of this.core.store.batches(prefix)) {
+      for (const [key, value] of batch) {
+        const name = key.slice(prefix.length);
+        if (everything) {
+          out.push(ownImage(name, JSON.parse(value) as ImageRecord));
+          continue;
+        }
+        // The name is the key: a filter that rejects by name never decodes the record.
+        let rec: ImageRecord | undefined;
+        const record = () => {
+          rec ??= JSON.parse(value) as ImageRecord;
+          return rec;
+        };
+        const adaptor = adapt((path) => {
+          const [head, ...rest] = path;
+          if (head === 'name') return rest.length === 0 && name !== '' ? name : undefined;
+          const r = record();
+          if (head === 'target') {
+            if (rest.length !== 1) return undefined;
+            const v = rest[0] === 'digest' ? r.target.digest : rest[0] === 'mediatype' ? r.target.mediaType : undefined;
+            return v === '' ? undefined : v;
+          }
+          if (head === 'labels') return lookup(r.labels, rest.join('.'));
+          if (head === 'annotations') return lookup(r.target.annotations, rest.join('.'));
+          return undefined;
+        });
+        if (filter.match(adaptor)) out.push(ownImage(name, record()));
+      }
     }
     return out;
   }

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { digestProblem } from '@containerd-ts/content';
 import { invalidArgument, notFound, notImplemented, alreadyExists } from '@containerd-ts/errdefs';
-import { type Adaptor, objectAdaptor, parseAll } from '@containerd-ts/filters';
+import { adapt, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
@@ -60,8 +60,6 @@ function resourceKind(r: LeaseResource): LeaseResourceKind {
   throw notImplemented(`resource type ${r.type} not supported yet`);
 }
 
-const leaseAdaptor = (l: Lease): Adaptor => objectAdaptor({ id: l.id }, { maps: { labels: l.labels } });
-
 function randomLeaseID(): string {
   const nanos = (process.hrtime.bigint() % 1_000_000_000n).toString();
   return `${nanos}-${randomBytes(3).toString('base64url')}`;
@@ -113,10 +111,26 @@ export class LeaseManager {
     const filter = parseAll(filters);
     const prefix = leasesPrefix(ns);
     const out: Lease[] = [];
-    for await (const [key, value] of this.core.store.entries(prefix)) {
-      const rec = JSON.parse(value) as LeaseRecord;
-      const lease = { id: key.slice(prefix.length), createdAt: readRecordTime(rec.createdAt), labels: { ...(rec.labels ?? {}) } };
-      if (filter.match(leaseAdaptor(lease))) out.push(lease);
+    for await (const batch of this.core.store.batches(prefix)) for (const [key, value] of batch) {
+      const id = key.slice(prefix.length);
+      // The ID is the key: a filter that rejects by ID never decodes the record.
+      let rec: LeaseRecord | undefined;
+      const record = () => {
+        rec ??= JSON.parse(value) as LeaseRecord;
+        return rec;
+      };
+      const adaptor = adapt((path) => {
+        const [head, ...rest] = path;
+        if (head === 'id') return rest.length === 0 && id !== '' ? id : undefined;
+        if (head !== 'labels') return undefined;
+        const labels = record().labels;
+        const k = rest.join('.');
+        return labels && Object.hasOwn(labels, k) ? labels[k] : undefined;
+      });
+      if (filter.match(adaptor)) {
+        const r = record();
+        out.push({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
+      }
     }
     return out;
   }

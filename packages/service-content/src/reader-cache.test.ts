@@ -12,6 +12,7 @@ describe('ReaderCache', () => {
   let db: MetadataDB;
   let store: ContentStore;
   let opened: number;
+  let lookups: number;
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'reader-cache-'));
@@ -19,11 +20,17 @@ describe('ReaderCache', () => {
     db = await MetadataDB.open({ path: join(dir, 'meta'), content: backend });
     const real = db.contentStore();
     opened = 0;
-    // The real namespaced store, counting how often a blob file is opened.
+    lookups = 0;
+    // The real namespaced store, counting how often a blob file is opened and how often
+    // a record is looked up.
     store = Object.assign(Object.create(real) as ContentStore, {
       readerAt: (...args: Parameters<ContentStore['readerAt']>) => {
         opened++;
         return real.readerAt(...args);
+      },
+      info: (...args: Parameters<ContentStore['info']>) => {
+        lookups++;
+        return real.info(...args);
       },
     });
   });
@@ -46,10 +53,25 @@ describe('ReaderCache', () => {
       expect((await reader.readAt(0, 5)).toString()).toBe('hello');
       release();
     }
+    // One open and one record lookup (by readerAt) for the whole run of calls.
     expect(opened).toBe(1);
+    expect(lookups).toBe(0);
     await expect(cache.acquire({ namespace: 'b' }, digest)).rejects.toThrow(`content digest ${digest}: not found`);
     await store.delete({ namespace: 'a' }, digest);
     await expect(cache.acquire({ namespace: 'a' }, digest)).rejects.toThrow('not found');
+    await cache.close();
+  });
+
+  it('checks again after a collection removed the record', async () => {
+    const cache = new ReaderCache(store, { idleMs: 10_000 });
+    const lease = await db.leases.create({ namespace: 'a' }, { id: 'hold' });
+    const digest = digestOf('held');
+    await writeBlob(store, { namespace: 'a', lease: lease.id }, 'ref-held', [Buffer.from('held')], { digest, size: 4 });
+    const first = await cache.acquire({ namespace: 'a' }, digest);
+    first.release();
+    await db.leases.delete({ namespace: 'a' }, lease.id);
+    await db.garbageCollect();
+    await expect(cache.acquire({ namespace: 'a' }, digest)).rejects.toThrow(`content digest ${digest}: not found`);
     await cache.close();
   });
 

@@ -1,8 +1,10 @@
 // Open blob readers kept for a moment between Read calls. Clients read a blob with many
 // small Read calls (`ctr content get` asks for 32 KiB at a time), and opening, stat'ing
 // and closing the file for each costs more than the read itself. Blobs are immutable and
-// addressed by digest, so one open reader serves every namespace; each call still checks
-// that the blob is visible in its namespace before using it.
+// addressed by digest, so one open reader serves every namespace; each call checks that
+// the blob is visible in its namespace before using it, except that a check already made
+// for that namespace holds as long as the store reports no removal since (`removals`),
+// so a run of Read calls costs no metadata lookup and no open after the first.
 import type { ContentStore, ReaderAt } from '@containerd-ts/content';
 import type { RequestContext } from '@containerd-ts/namespaces';
 
@@ -12,6 +14,8 @@ interface Entry {
   /** When it was last released (ms), and in which order (for least-recently-used first). */
   idleSince: number;
   idleOrder: number;
+  /** Namespaces the blob was seen visible in, with the store's removal count before the check. */
+  visible: Map<string, number>;
 }
 
 export interface ReaderCacheOptions {
@@ -40,12 +44,20 @@ export class ReaderCache {
    * readerAt does when the blob is not there. Call `release` when done.
    */
   async acquire(ctx: RequestContext, digest: string): Promise<{ reader: ReaderAt; release: () => void }> {
-    // An open reader is used only after the namespace check a fresh readerAt makes.
-    if (this.#entries.has(digest)) await this.#store.info(ctx, digest);
+    // An open reader is used only after the namespace check a fresh readerAt makes, or
+    // when such a check for this namespace still holds.
+    const removals = this.#store.removals?.();
+    const ns = ctx.namespace ?? '';
+    const cached = this.#entries.get(digest);
+    if (cached && (removals === undefined || cached.visible.get(ns) !== removals)) {
+      await this.#store.info(ctx, digest);
+      if (removals !== undefined) cached.visible.set(ns, removals);
+    }
     let entry = this.#entries.get(digest);
     if (!entry) {
       const opening = this.#store.readerAt(ctx, { digest });
-      const created: Entry = { reader: opening, users: 0, idleSince: 0, idleOrder: 0 };
+      const created: Entry = { reader: opening, users: 0, idleSince: 0, idleOrder: 0, visible: new Map() };
+      if (removals !== undefined) created.visible.set(ns, removals);
       this.#entries.set(digest, created);
       opening.catch(() => {
         if (this.#entries.get(digest) === created) this.#entries.delete(digest);
