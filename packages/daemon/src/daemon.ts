@@ -2,13 +2,13 @@
 // directories, plugin graph, gRPC server on the unix socket (and TCP when set), and an
 // orderly stop. The containerd-ts app and custom minimal runtimes are thin shells on it.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { access, constants, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { unlink } from 'node:fs/promises';
 import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
 import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
 import { withProxyPlugins } from '@containerd-ts/proxy';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { prepareTopDirectories } from './directories.js';
 import { createLogger } from './logger.js';
 import { prepareSocket, secureSocket } from './socket.js';
 import { answerUnknownMethodsAsGo, serviceNames } from './unknown-service.js';
@@ -37,36 +37,6 @@ export interface Daemon {
   start(): Promise<void>;
   /** Stops serving, closes plugins in reverse order, removes the socket. Idempotent. */
   stop(): Promise<void>;
-}
-
-/** mkdir -p one level at a time, so the real error (EROFS, EACCES, ENOTDIR) surfaces. */
-async function mkdirs(dir: string): Promise<void> {
-  const missing: string[] = [];
-  let at = resolve(dir);
-  while (!(await stat(at).then(() => true, () => false))) {
-    missing.unshift(at);
-    const up = dirname(at);
-    if (up === at) break;
-    at = up;
-  }
-  for (const d of missing) {
-    await mkdir(d, { mode: 0o711 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
-}
-
-async function ensureWritableDir(kind: string, dir: string): Promise<void> {
-  try {
-    await mkdirs(dir);
-    await access(dir, constants.W_OK);
-    const probe = `${dir}/.containerd-ts-probe-${process.pid}`;
-    await writeFile(probe, '');
-    await unlink(probe);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new Error(`${kind} directory ${dir} is not writable: ${code}`);
-  }
 }
 
 function setOOMScore(score: number): void {
@@ -117,8 +87,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
     address,
     async start() {
       const started = performance.now();
-      await ensureWritableDir('root', config.root);
-      await ensureWritableDir('state', config.state);
+      await prepareTopDirectories(config.root, config.state, log);
       await prepareSocket(address);
       setOOMScore(config.oom_score);
       await registry.initAll();
