@@ -8,6 +8,7 @@ import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
 import { withProxyPlugins } from '@containerd-ts/proxy';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
 import { createLogger } from './logger.js';
 import { prepareSocket, secureSocket } from './socket.js';
@@ -72,6 +73,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
     log,
   });
   let server: Server | undefined;
+  let listener: GrpcUnixListener | undefined;
   let stopping: Promise<void> | undefined;
   let bound = false;
 
@@ -108,7 +110,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       }
       answerUnknownMethodsAsGo(srv, served);
       server = srv;
-      await bind(srv, `unix://${address}`, ServerCredentials.createInsecure());
+      listener = await listenGrpcUnix(srv, address, { log });
       bound = true;
       await secureSocket(address, config.grpc.uid, config.grpc.gid);
       if (config.grpc.tcp_address) {
@@ -129,6 +131,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
     stop() {
       stopping ??= (async () => {
         const srv = server;
+        void listener?.close();
         if (srv) {
           await new Promise<void>((resolve) => {
             const force = setTimeout(() => {

@@ -1,0 +1,111 @@
+// Issue 13: the daemon as an attacker or a careless operator meets it — a private root,
+// connections with fatal HTTP/2 errors closed at once (idle ones and `ctr events` kept),
+// containerd's listen backlog.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type StartedDaemon, ctr, startDaemon } from './harness.js';
+
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+function frame(type: number, flags: number, stream: number, payload: Buffer, announced = payload.length): Buffer {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(announced, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(stream, 5);
+  return Buffer.concat([header, payload]);
+}
+const SETTINGS = frame(0x4, 0, 0, Buffer.alloc(0));
+const SETTINGS_ACK = frame(0x4, 0x1, 0, Buffer.alloc(0));
+
+/** How long the daemon took to close the connection after `bytes`, or undefined if still open after `waitMs`. */
+function closedWithin(path: string, bytes: Buffer, waitMs: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const sock = connect({ path });
+    const started = performance.now();
+    const timer = setTimeout(() => {
+      sock.removeAllListeners('close');
+      sock.destroy();
+      resolve(undefined);
+    }, waitMs);
+    sock.on('error', () => {});
+    sock.on('data', () => {});
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(performance.now() - started);
+    });
+    sock.write(bytes);
+  });
+}
+
+describe('hardening (issue 13)', () => {
+  let daemon: StartedDaemon;
+  beforeAll(async () => {
+    daemon = await startDaemon();
+  });
+  afterAll(async () => {
+    await daemon?.cleanup();
+  });
+
+  it('creates root 0700 and state 0711, as containerd', async () => {
+    expect(((await stat(daemon.root)).mode & 0o777).toString(8)).toBe('700');
+    expect(((await stat(daemon.state)).mode & 0o777).toString(8)).toBe('711');
+  });
+
+  it.each([
+    ['a SETTINGS frame of length 5', Buffer.concat([PREFACE, frame(0x4, 0, 0, Buffer.alloc(5))])],
+    ['a DATA frame on stream 0', Buffer.concat([PREFACE, SETTINGS, frame(0x0, 0, 0, Buffer.from('hello'))])],
+    ['bad HPACK', Buffer.concat([PREFACE, SETTINGS, frame(0x1, 0x5, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x7f, 0x00]))])],
+    ['a frame header announcing 16 MB', Buffer.concat([PREFACE, SETTINGS, frame(0x0, 0, 1, Buffer.alloc(0), 0xffffff)])],
+  ])('closes a connection within 1 s after %s', async (_name, bytes) => {
+    const ms = await closedWithin(daemon.socket, bytes, 5000);
+    expect(ms, 'connection still open 5 s after the fatal frame').toBeDefined();
+    expect(ms).toBeLessThan(1000);
+    // and the daemon goes on serving
+    expect((await ctr(daemon.socket, 'version')).code).toBe(0);
+  });
+
+  it('keeps an idle connection open', async () => {
+    expect(await closedWithin(daemon.socket, Buffer.concat([PREFACE, SETTINGS, SETTINGS_ACK]), 4000)).toBeUndefined();
+  });
+
+  it('keeps a `ctr events` stream receiving', async () => {
+    const events: ChildProcess = spawn('ctr', ['-a', daemon.socket, 'events'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    events.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await ctr(daemon.socket, 'namespaces', 'create', 'hardening-ev-1')).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 4000));
+      expect((await ctr(daemon.socket, 'namespaces', 'create', 'hardening-ev-2')).code).toBe(0);
+      for (let i = 0; i < 50 && !out.includes('hardening-ev-2'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('/namespaces/create');
+      expect(out).toContain('hardening-ev-1');
+      expect(out).toContain('hardening-ev-2');
+      expect(events.exitCode).toBeNull();
+    } finally {
+      events.kill();
+      await ctr(daemon.socket, 'namespaces', 'rm', 'hardening-ev-1', 'hardening-ev-2');
+    }
+  });
+
+  it('accepts 1,000 simultaneous connections (containerd listen backlog)', async () => {
+    const sockets: Socket[] = [];
+    const results = await Promise.all(
+      Array.from(
+        { length: 1000 },
+        () =>
+          new Promise<string>((resolve) => {
+            const sock = connect({ path: daemon.socket });
+            sockets.push(sock);
+            sock.once('connect', () => resolve('ok'));
+            sock.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+          }),
+      ),
+    );
+    for (const s of sockets) s.destroy();
+    expect(results.filter((r) => r !== 'ok')).toEqual([]);
+    expect((await ctr(daemon.socket, 'version')).code).toBe(0);
+  });
+});
