@@ -5,6 +5,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { type StartedDaemon, ctr, startDaemon } from './harness.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -107,5 +109,34 @@ describe('hardening (issue 13)', () => {
     for (const s of sockets) s.destroy();
     expect(results.filter((r) => r !== 'ok')).toEqual([]);
     expect((await ctr(daemon.socket, 'version')).code).toBe(0);
+  });
+
+  it('refuses a second daemon on the same root with one line, also after kill -9 of the first', async () => {
+    const first = await startDaemon();
+    try {
+      const second = await startDaemon({ args: ['--root', first.root], expectExit: true });
+      try {
+        expect(second.child.exitCode).not.toBe(0);
+        const lines = second.logs().trim().split('\n');
+        const refusal = lines.filter((l) => l.includes('is in use by another daemon'));
+        expect(refusal).toHaveLength(1);
+        expect(refusal[0]).toContain(`root directory ${first.root} is in use by another daemon (pid ${first.child.pid})`);
+        // nothing was served
+        expect(existsSync(second.socket)).toBe(false);
+        expect((await ctr(first.socket, 'version')).code).toBe(0);
+      } finally {
+        await second.cleanup();
+      }
+      await first.stop('SIGKILL');
+      const third = await startDaemon({ args: ['--root', first.root] });
+      try {
+        expect((await ctr(third.socket, 'version')).code).toBe(0);
+        expect(existsSync(join(first.root, '.containerd-ts.lock'))).toBe(true);
+      } finally {
+        await third.cleanup();
+      }
+    } finally {
+      await first.cleanup();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
 import { createLogger } from './logger.js';
+import { lockRoot, type RootLock } from './root-lock.js';
 import { prepareSocket, secureSocket } from './socket.js';
 import { answerUnknownMethodsAsGo, serviceNames } from './unknown-service.js';
 
@@ -74,6 +75,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
   });
   let server: Server | undefined;
   let listener: GrpcUnixListener | undefined;
+  let rootLock: RootLock | undefined;
   let stopping: Promise<void> | undefined;
   let bound = false;
 
@@ -89,7 +91,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
     address,
     async start() {
       const started = performance.now();
-      await prepareTopDirectories(config.root, config.state, log);
+      await prepareTopDirectories(config.root, config.state, log, () => {
+        rootLock = lockRoot(config.root);
+      });
       await prepareSocket(address);
       setOOMScore(config.oom_score);
       await registry.initAll();
@@ -149,6 +153,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
           await unlink(address).catch(() => {});
           log.info({}, 'stopped');
         }
+        rootLock?.release();
       })();
       return stopping;
     },

@@ -102,3 +102,38 @@ describe('root and state directories', () => {
     await expect(run(same, same)).rejects.toThrow('root and state must be different paths');
   });
 });
+
+describe('one daemon per root', () => {
+  let dir = '';
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'daemon-lock-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const daemonOn = (socket: string) =>
+    createDaemon({
+      plugins: [],
+      config: daemonConfigSchema.parse({ root: join(dir, 'root'), state: join(dir, `state-${socket}`), grpc: { address: join(dir, `${socket}.sock`) } }),
+      log: recordingLogger([]),
+    });
+
+  it('refuses a second daemon on a held root before serving, naming the root and the holder', async () => {
+    const first = daemonOn('a');
+    await first.start();
+    const second = daemonOn('b');
+    try {
+      await expect(second.start()).rejects.toThrow(`root directory ${join(dir, 'root')} is in use by another daemon (pid ${process.pid})`);
+      await expect(stat(join(dir, 'b.sock'))).rejects.toThrow(/ENOENT/);
+      await expect(stat(join(dir, 'state-b'))).rejects.toThrow(/ENOENT/);
+    } finally {
+      await second.stop();
+      await first.stop();
+    }
+    // released on stop: the root can be used again
+    const third = daemonOn('c');
+    await third.start();
+    await third.stop();
+  });
+});

@@ -55,9 +55,13 @@ export async function preparePrivateDir(kind: 'root' | 'state', dir: string, mod
   }
 }
 
-/** Creates (or tightens) the root and state directories as containerd does. */
-export async function prepareTopDirectories(root: string, state: string, log: Logger): Promise<void> {
+/**
+ * Creates (or tightens) the root and state directories as containerd does; `onRoot` runs
+ * once root is ready, before state is touched (the daemon takes its root lock there).
+ */
+export async function prepareTopDirectories(root: string, state: string, log: Logger, onRoot: () => void = () => {}): Promise<void> {
   if (resolve(root) === resolve(state)) throw new Error('root and state must be different paths');
   await preparePrivateDir('root', root, ROOT_MODE, log);
+  onRoot();
   await preparePrivateDir('state', state, STATE_MODE, log);
 }

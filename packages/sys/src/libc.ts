@@ -44,6 +44,7 @@ export interface Libc {
   statfs: CFunction<[string, Partial<StatfsStruct>], number>;
   renameat2: CFunction<[number, string, number, string, number], number>;
   syncfs: CFunction<[number], number>;
+  flock: CFunction<[number, number], number>;
   utimensat: CFunction<[number, string, { atime: TimespecStruct; mtime: TimespecStruct }, number], number>;
   strerror: (errno: number) => string;
   /** glibc before 2.33 exports mknod only as `__xmknod`; bound when present. */
@@ -121,6 +122,7 @@ function load(): Libc {
     statfs: lib.func('statfs', 'int', ['const char *', koffi.out(koffi.pointer(statfsType))]),
     renameat2: lib.func('renameat2', 'int', ['int', 'const char *', 'int', 'const char *', 'unsigned int']),
     syncfs: lib.func('syncfs', 'int', ['int']),
+    flock: lib.func('flock', 'int', ['int', 'int']),
     utimensat: lib.func('utimensat', 'int', ['int', 'const char *', koffi.pointer(timesType), 'int']),
     strerror: lib.func('strerror', 'const char *', ['int']),
     legacyMknod,
