@@ -7,7 +7,8 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type StartedDaemon, ctr, startDaemon } from './harness.js';
+import { Client, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type StartedDaemon, ctr, referenceConfig, startDaemon, startReference } from './harness.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 function frame(type: number, flags: number, stream: number, payload: Buffer, announced = payload.length): Buffer {
@@ -138,5 +139,98 @@ describe('hardening (issue 13)', () => {
     } finally {
       await first.cleanup();
     }
+  });
+
+});
+
+// Raw gRPC calls whose bodies are built by hand, answered by both daemons.
+const len = (n: number) => {
+  const out: number[] = [];
+  let v = n;
+  while (v > 0x7f) {
+    out.push((v & 0x7f) | 0x80);
+    v >>>= 7;
+  }
+  out.push(v);
+  return Buffer.from(out);
+};
+/** A length-delimited field (string, bytes, message). */
+const ld = (field: number, value: Buffer | string) => {
+  const bytes = Buffer.from(value);
+  return Buffer.concat([Buffer.from([(field << 3) | 2]), len(bytes.length), bytes]);
+};
+const msg = (...fields: Buffer[]) => Buffer.concat(fields);
+
+interface RawCall {
+  name: string;
+  path: string;
+  body: Buffer;
+  stream?: boolean;
+}
+
+/** `CODE: details`, or `OK`, for one raw call (server streams: the final status). */
+function rawCall(socket: string, namespace: string, call: RawCall): Promise<string> {
+  const client = new Client(`unix://${socket}`, credentials.createInsecure());
+  const md = new Metadata();
+  md.set('containerd-namespace', namespace);
+  const id = (b: Buffer) => b;
+  return new Promise<string>((resolve) => {
+    const done = (err: { code?: number; details?: string } | null) => {
+      client.close();
+      resolve(err ? `${status[err.code ?? status.UNKNOWN]}: ${err.details}` : 'OK');
+    };
+    if (call.stream) {
+      const s = client.makeServerStreamRequest(call.path, id, id, call.body, md);
+      s.on('data', () => {});
+      s.on('error', (err: ServiceError) => done(err));
+      s.on('end', () => setImmediate(() => done(null)));
+    } else {
+      client.makeUnaryRequest(call.path, id, id, call.body, md, (err) => done(err));
+    }
+  });
+}
+
+describe("answers to odd requests match containerd's (issue 13)", () => {
+  let ours: StartedDaemon;
+  let reference: Awaited<ReturnType<typeof startReference>>;
+  const ns = 'hardening-raw';
+  beforeAll(async () => {
+    [ours, reference] = await Promise.all([startDaemon(), startReference({ config: referenceConfig() })]);
+    for (const socket of [ours.socket, reference.socket]) {
+      expect((await ctr(socket, '-n', ns, 'leases', 'create', '--id', 'l1')).code).toBe(0);
+      expect((await ctr(socket, '-n', ns, 'snapshots', '--snapshotter', 'native', 'prepare', 'k1')).code).toBe(0);
+    }
+  });
+  afterAll(async () => {
+    await ours?.cleanup();
+    await reference?.stop();
+  });
+
+  const snapshots = '/containerd.services.snapshots.v1.Snapshots';
+  const leases = '/containerd.services.leases.v1.Leases';
+  const resource = (id: string, type: string) => ld(2, msg(ld(1, id), ld(2, type)));
+  const calls: RawCall[] = [
+    { name: 'native Prepare with an empty key', path: `${snapshots}/Prepare`, body: msg(ld(1, 'native')) },
+    { name: 'overlayfs Prepare with an empty key', path: `${snapshots}/Prepare`, body: msg(ld(1, 'overlayfs')) },
+    { name: 'native View with an empty key', path: `${snapshots}/View`, body: msg(ld(1, 'native')) },
+    { name: 'Commit to an empty name', path: `${snapshots}/Commit`, body: msg(ld(1, 'native'), ld(3, 'k1')) },
+    { name: 'Commit of an empty key', path: `${snapshots}/Commit`, body: msg(ld(1, 'native'), ld(2, 'n1')) },
+    { name: 'AddResource of a snapshot with an empty ID', path: `${leases}/AddResource`, body: msg(ld(1, 'l1'), resource('', 'snapshots/native')) },
+    { name: 'AddResource of an ingest with an empty ID', path: `${leases}/AddResource`, body: msg(ld(1, 'l1'), resource('', 'ingests')) },
+    { name: 'AddResource with an empty snapshotter', path: `${leases}/AddResource`, body: msg(ld(1, 'l1'), resource('x', 'snapshots/')) },
+    { name: 'AddResource of content with an empty ID', path: `${leases}/AddResource`, body: msg(ld(1, 'l1'), resource('', 'content')) },
+    { name: 'DeleteResource with an empty ID', path: `${leases}/DeleteResource`, body: msg(ld(1, 'l1'), resource('', 'snapshots/native')) },
+    { name: 'DeleteResource with an empty snapshotter', path: `${leases}/DeleteResource`, body: msg(ld(1, 'l1'), resource('x', 'snapshots/')) },
+    { name: 'Namespaces/Update with an empty body', path: '/containerd.services.namespaces.v1.Namespaces/Update', body: Buffer.alloc(0) },
+  ];
+
+  it.each(calls.map((c) => [c.name, c] as const))('%s', async (_name, call) => {
+    const [got, want] = await Promise.all([rawCall(ours.socket, ns, call), rawCall(reference.socket, ns, call)]);
+    expect(got).toBe(want);
+  });
+
+  it('left no snapshot behind for the refused empty keys', async () => {
+    const r = await ctr(ours.socket, '-n', ns, 'snapshots', '--snapshotter', 'native', 'ls');
+    expect(r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['k1']);
   });
 });
