@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
-import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
+import { type GrpcServicePlugin, malformedRequestInterceptor, strictRequests } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
 import { withProxyPlugins } from '@containerd-ts/proxy';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -100,12 +100,13 @@ export function createDaemon(options: DaemonOptions): Daemon {
       const srv = new Server({
         'grpc.max_receive_message_length': config.grpc.max_recv_message_size,
         'grpc.max_send_message_length': config.grpc.max_send_message_size,
+        interceptors: [malformedRequestInterceptor],
       });
       const served = new Set<string>();
       for (const [id, plugin] of registry.getAll(PluginType.grpc)) {
         for (const s of (plugin as GrpcServicePlugin).services) {
           try {
-            srv.addService(s.definition, s.implementation);
+            srv.addService(strictRequests(s.definition), s.implementation);
             for (const name of serviceNames(Object.values(s.definition).map((m) => m.path))) served.add(name);
           } catch (err) {
             log.warn({ id: `${PluginType.grpc}.${id}`, error: (err as Error).message }, 'failed to register gRPC service');
