@@ -55,4 +55,11 @@ run_protoc() {
 run_protoc number "${api_files[@]}"
 run_protoc bigint "${cgroups_files[@]}"
 
+# The wire schema strict request decoding checks bodies against (field numbers, wire types,
+# Go field names for containerd's error texts), from the same .proto files.
+descriptors="$(mktemp)"
+trap 'rm -f "$descriptors"' EXIT
+protoc --descriptor_set_out="$descriptors" --include_imports -I proto -I /usr/include "${api_files[@]}"
+node "$here/scripts/wire-schema.mjs" "$descriptors" "$out/wire-schema.ts"
+
 echo "generated $(find "$out" -name '*.ts' | wc -l) files into $out from $(( ${#api_files[@]} + ${#cgroups_files[@]} )) .proto files"

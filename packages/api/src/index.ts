@@ -79,3 +79,4 @@ export function unpackFields(any: Any): { typeName: string; fields: Record<strin
   const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
   return { typeName, fields: isObject ? { ...value } : { value } };
 }
+export { requestTypeOf, wireProblem } from './strict-decode.js';

@@ -2,15 +2,17 @@
 // directories, plugin graph, gRPC server on the unix socket (and TCP when set), ttrpc
 // server on `[ttrpc] address` (where shims forward events), and an orderly stop. The containerd-ts app and custom minimal runtimes are thin shells on it.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { access, constants, mkdir, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { unlink } from 'node:fs/promises';
 import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
-import type { GrpcServicePlugin } from '@containerd-ts/grpc-server';
+import { type GrpcServicePlugin, malformedRequestInterceptor, strictRequests } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
 import { withProxyPlugins } from '@containerd-ts/proxy';
 import { TtrpcServer, type TtrpcServiceRegistration, hasTtrpcServices } from '@containerd-ts/ttrpc';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
+import { prepareTopDirectories } from './directories.js';
 import { createLogger } from './logger.js';
+import { lockRoot, type RootLock } from './root-lock.js';
 import { prepareSocket, secureSocket } from './socket.js';
 import { answerUnknownMethodsAsGo, serviceNames } from './unknown-service.js';
 
@@ -40,36 +42,6 @@ export interface Daemon {
   start(): Promise<void>;
   /** Stops serving, closes plugins in reverse order, removes the socket. Idempotent. */
   stop(): Promise<void>;
-}
-
-/** mkdir -p one level at a time, so the real error (EROFS, EACCES, ENOTDIR) surfaces. */
-async function mkdirs(dir: string): Promise<void> {
-  const missing: string[] = [];
-  let at = resolve(dir);
-  while (!(await stat(at).then(() => true, () => false))) {
-    missing.unshift(at);
-    const up = dirname(at);
-    if (up === at) break;
-    at = up;
-  }
-  for (const d of missing) {
-    await mkdir(d, { mode: 0o711 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
-}
-
-async function ensureWritableDir(kind: string, dir: string): Promise<void> {
-  try {
-    await mkdirs(dir);
-    await access(dir, constants.W_OK);
-    const probe = `${dir}/.containerd-ts-probe-${process.pid}`;
-    await writeFile(probe, '');
-    await unlink(probe);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new Error(`${kind} directory ${dir} is not writable: ${code}`);
-  }
 }
 
 function setOOMScore(score: number): void {
@@ -108,6 +80,8 @@ export function createDaemon(options: DaemonOptions): Daemon {
   });
   let server: Server | undefined;
   let ttrpcServer: TtrpcServer | undefined;
+  let listener: GrpcUnixListener | undefined;
+  let rootLock: RootLock | undefined;
   let stopping: Promise<void> | undefined;
   let bound = false;
   let ttrpcBound = false;
@@ -141,8 +115,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
     ttrpcAddress,
     async start() {
       const started = performance.now();
-      await ensureWritableDir('root', config.root);
-      await ensureWritableDir('state', config.state);
+      await prepareTopDirectories(config.root, config.state, log, () => {
+        rootLock = lockRoot(config.root);
+      });
       await prepareSocket(address);
       await prepareSocket(ttrpcAddress);
       setOOMScore(config.oom_score);
@@ -150,12 +125,13 @@ export function createDaemon(options: DaemonOptions): Daemon {
       const srv = new Server({
         'grpc.max_receive_message_length': config.grpc.max_recv_message_size,
         'grpc.max_send_message_length': config.grpc.max_send_message_size,
+        interceptors: [malformedRequestInterceptor],
       });
       const served = new Set<string>();
       for (const [id, plugin] of registry.getAll(PluginType.grpc)) {
         for (const s of (plugin as GrpcServicePlugin).services) {
           try {
-            srv.addService(s.definition, s.implementation);
+            srv.addService(strictRequests(s.definition), s.implementation);
             for (const name of serviceNames(Object.values(s.definition).map((m) => m.path))) served.add(name);
           } catch (err) {
             log.warn({ id: `${PluginType.grpc}.${id}`, error: (err as Error).message }, 'failed to register gRPC service');
@@ -173,7 +149,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       }
       ttrpcServer = tsrv;
       server = srv;
-      await bind(srv, `unix://${address}`, ServerCredentials.createInsecure());
+      listener = await listenGrpcUnix(srv, address, { log });
       bound = true;
       await secureSocket(address, config.grpc.uid, config.grpc.gid);
       await tsrv.listen(ttrpcAddress).catch((err: Error) => {
@@ -200,6 +176,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
     stop() {
       stopping ??= (async () => {
         const srv = server;
+        void listener?.close();
         if (srv) {
           await new Promise<void>((resolve) => {
             const force = setTimeout(() => {
@@ -220,6 +197,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
           await unlink(address).catch(() => {});
           log.info({}, 'stopped');
         }
+        rootLock?.release();
       })();
       return stopping;
     },

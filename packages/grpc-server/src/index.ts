@@ -10,3 +10,4 @@ export {
   toServiceError,
   unary,
 } from './service.js';
+export { MalformedRequest, malformedRequestInterceptor, strictRequests } from './strict.js';

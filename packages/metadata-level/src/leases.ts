@@ -54,7 +54,8 @@ function resourceKind(r: LeaseResource): LeaseResourceKind {
     return head;
   }
   if (head === 'snapshots') {
-    if (parts.length !== 2 || !parts[1]) throw invalidArgument(`invalid snapshot resource type ${r.type}`);
+    if (parts.length !== 2) throw invalidArgument(`invalid snapshot resource type ${r.type}`);
+    // `snapshots/` (no snapshotter) parses; adding it fails on the empty bucket name below
     return `snapshots/${parts[1]}`;
   }
   throw notImplemented(`resource type ${r.type} not supported yet`);
@@ -139,7 +140,11 @@ export class LeaseManager {
     const ns = namespaceRequired(ctx);
     await this.core.update(async (tx) => {
       if ((await tx.get(leaseKey(ns, id))) === undefined) throw notFound(`lease ${JSON.stringify(id)}`);
-      tx.put(leasedKey(ns, id, resourceKind(resource), resource.id), '');
+      const kind = resourceKind(resource);
+      // containerd's bolt errors (code Unknown) for an empty snapshotter or resource ID
+      if (kind === 'snapshots/') throw new Error('bucket name required');
+      if (!resource.id) throw new Error('key required');
+      tx.put(leasedKey(ns, id, kind, resource.id), '');
     });
   }
 
@@ -147,7 +152,10 @@ export class LeaseManager {
     const ns = namespaceRequired(ctx);
     await this.core.update(async (tx) => {
       if ((await tx.get(leaseKey(ns, id))) === undefined) throw notFound(`lease ${JSON.stringify(id)}`);
-      tx.del(leasedKey(ns, id, resourceKind(resource), resource.id));
+      const kind = resourceKind(resource);
+      // nothing can be stored under an empty snapshotter or ID: deleting it is a no-op, as in containerd
+      if (kind === 'snapshots/' || !resource.id) return;
+      tx.del(leasedKey(ns, id, kind, resource.id));
       this.core.markDirty(tx, {});
     });
   }

@@ -71,7 +71,9 @@ export class NamespaceStore {
    * set on an unknown one, as containerd does.
    */
   async update(ctx: RequestContext, ns: Namespace, fieldpaths: readonly string[] = []): Promise<Namespace> {
-    validateIdentifier(ns.name);
+    // containerd validates the name only where it sets a label: replacing no labels with
+    // none (an empty request) succeeds whatever the name.
+    if (fieldpaths.length > 0 || Object.keys(ns.labels).length > 0) validateIdentifier(ns.name);
     validateLabels(ns.labels, 'namespace.Labels');
     for (const path of fieldpaths) {
       if (!path.startsWith('labels.')) throw invalidArgument(`cannot update ${JSON.stringify(path)} field`);

@@ -197,6 +197,8 @@ export class NamespacedSnapshotter implements Snapshotter {
 
       try {
         await this.db.update(async (tx) => {
+          // containerd's bolt errors (code Unknown): an empty key is neither a lease entry nor a bucket
+          if (!recordKey) throw new Error(ctx.lease ? 'key required' : 'bucket name required');
           await addLeaseResource(tx, ctx, ns, this.lease, recordKey);
           if (await this.record(tx, ns, recordKey)) {
             result ??= alreadyExists(`snapshot ${JSON.stringify(recordKey)}`);
@@ -270,6 +272,8 @@ export class NamespacedSnapshotter implements Snapshotter {
     checkLabels(labels);
     await this.db.snapshotLock(this.name).withShared(() =>
       this.db.update(async (tx) => {
+        // containerd's bolt error (code Unknown) for the empty bucket name
+        if (!name) throw new Error('bucket name required');
         if (await this.record(tx, ns, name)) throw alreadyExists(`snapshot ${JSON.stringify(name)}`);
         await addLeaseResource(tx, ctx, ns, this.lease, name);
         const active = await this.record(tx, ns, key);

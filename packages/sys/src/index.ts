@@ -9,3 +9,4 @@ export * from './rename.js';
 export { syncfs, syncfsAsync } from './syncfs.js';
 export * from './utimens.js';
 export * from './dirent.js';
+export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, tryLockExclusive, unlock } from './flock.js';

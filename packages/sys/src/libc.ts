@@ -44,6 +44,7 @@ export interface Libc {
   statfs: CFunction<[string, Partial<StatfsStruct>], number>;
   renameat2: CFunction<[number, string, number, string, number], number>;
   syncfs: CFunction<[number], number>;
+  flock: CFunction<[number, number], number>;
   utimensat: CFunction<[number, string, { atime: TimespecStruct; mtime: TimespecStruct }, number], number>;
   getdents64: (fd: number, buf: Buffer, size: number) => number;
   strerror: (errno: number) => string;
@@ -132,6 +133,7 @@ function load(): Libc {
     statfs: lib.func('statfs', 'int', ['const char *', koffi.out(koffi.pointer(statfsType))]),
     renameat2: lib.func('renameat2', 'int', ['int', 'const char *', 'int', 'const char *', 'unsigned int']),
     syncfs: lib.func('syncfs', 'int', ['int']),
+    flock: lib.func('flock', 'int', ['int', 'int']),
     utimensat: lib.func('utimensat', 'int', ['int', 'const char *', koffi.pointer(timesType), 'int']),
     getdents64,
     strerror: lib.func('strerror', 'const char *', ['int']),

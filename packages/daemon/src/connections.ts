@@ -1,0 +1,216 @@
+// The gRPC unix socket listener: a net.Server with containerd's listen backlog whose
+// connections are handed to grpc-js (Server.createConnectionInjector), each through a
+// guard that follows the HTTP/2 frame boundaries in both directions. Node's HTTP/2 layer
+// answers a fatal protocol error with GOAWAY and then only stops reading, leaving the
+// socket (and its descriptor) open for ever; the guard closes the connection once a
+// GOAWAY with an error code has gone out, and closes a connection whose peer stopped in
+// the middle of a frame. Idle connections and long streams are left alone.
+// The bytes pass through JavaScript (two pipes) instead of Node's native socket path: the
+// price of seeing the frames Node sends. A Duplex that acknowledged each write only once
+// the kernel took it made Node's HTTP/2 session send GOAWAY(INTERNAL_ERROR) under load
+// (grpc-go clients saw "transport is closing"), so plain pipes are used.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server as NetServer, type Socket } from 'node:net';
+import { Duplex, PassThrough, Transform } from 'node:stream';
+import type { Logger } from '@containerd-ts/plugin';
+import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
+
+/**
+ * containerd's listen backlog: Go's net.Listen passes the kernel's somaxconn (4096 on
+ * current kernels); Node would pass 511.
+ */
+export function listenBacklog(): number {
+  try {
+    const n = Number.parseInt(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'), 10);
+    if (n > 0) return Math.min(n, 0xffff);
+  } catch {
+    // not Linux: containerd's value on current kernels
+  }
+  return 4096;
+}
+/** How long a peer may leave a frame half sent before the connection is closed. */
+export const DEFAULT_STALL_MS = 30_000;
+/** How long a connection lives after the daemon sent a GOAWAY with an error code. */
+export const DEFAULT_GOAWAY_CLOSE_MS = 500;
+
+const CLIENT_PREFACE_LENGTH = 24;
+/** Bytes each pipe holds before pushing back (Node's 16 KiB default costs throughput on blob writes). */
+const PIPE_BUFFER = 256 * 1024;
+const FRAME_HEADER_LENGTH = 9;
+const FRAME_GOAWAY = 0x7;
+
+/**
+ * Follows frame boundaries in one direction of an HTTP/2 connection without copying
+ * payloads: where the current frame is, and the error code of each GOAWAY that passes.
+ */
+export class FrameTracker {
+  private prefaceLeft: number;
+  private readonly header = Buffer.alloc(FRAME_HEADER_LENGTH);
+  private headerHave = 0;
+  private payloadLeft = 0;
+  /** GOAWAY payload bytes 0–7 (last stream ID, error code) while one passes. */
+  private goaway: Buffer | undefined;
+  private goawayHave = 0;
+
+  constructor(
+    prefaceLength: number,
+    private readonly onGoaway: (errorCode: number) => void = () => {},
+  ) {
+    this.prefaceLeft = prefaceLength;
+  }
+
+  /** True when the bytes seen so far end inside a frame (or inside the preface). */
+  get midFrame(): boolean {
+    return (this.prefaceLeft > 0 && this.prefaceLeft < CLIENT_PREFACE_LENGTH) || this.headerHave > 0 || this.payloadLeft > 0;
+  }
+
+  push(chunk: Buffer): void {
+    let at = 0;
+    const end = chunk.length;
+    while (at < end) {
+      if (this.prefaceLeft > 0) {
+        const n = Math.min(this.prefaceLeft, end - at);
+        this.prefaceLeft -= n;
+        at += n;
+      } else if (this.payloadLeft > 0) {
+        const n = Math.min(this.payloadLeft, end - at);
+        if (this.goaway && this.goawayHave < 8) {
+          const take = Math.min(8 - this.goawayHave, n);
+          chunk.copy(this.goaway, this.goawayHave, at, at + take);
+          this.goawayHave += take;
+          if (this.goawayHave === 8) this.onGoaway(this.goaway.readUInt32BE(4));
+        }
+        this.payloadLeft -= n;
+        at += n;
+        if (this.payloadLeft === 0) this.goaway = undefined;
+      } else {
+        const n = Math.min(FRAME_HEADER_LENGTH - this.headerHave, end - at);
+        chunk.copy(this.header, this.headerHave, at, at + n);
+        this.headerHave += n;
+        at += n;
+        if (this.headerHave === FRAME_HEADER_LENGTH) {
+          this.headerHave = 0;
+          this.payloadLeft = this.header.readUIntBE(0, 3);
+          if (this.header[3] === FRAME_GOAWAY) {
+            this.goaway = Buffer.alloc(8);
+            this.goawayHave = 0;
+            // a GOAWAY shorter than its fixed part is the peer's problem; nothing to read
+            if (this.payloadLeft < 8) this.goaway = undefined;
+          }
+        }
+      }
+    }
+  }
+}
+
+export interface GuardOptions {
+  /** Close a connection whose peer leaves a frame half sent this long (ms). */
+  stallMs?: number;
+  /** Close a connection this long (ms) after a GOAWAY with an error code went out. */
+  goawayCloseMs?: number;
+  log?: Logger;
+}
+
+/**
+ * The stream handed to the HTTP/2 server for `socket`: bytes pass unchanged through two
+ * pipes, watched on the way, and the connection is closed after a fatal GOAWAY from the
+ * server or a frame the peer stopped sending half way.
+ */
+export function guardConnection(socket: Socket, options: GuardOptions = {}): Duplex {
+  const stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+  const goawayCloseMs = options.goawayCloseMs ?? DEFAULT_GOAWAY_CLOSE_MS;
+  const log = options.log;
+  let stallTimer: NodeJS.Timeout | undefined;
+  let closing = false;
+
+  const clearStall = () => {
+    if (stallTimer) clearTimeout(stallTimer);
+    stallTimer = undefined;
+  };
+  const onStall = () => {
+    stallTimer = undefined;
+    // Not the peer's fault while we hold its bytes back (the session is not reading).
+    if (socket.isPaused()) {
+      armStall();
+      return;
+    }
+    log?.debug({ ms: stallMs }, 'closing connection: peer stopped in the middle of an HTTP/2 frame');
+    socket.destroy();
+  };
+  const armStall = () => {
+    if (stallTimer) stallTimer.refresh();
+    else {
+      stallTimer = setTimeout(onStall, stallMs);
+      stallTimer.unref();
+    }
+  };
+
+  const incoming = new FrameTracker(CLIENT_PREFACE_LENGTH);
+  socket.on('data', (chunk: Buffer) => {
+    incoming.push(chunk);
+    if (incoming.midFrame) armStall();
+    else clearStall();
+  });
+
+  const outgoing = new FrameTracker(0, (code) => {
+    if (code === 0 || closing) return;
+    closing = true;
+    log?.debug({ code }, 'closing connection after sending GOAWAY with an error');
+    // let the GOAWAY reach the peer, then close whatever it does
+    setTimeout(() => socket.end(), Math.min(100, goawayCloseMs)).unref();
+    setTimeout(() => socket.destroy(), goawayCloseMs).unref();
+  });
+
+  const fromPeer = new PassThrough({ highWaterMark: PIPE_BUFFER });
+  const toPeer = new Transform({
+    highWaterMark: PIPE_BUFFER,
+    transform(chunk: Buffer, _encoding, callback) {
+      outgoing.push(chunk);
+      callback(null, chunk);
+    },
+  });
+  socket.pipe(fromPeer);
+  toPeer.pipe(socket);
+  // A reset or broken pipe is the end of the connection, not an error of the daemon.
+  socket.on('error', () => {});
+  const connection = Duplex.from({ readable: fromPeer, writable: toPeer });
+  connection.on('error', () => {});
+  socket.on('close', () => {
+    clearStall();
+    connection.destroy();
+  });
+  connection.on('close', () => {
+    clearStall();
+    socket.destroy();
+  });
+  return connection;
+}
+
+export interface GrpcUnixListener {
+  /** Stops accepting connections (the server's own shutdown closes the open ones). */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `server` on the unix socket `path` with containerd's backlog, every connection
+ * guarded. The socket file must not exist (see prepareSocket).
+ */
+export function listenGrpcUnix(server: GrpcServer, path: string, options: GuardOptions = {}): Promise<GrpcUnixListener> {
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener: NetServer = createServer((socket) => {
+    injector.injectConnection(guardConnection(socket, options));
+  });
+  return new Promise((resolve, reject) => {
+    listener.once('error', (err) => reject(new Error(`failed to serve on unix://${path}: ${err.message}`)));
+    listener.listen({ path, backlog: listenBacklog() }, () => {
+      listener.removeAllListeners('error');
+      listener.on('error', (err) => options.log?.error({ error: err.message }, 'gRPC listener error'));
+      resolve({
+        close: () =>
+          new Promise<void>((done) => {
+            listener.close(() => done());
+          }),
+      });
+    });
+  });
+}
