@@ -66,7 +66,8 @@ const images = ['img/a:1', 'img/b:2', 'docker.io/library/x:latest'];
 const snapshotter = fc.oneof({ weight: 6, arbitrary: fc.constantFrom('native', 'overlayfs') }, { weight: 1, arbitrary: fc.constantFrom('btrfs', 'zfs', '') }, { weight: 1, arbitrary: text });
 const smallInt = fc.oneof(fc.integer({ min: -2, max: 4096 }), fc.constantFrom(0, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER));
 const fieldMask = fc.option(fc.array(fc.oneof(fc.constantFrom('labels', 'labels.a', 'labels.containerd.io/gc.root', 'target', 'annotations', 'parent', 'name', 'kind'), text), { maxLength: 3 }), { nil: undefined });
-const date = fc.option(fc.date({ min: new Date(0), max: new Date(4102444800000), noInvalidDate: true }), { nil: undefined });
+// google.protobuf.Timestamp as the API carries it: seconds and nanoseconds (1970–2100).
+const date = fc.option(fc.record({ seconds: fc.integer({ min: 0, max: 4102444800 }), nanos: fc.integer({ min: 0, max: 999_999_999 }) }), { nil: undefined });
 
 export function arbitraries(pools: Pools) {
   const digest = fc.oneof(
