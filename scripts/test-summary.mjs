@@ -46,6 +46,7 @@ for (const dir of workspacePackages()) {
     continue;
   }
   const data = JSON.parse(readFileSync(report, 'utf8'));
+  const before = failed.length;
   for (const file of data.testResults ?? []) {
     const fileName = relative(repo, file.name);
     const results = file.assertionResults ?? [];
@@ -59,6 +60,8 @@ for (const dir of workspacePackages()) {
       else skipped++;
     }
   }
+  // vitest failed the run without a failing test: no test files, an unhandled error, …
+  if (data.success === false && failed.length === before) failed.push(`${name}: vitest failed outside any test (see its output above)`);
 }
 for (const step of stepFailures) failed.push(`${step} failed (see its output above)`);
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { daemonConfigSchema } from '@containerd-ts/config';
 import { GrpcCode } from '@containerd-ts/errdefs';
 import { definePlugin } from '@containerd-ts/plugin';
@@ -43,10 +43,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+// Each daemon has a root and state of its own (a root is held by one daemon at a time).
 function daemonAt(grpcAddress: string, ttrpcAddress = '') {
+  const name = basename(grpcAddress);
   const config = daemonConfigSchema.parse({
-    root: join(dir, 'root'),
-    state: join(dir, 'state'),
+    root: join(dir, `root-${name}`),
+    state: join(dir, `state-${name}`),
     grpc: { address: grpcAddress },
     ttrpc: { address: ttrpcAddress },
   });
