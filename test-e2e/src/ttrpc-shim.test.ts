@@ -221,7 +221,7 @@ describe('ttrpc client against containerd-shim-runc-v2', () => {
     expect(deleted.code, deleted.stderr).toBe(0);
     const response = DeleteResponse.decode(deleted.stdout);
     expect(response.exitStatus).toBe(128 + 9);
-    expect(response.exitedAt).toBeInstanceOf(Date);
+    expect(response.exitedAt?.seconds).toBeGreaterThan(0);
     expect(shim.log()).toContain('starting signal loop');
     // runc ran with the bundle's Root (it made <root>/<namespace>), holding no container;
     // nothing went to /run/containerd/runc

@@ -23,10 +23,21 @@ export const tasksServicePlugin = definePlugin({
   // containerd-ts does not have (an unknown required type is an error in its graph).
   requires: ['io.containerd.event.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
   init(ctx) {
+    // containerd looks for its runtimes first: when they are there but none initialised
+    // (v1 and v2 fail alike on a missing content store, metadata or exchange) it fails
+    // with this message before any other dependency is asked for; a runtime v2 that is not
+    // registered at all (disabled) is the registry's NotFound.
+    let runtime: ReturnType<typeof ctx.getByID<'io.containerd.runtime.v2', 'task'>>;
+    try {
+      runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
+    } catch (err) {
+      if (!ctx.plugins().some((p) => p.type === 'io.containerd.runtime.v2' && p.id === 'task')) throw err;
+      throw new Error('no runtimes available to create task service');
+    }
     const metadata = ctx.get('io.containerd.metadata.v1');
     return new TasksService({
       containers: metadata.containers,
-      runtime: ctx.getByID('io.containerd.runtime.v2', 'task'),
+      runtime,
       snapshotMounts: async (rctx, snapshotter, key) => {
         const sn = metadata.snapshotter(snapshotter);
         if (!sn) throw notFound(`snapshotter ${snapshotter}`);
