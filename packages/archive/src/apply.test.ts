@@ -244,6 +244,8 @@ describe('applyLayer', () => {
     try {
       const cases: Array<[LayerEntry[], RegExp]> = [
         [[{ name: 'b', data: 'xyz', pax: { gid: 'x' } }], /invalid PAX gid "x"/],
+        [[{ name: 'b2', data: 'xyz', pax: { gid: '99999999999999999999' } }], /invalid PAX gid "99999999999999999999"/],
+        [[{ name: 'b3', data: 'xyz', pax: { uid: '-2' } }], /invalid PAX uid "-2"/],
         [[{ name: 'c', data: 'xyz', pax: { mtime: '/etc' } }], /invalid PAX time "\/etc"/],
         [[{ name: 'a/.wh..', data: 'xyz' }], /invalid whiteout name.*invalid archive/],
       ];

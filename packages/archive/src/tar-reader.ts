@@ -165,10 +165,10 @@ function toTarHeader(raw: RawHeader, pax: Map<string, Buffer> | null): TarHeader
     const text = value.toString('utf8');
     switch (key) {
       case 'uid':
-        header.uid = parsePaxInt(key, text);
+        header.uid = parsePaxId(key, text);
         break;
       case 'gid':
-        header.gid = parsePaxInt(key, text);
+        header.gid = parsePaxId(key, text);
         break;
       case 'mtime':
         header.mtimeNs = parsePaxTime(text);
@@ -186,6 +186,13 @@ function toTarHeader(raw: RawHeader, pax: Map<string, Buffer> | null): TarHeader
 function parsePaxInt(key: string, text: string): number {
   if (!/^-?[0-9]+$/.test(text)) throw new TarFormatError(`invalid PAX ${key} ${JSON.stringify(text)}`);
   return Number.parseInt(text, 10);
+}
+
+/** A uid or gid: what chown(2) takes (a 32-bit id); anything else is a malformed header. */
+function parsePaxId(key: string, text: string): number {
+  const id = parsePaxInt(key, text);
+  if (id < 0 || id > 0xffff_ffff) throw new TarFormatError(`invalid PAX ${key} ${JSON.stringify(text)}`);
+  return id;
 }
 
 function knownType(type: string | null): EntryType {
