@@ -3,45 +3,15 @@
 // alternating. The blob is ingested once into each daemon first. Prints times and the ratio.
 // Not a timed test: it reports, it does not fail on a slow machine.
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { createHash, } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ctr, startDaemon, startReference } from '../src/harness.js';
+import { ingest, randomFile } from './content-files.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 512);
-
-/** Writes `size` random bytes to `path` and returns their digest. */
-async function randomFile(path: string, size: number): Promise<string> {
-  const fh = await open(path, 'w');
-  const hash = createHash('sha256');
-  try {
-    for (let done = 0; done < size; ) {
-      const chunk = randomBytes(Math.min(8 << 20, size - done));
-      hash.update(chunk);
-      await fh.write(chunk);
-      done += chunk.length;
-    }
-  } finally {
-    await fh.close();
-  }
-  return `sha256:${hash.digest('hex')}`;
-}
-
-/** `ctr content ingest` with stdin from `file`. */
-async function ingest(socket: string, ref: string, file: string): Promise<void> {
-  const fh = await open(file, 'r');
-  try {
-    const child = spawn('ctr', ['-a', socket, 'content', 'ingest', ref], { stdio: [fh.fd, 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    if (code !== 0) throw new Error(`ctr content ingest failed (${code}): ${stderr}`);
-  } finally {
-    await fh.close();
-  }
-}
 
 /** `ctr content get <digest>`; resolves with the wall time in ms once every byte has been hashed and checked. */
 async function get(socket: string, digest: string, size: number): Promise<number> {

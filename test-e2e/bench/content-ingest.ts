@@ -1,50 +1,12 @@
-// Bench: `ctr content ingest` of a 512 MiB blob of random bytes (stdin redirected from a
-// file, so ctr sends 1 MiB Write messages) against containerd-ts and Debian's containerd
-// in one run, alternating, a few repetitions. Prints times, MB/s and the ratio.
-// Not a timed test: it reports, it does not fail on a slow machine.
-import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ctr, startDaemon, startReference } from '../src/harness.js';
+import { ingest, randomFile } from './content-files.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const sizeMiB = Number(process.env.BENCH_SIZE_MIB ?? 512);
-
-/** Writes `size` random bytes to `path` and returns their digest. */
-async function randomFile(path: string, size: number): Promise<string> {
-  const fh = await open(path, 'w');
-  const hash = createHash('sha256');
-  try {
-    for (let done = 0; done < size; ) {
-      const chunk = randomBytes(Math.min(8 << 20, size - done));
-      hash.update(chunk);
-      await fh.write(chunk);
-      done += chunk.length;
-    }
-  } finally {
-    await fh.close();
-  }
-  return `sha256:${hash.digest('hex')}`;
-}
-
-/** Runs `ctr content ingest` with stdin redirected from `file`; resolves with the wall time in ms. */
-async function ingest(socket: string, ref: string, file: string): Promise<number> {
-  const fh = await open(file, 'r');
-  try {
-    const started = performance.now();
-    const child = spawn('ctr', ['-a', socket, 'content', 'ingest', ref], { stdio: [fh.fd, 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const ms = performance.now() - started;
-    if (code !== 0) throw new Error(`ctr content ingest failed (${code}): ${stderr}`);
-    return ms;
-  } finally {
-    await fh.close();
-  }
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
