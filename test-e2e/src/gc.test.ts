@@ -151,16 +151,20 @@ describe('garbage collection keeps what containerd keeps', () => {
     expect(onRef.code).toBe(1);
     expect(onRef.stderr).toContain('has no GC API (containerd-ts only)');
 
-    // A lease that expires: what it holds goes with the next collection.
+    // A lease that expires: what it holds goes with the next collection. It lives long
+    // enough for a loaded machine to ingest and attach H before it expires (a collection
+    // in between would take the expired lease, and AddResource would find none).
+    const expiresIn = 6000;
+    const created = Date.now();
     await Promise.all(
       sockets.map(async (s) => {
-        await ok(ctr(s, '-n', NS, 'leases', 'create', '--id', 'old', '--expires', '1s'));
+        await ok(ctr(s, '-n', NS, 'leases', 'create', '--id', 'old', '--expires', `${expiresIn / 1000}s`));
         expect((await run('ctr', ['-a', s, '-n', NS, 'content', 'ingest', 'ingest-H'], { input: blob('H') })).code).toBe(0);
         await addResource(s, 'old', 'H');
       }),
     );
-    // gc.expire has one-second precision: two seconds are past it on any clock reading.
-    await new Promise((r) => setTimeout(r, 2000));
+    // gc.expire has one-second precision: a second more is past it on any clock reading.
+    await new Promise((r) => setTimeout(r, Math.max(0, created + expiresIn + 1000 - Date.now())));
 
     await Promise.all(sockets.map((s) => ok(ctr(s, '-n', NS, 'leases', 'rm', 'tmp', '--sync'))));
     expect(await both()).toEqual([

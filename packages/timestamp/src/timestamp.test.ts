@@ -1,6 +1,6 @@
 // The nanosecond clock, conversions, and RFC 3339 text as containerd and older
 // containerd-ts records wrote it.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   GO_ZERO_TIME,
   compareTimestamps,
@@ -8,6 +8,7 @@ import {
   fromDate,
   fromUnixNanos,
   now,
+  toMillis,
   nowUnixNanos,
   parseRFC3339,
   toDate,
@@ -26,6 +27,21 @@ describe('the nanosecond clock', () => {
     }
     // Sub-millisecond digits: not every reading is a whole millisecond.
     expect(times.some((t) => t.nanos % 1_000_000 !== 0)).toBe(true);
+  });
+
+  it('is never behind a wall-clock reading taken before it, even when the wall clock runs ahead of the monotonic one', () => {
+    const realNow = Date.now.bind(Date);
+    for (const ahead of [2, 20, 49]) {
+      const spy = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + ahead);
+      try {
+        const before = Date.now();
+        expect(toMillis(now())).toBeGreaterThanOrEqual(before);
+      } finally {
+        spy.mockRestore();
+      }
+    }
+    const before = Date.now();
+    expect(toMillis(now())).toBeGreaterThanOrEqual(before);
   });
 
   it('never goes backwards and never repeats within the process', () => {

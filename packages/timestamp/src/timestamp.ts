@@ -56,7 +56,9 @@ export function nowUnixNanos(): bigint {
   const hr = hrtime();
   let t = anchor + hr;
   const wall = wallNanos();
-  if (t - wall > REANCHOR_SLACK_NS || wall - t > REANCHOR_SLACK_NS) {
+  // Never behind the wall clock (a reading of Date.now() taken before this call must not
+  // be later than what this returns), and re-anchored when the wall clock was set back.
+  if (t < wall || t - wall > REANCHOR_SLACK_NS) {
     anchor = wall - hr;
     t = wall;
   }
