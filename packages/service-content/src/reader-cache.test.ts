@@ -7,6 +7,20 @@ import { MetadataDB } from '@containerd-ts/metadata-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ReaderCache } from './reader-cache.js';
 
+/** Waits (up to withinMs) until reads from the reader fail, as they do once it is closed. */
+async function closed(reader: { readAt(offset: number, length: number): Promise<unknown> }, withinMs: number): Promise<void> {
+  const until = Date.now() + withinMs;
+  for (;;) {
+    const failed = await reader.readAt(0, 1).then(
+      () => false,
+      () => true,
+    );
+    if (failed) return;
+    if (Date.now() > until) throw new Error(`reader still open after ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe('ReaderCache', () => {
   let dir: string;
   let db: MetadataDB;
@@ -76,16 +90,15 @@ describe('ReaderCache', () => {
   });
 
   it('closes readers that stay unused, and keeps at most maxIdle open', async () => {
-    const cache = new ReaderCache(store, { idleMs: 50, maxIdle: 2 });
+    const cache = new ReaderCache(store, { idleMs: 1500, maxIdle: 2 });
     const digests = [await put('one'), await put('two'), await put('three')];
     const held = await Promise.all(digests.map((d) => cache.acquire({ namespace: 'a' }, d)));
     for (const h of held) h.release();
-    // The oldest of three unused readers is closed at once.
-    await new Promise((r) => setTimeout(r, 5));
-    await expect(held[0]!.reader.readAt(0, 3)).rejects.toThrow();
+    // The oldest of three unused readers is closed at once (well before idleMs).
+    await closed(held[0]!.reader, 700);
     expect((await held[2]!.reader.readAt(0, 5)).toString()).toBe('three');
-    await new Promise((r) => setTimeout(r, 120));
-    await expect(held[2]!.reader.readAt(0, 5)).rejects.toThrow();
+    // The others once they stay unused for idleMs.
+    await closed(held[2]!.reader, 5000);
     const again = await cache.acquire({ namespace: 'a' }, digests[2]!);
     expect(opened).toBe(4);
     again.release();
@@ -99,7 +112,6 @@ describe('ReaderCache', () => {
     await cache.close();
     expect((await h.reader.readAt(0, 4)).toString()).toBe('busy');
     h.release();
-    await new Promise((r) => setTimeout(r, 5));
-    await expect(h.reader.readAt(0, 4)).rejects.toThrow();
+    await closed(h.reader, 2000);
   });
 });
