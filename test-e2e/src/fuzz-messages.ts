@@ -5,6 +5,7 @@
 // re-typed fields, overlong varints, inserted and spliced bytes).
 import { createHash } from 'node:crypto';
 import { ContentService, WriteAction, type WriteContentRequest } from '@containerd-ts/api/services/content';
+import { ContainersService } from '@containerd-ts/api/services/containers';
 import { DiffService } from '@containerd-ts/api/services/diff';
 import { EventsService } from '@containerd-ts/api/services/events';
 import { HealthService } from '@containerd-ts/api/services/health';
@@ -12,6 +13,7 @@ import { ImagesService, type Image } from '@containerd-ts/api/services/images';
 import { IntrospectionService } from '@containerd-ts/api/services/introspection';
 import { LeasesService } from '@containerd-ts/api/services/leases';
 import { NamespacesService } from '@containerd-ts/api/services/namespaces';
+import { TasksService } from '@containerd-ts/api/services/tasks';
 import { Kind, SnapshotsService, type Info as SnapshotInfo } from '@containerd-ts/api/services/snapshots';
 import { VersionService } from '@containerd-ts/api/services/version';
 import type { Descriptor } from '@containerd-ts/api/types/descriptor';
@@ -42,6 +44,11 @@ interface MethodLike<Req> {
 function target<Req>(def: MethodLike<Req>, valid: fc.Arbitrary<Req>, endless = false): Target {
   const kind: CallKind = endless ? 'endless' : def.requestStream ? 'bidi' : def.responseStream ? 'server-stream' : 'unary';
   return { path: def.path, kind, valid: valid.map((v) => def.requestSerialize(v)) };
+}
+
+/** Every method of a service, fuzzed with malformed and random messages only. */
+function malformedOnly(service: Record<string, Omit<MethodLike<never>, 'requestSerialize'>>): Target[] {
+  return Object.values(service).map((def) => ({ path: def.path, kind: def.requestStream ? 'bidi' : def.responseStream ? 'server-stream' : 'unary' }));
 }
 
 export const sha256 = (data: Uint8Array | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -189,6 +196,9 @@ export function arbitraries(pools: Pools) {
     target(VersionService.version, fc.constant({})),
     target(HealthService.check, fc.record({ service: fc.oneof(fc.constant(''), text) })),
     target(HealthService.watch, fc.record({ service: fc.oneof(fc.constant(''), text) }), true),
+    // Random valid container specs could mount host paths: malformed messages only.
+    ...malformedOnly(ContainersService),
+    ...malformedOnly(TasksService),
   ];
   return { targets, digest };
 }

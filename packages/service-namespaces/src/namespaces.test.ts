@@ -100,7 +100,7 @@ describe('namespaces service', () => {
     const collecting = (async () => {
       for await (const e of sub) events.push(e);
     })();
-    const c = env.connect('admin');
+    const c = env.connect({ namespace: 'admin' });
     await c.unary(Api.create, { namespace: { name: 'n1', labels: { a: 'b' } } });
     await c.unary(Api.update, { namespace: { name: 'n1', labels: { a: '' } }, updateMask: ['labels.a'] });
     await c.unary(Api.delete, { name: 'n1' });

@@ -3,8 +3,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Writer, digestOf } from '@containerd-ts/content';
-import { isAlreadyExists } from '@containerd-ts/errdefs';
+import { digestOf, writeBlob } from '@containerd-ts/content';
 import { LocalContentStore } from '@containerd-ts/content-local';
 import { type Envelope, Exchange } from '@containerd-ts/events-exchange';
 import type { RequestContext } from '@containerd-ts/namespaces';
@@ -52,7 +51,7 @@ export async function take(sub: AsyncIterable<Envelope>, n: number): Promise<Env
   return out;
 }
 
-/** Writes a blob through the namespaced store (as content.WriteBlob); returns its digest. */
+/** Writes a blob through the namespaced store with content.writeBlob; returns its digest. */
 export async function putBlob(
   db: MetadataDB,
   ctx: RequestContext,
@@ -62,20 +61,6 @@ export async function putBlob(
 ): Promise<string> {
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   const digest = digestOf(bytes);
-  let w: Writer;
-  try {
-    w = await db.contentStore().writer(ctx, { ref, total: bytes.length, expected: digest });
-  } catch (err) {
-    if (isAlreadyExists(err)) return digest;
-    throw err;
-  }
-  try {
-    // Like containerd's content.Copy: continue from the writer's offset (a shared blob is complete).
-    const { offset } = await w.status();
-    if (offset < bytes.length) await w.write(bytes.subarray(offset));
-    await w.commit(bytes.length, digest, labels ? { labels } : {});
-  } finally {
-    await w.close();
-  }
+  await writeBlob(db.contentStore(), ctx, ref, [bytes], { digest, size: bytes.length }, labels ? { labels } : {});
   return digest;
 }
