@@ -18,6 +18,7 @@ export class TabWriter {
     private readonly minwidth = 4,
     private readonly padding = 4,
     private readonly padchar = ' ',
+    private readonly tabwidth = 8,
   ) {}
 
   /** Appends text; complete lines are buffered until a tab-free line or flush(). */
@@ -75,12 +76,19 @@ export class TabWriter {
     this.writeLines(widths, start, line1);
   }
 
+  /** Go's writePadding: with a tab padchar, the cell is widened to a tab stop with tabs. */
+  private pad(textw: number, cellw: number): string {
+    if (this.padchar !== '\t') return this.padchar.repeat(cellw - textw);
+    const stop = Math.ceil(cellw / this.tabwidth) * this.tabwidth;
+    return '\t'.repeat(Math.ceil((stop - textw) / this.tabwidth));
+  }
+
   private writeLines(widths: number[], line0: number, line1: number): void {
     for (let i = line0; i < line1; i++) {
       const line = this.lines[i]!;
       line.forEach((cell, j) => {
         this.out += cell.text;
-        if (j < widths.length && j < line.length - 1) this.out += this.padchar.repeat(widths[j]! - cell.width);
+        if (j < widths.length && j < line.length - 1) this.out += this.pad(cell.width, widths[j]!);
       });
       if (!(this.unterminated && i === this.lines.length - 1)) this.out += '\n';
     }

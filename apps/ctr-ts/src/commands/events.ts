@@ -3,7 +3,8 @@
 import { MAP_FIELD_NAMES, unpackFields } from '@containerd-ts/api';
 import { EventsService } from '@containerd-ts/api/services/events';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, goFraction } from '@containerd-ts/timestamp';
-import { type GlobalOptions, connect } from '../context.js';
+import type { Command } from '../cli.js';
+import { connect, globalOptions } from '../context.js';
 import { logLine } from './namespaces.js';
 
 /** time.Time.String() of a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC`. */
@@ -50,22 +51,27 @@ export function goJson(value: unknown, isMap = false): string {
   return `{${parts.join(',')}}`;
 }
 
-export async function eventsCommand(opts: GlobalOptions, filters: string[], out: (s: string) => void): Promise<void> {
-  const conn = await connect(opts);
-  try {
-    for await (const e of conn.serverStream(EventsService.subscribe, { filters })) {
-      let json = '';
-      if (e.event) {
-        try {
-          json = goJson(unpackFields(e.event).fields);
-        } catch (err) {
-          logLine('warning', 'cannot unmarshal an event from Any', { error: (err as Error).message });
-          continue;
+export const eventsCommand: Command = {
+  name: 'events',
+  aliases: ['event'],
+  usage: 'display containerd events',
+  async action(ctx) {
+    const conn = await connect(globalOptions(ctx));
+    try {
+      for await (const e of conn.serverStream(EventsService.subscribe, { filters: ctx.args })) {
+        let json = '';
+        if (e.event) {
+          try {
+            json = goJson(unpackFields(e.event).fields);
+          } catch (err) {
+            logLine('warning', 'cannot unmarshal an event from Any', { error: (err as Error).message });
+            continue;
+          }
         }
+        ctx.out(`${goTimeString(e.timestamp ?? GO_ZERO_TIME)} ${e.namespace} ${e.topic} ${json}\n`);
       }
-      out(`${goTimeString(e.timestamp ?? GO_ZERO_TIME)} ${e.namespace} ${e.topic} ${json}\n`);
+    } finally {
+      conn.close();
     }
-  } finally {
-    conn.close();
-  }
-}
+  },
+};

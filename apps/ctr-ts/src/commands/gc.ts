@@ -1,22 +1,11 @@
 // ctr-ts gc collect|explain (beyond containerd): run the garbage collector now, or show
 // what it would remove and what holds everything else, through containerd-ts's GC API.
-import { parseArgs } from 'node:util';
 import { GCService, type CollectResponse, type ExplainResponse, type GCHold, type GCObject } from '@containerd-ts/service-gc/api';
 import { isNotImplemented } from '@containerd-ts/errdefs';
-import { CommandError, type GlobalOptions, connect } from '../context.js';
+import type { Command, Context, Flag } from '../cli.js';
+import { CommandError, connect, globalOptions } from '../context.js';
 import { TabWriter } from '../tabwriter.js';
 
-const usage = `NAME:
-   ctr-ts gc - run and inspect the garbage collector (containerd-ts only)
-
-USAGE:
-   ctr-ts gc command [command options]
-
-COMMANDS:
-   collect    collect garbage now and wait for it [--json]
-   explain    show what a collection would remove and what holds the rest [--json] [--all]
-              (the current namespace's records; --all: every namespace)
-`;
 
 const describeObject = (o: GCObject) => `${o.type} ${o.namespace === '' ? '' : `${o.namespace}/`}${o.key}`;
 
@@ -88,28 +77,11 @@ export function renderCollect(s: CollectResponse): string {
   ].join('\n');
 }
 
-export async function gcCommand(opts: GlobalOptions, args: string[], out: (s: string) => void): Promise<void> {
-  const [sub, ...rest] = args;
-  if (sub !== 'collect' && sub !== 'explain') {
-    if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
-      out(usage);
-      return;
-    }
-    throw new CommandError(`No help topic for '${sub}'`);
-  }
-  const { values } = parseArgs({
-    args: rest,
-    options: { json: { type: 'boolean' }, ...(sub === 'explain' ? { all: { type: 'boolean', short: 'A' } } : {}) },
-  });
+async function withGc<T>(ctx: Context, call: (conn: Awaited<ReturnType<typeof connect>>) => Promise<T>): Promise<T> {
+  const opts = globalOptions(ctx);
   const conn = await connect(opts);
   try {
-    if (sub === 'collect') {
-      const stats = await conn.unary(GCService.collect, {});
-      out(values.json ? `${JSON.stringify(stats, null, 2)}\n` : renderCollect(stats));
-      return;
-    }
-    const report = await conn.unary(GCService.explain, values.all ? {} : { namespace: opts.namespace });
-    out(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderExplain(report));
+    return await call(conn);
   } catch (err) {
     // containerd has no GC API: say so instead of gRPC's bare "unknown service".
     if (isNotImplemented(err)) throw new CommandError(`the daemon at ${opts.address} has no GC API (containerd-ts only): ${(err as Error).message}`);
@@ -118,3 +90,32 @@ export async function gcCommand(opts: GlobalOptions, args: string[], out: (s: st
     conn.close();
   }
 }
+
+const JSON_FLAG: Flag = { name: 'json', type: 'bool', usage: 'print the result as JSON' };
+
+export const gcCommand: Command = {
+  name: 'gc',
+  usage: 'run and inspect the garbage collector (containerd-ts only)',
+  subcommands: [
+    {
+      name: 'collect',
+      usage: 'collect garbage now and wait for it',
+      flags: [JSON_FLAG],
+      async action(ctx) {
+        const stats = await withGc(ctx, (conn) => conn.unary(GCService.collect, {}));
+        ctx.out(ctx.bool('json') ? `${JSON.stringify(stats, null, 2)}\n` : renderCollect(stats));
+      },
+    },
+    {
+      name: 'explain',
+      usage: 'show what a collection would remove and what holds the rest',
+      description: "what a collection would remove and what holds everything else, in the current namespace's records (--all: every namespace)",
+      flags: [JSON_FLAG, { name: 'all', aliases: ['A'], type: 'bool', usage: 'every namespace' }],
+      async action(ctx) {
+        const namespace = globalOptions(ctx).namespace;
+        const report = await withGc(ctx, (conn) => conn.unary(GCService.explain, ctx.bool('all') ? {} : { namespace }));
+        ctx.out(ctx.bool('json') ? `${JSON.stringify(report, null, 2)}\n` : renderExplain(report));
+      },
+    },
+  ],
+};

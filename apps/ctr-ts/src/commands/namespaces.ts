@@ -1,27 +1,12 @@
 // ctr-ts namespaces (ns) create/ls/label/rm: containerd's namespaces, in ctr's exact
 // output (tables, messages, and the error log line `rm` prints for each failure).
 import { access, readdir, rmdir } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { NamespacesService } from '@containerd-ts/api/services/namespaces';
 import { isNotFound } from '@containerd-ts/errdefs';
-import { CommandError, type GlobalOptions, connect } from '../context.js';
+import type { Command } from '../cli.js';
+import { CommandError, connect, globalOptions } from '../context.js';
 import { TabWriter } from '../tabwriter.js';
 
-const usage = `NAME:
-   ctr-ts namespaces - manage namespaces
-
-USAGE:
-   ctr-ts namespaces command [command options] [arguments...]
-
-COMMANDS:
-   create, c     create a new namespace
-   list, ls      list namespaces
-   remove, rm    remove one or more namespaces
-   label         set and clear labels for a namespace
-
-OPTIONS:
-   --help, -h  show help
-`;
 
 /** `key=value` arguments as ctr reads them: a bare key means `key=true`. */
 export function labelArgs(args: readonly string[]): Record<string, string> {
@@ -50,11 +35,11 @@ const logValue = (v: string) => (v !== '' && bareValue.test(v) ? v : JSON.string
  * One log line on stderr as ctr's logger (logrus) prints it: text format when stderr is
  * not a terminal, the short coloured form when it is.
  */
-export function logLine(level: 'error' | 'warning', msg: string, fields: Record<string, string> = {}): void {
+export function logLine(level: 'error' | 'warning' | 'debug', msg: string, fields: Record<string, string> = {}): void {
   const entries = Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1));
   if (process.stderr.isTTY) {
-    const color = level === 'error' ? 31 : 33;
-    const tag = level === 'error' ? 'ERRO' : 'WARN';
+    const color = level === 'error' ? 31 : level === 'warning' ? 33 : 37;
+    const tag = level === 'error' ? 'ERRO' : level === 'warning' ? 'WARN' : 'DEBU';
     const rest = entries.map(([k, v]) => ` \x1b[${color}m${k}\x1b[0m=${logValue(v)}`).join('');
     process.stderr.write(`\x1b[${color}m${tag}\x1b[0m[0000] ${msg.padEnd(44)}${rest}\n`);
     return;
@@ -89,99 +74,116 @@ async function deleteCgroup(name: string): Promise<void> {
   }
 }
 
-export async function namespacesCommand(opts: GlobalOptions, args: string[], out: (s: string) => void): Promise<void> {
-  const [sub, ...rest] = args;
-  switch (sub) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      out(usage);
-      return;
-    case 'create':
-    case 'c': {
-      const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });
-      const [name, ...labels] = positionals;
-      if (!name) throw new CommandError('please specify a namespace');
-      const conn = await connect(opts);
-      try {
-        await conn.unary(NamespacesService.create, { namespace: { name, labels: labelArgs(labels) } });
-      } finally {
-        conn.close();
+const createCommand: Command = {
+  name: 'create',
+  aliases: ['c'],
+  usage: 'create a new namespace',
+  argsUsage: '<name> [<key>=<value>]',
+  description: 'create a new namespace. it must be unique',
+  async action(ctx) {
+    const [name, ...labels] = ctx.args;
+    if (!name) throw new CommandError('please specify a namespace');
+    const conn = await connect(globalOptions(ctx));
+    try {
+      await conn.unary(NamespacesService.create, { namespace: { name, labels: labelArgs(labels) } });
+    } finally {
+      conn.close();
+    }
+  },
+};
+
+const labelCommand: Command = {
+  name: 'label',
+  usage: 'set and clear labels for a namespace',
+  argsUsage: '<name> [<key>=<value>, ...]',
+  description: 'set and clear labels for a namespace. empty value clears the label',
+  async action(ctx) {
+    const [name, ...labels] = ctx.args;
+    if (!name) throw new CommandError('please specify a namespace');
+    const conn = await connect(globalOptions(ctx));
+    try {
+      // One update per label, as ctr sets them.
+      for (const [key, value] of Object.entries(labelArgs(labels))) {
+        await conn.unary(NamespacesService.update, { namespace: { name, labels: { [key]: value } }, updateMask: [`labels.${key}`] });
       }
+    } finally {
+      conn.close();
+    }
+  },
+};
+
+const listCommand: Command = {
+  name: 'list',
+  aliases: ['ls'],
+  usage: 'list namespaces',
+  argsUsage: '[flags]',
+  description: 'list namespaces',
+  flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the namespace name' }],
+  table: true,
+  async action(ctx) {
+    const conn = await connect(globalOptions(ctx));
+    let namespaces: Array<{ name: string; labels: Record<string, string> }>;
+    try {
+      namespaces = (await conn.unary(NamespacesService.list, { filter: '' })).namespaces;
+    } finally {
+      conn.close();
+    }
+    if (ctx.bool('quiet')) {
+      for (const ns of namespaces) ctx.out(`${ns.name}\n`);
       return;
     }
-    case 'label': {
-      const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });
-      const [name, ...labels] = positionals;
-      if (!name) throw new CommandError('please specify a namespace');
-      const conn = await connect(opts);
-      try {
-        // One update per label, as ctr sets them.
-        for (const [key, value] of Object.entries(labelArgs(labels))) {
-          await conn.unary(NamespacesService.update, { namespace: { name, labels: { [key]: value } }, updateMask: [`labels.${key}`] });
-        }
-      } finally {
-        conn.close();
-      }
-      return;
-    }
-    case 'list':
-    case 'ls': {
-      const { values } = parseArgs({ args: rest, options: { quiet: { type: 'boolean', short: 'q' } }, allowPositionals: true });
-      const conn = await connect(opts);
-      let namespaces: Array<{ name: string; labels: Record<string, string> }>;
-      try {
-        namespaces = (await conn.unary(NamespacesService.list, { filter: '' })).namespaces;
-      } finally {
-        conn.close();
-      }
-      if (values.quiet) {
-        for (const ns of namespaces) out(`${ns.name}\n`);
-        return;
-      }
-      const w = new TabWriter(1, 1);
-      w.write('NAME\tLABELS\t\n');
-      for (const ns of namespaces) {
-        const labels = Object.entries(ns.labels)
+    ctx.table({
+      header: ['NAME', 'LABELS'],
+      rows: namespaces,
+      cells: (ns) => [
+        ns.name,
+        Object.entries(ns.labels)
           .map(([k, v]) => `${k}=${v}`)
-          .sort();
-        w.write(`${ns.name}\t${labels.join(',')}\t\n`);
-      }
-      out(w.flush());
-      return;
-    }
-    case 'remove':
-    case 'rm': {
-      const { values, positionals } = parseArgs({
-        args: rest,
-        options: { cgroup: { type: 'boolean', short: 'c' } },
-        allowPositionals: true,
-      });
-      let exitErr: string | undefined;
-      const conn = await connect(opts);
-      try {
-        for (const target of positionals) {
-          try {
-            if (values.cgroup) await deleteCgroup(target);
-            await conn.unary(NamespacesService.delete, { name: target });
-          } catch (err) {
-            if (!isNotFound(err)) {
-              const message = (err as Error).message;
-              exitErr ??= `unable to delete ${target}: ${message}`;
-              logLine('error', `unable to delete ${target}`, { error: message });
-              continue;
-            }
+          .sort()
+          .join(','),
+      ],
+      json: (ns) => ({ name: ns.name, labels: ns.labels }),
+      tabwriter: { minwidth: 1, padding: 1 },
+      trailingTab: true,
+    });
+  },
+};
+
+const removeCommand: Command = {
+  name: 'remove',
+  aliases: ['rm'],
+  usage: 'remove one or more namespaces',
+  argsUsage: '<name> [<name>, ...]',
+  description: 'remove one or more namespaces. for now, the namespace must be empty',
+  flags: [{ name: 'cgroup', aliases: ['c'], type: 'bool', usage: "delete the namespace's cgroup" }],
+  async action(ctx) {
+    let exitErr: string | undefined;
+    const conn = await connect(globalOptions(ctx));
+    try {
+      for (const target of ctx.args) {
+        try {
+          if (ctx.bool('cgroup')) await deleteCgroup(target);
+          await conn.unary(NamespacesService.delete, { name: target });
+        } catch (err) {
+          if (!isNotFound(err)) {
+            const message = (err as Error).message;
+            exitErr ??= `unable to delete ${target}: ${message}`;
+            logLine('error', `unable to delete ${target}`, { error: message });
+            continue;
           }
-          out(`${target}\n`);
         }
-      } finally {
-        conn.close();
+        ctx.out(`${target}\n`);
       }
-      if (exitErr) throw new CommandError(exitErr);
-      return;
+    } finally {
+      conn.close();
     }
-    default:
-      throw new CommandError(`No help topic for '${sub}'`);
-  }
-}
+    if (exitErr) throw new CommandError(exitErr);
+  },
+};
+
+export const namespacesCommand: Command = {
+  name: 'namespaces',
+  aliases: ['namespace', 'ns'],
+  usage: 'manage namespaces',
+  subcommands: [createCommand, listCommand, removeCommand, labelCommand],
+};

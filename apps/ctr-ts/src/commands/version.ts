@@ -1,18 +1,25 @@
 // ctr-ts version: client and server versions, as ctr prints them.
 import { IntrospectionService, type ServerResponse } from '@containerd-ts/api/services/introspection';
 import { VersionService } from '@containerd-ts/api/services/version';
-import { type GlobalOptions, connect } from '../context.js';
+import type { Command, Context } from '../cli.js';
+import { connect, globalOptions } from '../context.js';
 
 export const CLIENT_VERSION = 'v0.1.0';
 export const CLIENT_REVISION = 'containerd-ts';
 
-export async function versionCommand(opts: GlobalOptions, out: (s: string) => void): Promise<void> {
+export const versionCommand: Command = {
+  name: 'version',
+  usage: 'print the client and server versions',
+  action: (ctx) => printVersion(ctx.out, ctx),
+};
+
+async function printVersion(out: (s: string) => void, ctx: Context): Promise<void> {
   out('Client:\n');
   out(`  Version:  ${CLIENT_VERSION}\n`);
   out(`  Revision: ${CLIENT_REVISION}\n`);
   out(`  Node version: ${process.version}\n`);
   out('\n');
-  const conn = await connect(opts);
+  const conn = await connect(globalOptions(ctx));
   try {
     const v = await conn.unary(VersionService.version, {});
     out('Server:\n');

@@ -1,0 +1,344 @@
+// ctr-ts content ls/get/ingest/rm/label/active/prune: the content store, in ctr's exact
+// output (tables, messages and errors).
+import { randomBytes } from 'node:crypto';
+import { type Info, type Status, WriteAction, type WriteContentRequest, type WriteContentResponse, ContentService } from '@containerd-ts/api/services/content';
+import { LeasesService } from '@containerd-ts/api/services/leases';
+import { errorOf } from '@containerd-ts/client';
+import { isAlreadyExists, isNotFound, isUnavailable } from '@containerd-ts/errdefs';
+import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@containerd-ts/timestamp';
+import type { Command, Context } from '../cli.js';
+import { CommandError, connect, globalOptions } from '../context.js';
+import { humanDuration, humanSize, parseDigest, validateDigest } from '../format.js';
+import { formatRFC3339Local, labelArgs, logLine } from './namespaces.js';
+
+type Conn = Awaited<ReturnType<typeof connect>>;
+
+async function withConn<T>(ctx: Context, f: (conn: Conn) => Promise<T>): Promise<T> {
+  const conn = await connect(globalOptions(ctx));
+  try {
+    return await f(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+const since = (t: Timestamp | undefined) => Date.now() - toDate(t ?? GO_ZERO_TIME).getTime();
+
+/** Labels as `k=v` joined by commas (ctr prints them in Go's map order; ctr-ts sorts them). */
+const joinLabels = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join(',');
+
+const listCommand: Command = {
+  name: 'list',
+  aliases: ['ls'],
+  usage: 'list all blobs in the store',
+  argsUsage: '[flags]',
+  description: 'list blobs in the content store',
+  flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the blob digest' }],
+  table: true,
+  async action(ctx) {
+    const infos = await withConn(ctx, async (conn) => {
+      const all: Info[] = [];
+      for await (const res of conn.serverStream(ContentService.list, { filters: ctx.args })) all.push(...res.info);
+      return all;
+    });
+    if (ctx.bool('quiet')) {
+      for (const i of infos) ctx.out(`${i.digest}\n`);
+      return;
+    }
+    ctx.table({
+      header: ['DIGEST', 'SIZE', 'AGE', 'LABELS'],
+      rows: infos,
+      cells: (i) => [i.digest, humanSize(i.size), humanDuration(since(i.createdAt)), joinLabels(i.labels) || '-'],
+      json: (i) => ({
+        digest: i.digest,
+        size: i.size,
+        createdAt: formatRFC3339Nano(i.createdAt ?? GO_ZERO_TIME),
+        updatedAt: formatRFC3339Nano(i.updatedAt ?? GO_ZERO_TIME),
+        labels: i.labels,
+      }),
+      tabwriter: { minwidth: 1, padding: 1, padchar: '\t', tabwidth: 8 },
+      trailingTab: false,
+    });
+  },
+};
+
+const getCommand: Command = {
+  name: 'get',
+  usage: 'get the data for an object',
+  argsUsage: '[<digest>, ...]',
+  description: 'display the image object',
+  async action(ctx) {
+    const digest = parseDigest(ctx.args[0] ?? '');
+    await withConn(ctx, async (conn) => {
+      // ctr's reader asks for the size first: a missing blob fails there.
+      await conn.unary(ContentService.info, { digest });
+      for await (const res of conn.serverStream(ContentService.read, { digest, offset: 0, size: 0 })) {
+        await new Promise<void>((resolve, reject) => process.stdout.write(res.data, (err) => (err ? reject(err) : resolve())));
+      }
+    });
+  },
+};
+
+const openWrite = (conn: Conn) => conn.bidiStream(ContentService.write);
+
+/** One content Write stream, driven request by request, as containerd's remote writer. */
+class WriteStream {
+  private readonly call: ReturnType<typeof openWrite>;
+  private readonly responses: AsyncIterator<WriteContentResponse>;
+
+  constructor(conn: Conn) {
+    this.call = openWrite(conn);
+    this.responses = this.call[Symbol.asyncIterator]() as AsyncIterator<WriteContentResponse>;
+  }
+
+  async send(req: Partial<WriteContentRequest> & { action: WriteAction }): Promise<WriteContentResponse> {
+    this.call.write({ ref: '', total: 0, expected: '', offset: 0, data: new Uint8Array(), labels: {}, ...req });
+    let next: IteratorResult<WriteContentResponse>;
+    try {
+      next = await this.responses.next();
+    } catch (err) {
+      throw errorOf(err);
+    }
+    if (next.done) throw new Error('content Write stream ended before answering');
+    return next.value;
+  }
+
+  close(): void {
+    this.call.end();
+    this.call.cancel();
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** content.WriteBlob as ctr calls it: stdin into the store under `ref`. */
+async function ingest(conn: Conn, ref: string, size: number, expected: string): Promise<void> {
+  let stream: WriteStream;
+  let status: WriteContentResponse;
+  // OpenWriter: retry while the ref is locked by another writer.
+  for (let retry = 16; ; retry = Math.min(retry * 2, 2048)) {
+    stream = new WriteStream(conn);
+    try {
+      status = await stream.send({ action: WriteAction.STAT, ref, total: size, expected });
+      break;
+    } catch (err) {
+      stream.close();
+      if (isAlreadyExists(err)) return;
+      if (!isUnavailable(err)) throw new CommandError(`failed to open writer: ${(err as Error).message}`);
+      await sleep(Math.floor(Math.random() * retry));
+    }
+  }
+  try {
+    let skip = status.offset;
+    let offset = status.offset;
+    let copied = 0;
+    for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+      let data: Buffer = chunk;
+      if (skip > 0) {
+        const n = Math.min(skip, data.length);
+        skip -= n;
+        data = data.subarray(n);
+      }
+      for (let at = 0; at < data.length; at += 1 << 20) {
+        const part = data.subarray(at, at + (1 << 20));
+        let res: WriteContentResponse;
+        try {
+          res = await stream.send({ action: WriteAction.WRITE, offset, data: part });
+        } catch (err) {
+          throw new CommandError(`failed to copy: failed to send write: ${(err as Error).message}`);
+        }
+        const n = res.offset - offset;
+        offset += n;
+        copied += n;
+        if (n < part.length) throw new CommandError('failed to copy: short write');
+      }
+    }
+    if (skip > 0) throw new CommandError(`unable to resume write to ${ref}: EOF`);
+    if (size !== 0 && copied < size - status.offset) throw new CommandError('failed to read expected number of bytes: unexpected EOF');
+    let res: WriteContentResponse;
+    try {
+      res = await stream.send({ action: WriteAction.COMMIT, total: size, offset, expected });
+    } catch (err) {
+      if (isAlreadyExists(err)) return;
+      throw new CommandError(`failed commit on ref "${ref}": commit failed: ${(err as Error).message}`);
+    }
+    if (size !== 0 && res.offset !== size) throw new CommandError(`failed commit on ref "${ref}": unexpected size: ${res.offset} != ${size}`);
+    if (expected !== '' && res.digest !== expected) throw new CommandError(`failed commit on ref "${ref}": unexpected digest: ${res.digest} != ${expected}`);
+  } finally {
+    stream.close();
+  }
+}
+
+const ingestCommand: Command = {
+  name: 'ingest',
+  usage: 'accept content into the store',
+  argsUsage: '[flags] <key>',
+  description: 'ingest objects into the local content store',
+  flags: [
+    { name: 'expected-size', type: 'int', usage: 'validate against provided size' },
+    { name: 'expected-digest', type: 'string', usage: 'verify content against expected digest' },
+  ],
+  async action(ctx) {
+    const ref = ctx.args[0] ?? '';
+    const expected = ctx.string('expected-digest');
+    if (expected !== '') validateDigest(expected);
+    if (ref === '') throw new CommandError('must specify a transaction reference');
+    await withConn(ctx, (conn) => ingest(conn, ref, ctx.number('expected-size'), expected));
+  },
+};
+
+const deleteCommand: Command = {
+  name: 'delete',
+  aliases: ['del', 'remove', 'rm'],
+  usage: 'permanently delete one or more blobs',
+  argsUsage: '[<digest>, ...]',
+  description: 'Delete one or more blobs permanently. Successfully deleted\n\tblobs are printed to stdout.',
+  async action(ctx) {
+    let exitError: string | undefined;
+    await withConn(ctx, async (conn) => {
+      for (const arg of ctx.args) {
+        let digest: string;
+        try {
+          digest = parseDigest(arg);
+        } catch (err) {
+          exitError ??= (err as Error).message;
+          logLine('error', 'could not delete ', { error: (err as Error).message });
+          continue;
+        }
+        try {
+          await conn.unary(ContentService.delete, { digest });
+        } catch (err) {
+          if (!isNotFound(err)) {
+            exitError ??= (err as Error).message;
+            logLine('error', `could not delete ${digest}`, { error: (err as Error).message });
+          }
+          continue;
+        }
+        ctx.out(`${digest}\n`);
+      }
+    });
+    if (exitError !== undefined) throw new CommandError(exitError);
+  },
+};
+
+const labelCommand: Command = {
+  name: 'label',
+  usage: 'add labels to content',
+  argsUsage: '<digest> [<label>=<value> ...]',
+  description: 'labels blobs in the content store',
+  async action(ctx) {
+    const [object = '', ...rest] = ctx.args;
+    const labels = labelArgs(rest);
+    await withConn(ctx, async (conn) => {
+      const digest = parseDigest(object);
+      const paths = Object.keys(labels).map((k) => `labels.${k}`);
+      const set = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
+      // Nothing to update: print the labels as they are.
+      const res =
+        paths.length === 0
+          ? await conn.unary(ContentService.info, { digest })
+          : await conn.unary(ContentService.update, {
+              info: { digest, size: 0, createdAt: undefined, updatedAt: undefined, labels: set },
+              updateMask: paths,
+            });
+      ctx.out(`${joinLabels(res.info?.labels ?? {})}\n`);
+    });
+  },
+};
+
+const activeCommand: Command = {
+  name: 'active',
+  usage: 'display active transfers',
+  argsUsage: '[flags] [<regexp>]',
+  description: 'display the ongoing transfers',
+  flags: [
+    { name: 'timeout', aliases: ['t'], type: 'duration', usage: 'total timeout for fetch', env: 'CONTAINERD_FETCH_TIMEOUT' },
+    { name: 'root', type: 'string', usage: 'path to content store root', value: '/tmp/content' },
+  ],
+  table: true,
+  async action(ctx) {
+    const match = ctx.args[0] ?? '';
+    const statuses = await withConn(ctx, async (conn) => (await conn.unary(ContentService.listStatuses, { filters: [match] })).statuses);
+    ctx.table<Status>({
+      header: ['REF', 'SIZE', 'AGE'],
+      rows: statuses,
+      cells: (s) => [s.ref, humanSize(s.offset), humanDuration(since(s.startedAt))],
+      json: (s) => ({
+        ref: s.ref,
+        offset: s.offset,
+        total: s.total,
+        expected: s.expected,
+        startedAt: formatRFC3339Nano(s.startedAt ?? GO_ZERO_TIME),
+        updatedAt: formatRFC3339Nano(s.updatedAt ?? GO_ZERO_TIME),
+      }),
+      tabwriter: { minwidth: 1, padding: 1, padchar: '\t', tabwidth: 8 },
+      trailingTab: true,
+    });
+  },
+};
+
+const LAYER_PREFIX = 'containerd.io/gc.ref.content.l.';
+const CONTENT_PREFIX = 'containerd.io/gc.ref.content.';
+
+/** A layer's reference label (and the legacy numbered ones but 0, the config). */
+export function isLayerLabel(key: string): boolean {
+  if (key.startsWith(LAYER_PREFIX)) return true;
+  if (!key.startsWith(CONTENT_PREFIX)) return false;
+  const rest = key.slice(CONTENT_PREFIX.length);
+  return /^\d*$/.test(rest) && rest !== '0';
+}
+
+/** leases.WithRandomID: the nanoseconds of now and 3 random bytes in URL base64. */
+export const randomLeaseId = () => `${(Date.now() % 1000) * 1_000_000 + Math.floor(Math.random() * 1_000_000)}-${randomBytes(3).toString('base64url')}`;
+
+const pruneReferencesCommand: Command = {
+  name: 'references',
+  usage: 'prunes preference labels from the content store (layers only by default)',
+  flags: [
+    { name: 'async', type: 'bool', usage: 'allow garbage collection to cleanup asynchronously' },
+    { name: 'dry', type: 'bool', usage: 'just show updates without applying (enables debug logging)' },
+  ],
+  async action(ctx) {
+    const dry = ctx.bool('dry');
+    const debug = (msg: string, fields: Record<string, string> = {}) => logLine('debug', msg, fields);
+    if (dry) debug('dry run, no changes will be applied');
+    await withConn(ctx, async (conn) => {
+      const infos: Info[] = [];
+      for await (const res of conn.serverStream(ContentService.list, { filters: [] })) infos.push(...res.info);
+      for (const info of infos) {
+        const fields: string[] = [];
+        const labels = { ...info.labels };
+        for (const k of Object.keys(info.labels)) {
+          if (!isLayerLabel(k)) continue;
+          if (dry) debug('Removing label', { digest: info.digest, label: k });
+          if (dry) continue;
+          fields.push(`labels.${k}`);
+          delete labels[k];
+        }
+        if (fields.length === 0) continue;
+        await conn.unary(ContentService.update, { info: { ...info, labels }, updateMask: fields });
+      }
+      const expire = formatRFC3339Local(new Date(Date.now() + 3600_000));
+      const lease = await conn.unary(LeasesService.create, { id: randomLeaseId(), labels: { 'containerd.io/gc.expire': expire } });
+      await conn.unary(LeasesService.delete, { id: lease.lease?.id ?? '', sync: !ctx.bool('async') });
+    });
+  },
+};
+
+export const contentCommand: Command = {
+  name: 'content',
+  usage: 'manage content',
+  subcommands: [
+    activeCommand,
+    deleteCommand,
+    getCommand,
+    ingestCommand,
+    listCommand,
+    labelCommand,
+    { name: 'prune', usage: 'prunes content from the content store', subcommands: [pruneReferencesCommand] },
+  ],
+};
