@@ -1,0 +1,317 @@
+// Issue 11: ctr-ts's `content` and `snapshots` commands, its help and flag errors, and
+// `--format json`. The same session runs with Debian's ctr and with ctr-ts, each on its own
+// daemon, against containerd-ts and against Debian's containerd: ctr-ts must print what
+// ctr prints (stdout, stderr and exit code), with only times, ages, daemon directories and
+// the order Go happens to print a label map in made comparable.
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+
+type Reference = Awaited<ReturnType<typeof startReference>>;
+
+interface Step {
+  args: string[];
+  input?: string;
+  env?: Record<string, string>;
+  /** stdout is a label list (`k=v,k2=v2`) that ctr prints in Go's map order. */
+  labels?: boolean;
+}
+
+const hello = 'hello from issue 11\n';
+const helloDigest = `sha256:${createHash('sha256').update(hello).digest('hex')}`;
+const other = 'another blob\n';
+const missing = `sha256:${'0'.repeat(64)}`;
+
+function normalize(r: RunResult, client: 'ctr' | 'ctr-ts', dirs: string[], labels = false): string {
+  let stdout = r.stdout;
+  if (labels) stdout = stdout.split('\n').map((line) => line.split(',').sort().join(',')).join('\n');
+  let text = `${stdout}\n--stderr--\n${r.stderr}\n--exit ${r.code}`;
+  if (client === 'ctr-ts') text = text.replaceAll('ctr-ts: ', 'ctr: ').replace(/\bctr-ts (content|snapshots)/g, 'ctr $1');
+  for (const d of dirs) text = text.replaceAll(d, '<dir>');
+  return text
+    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
+    .replace(/time="[^"]*"/g, 'time=<time>')
+    .replace(/Less than a second|About a minute|\d+ (?:seconds?|minutes?)/g, '<age>');
+}
+
+function contentSession(digest: string): Step[] {
+  const c = (...args: string[]) => ({ args: ['content', ...args] });
+  return [
+    c('ls'),
+    c('ls', '-q'),
+    { ...c('ingest', 'blob-1'), input: hello },
+    { ...c('ingest', '--expected-digest', digest, 'blob-1'), input: hello },
+    { ...c('ingest', 'blob-2', '--expected-size', String(other.length)), input: other },
+    { ...c('ingest', '--expected-digest', missing, 'blob-3'), input: 'x' },
+    { ...c('ingest', '--expected-size', '100', 'blob-4'), input: 'short' },
+    { ...c('ingest', '--expected-digest', 'sha256:abc', 'blob-5'), input: 'x' },
+    { ...c('ingest', '--expected-digest=md5:abc', 'blob-5'), input: 'x' },
+    { ...c('ingest'), input: 'x' },
+    c('ingest', '--expected-size', 'abc', 'k'),
+    c('ingest', '--expected-size'),
+    c('ls'),
+    c('ls', '--quiet'),
+    c('ls', `digest==${digest}`),
+    c('get', digest),
+    c('get', missing),
+    c('get', 'nope'),
+    c('get'),
+    { ...c('label', digest, 'owner=alice'), labels: true },
+    { ...c('label', digest, 'a=1', 'flag'), labels: true },
+    { ...c('label', digest), labels: true },
+    { ...c('label', digest, 'a=', 'flag='), labels: true },
+    c('label', missing, 'x=1'),
+    c('label', 'bad', 'x=1'),
+    c('ls'),
+    c('ls', 'labels.owner==alice'),
+    c('active'),
+    c('active', 'blob'),
+    // A layer reference label goes, the config's (index 0) stays.
+    { ...c('label', digest, 'owner=', `containerd.io/gc.ref.content.l.0=${missing}`), labels: true },
+    c('prune', 'references', '--dry'),
+    c('ls'),
+    c('prune', 'references'),
+    c('ls'),
+    c('rm', missing),
+    c('rm', 'bad', digest),
+    c('rm', digest),
+    c('del'),
+    c('ls', '-x'),
+    c('ls', '-q=maybe'),
+    c('--nope'),
+    c('nope'),
+    c('help', 'ls'),
+    c('help', 'nope'),
+    c(),
+    c('prune'),
+    c('ls', '--help'),
+    c('ingest', '-h'),
+  ];
+}
+
+function snapshotSession(): Step[] {
+  const s = (...args: string[]) => ({ args: ['snapshots', '--snapshotter', 'native', ...args] });
+  return [
+    s('ls'),
+    s('prepare', 'base-tmp'),
+    s('prepare', 'base-tmp'),
+    s('commit', 'base', 'base-tmp'),
+    s('prepare', '--mounts', 'work', 'base'),
+    s('prepare', '--target', '/mnt/x', 'work2', 'base'),
+    s('prepare', 'child', 'nope'),
+    s('view', 'v', 'base'),
+    s('view', '--mounts', '-t', '/mnt/v', 'v2', 'base'),
+    s('ls'),
+    s('tree'),
+    s('info', 'base'),
+    s('info', 'work'),
+    s('info', 'nope'),
+    s('info'),
+    s('usage'),
+    s('usage', '-b'),
+    s('usage', 'base', 'work'),
+    s('usage', 'nope'),
+    s('mounts', '/mnt', 'work'),
+    s('m', '/mnt', 'v'),
+    s('mounts', '/mnt', 'base'),
+    s('mounts', '/mnt'),
+    { ...s('label', 'base', 'foo=bar', 'x=1'), labels: true },
+    { ...s('label', 'base', 'foo='), labels: true },
+    { ...s('label', 'base'), labels: true },
+    s('label', 'nope', 'x=1'),
+    s('info', 'base'),
+    s('rm', 'base'),
+    s('rm', 'nope'),
+    s('commit', 'layer2', 'work'),
+    s('commit', 'layer2'),
+    s('tree'),
+    s('rm', 'v', 'v2', 'work2'),
+    s('rm', 'layer2', 'base'),
+    s('ls'),
+    // The snapshotter from the environment, and the default one.
+    { args: ['snapshots', 'prepare', 'env-key'], env: { CONTAINERD_SNAPSHOTTER: 'native' } },
+    { args: ['snapshots', 'ls'], env: { CONTAINERD_SNAPSHOTTER: 'native' } },
+    { args: ['snapshots', '--snapshotter', 'native', 'rm', 'env-key'] },
+    { args: ['snapshot', '--snapshotter', 'nope', 'ls'] },
+    // Flags of the group go before the subcommand; a leaf's flags anywhere after it.
+    { args: ['snapshots', 'ls', '--snapshotter', 'native'] },
+    { args: ['snapshots', '--snapshotter'] },
+    { args: ['snapshots', 'prepare'] },
+    { args: ['snapshots', 'nope'] },
+    { args: ['snapshots', 'usage', '--help'] },
+  ];
+}
+
+const runStep = (client: 'ctr' | 'ctr-ts', socket: string, step: Step) =>
+  run(client === 'ctr' ? 'ctr' : ctrTs, ['-a', socket, ...step.args], {
+    ...(step.input === undefined ? {} : { input: step.input }),
+    ...(step.env ? { env: { ...process.env, ...step.env } } : {}),
+  });
+
+interface Pair {
+  name: string;
+  ctr: { socket: string; dir: string };
+  ctrTs: { socket: string; dir: string };
+}
+
+/** Runs the session with ctr on one daemon and ctr-ts on its twin; returns ctr's outputs by step. */
+async function compare(pair: Pair, steps: Step[]) {
+  const outputs: Array<{ step: string; ctr: string; ctrTs: string }> = [];
+  const dirs = [pair.ctr.dir, pair.ctrTs.dir];
+  for (const step of steps) {
+    const [a, b] = await Promise.all([runStep('ctr', pair.ctr.socket, step), runStep('ctr-ts', pair.ctrTs.socket, step)]);
+    outputs.push({ step: step.args.join(' '), ctr: normalize(a, 'ctr', dirs, step.labels), ctrTs: normalize(b, 'ctr-ts', dirs, step.labels) });
+  }
+  for (const o of outputs) expect(o.ctrTs, `${pair.name}: ${o.step}`).toBe(o.ctr);
+  return (args: string) => outputs.filter((o) => o.step === args).map((o) => o.ctr);
+}
+
+describe('ctr-ts content and snapshots print what ctr prints, on containerd-ts and on containerd', () => {
+  let ts1: StartedDaemon;
+  let ts2: StartedDaemon;
+  let ref1: Reference;
+  let ref2: Reference;
+  let pairs: Pair[] = [];
+  beforeAll(async () => {
+    [ts1, ts2, ref1, ref2] = await Promise.all([startDaemon(), startDaemon(), startReference(), startReference()]);
+    pairs = [
+      { name: 'containerd-ts', ctr: { socket: ts1.socket, dir: ts1.dir }, ctrTs: { socket: ts2.socket, dir: ts2.dir } },
+      { name: 'containerd', ctr: { socket: ref1.socket, dir: ref1.dir }, ctrTs: { socket: ref2.socket, dir: ref2.dir } },
+    ];
+  });
+  afterAll(async () => {
+    await Promise.all([ts1?.cleanup(), ts2?.cleanup(), ref1?.stop(), ref2?.stop()]);
+  });
+
+  it('content: ls/get/ingest/rm/label/active/prune references, errors and help', async () => {
+    for (const pair of pairs) {
+      const out = await compare(pair, contentSession(helloDigest));
+      // What ctr printed, so that two equally wrong answers cannot pass.
+      expect(out(`content get ${helloDigest}`)[0]).toBe(`${hello}\n--stderr--\n\n--exit 0`);
+      expect(out('content ls -q')[1]).toContain(helloDigest);
+      expect(out(`content rm ${helloDigest}`)[0]).toBe('\n--stderr--\n\n--exit 0');
+      expect(out('content nope')[0]).toBe("\n--stderr--\nNo help topic for 'nope'\n\n--exit 3");
+      expect(out('content ls -x')[0]).toMatch(/^Incorrect Usage: flag provided but not defined: -x\n\nNAME:\n {3}ctr content list - /);
+      expect(out('content ingest --expected-digest sha256:abc blob-5')[0]).toContain('ctr: invalid checksum digest length\n');
+    }
+  });
+
+  it('snapshots --snapshotter: ls/info/prepare/view/mounts/commit/rm/label/usage/tree, errors and help', async () => {
+    for (const pair of pairs) {
+      const out = await compare(pair, snapshotSession());
+      const s = (args: string) => out(`snapshots --snapshotter native ${args}`);
+      expect(s('tree')[0]).toMatch(/^ base\n {3}\\_ work\n/);
+      expect(s('mounts /mnt work')[0]).toMatch(/^mount -t bind \S+ \/mnt -o rbind,rw\n/);
+      expect(s('info base')[0]).toMatch(/^\{\n {4}"Kind": "Committed",\n {4}"Name": "base",\n/);
+      expect(s('usage -b')[0]).toMatch(/^KEY +SIZE +INODES +\n/);
+    }
+  });
+});
+
+describe('ctr-ts help and flag parsing as ctr', () => {
+  let ts: StartedDaemon;
+  beforeAll(async () => {
+    ts = await startDaemon();
+  });
+  afterAll(async () => {
+    await ts?.cleanup();
+  });
+
+  // The help of every command ctr-ts shares with ctr (the groups whose subcommands it has
+  // in full); ctr-ts adds `--format` to commands that print a table.
+  const helps = [
+    ['plugins'],
+    ['plugins', 'ls'],
+    ['version'],
+    ['events'],
+    ['namespaces'],
+    ...['create', 'ls', 'rm', 'label'].map((c) => ['namespaces', c]),
+    ['leases'],
+    ...['ls', 'create', 'rm'].map((c) => ['leases', c]),
+    ...['ls', 'get', 'ingest', 'rm', 'label', 'active', 'prune'].map((c) => ['content', c]),
+    ['content', 'prune', 'references'],
+    ...['info', 'prepare', 'view', 'mounts', 'commit', 'rm', 'label', 'usage', 'tree'].map((c) => ['snapshots', c]),
+  ];
+  /** ctr-ts's help without its `--format` line, columns compared with single spaces. */
+  const comparable = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => !l.startsWith('   --format value'))
+      .map((l) => l.replace(/ {2,}/g, '  '))
+      .join('\n');
+
+  it('--help of each command is ctr’s', async () => {
+    for (const args of helps) {
+      const [a, b] = await Promise.all([ctr(ts.socket, ...args, '--help'), run(ctrTs, ['-a', ts.socket, ...args, '--help'])]);
+      expect(a.code).toBe(0);
+      expect({ code: b.code, help: comparable(b.stdout.replaceAll('ctr-ts ', 'ctr ')) }, args.join(' ')).toEqual({ code: 0, help: comparable(a.stdout) });
+    }
+  });
+
+  it('flag errors, unknown commands and global flags as ctr', async () => {
+    const cases = [
+      ['-x'],
+      ['nope'],
+      ['namespaces', 'ls', '-x'],
+      ['leases', 'create', '--expires=bad'],
+      ['leases', 'create', '--id'],
+      ['namespaces', '--bad'],
+      ['version', '-a', 'x'],
+      ['plugins', 'nope'],
+      ['namespaces', 'ls', '---q'],
+      ['help', 'nope'],
+    ];
+    for (const args of cases) {
+      const [a, b] = await Promise.all([ctr(ts.socket, ...args), run(ctrTs, ['-a', ts.socket, ...args])]);
+      const text = (r: RunResult) => `${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`;
+      const ours = text(b).replaceAll('ctr-ts', 'ctr');
+      if (args[0] === '-x') {
+        // The application's own help differs (name, version, commands); the error does not.
+        expect(ours.split('\n')[0]).toBe(text(a).split('\n')[0]);
+        expect(ours.endsWith('--stderr--\nctr: flag provided but not defined: -x\n--exit 1')).toBe(true);
+        continue;
+      }
+      expect(ours, args.join(' ')).toBe(text(a));
+    }
+    // Global flags from the environment, and flags after a leaf's positionals.
+    const env = { ...process.env, CONTAINERD_ADDRESS: ts.socket, CONTAINERD_NAMESPACE: 'env-ns' };
+    expect(await run(ctrTs, ['namespaces', 'create', 'env-ns'], { env })).toMatchObject({ code: 0 });
+    expect(await run(ctrTs, ['leases', 'create', 'k=v', '--id', 'late-flag'], { env })).toMatchObject({ code: 0, stdout: 'late-flag\n' });
+    expect(await run(ctrTs, ['leases', 'ls', '-q'], { env })).toMatchObject({ code: 0, stdout: 'late-flag\n' });
+    expect(await run(ctrTs, ['--timeout', 'x', 'version'], { env })).toMatchObject({ code: 1, stderr: 'ctr-ts: invalid value "x" for flag -timeout: parse error\n' });
+  });
+
+  it('--format json prints the rows of every table as one object each', async () => {
+    const a = ['-a', ts.socket, '-n', 'json-ns'];
+    await run(ctrTs, [...a, 'content', 'ingest', 'j1'], { input: hello });
+    await run(ctrTs, [...a, 'content', 'label', helloDigest, 'k=v']);
+    await run(ctrTs, [...a, 'leases', 'create', '--id', 'jl', 'x=y']);
+    await run(ctrTs, [...a, 'snapshots', '--snapshotter', 'native', 'prepare', 'js']);
+    const json = async (...args: string[]) => {
+      const r = await run(ctrTs, [...a, ...args]);
+      expect(r, args.join(' ')).toMatchObject({ code: 0, stderr: '' });
+      return JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    };
+    expect(await json('content', 'ls', '--format', 'json')).toEqual([
+      { digest: helloDigest, size: hello.length, createdAt: expect.any(String), updatedAt: expect.any(String), labels: { k: 'v' } },
+    ]);
+    expect(await json('leases', 'ls', '--format=json')).toEqual([{ id: 'jl', createdAt: expect.any(String), labels: expect.objectContaining({ x: 'y' }) }]);
+    expect(await json('namespaces', 'ls', '--format', 'json')).toContainEqual({ name: 'json-ns', labels: {} });
+    expect(await json('snapshots', '--snapshotter', 'native', 'ls', '--format', 'json')).toEqual([
+      { key: 'js', parent: '', kind: 'Active', createdAt: expect.any(String), updatedAt: expect.any(String), labels: { 'containerd.io/gc.root': expect.any(String) } },
+    ]);
+    expect(await json('snapshots', '--snapshotter', 'native', 'usage', '--format', 'json')).toEqual([{ key: 'js', size: expect.any(Number), inodes: expect.any(Number) }]);
+    expect(await json('content', 'active', '--format', 'json')).toEqual([]);
+    const plugins = await json('plugins', 'ls', '--format', 'json');
+    const table = await run(ctrTs, [...a, 'plugins', 'ls']);
+    expect(plugins.map((p) => `${p.type} ${p.id} ${p.status}`)).toEqual(
+      table.stdout
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/\s+/))
+        .map(([type, id, , status]) => `${type} ${id} ${status}`),
+    );
+    expect(await run(ctrTs, [...a, 'content', 'ls', '--format', 'yaml'])).toMatchObject({ code: 1, stderr: 'ctr-ts: unknown format "yaml": table or json\n' });
+  });
+});
