@@ -194,7 +194,7 @@ describe('ctr-ts content and snapshots print what ctr prints, on containerd-ts a
       expect(out('content ls -x')[0]).toMatch(/^Incorrect Usage: flag provided but not defined: -x\n\nNAME:\n {3}ctr content list - /);
       expect(out('content ingest --expected-digest sha256:abc blob-5')[0]).toContain('ctr: invalid checksum digest length\n');
     }
-  });
+  }, 600_000);
 
   it('snapshots --snapshotter: ls/info/prepare/view/mounts/commit/rm/label/usage/tree, errors and help', async () => {
     for (const pair of pairs) {
@@ -205,7 +205,7 @@ describe('ctr-ts content and snapshots print what ctr prints, on containerd-ts a
       expect(s('info base')[0]).toMatch(/^\{\n {4}"Kind": "Committed",\n {4}"Name": "base",\n/);
       expect(s('usage -b')[0]).toMatch(/^KEY +SIZE +INODES +\n/);
     }
-  });
+  }, 600_000);
 });
 
 describe('ctr-ts help and flag parsing as ctr', () => {
@@ -246,7 +246,7 @@ describe('ctr-ts help and flag parsing as ctr', () => {
       expect(a.code).toBe(0);
       expect({ code: b.code, help: comparable(b.stdout.replaceAll('ctr-ts ', 'ctr ')) }, args.join(' ')).toEqual({ code: 0, help: comparable(a.stdout) });
     }
-  });
+  }, 300_000);
 
   it('flag errors, unknown commands and global flags as ctr', async () => {
     const cases = [
@@ -279,7 +279,7 @@ describe('ctr-ts help and flag parsing as ctr', () => {
     expect(await run(ctrTs, ['leases', 'create', 'k=v', '--id', 'late-flag'], { env })).toMatchObject({ code: 0, stdout: 'late-flag\n' });
     expect(await run(ctrTs, ['leases', 'ls', '-q'], { env })).toMatchObject({ code: 0, stdout: 'late-flag\n' });
     expect(await run(ctrTs, ['--timeout', 'x', 'version'], { env })).toMatchObject({ code: 1, stderr: 'ctr-ts: invalid value "x" for flag -timeout: parse error\n' });
-  });
+  }, 300_000);
 
   it('--format json prints the rows of every table as one object each', async () => {
     const a = ['-a', ts.socket, '-n', 'json-ns'];
@@ -313,5 +313,5 @@ describe('ctr-ts help and flag parsing as ctr', () => {
         .map(([type, id, , status]) => `${type} ${id} ${status}`),
     );
     expect(await run(ctrTs, [...a, 'content', 'ls', '--format', 'yaml'])).toMatchObject({ code: 1, stderr: 'ctr-ts: unknown format "yaml": table or json\n' });
-  });
+  }, 300_000);
 });
