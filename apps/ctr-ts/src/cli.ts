@@ -394,7 +394,10 @@ export async function runApp(app: App, argv: readonly string[], out: (s: string)
 }
 
 function helpTopic(ctx: Context, commands: readonly Command[], name: string | undefined, parentHelp: () => string, helpName: string): void {
-  if (name === undefined) return ctx.out(parentHelp());
+  if (name === undefined) {
+    ctx.out(parentHelp());
+    return;
+  }
   const c = commands.find((s) => namesOf(s).includes(name));
   if (!c) throw new ExitError(`No help topic for '${name}'`, 3);
   ctx.out(commandHelp(c, `${helpName} ${c.name}`));

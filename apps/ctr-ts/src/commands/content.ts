@@ -206,7 +206,8 @@ const deleteCommand: Command = {
           digest = parseDigest(arg);
         } catch (err) {
           exitError ??= (err as Error).message;
-          logLine('error', 'could not delete ', { error: (err as Error).message });
+          // go-digest's Parse returns the text it could not parse along with the error.
+          logLine('error', `could not delete ${arg}`, { error: (err as Error).message });
           continue;
         }
         try {

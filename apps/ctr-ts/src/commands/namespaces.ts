@@ -5,7 +5,6 @@ import { NamespacesService } from '@containerd-ts/api/services/namespaces';
 import { isNotFound } from '@containerd-ts/errdefs';
 import type { Command } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
-import { TabWriter } from '../tabwriter.js';
 
 
 /** `key=value` arguments as ctr reads them: a bare key means `key=true`. */
