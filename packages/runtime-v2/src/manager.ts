@@ -488,7 +488,8 @@ export class TaskManager {
       shimLog = await ShimLog.open(bundle, this.config.shimLogSink);
       const conn = await withTimeout(this.config.dial(address), this.config.timeouts.shimLoadMs, 'connect');
       task = this.shimTask(bundle, conn);
-      await task.connect({ timeoutMs: this.config.timeouts.shimLoadMs });
+      // State alone proves the shim alive and tells the task's pid and status (one round
+      // trip per shim instead of containerd's Connect, then State on first use).
       try {
         state = await task.state('', { timeoutMs: this.config.timeouts.shimLoadMs });
       } catch (err) {
