@@ -27,7 +27,12 @@ interface Daemon {
   killFirst(): Promise<void>;
   ids: string[];
   ms: { 0: number[]; n: number[]; steady: number[] };
+  /** How long loading the tasks took inside the daemon, from its log. */
+  loadMs: { 0: number[]; n: number[] };
+  loadTime(log: string): number;
 }
+
+const logTime = (line: string | undefined) => (line ? Date.parse(/time="([^"]+)"/.exec(line)?.[1] ?? '') : Number.NaN);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -120,6 +125,13 @@ export async function benchRecovery(): Promise<void> {
       },
       ids: [],
       ms: { 0: [], n: [], steady: [] },
+      loadMs: { 0: [], n: [] },
+      // From "loading plugin io.containerd.runtime.v2.task" (which loads the tasks) to the next plugin.
+      loadTime: (log) => {
+        const lines = log.split('\n').filter((l) => l.includes('msg="loading plugin'));
+        const at = lines.findIndex((l) => l.includes('io.containerd.runtime.v2.task'));
+        return logTime(lines[at + 1]) - logTime(lines[at]);
+      },
     },
     {
       name: 'containerd-ts',
@@ -132,6 +144,8 @@ export async function benchRecovery(): Promise<void> {
       },
       ids: [],
       ms: { 0: [], n: [], steady: [] },
+      loadMs: { 0: [], n: [] },
+      loadTime: (log) => Number(/msg="tasks loaded".* d=([\d.]+)ms/.exec(log)?.[1] ?? Number.NaN),
     },
   ];
   const rounds = async (key: 0 | 'n') => {
@@ -140,6 +154,8 @@ export async function benchRecovery(): Promise<void> {
       for (const d of order) {
         const ms = await recover(d);
         d.ms[key].push(ms);
+        await sleep(200); // the log line is written
+        d.loadMs[key].push(d.loadTime(d.running?.logs() ?? ''));
         if (process.env.BENCH_VERBOSE) console.log(`  ${d.name} ${d.ids.length} tasks: ${ms.toFixed(0)} ms`);
       }
     }
@@ -186,7 +202,7 @@ export async function benchRecovery(): Promise<void> {
   const line = (d: Daemon) => {
     const m0 = median(d.ms[0]);
     const mn = median(d.ms.n);
-    return { m0, mn, extra: mn - m0, steady: median(d.ms.steady) };
+    return { m0, mn, extra: mn - m0, steady: median(d.ms.steady), load0: median(d.loadMs[0]), loadN: median(d.loadMs.n) };
   };
   const r = line(refD);
   const t = line(tsD);
@@ -199,6 +215,8 @@ export async function benchRecovery(): Promise<void> {
   console.log(`  containerd ${r.steady.toFixed(0)} ms, containerd-ts ${t.steady.toFixed(0)} ms`);
   const rl = r.extra - r.steady;
   const tl = t.extra - t.steady;
+  console.log(`loading the tasks inside the daemon (its log): 0 / ${count} tasks`);
+  console.log(`  containerd ${r.load0.toFixed(0)} / ${r.loadN.toFixed(0)} ms, containerd-ts ${t.load0.toFixed(0)} / ${t.loadN.toFixed(0)} ms`);
   console.log(`  extra without them: containerd ${rl.toFixed(0)} ms, containerd-ts ${tl.toFixed(0)} ms, ratio ${(tl / rl).toFixed(2)}x`);
 }
 

@@ -2,7 +2,7 @@
 // fresh bundle, keeps the connected shims by namespace and ID, deletes tasks with their
 // shim and bundle, cleans up after a shim that died (its exit published), and at start
 // reconnects every shim left running by an earlier daemon — all bundles in parallel.
-import { openSync, constants as fsConstants } from 'node:fs';
+import { closeSync, fstatSync, openSync, constants as fsConstants } from 'node:fs';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -122,8 +122,8 @@ export const TASK_NOT_EXISTS = 'task does not exist';
 
 interface Entry {
   task: ShimTask;
-  /** The command config to run `shim delete` with if the shim dies. */
-  command: ShimCommandConfig;
+  /** The command config to run `shim delete` with if the shim dies (looked up then for a reloaded shim). */
+  command: () => Promise<ShimCommandConfig | undefined>;
   log: ShimLog;
   /** Set when the daemon removed the task itself: the close that follows is expected. */
   removed: boolean;
@@ -139,10 +139,22 @@ class ShimLog {
   private socket: Socket | undefined;
 
   static async open(bundle: Bundle, sink: ((chunk: Buffer) => void) | undefined): Promise<ShimLog> {
-    await createLogFifo(bundle);
     const log = new ShimLog();
     // O_RDWR: opening never blocks and the fifo never reads EOF while the shim restarts.
-    const fd = openSync(bundle.logPath, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+    // A reloaded bundle has its fifo already: open it straight away (no lstat first).
+    const flags = fsConstants.O_RDWR | fsConstants.O_NONBLOCK;
+    let fd: number;
+    try {
+      fd = openSync(bundle.logPath, flags);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await createLogFifo(bundle);
+      fd = openSync(bundle.logPath, flags);
+    }
+    if (!fstatSync(fd).isFIFO()) {
+      closeSync(fd);
+      throw new Error(`${bundle.logPath} is not a fifo`);
+    }
     const socket = new Socket({ fd, readable: true, writable: false });
     socket.on('data', (d: Buffer) => sink?.(d));
     socket.on('error', () => {});
@@ -290,7 +302,7 @@ export class TaskManager {
         await deleteShim(command, bundle, this.config.timeouts.shimCleanupMs).catch(() => {});
         throw wrap('failed to start shim', err);
       }
-      entry = { task: this.shimTask(bundle, conn), command, log, removed: false };
+      entry = { task: this.shimTask(bundle, conn), command: async () => command, log, removed: false };
       this.add(ns, entry);
       this.watch(ns, entry);
     } catch (err) {
@@ -317,9 +329,12 @@ export class TaskManager {
     await withTimeout(entry.task.shutdown(this.config.timeouts.shimShutdownMs), shimCleanupMs, 'shutdown').catch(() => {});
     entry.task.close();
     await entry.task.closed;
-    await deleteShim(entry.command, entry.task.bundle, shimCleanupMs).catch((err: unknown) =>
-      this.config.log.warn({ id: entry.task.id, error: String(err) }, 'shim delete after failed create'),
-    );
+    const command = await entry.command();
+    if (command) {
+      await deleteShim(command, entry.task.bundle, shimCleanupMs).catch((err: unknown) =>
+        this.config.log.warn({ id: entry.task.id, error: String(err) }, 'shim delete after failed create'),
+      );
+    }
     entry.log.close();
     await entry.task.bundle.delete().catch((err: unknown) => this.config.log.warn({ id: entry.task.id, error: String(err) }, 'failed to delete bundle'));
   }
@@ -332,7 +347,7 @@ export class TaskManager {
       // Still known: the daemon did not delete it, so its exit has to be told.
       const known = this.entry(ns, entry.task.id) === entry;
       this.remove(ns, entry.task.id, entry);
-      await this.cleanupAfterDeadShim(ns, entry.task.bundle, entry.command, entry.log, known ? 'now' : false);
+      await this.cleanupAfterDeadShim(ns, entry.task.bundle, await entry.command(), entry.log, known ? 'now' : false);
     });
   }
 
@@ -344,7 +359,7 @@ export class TaskManager {
   private async cleanupAfterDeadShim(
     ns: string,
     bundle: Bundle,
-    command: ShimCommandConfig,
+    command: ShimCommandConfig | undefined,
     log: ShimLog | undefined,
     publish: 'now' | 'recovered' | false,
   ): Promise<void> {
@@ -352,6 +367,7 @@ export class TaskManager {
     this.config.log.warn({ id, namespace: ns }, 'cleaning up after shim disconnected');
     let exit: Exit | undefined;
     try {
+      if (!command) throw new Error('no shim binary to run `shim delete` with');
       exit = await deleteShim(command, bundle, this.config.timeouts.shimCleanupMs);
     } catch (err) {
       this.config.log.warn({ id, namespace: ns, error: String(err) }, 'failed to clean up after shim disconnected');
@@ -419,6 +435,7 @@ export class TaskManager {
    * published RECOVERED_EXIT_DELAY_MS later, once clients can listen.
    */
   async load(): Promise<void> {
+    const started = performance.now();
     this.watchExits();
     const namespaces = await readdir(this.config.state, { withFileTypes: true }).catch(() => []);
     await Promise.all(
@@ -437,6 +454,8 @@ export class TaskManager {
         }),
     );
     this.scheduleRecoveredExits();
+    const tasks = [...this.tasks.values()].reduce((n, m) => n + m.size, 0);
+    this.config.log.info({ tasks, d: `${(performance.now() - started).toFixed(3)}ms` }, 'tasks loaded');
   }
 
   /** A bundle the daemon had started to remove (renamed to `.<id>`): its mounts and files go. */
@@ -447,38 +466,42 @@ export class TaskManager {
     );
   }
 
-  private async loadShim(ns: string, id: string): Promise<void> {
-    const log = this.config.log.child({ namespace: ns, id });
-    const bundle = loadBundle(this.config.state, ns, id);
-    const files = await readdir(bundle.path).catch(() => undefined);
-    if (!files || files.length === 0) {
-      await bundle.delete().catch(() => {});
-      return;
-    }
+  /**
+   * The shim binary of a bundle's task, for `shim delete`: as recorded at create, else the
+   * container's runtime; undefined (logged) when neither can be had.
+   */
+  private async commandOfBundle(bundle: Bundle): Promise<ShimCommandConfig | undefined> {
+    const { namespace: ns, id } = bundle;
     let runtime = await readFile(join(bundle.path, 'shim-binary-path'), 'utf8').catch(() => '');
     if (runtime === '') {
       try {
         runtime = (await this.config.containers.get({ namespace: ns }, id)).runtime.name;
       } catch (err) {
-        log.error({ error: String(err) }, 'loading container');
-        await bundle.delete().catch(() => {});
-        return;
+        this.config.log.error({ namespace: ns, id, error: String(err) }, 'loading container');
+        return undefined;
       }
     }
-    let command: ShimCommandConfig;
     try {
-      command = this.commandFor(this.config.resolver.resolve(runtime));
+      return this.commandFor(this.config.resolver.resolve(runtime));
     } catch (err) {
-      log.error({ error: String(err) }, 'failed to resolve runtime path');
-      await bundle.delete().catch(() => {});
-      return;
+      this.config.log.error({ namespace: ns, id, error: String(err) }, 'failed to resolve runtime path');
+      return undefined;
     }
+  }
+
+  /**
+   * One bundle at load. The common case — a live shim with its task — costs one file read,
+   * the log fifo, a connection and one State call; the shim binary is looked up only when
+   * a shim has to be cleaned up after.
+   */
+  private async loadShim(ns: string, id: string): Promise<void> {
+    const bundle = loadBundle(this.config.state, ns, id);
     const address = await readFile(join(bundle.path, 'address'), 'utf8').catch(() => undefined);
     if (address === undefined) {
       // `shim start` never wrote its address (it writes it before the shim runs): no shim,
       // no task anyone was told of.
-      log.info({}, 'bundle without a shim: removing');
-      await bundle.delete().catch((err: unknown) => log.warn({ error: String(err) }, 'failed to delete bundle'));
+      this.config.log.info({ namespace: ns, id }, 'bundle without a shim: removing');
+      await bundle.delete().catch((err: unknown) => this.config.log.warn({ namespace: ns, id, error: String(err) }, 'failed to delete bundle'));
       return;
     }
     let shimLog: ShimLog | undefined;
@@ -496,16 +519,17 @@ export class TaskManager {
         if (!isNotFound(err)) throw err;
       }
     } catch (err) {
-      log.info({ error: String(err) }, 'shim is gone: cleaning up');
+      this.config.log.info({ namespace: ns, id, error: String(err) }, 'shim is gone: cleaning up');
       task?.close();
-      await this.cleanupAfterDeadShim(ns, bundle, command, shimLog, 'recovered');
+      await this.cleanupAfterDeadShim(ns, bundle, await this.commandOfBundle(bundle), shimLog, 'recovered');
       return;
     }
     if (state === undefined) {
-      log.info({}, 'shim without a task: shutting it down');
-      await this.discardTasklessShim(bundle, command, task, shimLog);
+      this.config.log.info({ namespace: ns, id }, 'shim without a task: shutting it down');
+      await this.discardTasklessShim(bundle, await this.commandOfBundle(bundle), task, shimLog);
       return;
     }
+    const command = () => this.commandOfBundle(bundle);
     task.initPid = state.pid;
     const entry: Entry = { task, command, log: shimLog, removed: false };
     if (state.status === STATUS_STOPPED) {
@@ -518,14 +542,16 @@ export class TaskManager {
   }
 
   /** A shim that serves no task: told to go, runc's state and mounts cleaned, the bundle removed. */
-  private async discardTasklessShim(bundle: Bundle, command: ShimCommandConfig, task: ShimTask, log: ShimLog): Promise<void> {
+  private async discardTasklessShim(bundle: Bundle, command: ShimCommandConfig | undefined, task: ShimTask, log: ShimLog): Promise<void> {
     const { shimCleanupMs, shimShutdownMs } = this.config.timeouts;
     await withTimeout(task.shutdown(shimShutdownMs), shimCleanupMs, 'shutdown').catch(() => {});
     await withTimeout(task.closed, shimCleanupMs, 'shim exit').catch(() => {});
     task.close();
-    await deleteShim(command, bundle, shimCleanupMs).catch(() => {
-      // no runc state (the task was never created, or deleted already)
-    });
+    if (command) {
+      await deleteShim(command, bundle, shimCleanupMs).catch(() => {
+        // no runc state (the task was never created, or deleted already)
+      });
+    }
     log.close();
     await bundle.delete().catch((err: unknown) => this.config.log.warn({ id: bundle.id, error: String(err) }, 'failed to delete bundle'));
   }
