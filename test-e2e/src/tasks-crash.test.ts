@@ -7,6 +7,7 @@
 // cgroup).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ImageSource, leftovers, pullInto, restartDaemon, serveBusybox, shimsOf } from './containers-run.js';
+import { EventFollower } from './event-follower.js';
 import { type Service, type StartedDaemon, ctr, startDaemon } from './harness.js';
 
 const ns = `crash-ts-${process.pid}`;
@@ -116,6 +117,17 @@ describe('kill -9 of the daemon at every step', () => {
       // It died at the crash point, by SIGKILL (not by an error of its own).
       expect(daemon.child.signalCode).toBe('SIGKILL');
       daemon = await restartDaemon(first);
+      const events = new EventFollower('ctr', first.socket, [`namespace==${ns}`]);
+      try {
+        if (k.point.startsWith('delete:') || k.point.startsWith('create:shim')) {
+          // A task that was deleted (or never created) is not told to have exited after the
+          // restart (recovered exits go out RECOVERED_EXIT_DELAY_MS = 2 s after loading).
+          await new Promise((r) => setTimeout(r, 3000));
+          expect(events.events().filter((l) => l.includes(`"container_id":"${id}"`))).toEqual([]);
+        }
+      } finally {
+        events.stop();
+      }
 
       // The container record is there (ctr creates it before the task) and consistent.
       expect((await c('containers', 'ls', '-q')).stdout.split('\n')).toContain(id);

@@ -3,7 +3,7 @@
 // shim and bundle, cleans up after a shim that died (its exit published), and at start
 // reconnects every shim left running by an earlier daemon — all bundles in parallel.
 import { closeSync, fstatSync, openSync, constants as fsConstants } from 'node:fs';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { access, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { type Any, packAny, typeUrlOf, unpackAs } from '@containerd-ts/api';
@@ -133,6 +133,8 @@ interface Entry {
 
 /** In a bundle: the pid of the init exit already published, so a restart does not tell it again. */
 const EXIT_DELIVERED_FILE = 'exit-delivered';
+/** In a bundle: the task was deleted through the daemon (its shim's Delete succeeded). */
+const DELETED_FILE = 'deleted';
 
 /** The read end of a bundle's log fifo, copied to the daemon's stderr. */
 class ShimLog {
@@ -406,6 +408,9 @@ export class TaskManager {
     if (shimError === undefined) {
       entry.removed = true;
       this.remove(ns, id, entry);
+      // Should the daemon die before the bundle is gone, the restart cleans up after the
+      // shim without telling an exit and delete that clients were told of already.
+      await writeFile(join(entry.task.bundle.path, DELETED_FILE), '', { mode: 0o600 }).catch(() => {});
       this.crash('delete:shim-deleted');
     }
     try {
@@ -521,7 +526,11 @@ export class TaskManager {
     } catch (err) {
       this.config.log.info({ namespace: ns, id, error: String(err) }, 'shim is gone: cleaning up');
       task?.close();
-      await this.cleanupAfterDeadShim(ns, bundle, await this.commandOfBundle(bundle), shimLog, 'recovered');
+      const deleted = await access(join(bundle.path, DELETED_FILE)).then(
+        () => true,
+        () => false,
+      );
+      await this.cleanupAfterDeadShim(ns, bundle, await this.commandOfBundle(bundle), shimLog, deleted ? false : 'recovered');
       return;
     }
     if (state === undefined) {
