@@ -129,6 +129,8 @@ interface Entry {
   removed: boolean;
   /** The pid of the init exit already published (by the shim or by recovery), 0 if none. */
   exitDelivered?: number;
+  /** The note of that exit being written into the bundle: the bundle is removed after it. */
+  noting?: Promise<void>;
 }
 
 /** In a bundle: the pid of the init exit already published, so a restart does not tell it again. */
@@ -338,6 +340,7 @@ export class TaskManager {
       );
     }
     entry.log.close();
+    await entry.noting;
     await entry.task.bundle.delete().catch((err: unknown) => this.config.log.warn({ id: entry.task.id, error: String(err) }, 'failed to delete bundle'));
   }
 
@@ -349,6 +352,7 @@ export class TaskManager {
       // Still known: the daemon did not delete it, so its exit has to be told.
       const known = this.entry(ns, entry.task.id) === entry;
       this.remove(ns, entry.task.id, entry);
+      await entry.noting;
       await this.cleanupAfterDeadShim(ns, entry.task.bundle, await entry.command(), entry.log, known ? 'now' : false);
     });
   }
@@ -426,6 +430,7 @@ export class TaskManager {
       throw wrap('failed to delete task', shimError);
     }
     entry.log.close();
+    await entry.noting;
     await entry.task.bundle.delete().catch((err: unknown) => this.config.log.error({ id, error: String(err) }, 'failed to delete bundle'));
     return exit!;
   }
@@ -579,8 +584,9 @@ export class TaskManager {
           const entry = exit.id === exit.containerId ? this.entry(e.namespace, exit.containerId) : undefined;
           if (!entry || entry.removed) continue;
           entry.exitDelivered = exit.pid;
-          // The bundle may be on its way out: then nothing is left to note it in.
-          await writeFile(join(entry.task.bundle.path, EXIT_DELIVERED_FILE), String(exit.pid), { mode: 0o600 }).catch(() => {});
+          // Whoever removes the bundle waits for this write (a file appearing in a directory
+          // being removed would make the removal fail).
+          entry.noting = writeFile(join(entry.task.bundle.path, EXIT_DELIVERED_FILE), String(exit.pid), { mode: 0o600 }).catch(() => {});
         }
       } catch (err) {
         this.config.log.warn({ error: String(err) }, 'watching task exits');
