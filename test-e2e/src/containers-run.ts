@@ -1,10 +1,11 @@
 // Shared by the container tests: the busybox image on a loopback registry pulled into both
 // daemons, and what a daemon must not leave behind once its containers are gone (bundles,
 // work dirs, runc state, shims, mounts, cgroups, leases).
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxImage } from './busybox-image.js';
-import { type RunResult, ctr } from './harness.js';
+import { type RunResult, type Service, containerdTs, ctr, spawnService } from './harness.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
 export interface ImageSource {
@@ -70,6 +71,25 @@ export interface DaemonDirs {
 }
 
 /**
+ * Starts containerd-ts again on the root, state and socket of `d` (after a stop or a
+ * `kill -9`), with `env` added to the environment; resolves once `ctr version` answers.
+ */
+export async function restartDaemon(d: DaemonDirs, env: NodeJS.ProcessEnv = {}): Promise<Service> {
+  const svc = spawnService(containerdTs, ['--root', d.root, '--state', d.state, '--address', d.socket], { env: { ...process.env, ...env } });
+  for (let i = 0; i < 400; i++) {
+    if (svc.child.exitCode !== null || svc.child.signalCode !== null) throw new Error(`containerd-ts exited: ${svc.logs()}`);
+    if ((await ctr(d.socket, 'version')).code === 0) return svc;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`containerd-ts did not answer after restart: ${svc.logs()}`);
+}
+
+/** The socket a runc shim of `id` listens on (containerd's shim.SocketAddress). */
+export function shimSocket(socket: string, namespace: string, id: string): string {
+  return `/run/containerd/s/${createHash('sha256').update(join(socket, namespace, id)).digest('hex')}`;
+}
+
+/**
  * What a containerd-ts daemon left of a namespace's containers; empty when nothing leaks.
  * Shims get a few seconds to exit after their task is deleted.
  */
@@ -85,6 +105,7 @@ export async function leftovers(d: DaemonDirs, namespace: string, ids: readonly 
     if (target && (target.startsWith(d.root) || target.startsWith(d.state))) out.push(`mount ${target}`);
   }
   for (const dir of cgroupsOf(namespace, ids)) out.push(`cgroup ${dir}`);
+  for (const id of ids) if (existsSync(shimSocket(d.socket, namespace, id))) out.push(`shim socket of ${id}`);
   const leases = await ctr(d.socket, '-n', namespace, 'leases', 'ls', '-q');
   for (const l of leases.stdout.split('\n').filter(Boolean)) out.push(`lease ${l}`);
   const containers = await ctr(d.socket, '-n', namespace, 'containers', 'ls', '-q');

@@ -10,13 +10,24 @@ import { TtrpcClient, isTtrpcClosed } from '@containerd-ts/ttrpc';
 import { z } from 'zod';
 import { RuntimeResolver, defaultPublishBinary } from './binary.js';
 import type { ShimConnection } from './connection.js';
-import { TaskManager } from './manager.js';
+import { CRASH_POINTS, type CrashPoint, TaskManager } from './manager.js';
 import { runtimeTimeouts } from './timeouts.js';
 
 export { RuntimeResolver, deleteShim, shimBinaryName, startShim, type Exit, type ShimCommandConfig } from './binary.js';
 export { Bundle, loadBundle, newBundle } from './bundle.js';
 export type { CallOptions, ShimConnection, ShimDialer } from './connection.js';
-export { type ContainerLookup, type CreateOpts, type EventPublisher, TASK_NOT_EXISTS, TaskManager, type TaskManagerConfig } from './manager.js';
+export {
+  CRASH_POINTS,
+  type ContainerLookup,
+  type CrashPoint,
+  type CreateOpts,
+  type EventPublisher,
+  RECOVERED_EXIT_DELAY_MS,
+  SHIM_PUBLISH_RETRY_MS,
+  TASK_NOT_EXISTS,
+  TaskManager,
+  type TaskManagerConfig,
+} from './manager.js';
 export { isRuncRuntime, withRuncRoot } from './runc-options.js';
 export { type ProcessState, ShimTask, type TaskIO } from './shim.js';
 export { type RuntimeTimeouts, runtimeTimeouts } from './timeouts.js';
@@ -43,6 +54,21 @@ export async function dialShim(address: string): Promise<ShimConnection> {
   };
 }
 
+/** The environment variable that names a crash point (tests of restart recovery). */
+export const CRASH_AT_ENV = 'CONTAINERD_TS_RUNTIME_CRASH_AT';
+
+/**
+ * The crash hook from CONTAINERD_TS_RUNTIME_CRASH_AT: the daemon kills itself (SIGKILL,
+ * as `kill -9`) the first time it reaches that step. Unset: no hook.
+ */
+function crashHookFromEnv(value: string | undefined): ((point: CrashPoint) => void) | undefined {
+  if (!value) return undefined;
+  if (!(CRASH_POINTS as readonly string[]).includes(value)) throw new Error(`${CRASH_AT_ENV}: unknown crash point ${JSON.stringify(value)} (one of ${CRASH_POINTS.join(', ')})`);
+  return (point) => {
+    if (point === value) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 export default definePlugin({
   type: 'io.containerd.runtime.v2',
   id: 'task',
@@ -58,6 +84,7 @@ export default definePlugin({
     const metadata = ctx.get('io.containerd.metadata.v1');
     const exchange = ctx.getByID('io.containerd.event.v1', 'exchange');
     const level = ctx.daemon.debugLevel ?? '';
+    const crashPoint = crashHookFromEnv(process.env[CRASH_AT_ENV]);
     const manager = new TaskManager({
       root: ctx.rootDir,
       state: ctx.stateDir,
@@ -79,6 +106,7 @@ export default definePlugin({
       containers: metadata.containers,
       log: ctx.log,
       shimLogSink: (chunk) => process.stderr.write(chunk),
+      ...(crashPoint ? { crashPoint } : {}),
     });
     await mkdir(ctx.rootDir, { recursive: true, mode: 0o711 });
     await mkdir(ctx.stateDir, { recursive: true, mode: 0o711 });

@@ -60,6 +60,9 @@ export interface ProcessState extends TaskIO {
   exitedAt: Timestamp | undefined;
 }
 
+/** containerd.v1.types.Status STOPPED. */
+export const STATUS_STOPPED = 3;
+
 /** A shim connection and the task it runs, as the runtime keeps it. */
 export class ShimTask {
   constructor(
@@ -67,8 +70,11 @@ export class ShimTask {
     private readonly conn: ShimConnection,
   ) {}
 
-  /** The init process's pid as the shim's Create reported it (0 for a reconnected shim until asked). */
+  /** The init process's pid as the shim's Create reported it (a reconnected shim's from its State). */
   initPid = 0;
+
+  /** Called after Start, Exec and Kill reached the shim (tests kill the daemon there). */
+  crashPoint: ((point: 'start' | 'exec' | 'kill') => void) | undefined;
 
   get id(): string {
     return this.bundle.id;
@@ -124,7 +130,9 @@ export class ShimTask {
   }
 
   async start(execId = ''): Promise<number> {
-    return (await this.call('Start', StartRequest, StartResponse, { id: this.id, execId })).pid;
+    const { pid } = await this.call('Start', StartRequest, StartResponse, { id: this.id, execId });
+    this.crashPoint?.('start');
+    return pid;
   }
 
   async delete(execId = ''): Promise<Exit> {
@@ -149,10 +157,12 @@ export class ShimTask {
 
   async kill(signal: number, all: boolean, execId = ''): Promise<void> {
     await this.call('Kill', KillRequest, Empty, { id: this.id, execId, signal, all });
+    this.crashPoint?.('kill');
   }
 
   async exec(execId: string, io: TaskIO, spec: Any | undefined): Promise<void> {
     await this.call('Exec', ExecProcessRequest, Empty, { id: this.id, execId, ...io, spec });
+    this.crashPoint?.('exec');
   }
 
   async pids(): Promise<ProcessInfo[]> {
