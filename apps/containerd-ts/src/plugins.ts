@@ -6,6 +6,7 @@ import walkingDifferPlugin from '@containerd-ts/differ-walking';
 import exchangePlugin from '@containerd-ts/events-exchange';
 import gcSchedulerPlugin from '@containerd-ts/gc-scheduler';
 import metadataPlugin from '@containerd-ts/metadata-level';
+import cgroupsMonitorPlugin from '@containerd-ts/monitor-cgroups';
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
 import runtimeV2Plugin from '@containerd-ts/runtime-v2';
 import { containersGrpcPlugin, containersServicePlugin } from '@containerd-ts/service-containers';
@@ -50,6 +51,7 @@ export function allPlugins(): AnyPluginDefinition[] {
     namespacesServicePlugin,
     snapshotsServicePlugin,
     runtimeV2Plugin,
+    cgroupsMonitorPlugin,
     tasksServicePlugin,
     introspectionGrpcPlugin,
     containersGrpcPlugin,
