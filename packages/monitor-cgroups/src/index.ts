@@ -2,6 +2,7 @@
 import type { Exchange } from '@containerd-ts/events-exchange';
 import { definePlugin, hostPlatform } from '@containerd-ts/plugin';
 import type { TaskManager } from '@containerd-ts/runtime-v2';
+import type {} from '@containerd-ts/metadata-level';
 import { backgroundContext } from '@containerd-ts/namespaces';
 import { z } from 'zod';
 import { CgroupsMonitor } from './monitor.js';
@@ -38,8 +39,11 @@ export default definePlugin({
     if (ctx.plugins().some((p) => p.type === 'io.containerd.runtime.v2' && p.id === 'task' && p.status === 'ok')) {
       runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
     }
+    const metadata = ctx.get('io.containerd.metadata.v1');
     const monitor = new CgroupsMonitor({
       tasks: () => runtime?.list(backgroundContext, true) ?? [],
+      // containerd labels a task's samples with its container's runtime
+      labels: async (task) => ({ runtime: (await metadata.containers.get({ namespace: task.namespace }, task.id)).runtime.name }),
       prometheus: !ctx.config.no_prometheus,
       log: ctx.log,
     });

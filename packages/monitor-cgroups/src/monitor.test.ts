@@ -62,9 +62,18 @@ describe('CgroupsMonitor on this host (cgroup v1)', () => {
     expect([...usage.values()][0]).toBeGreaterThan(8 << 20);
     expect(samples(text, 'container_cpu_total_nanoseconds').size).toBe(1);
     expect(samples(text, 'container_pids_current').get('{container_id="web",namespace="monitor-test"}')).toBeGreaterThan(0);
-    expect(samples(text, 'container_per_cpu_nanoseconds').has('{container_id="web",namespace="monitor-test",cpu="0"}')).toBe(true);
+    expect(samples(text, 'container_per_cpu_nanoseconds').has('{container_id="web",cpu="0",namespace="monitor-test"}')).toBe(true);
     expect(text).toContain('# TYPE container_memory_oom_total counter');
     expect(samples(text, 'container_memory_oom_total').get('{container_id="web",namespace="monitor-test"}')).toBe(1);
+  });
+
+  it('labels a task\'s samples with its runtime, labels in name order as Go prints them', async () => {
+    const monitor = new CgroupsMonitor({ tasks: () => [task('monitor-test', 'web', child.pid ?? 0)], labels: async () => ({ runtime: 'io.containerd.runc.v2' }) });
+    const registry = new Registry();
+    await monitor.registerMetrics(registry);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^container_pids_current\{container_id="web",namespace="monitor-test",runtime="io\.containerd\.runc\.v2"\} [1-9]/m);
+    expect(text).toContain('container_per_cpu_nanoseconds{container_id="web",cpu="0",namespace="monitor-test",runtime="io.containerd.runc.v2"}');
   });
 
   it('drops a task whose process is gone, and its OOM count', async () => {
@@ -148,8 +157,8 @@ describe('CgroupsMonitor on a recorded cgroup v2 tree', () => {
     expect(samples(text, 'container_memory_usage_limit_bytes').get('{container_id="limited",namespace="ns1"}')).toBe(67108864);
     expect(samples(text, 'container_cpu_usage_usec_microseconds').get('{container_id="limited",namespace="ns1"}')).toBe(1843221);
     expect(samples(text, 'container_cpu_nr_throttled_total').get('{container_id="limited",namespace="ns1"}')).toBe(7);
-    expect(samples(text, 'container_pids_limit').get('{container_id="unlimited",namespace="ns2"}')).toBe(18446744073709551615);
-    expect(samples(text, 'container_io_rbytes_bytes').get('{container_id="limited",namespace="ns1",major="254",minor="0"}')).toBe(1458176);
+    expect(samples(text, 'container_pids_limit').get('{container_id="unlimited",namespace="ns2"}')).toBe(2 ** 64);
+    expect(samples(text, 'container_io_rbytes_bytes').get('{container_id="limited",major="254",minor="0",namespace="ns1"}')).toBe(1458176);
     // v2's OOM count comes from memory.events
     expect(samples(text, 'container_memory_oom_total').get('{container_id="limited",namespace="ns1"}')).toBe(1);
     expect(text).not.toContain('container_memory_cache_bytes');

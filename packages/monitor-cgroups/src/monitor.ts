@@ -27,12 +27,19 @@ export type TaskStats = { readonly version: 1; readonly metrics: V1Metrics } | {
 export interface TaskSample {
   readonly id: string;
   readonly namespace: string;
+  /** Labels of every sample of the task beyond `container_id` and `namespace` (`runtime`). */
+  readonly labels: Readonly<Record<string, string>>;
   readonly stats: TaskStats;
 }
 
 export interface CgroupsMonitorOptions {
   /** The tasks to report, asked at every collection (every namespace). */
   tasks(): Iterable<MonitoredTask>;
+  /**
+   * Extra labels of a task's samples, asked once per task: containerd labels the tasks its
+   * tasks service creates with their `runtime`.
+   */
+  labels?(task: MonitoredTask): Promise<{ runtime?: string }>;
   /** The host's cgroup mode; read from mountinfo when absent. */
   mode?: CgroupMode;
   /** `/proc` (fixtures and tests point elsewhere). */
@@ -61,7 +68,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-type Location = { version: 1; dirs: Map<string, string> } | { version: 2; dir: string };
+/** Labels in name order, as Go's Prometheus client prints them. */
+const sortedLabels = (l: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+type Location = ({ version: 1; dirs: Map<string, string> } | { version: 2; dir: string }) & { labels: Record<string, string> };
 
 export class CgroupsMonitor {
   private readonly procRoot: string;
@@ -98,12 +109,14 @@ export class CgroupsMonitor {
         const pid = task.initPid || (await task.pid());
         const proc = parseProcCgroup(await readFile(`${this.procRoot}/${pid}/cgroup`, 'utf8'));
         const mounts = await this.cgroupMounts();
+        const extra = await this.options.labels?.(task).catch(() => undefined);
+        const labels: Record<string, string> = extra?.runtime ? { runtime: extra.runtime } : {};
         if ((await this.mode()) === 'unified') {
           const dir = v2Dir(proc, mounts);
           if (!dir) throw new Error(`no cgroup2 directory for pid ${pid}`);
-          return { version: 2, dir };
+          return { version: 2, dir, labels };
         }
-        return { version: 1, dirs: v1Dirs(proc, mounts) };
+        return { version: 1, dirs: v1Dirs(proc, mounts), labels };
       })();
       // a failed lookup (task not started yet, shim gone) is retried next time
       found.catch(() => this.locations.delete(task));
@@ -114,7 +127,15 @@ export class CgroupsMonitor {
 
   /** One task's statistics, read now. */
   async stats(task: MonitoredTask): Promise<TaskStats> {
+    return (await this.read(task)).stats;
+  }
+
+  private async read(task: MonitoredTask): Promise<{ stats: TaskStats; labels: Record<string, string> }> {
     const where = await this.locate(task);
+    return { stats: await this.statsAt(where), labels: where.labels };
+  }
+
+  private async statsAt(where: Location): Promise<TaskStats> {
     if (where.version === 2) return { version: 2, metrics: await readV2Metrics(where.dir) };
     return { version: 1, metrics: await readV1Metrics(where.dirs, this.procRoot) };
   }
@@ -134,7 +155,8 @@ export class CgroupsMonitor {
     for (const key of this.oomCounts.keys()) if (!live.has(key)) this.oomCounts.delete(key);
     const out = await mapLimit(tasks, this.concurrency, async (task): Promise<TaskSample | undefined> => {
       try {
-        return { id: task.id, namespace: task.namespace, stats: await this.stats(task) };
+        const { stats, labels } = await this.read(task);
+        return { id: task.id, namespace: task.namespace, labels, stats };
       } catch (err) {
         // a task that exited between the listing and the read has no cgroup left: not an error
         const code = (err as NodeJS.ErrnoException).code;
@@ -167,18 +189,18 @@ export class CgroupsMonitor {
       new Gauge({
         name: family.name,
         help: family.help,
-        labelNames: ['container_id', 'namespace', ...family.labels],
+        labelNames: ['container_id', 'namespace', 'runtime', ...family.labels].sort(),
         registers: [registry],
         async collect() {
           this.reset();
           for (const s of await monitor.samples()) {
             if (s.stats.version !== (unified ? 2 : 1)) continue;
-            for (const [value, labels] of family.samples(s.stats.metrics)) {
-              const l: Record<string, string> = { container_id: s.id, namespace: s.namespace };
+            for (const [value, values] of family.samples(s.stats.metrics)) {
+              const l: Record<string, string> = { container_id: s.id, namespace: s.namespace, ...s.labels };
               family.labels.forEach((name, i) => {
-                l[name] = labels[i] ?? '';
+                l[name] = values[i] ?? '';
               });
-              this.set(l, Number(value));
+              this.set(sortedLabels(l), Number(value));
             }
           }
         },
@@ -189,11 +211,13 @@ export class CgroupsMonitor {
       new Counter({
         name: 'container_memory_oom_total',
         help: OOM_HELP,
-        labelNames: ['container_id', 'namespace'],
+        labelNames: ['container_id', 'namespace', 'runtime'],
         registers: [registry],
         async collect() {
           this.reset();
-          for (const s of await monitor.samples()) this.inc({ container_id: s.id, namespace: s.namespace }, monitor.oomCount(s.namespace, s.id));
+          for (const s of await monitor.samples()) {
+            this.inc(sortedLabels({ container_id: s.id, namespace: s.namespace, ...s.labels }), monitor.oomCount(s.namespace, s.id));
+          }
         },
       });
     }
