@@ -47,8 +47,8 @@ const debug = z
 
 const metrics = z
   .object({
-    address: z.string().default(''),
-    grpc_histogram: z.boolean().default(false),
+    address: z.string().default('').describe('Serve Prometheus metrics at http://<address>/v1/metrics (host:port); empty = off'),
+    grpc_histogram: z.boolean().default(false).describe('Add the gRPC handling-time histograms (grpc_server_handling_seconds)'),
   })
   .strict();
 
