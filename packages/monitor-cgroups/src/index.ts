@@ -39,11 +39,11 @@ export default definePlugin({
     if (ctx.plugins().some((p) => p.type === 'io.containerd.runtime.v2' && p.id === 'task' && p.status === 'ok')) {
       runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
     }
-    const metadata = ctx.get('io.containerd.metadata.v1');
+    // containerd labels a task's samples with its container's runtime (the metadata has it)
+    const metadata = ctx.plugins().some((p) => p.type === 'io.containerd.metadata.v1' && p.status === 'ok') ? ctx.get('io.containerd.metadata.v1') : undefined;
     const monitor = new CgroupsMonitor({
       tasks: () => runtime?.list(backgroundContext, true) ?? [],
-      // containerd labels a task's samples with its container's runtime
-      labels: async (task) => ({ runtime: (await metadata.containers.get({ namespace: task.namespace }, task.id)).runtime.name }),
+      labels: async (task) => (metadata ? { runtime: (await metadata.containers.get({ namespace: task.namespace }, task.id)).runtime.name } : {}),
       prometheus: !ctx.config.no_prometheus,
       log: ctx.log,
     });

@@ -1,7 +1,7 @@
 // Plugin registration of the restart monitor: io.containerd.internal.v1 "restart".
 import { CreateTaskRequest } from '@containerd-ts/api/services/tasks';
 import { Status } from '@containerd-ts/api/types/task';
-import { isNotFound } from '@containerd-ts/errdefs';
+import { fromGrpcStatus, isContainerdError, isNotFound, notFound } from '@containerd-ts/errdefs';
 import { parseDuration } from '@containerd-ts/gc-scheduler';
 import type { RequestContext } from '@containerd-ts/namespaces';
 import { definePlugin } from '@containerd-ts/plugin';
@@ -45,16 +45,25 @@ export default definePlugin({
   requires: ['io.containerd.event.v1', 'io.containerd.service.v1'],
   config: restartConfig,
   init(ctx) {
-    // containerd's monitor builds a client over these services and fails without them
-    const service = <ID extends 'tasks-service' | 'containers-service' | 'namespaces-service'>(id: ID) => {
-      if (!ctx.plugins().some((p) => p.type === 'io.containerd.service.v1' && p.id === id && p.status === 'ok')) {
-        throw new Error(`service "io.containerd.service.v1.${id}" not found`);
-      }
-      return ctx.getByID('io.containerd.service.v1', id);
-    };
-    const tasks = service('tasks-service');
-    const containers = service('containers-service');
-    const namespaces = service('namespaces-service');
+    // containerd's monitor builds a client over the daemon's services and fails as it
+    // does when one is missing (checked in the order its options are listed)
+    const wrap = (prefix: string, err: unknown): Error =>
+      isContainerdError(err) ? fromGrpcStatus(err.code, `${prefix}: ${err.message}`) : new Error(`${prefix}: ${String((err as Error).message ?? err)}`);
+    const records = ctx.plugins().filter((p) => p.type === 'io.containerd.service.v1');
+    if (records.length === 0) throw wrap('failed to get service plugin', notFound('no plugins registered for io.containerd.service.v1'));
+    try {
+      ctx.get('io.containerd.event.v1');
+    } catch (err) {
+      throw wrap('failed to get event plugin', err);
+    }
+    for (const id of ['content-service', 'images-service', 'snapshots-service', 'containers-service', 'tasks-service', 'diff-service', 'namespaces-service', 'leases-service']) {
+      const record = records.find((p) => p.id === id);
+      if (!record) throw new Error(`service "${id}" not found`);
+      if (record.status !== 'ok') throw wrap(`failed to get instance of service "${id}"`, record.error ?? new Error(record.status));
+    }
+    const tasks = ctx.getByID('io.containerd.service.v1', 'tasks-service');
+    const containers = ctx.getByID('io.containerd.service.v1', 'containers-service');
+    const namespaces = ctx.getByID('io.containerd.service.v1', 'namespaces-service');
     const on = (namespace: string): RequestContext => ({ namespace });
     const services: RestartServices = {
       namespaces: async () => (await namespaces.list()).map((n) => n.name),
