@@ -31,9 +31,9 @@ const ttrpc = z
 
 const debug = z
   .object({
-    address: z.string().default(''),
-    uid: z.number().int().nonnegative().default(0),
-    gid: z.number().int().nonnegative().default(0),
+    address: z.string().default('').describe('Unix socket of the debug endpoint (/debug/vars, /debug/pprof/heap, /debug/pprof/profile); empty = off'),
+    uid: z.number().int().nonnegative().default(0).describe('Owner of the debug socket (mode 0660)'),
+    gid: z.number().int().nonnegative().default(0).describe('Group of the debug socket'),
     level: z
       .enum(['', 'trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic'])
       .default('')

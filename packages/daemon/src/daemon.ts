@@ -12,8 +12,9 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
 import { createLogger } from './logger.js';
-import { GrpcServerMetrics, type MetricsEndpoint, hasMetrics, registerProcessMetrics, serveMetrics } from './metrics.js';
-import { Registry as MetricsRegistry } from 'prom-client';
+// the metrics and debug endpoints load their libraries (prom-client, @datadog/pprof) only when configured
+import type { DebugEndpoint } from './debug.js';
+import type { MetricsEndpoint } from './metrics.js';
 import { lockRoot, type RootLock } from './root-lock.js';
 import { prepareSocket, secureSocket } from './socket.js';
 import { answerUnknownMethodsAsGo, serviceNames } from './unknown-service.js';
@@ -86,6 +87,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
   let ttrpcServer: TtrpcServer | undefined;
   let listener: GrpcUnixListener | undefined;
   let metricsEndpoint: MetricsEndpoint | undefined;
+  let debugEndpoint: DebugEndpoint | undefined;
   let rootLock: RootLock | undefined;
   let stopping: Promise<void> | undefined;
   let bound = false;
@@ -131,12 +133,13 @@ export function createDaemon(options: DaemonOptions): Daemon {
       setOOMScore(config.oom_score);
       await registry.initAll();
       // [metrics] address: the gRPC metrics, Node's process metrics and what plugins add
-      const metricsRegistry = config.metrics.address ? new MetricsRegistry() : undefined;
-      const grpcMetrics = metricsRegistry ? new GrpcServerMetrics(metricsRegistry, config.metrics.grpc_histogram) : undefined;
-      if (metricsRegistry) {
-        registerProcessMetrics(metricsRegistry);
+      const metrics = config.metrics.address ? { ...(await import('./metrics.js')), ...(await import('prom-client')) } : undefined;
+      const metricsRegistry = metrics ? new metrics.Registry() : undefined;
+      const grpcMetrics = metrics && metricsRegistry ? new metrics.GrpcServerMetrics(metricsRegistry, config.metrics.grpc_histogram) : undefined;
+      if (metrics && metricsRegistry) {
+        metrics.registerProcessMetrics(metricsRegistry);
         for (const record of registry.list()) {
-          if (record.status !== 'ok' || !hasMetrics(record.instance)) continue;
+          if (record.status !== 'ok' || !metrics.hasMetrics(record.instance)) continue;
           try {
             await record.instance.registerMetrics(metricsRegistry);
           } catch (err) {
@@ -189,9 +192,14 @@ export function createDaemon(options: DaemonOptions): Daemon {
         await bind(srv, config.grpc.tcp_address, creds);
         log.info({ address: config.grpc.tcp_address }, 'serving on TCP');
       }
-      if (metricsRegistry) {
-        metricsEndpoint = await serveMetrics(config.metrics.address, metricsRegistry, { log });
+      if (metrics && metricsRegistry) {
+        metricsEndpoint = await metrics.serveMetrics(config.metrics.address, metricsRegistry, { log });
         log.info({ address: metricsEndpoint.address }, 'serving metrics');
+      }
+      if (config.debug.address) {
+        const { serveDebug } = await import('./debug.js');
+        debugEndpoint = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid, plugins: () => registry.list(), log });
+        log.info({ address: config.debug.address }, 'serving debug');
       }
       log.info({ address }, 'serving');
       log.info({ address: ttrpcAddress }, 'serving ttrpc');
@@ -217,6 +225,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
           });
         }
         await metricsEndpoint?.close();
+        await debugEndpoint?.close();
         // ttrpc first: shims forwarding events get a closed connection, not a stopped exchange
         await ttrpcServer?.close();
         if (ttrpcBound) await unlink(ttrpcAddress).catch(() => {});
