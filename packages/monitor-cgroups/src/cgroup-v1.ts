@@ -1,8 +1,14 @@
 // Reads a cgroup v1 hierarchy's statistics into containerd's cgroups v1 Metrics, file by
 // file as github.com/containerd/cgroups does (the runc shim's Stats answers the same).
-import { readFile, readdir } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlkIOEntry, HugetlbStat, MemoryEntry, Metrics } from '@containerd-ts/api/types/cgroups-v1';
+
+// cgroupfs files are generated from kernel memory (a read never waits on a disk): one
+// synchronous read costs microseconds, far less than a round trip through libuv's thread
+// pool. The monitor yields to the event loop between tasks.
+const readFile = async (path: string, encoding: 'utf8'): Promise<string> => readFileSync(path, encoding);
+const readdir = async (path: string): Promise<string[]> => readdirSync(path);
 
 /** Directory of the task's cgroup per v1 controller (`memory` → `/sys/fs/cgroup/memory/ns/id`). */
 export type V1CgroupDirs = ReadonlyMap<string, string>;

@@ -1,8 +1,14 @@
 // Reads a cgroup v2 (unified) directory's statistics into containerd's cgroups v2 Metrics,
 // with the same files and the same fallbacks as github.com/containerd/cgroups/v2 Stat.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HugeTlbStat, IOEntry, Metrics } from '@containerd-ts/api/types/cgroups-v2';
+
+// cgroupfs files are generated from kernel memory (a read never waits on a disk): one
+// synchronous read costs microseconds, far less than a round trip through libuv's thread
+// pool. The monitor yields to the event loop between tasks.
+const readFile = async (path: string, encoding: 'utf8'): Promise<string> => readFileSync(path, encoding);
+const readdir = async (path: string): Promise<string[]> => readdirSync(path);
 
 const MAX_UINT64 = 18446744073709551615n;
 

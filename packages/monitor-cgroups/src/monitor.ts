@@ -62,6 +62,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
     while (next < items.length) {
       const i = next++;
       out[i] = await fn(items[i] as T);
+      // one task's reads are synchronous: let the daemon's other work in between
+      await new Promise((resolve) => setImmediate(resolve));
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
