@@ -6,7 +6,10 @@ import walkingDifferPlugin from '@containerd-ts/differ-walking';
 import exchangePlugin from '@containerd-ts/events-exchange';
 import gcSchedulerPlugin from '@containerd-ts/gc-scheduler';
 import metadataPlugin from '@containerd-ts/metadata-level';
+import cgroupsMonitorPlugin from '@containerd-ts/monitor-cgroups';
+import optPlugin from '@containerd-ts/opt';
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
+import restartPlugin from '@containerd-ts/restart-monitor';
 import runtimeV2Plugin from '@containerd-ts/runtime-v2';
 import { containersGrpcPlugin, containersServicePlugin } from '@containerd-ts/service-containers';
 import { contentGrpcPlugin, contentServicePlugin } from '@containerd-ts/service-content';
@@ -50,8 +53,10 @@ export function allPlugins(): AnyPluginDefinition[] {
     namespacesServicePlugin,
     snapshotsServicePlugin,
     runtimeV2Plugin,
+    cgroupsMonitorPlugin,
     tasksServicePlugin,
     introspectionGrpcPlugin,
+    restartPlugin,
     containersGrpcPlugin,
     contentGrpcPlugin,
     diffGrpcPlugin,
@@ -61,6 +66,7 @@ export function allPlugins(): AnyPluginDefinition[] {
     imagesGrpcPlugin,
     leasesGrpcPlugin,
     namespacesGrpcPlugin,
+    optPlugin,
     snapshotsGrpcPlugin,
     tasksGrpcPlugin,
     versionPlugin,

@@ -31,9 +31,9 @@ const ttrpc = z
 
 const debug = z
   .object({
-    address: z.string().default(''),
-    uid: z.number().int().nonnegative().default(0),
-    gid: z.number().int().nonnegative().default(0),
+    address: z.string().default('').describe('Unix socket of the debug endpoint (/debug/vars, /debug/pprof/heap, /debug/pprof/profile); empty = off'),
+    uid: z.number().int().nonnegative().default(0).describe('Owner of the debug socket (mode 0660)'),
+    gid: z.number().int().nonnegative().default(0).describe('Group of the debug socket'),
     level: z
       .enum(['', 'trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal', 'panic'])
       .default('')
@@ -47,8 +47,8 @@ const debug = z
 
 const metrics = z
   .object({
-    address: z.string().default(''),
-    grpc_histogram: z.boolean().default(false),
+    address: z.string().default('').describe('Serve Prometheus metrics at http://<address>/v1/metrics (host:port); empty = off'),
+    grpc_histogram: z.boolean().default(false).describe('Add the gRPC handling-time histograms (grpc_server_handling_seconds)'),
   })
   .strict();
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 /** Native addons left out of every bundle: they load from node_modules beside it. */
-export const DEFAULT_EXTERNALS: readonly string[] = ['classic-level', 'koffi', 'zstd-napi'];
+export const DEFAULT_EXTERNALS: readonly string[] = ['classic-level', 'koffi', 'zstd-napi', '@datadog/pprof'];
 /** Left out too, and never loaded by a daemon (grpc-js needs it only for channelz/admin). */
 const UNUSED_EXTERNALS: readonly string[] = ['@grpc/proto-loader'];
 

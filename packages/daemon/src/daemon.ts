@@ -12,6 +12,9 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
 import { createLogger } from './logger.js';
+// the metrics and debug endpoints load their libraries (prom-client, @datadog/pprof) only when configured
+import type { DebugEndpoint } from './debug.js';
+import type { MetricsEndpoint } from './metrics.js';
 import { lockRoot, type RootLock } from './root-lock.js';
 import { prepareSocket, secureSocket } from './socket.js';
 import { answerUnknownMethodsAsGo, serviceNames } from './unknown-service.js';
@@ -38,6 +41,8 @@ export interface Daemon {
   readonly address: string;
   /** The ttrpc unix socket path (`[ttrpc] address`, default `<address>.ttrpc`). */
   readonly ttrpcAddress: string;
+  /** Where `/v1/metrics` is served once started (`[metrics] address`, the port resolved); undefined when off. */
+  readonly metricsAddress: string | undefined;
   /** Initialises plugins and starts serving. Rejects with a one-line error on any start problem. */
   start(): Promise<void>;
   /** Stops serving, closes plugins in reverse order, removes the socket. Idempotent. */
@@ -81,6 +86,8 @@ export function createDaemon(options: DaemonOptions): Daemon {
   let server: Server | undefined;
   let ttrpcServer: TtrpcServer | undefined;
   let listener: GrpcUnixListener | undefined;
+  let metricsEndpoint: MetricsEndpoint | undefined;
+  let debugEndpoint: DebugEndpoint | undefined;
   let rootLock: RootLock | undefined;
   let stopping: Promise<void> | undefined;
   let bound = false;
@@ -113,6 +120,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
     log,
     address,
     ttrpcAddress,
+    get metricsAddress() {
+      return metricsEndpoint?.address;
+    },
     async start() {
       const started = performance.now();
       await prepareTopDirectories(config.root, config.state, log, () => {
@@ -122,16 +132,32 @@ export function createDaemon(options: DaemonOptions): Daemon {
       await prepareSocket(ttrpcAddress);
       setOOMScore(config.oom_score);
       await registry.initAll();
+      // [metrics] address: the gRPC metrics, Node's process metrics and what plugins add
+      const metrics = config.metrics.address ? { ...(await import('./metrics.js')), ...(await import('prom-client')) } : undefined;
+      const metricsRegistry = metrics ? new metrics.Registry() : undefined;
+      const grpcMetrics = metrics && metricsRegistry ? new metrics.GrpcServerMetrics(metricsRegistry, config.metrics.grpc_histogram) : undefined;
+      if (metrics && metricsRegistry) {
+        metrics.registerProcessMetrics(metricsRegistry);
+        for (const record of registry.list()) {
+          if (record.status !== 'ok' || !metrics.hasMetrics(record.instance)) continue;
+          try {
+            await record.instance.registerMetrics(metricsRegistry);
+          } catch (err) {
+            log.warn({ id: `${record.type}.${record.id}`, error: (err as Error).message }, 'failed to register metrics');
+          }
+        }
+      }
       const srv = new Server({
         'grpc.max_receive_message_length': config.grpc.max_recv_message_size,
         'grpc.max_send_message_length': config.grpc.max_send_message_size,
-        interceptors: [malformedRequestInterceptor],
+        interceptors: grpcMetrics ? [grpcMetrics.interceptor, malformedRequestInterceptor] : [malformedRequestInterceptor],
       });
       const served = new Set<string>();
       for (const [id, plugin] of registry.getAll(PluginType.grpc)) {
         for (const s of (plugin as GrpcServicePlugin).services) {
           try {
             srv.addService(strictRequests(s.definition), s.implementation);
+            grpcMetrics?.preRegister(Object.values(s.definition));
             for (const name of serviceNames(Object.values(s.definition).map((m) => m.path))) served.add(name);
           } catch (err) {
             log.warn({ id: `${PluginType.grpc}.${id}`, error: (err as Error).message }, 'failed to register gRPC service');
@@ -166,6 +192,15 @@ export function createDaemon(options: DaemonOptions): Daemon {
         await bind(srv, config.grpc.tcp_address, creds);
         log.info({ address: config.grpc.tcp_address }, 'serving on TCP');
       }
+      if (metrics && metricsRegistry) {
+        metricsEndpoint = await metrics.serveMetrics(config.metrics.address, metricsRegistry, { log });
+        log.info({ address: metricsEndpoint.address }, 'serving metrics');
+      }
+      if (config.debug.address) {
+        const { serveDebug } = await import('./debug.js');
+        debugEndpoint = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid, plugins: () => registry.list(), log });
+        log.info({ address: config.debug.address }, 'serving debug');
+      }
       log.info({ address }, 'serving');
       log.info({ address: ttrpcAddress }, 'serving ttrpc');
       log.info(
@@ -189,6 +224,8 @@ export function createDaemon(options: DaemonOptions): Daemon {
             });
           });
         }
+        await metricsEndpoint?.close();
+        await debugEndpoint?.close();
         // ttrpc first: shims forwarding events get a closed connection, not a stopped exchange
         await ttrpcServer?.close();
         if (ttrpcBound) await unlink(ttrpcAddress).catch(() => {});

@@ -4,3 +4,5 @@ export { type DaemonCommandOptions, loadDaemonConfig, runDaemonCommand, serveDae
 export { createLogger, isLogLevel, type LogFormat, type LoggerOptions } from './logger.js';
 export { prepareSocket, socketAnswers } from './socket.js';
 export { loadPluginDir, type PluginDirFailure } from './plugin-dir.js';
+export type { MetricsEndpoint, MetricsProvider } from './metrics.js';
+export type { DebugEndpoint } from './debug.js';

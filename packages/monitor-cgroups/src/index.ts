@@ -1,0 +1,65 @@
+// Plugin registration of the cgroups task monitor: io.containerd.monitor.v1 "cgroups".
+import type { Exchange } from '@containerd-ts/events-exchange';
+import { definePlugin, hostPlatform } from '@containerd-ts/plugin';
+import type { TaskManager } from '@containerd-ts/runtime-v2';
+import type {} from '@containerd-ts/metadata-level';
+import { backgroundContext } from '@containerd-ts/namespaces';
+import { z } from 'zod';
+import { CgroupsMonitor } from './monitor.js';
+import { TaskOOM } from '@containerd-ts/api/events/task';
+
+export { CgroupsMonitor, type CgroupsMonitorOptions, type MonitoredTask, type TaskSample, type TaskStats } from './monitor.js';
+export { type CgroupMode, cgroupMode, parseCgroupMounts, parseProcCgroup, v1Dirs, v2Dir } from './cgroup-paths.js';
+export { readV1Metrics } from './cgroup-v1.js';
+export { readV2Metrics } from './cgroup-v2.js';
+export { type Family, v1Families, v2Families } from './families.js';
+
+declare module '@containerd-ts/plugin' {
+  interface PluginTypeMap {
+    'io.containerd.monitor.v1': CgroupsMonitor;
+  }
+}
+
+export const cgroupsMonitorConfig = z
+  .object({
+    no_prometheus: z.boolean().default(false).describe('Leave the per-container `container_*` families out of `[metrics] address`'),
+  })
+  .strict();
+
+export default definePlugin({
+  type: 'io.containerd.monitor.v1',
+  id: 'cgroups',
+  requires: ['io.containerd.event.v1'],
+  config: cgroupsMonitorConfig,
+  init(ctx) {
+    const exchange: Exchange = ctx.get('io.containerd.event.v1');
+    // The tasks to watch are the v2 runtime's (initialised before this plugin, as in
+    // containerd's order); without a runtime there is nothing to monitor.
+    let runtime: TaskManager | undefined;
+    if (ctx.plugins().some((p) => p.type === 'io.containerd.runtime.v2' && p.id === 'task' && p.status === 'ok')) {
+      runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
+    }
+    // containerd labels a task's samples with its container's runtime (the metadata has it)
+    const metadata = ctx.plugins().some((p) => p.type === 'io.containerd.metadata.v1' && p.status === 'ok') ? ctx.get('io.containerd.metadata.v1') : undefined;
+    const monitor = new CgroupsMonitor({
+      tasks: () => runtime?.list(backgroundContext, true) ?? [],
+      labels: async (task) => (metadata ? { runtime: (await metadata.containers.get({ namespace: task.namespace }, task.id)).runtime.name } : {}),
+      prometheus: !ctx.config.no_prometheus,
+      log: ctx.log,
+    });
+    // The v2 shim publishes /tasks/oom itself: the monitor counts those, it never publishes one.
+    const oom = exchange.subscribe(['topic=="/tasks/oom"']);
+    void (async () => {
+      for await (const envelope of oom) {
+        try {
+          monitor.recordOOM(envelope.namespace, TaskOOM.decode(envelope.event.value).containerId);
+        } catch (err) {
+          ctx.log.warn({ error: String(err) }, 'decode oom event');
+        }
+      }
+    })();
+    ctx.onClose(() => oom.close());
+    ctx.meta.platforms.push(hostPlatform());
+    return monitor;
+  },
+});

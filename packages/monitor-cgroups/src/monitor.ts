@@ -1,0 +1,227 @@
+// The cgroups task monitor: finds each running task's cgroup from its init pid, reads its
+// statistics (cgroup v1 or v2, as the host runs), and exposes them as containerd's
+// per-container Prometheus families. A scrape never waits on another: reads are shared
+// by concurrent scrapes, cached for at most `maxAgeMs`, and at most `concurrency` tasks
+// are read at once.
+import { readFile } from 'node:fs/promises';
+import type { Metrics as V1Metrics } from '@containerd-ts/api/types/cgroups-v1';
+import type { Metrics as V2Metrics } from '@containerd-ts/api/types/cgroups-v2';
+import type { Logger } from '@containerd-ts/plugin';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { type CgroupMode, type CgroupMount, cgroupMode, parseCgroupMounts, parseProcCgroup, v1Dirs, v2Dir } from './cgroup-paths.js';
+import { readV1Metrics } from './cgroup-v1.js';
+import { readV2Metrics } from './cgroup-v2.js';
+import { type Family, v1Families, v2Families } from './families.js';
+
+/** What the monitor needs of a task: its identity and its init pid. */
+export interface MonitoredTask {
+  readonly id: string;
+  readonly namespace: string;
+  /** The init pid when known without asking the shim (0 otherwise). */
+  readonly initPid: number;
+  pid(): Promise<number>;
+}
+
+export type TaskStats = { readonly version: 1; readonly metrics: V1Metrics } | { readonly version: 2; readonly metrics: V2Metrics };
+
+export interface TaskSample {
+  readonly id: string;
+  readonly namespace: string;
+  /** Labels of every sample of the task beyond `container_id` and `namespace` (`runtime`). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly stats: TaskStats;
+}
+
+export interface CgroupsMonitorOptions {
+  /** The tasks to report, asked at every collection (every namespace). */
+  tasks(): Iterable<MonitoredTask>;
+  /**
+   * Extra labels of a task's samples, asked once per task: containerd labels the tasks its
+   * tasks service creates with their `runtime`.
+   */
+  labels?(task: MonitoredTask): Promise<{ runtime?: string }>;
+  /** The host's cgroup mode; read from mountinfo when absent. */
+  mode?: CgroupMode;
+  /** `/proc` (fixtures and tests point elsewhere). */
+  procRoot?: string;
+  /** How old cached values may be when a scrape is answered (containerd-ts's bound: 1 s). */
+  maxAgeMs?: number;
+  /** Tasks read at once. */
+  concurrency?: number;
+  /** false (`no_prometheus`): registerMetrics adds nothing. */
+  prometheus?: boolean;
+  log?: Logger;
+}
+
+const OOM_HELP = 'The number of times a container has received an oom event';
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+      // one task's reads are synchronous: let the daemon's other work in between
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Labels in name order, as Go's Prometheus client prints them. */
+const sortedLabels = (l: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+
+type Location = ({ version: 1; dirs: Map<string, string> } | { version: 2; dir: string }) & { labels: Record<string, string> };
+
+export class CgroupsMonitor {
+  private readonly procRoot: string;
+  private readonly maxAgeMs: number;
+  private readonly concurrency: number;
+  private mounts: CgroupMount[] | undefined;
+  private modeValue: CgroupMode | undefined;
+  private readonly locations = new WeakMap<MonitoredTask, Promise<Location>>();
+  private readonly oomCounts = new Map<string, number>();
+  private cached: { at: number; samples: Promise<TaskSample[]> } | undefined;
+
+  constructor(private readonly options: CgroupsMonitorOptions) {
+    this.procRoot = options.procRoot ?? '/proc';
+    this.maxAgeMs = options.maxAgeMs ?? 1000;
+    this.concurrency = options.concurrency ?? 8;
+    this.modeValue = options.mode;
+  }
+
+  private async cgroupMounts(): Promise<CgroupMount[]> {
+    this.mounts ??= parseCgroupMounts(await readFile(`${this.procRoot}/self/mountinfo`, 'utf8'));
+    return this.mounts;
+  }
+
+  /** The host's cgroup mode (hybrid hosts are read through their v1 controllers, as containerd does). */
+  async mode(): Promise<CgroupMode> {
+    this.modeValue ??= cgroupMode(await this.cgroupMounts());
+    return this.modeValue;
+  }
+
+  private locate(task: MonitoredTask): Promise<Location> {
+    let found = this.locations.get(task);
+    if (!found) {
+      found = (async (): Promise<Location> => {
+        const pid = task.initPid || (await task.pid());
+        const proc = parseProcCgroup(await readFile(`${this.procRoot}/${pid}/cgroup`, 'utf8'));
+        const mounts = await this.cgroupMounts();
+        const extra = await this.options.labels?.(task).catch(() => undefined);
+        const labels: Record<string, string> = extra?.runtime ? { runtime: extra.runtime } : {};
+        if ((await this.mode()) === 'unified') {
+          const dir = v2Dir(proc, mounts);
+          if (!dir) throw new Error(`no cgroup2 directory for pid ${pid}`);
+          return { version: 2, dir, labels };
+        }
+        return { version: 1, dirs: v1Dirs(proc, mounts), labels };
+      })();
+      // a failed lookup (task not started yet, shim gone) is retried next time
+      found.catch(() => this.locations.delete(task));
+      this.locations.set(task, found);
+    }
+    return found;
+  }
+
+  /** One task's statistics, read now. */
+  async stats(task: MonitoredTask): Promise<TaskStats> {
+    return (await this.read(task)).stats;
+  }
+
+  private async read(task: MonitoredTask): Promise<{ stats: TaskStats; labels: Record<string, string> }> {
+    const where = await this.locate(task);
+    return { stats: await this.statsAt(where), labels: where.labels };
+  }
+
+  private async statsAt(where: Location): Promise<TaskStats> {
+    if (where.version === 2) return { version: 2, metrics: await readV2Metrics(where.dir) };
+    return { version: 1, metrics: await readV1Metrics(where.dirs, this.procRoot) };
+  }
+
+  /** Every task's statistics, at most `maxAgeMs` old; concurrent callers share one read. */
+  samples(): Promise<TaskSample[]> {
+    const at = performance.now();
+    if (this.cached && at - this.cached.at <= this.maxAgeMs) return this.cached.samples;
+    const samples = this.collect();
+    this.cached = { at, samples };
+    return samples;
+  }
+
+  private async collect(): Promise<TaskSample[]> {
+    const tasks = [...this.options.tasks()];
+    const live = new Set(tasks.map((t) => `${t.namespace}/${t.id}`));
+    for (const key of this.oomCounts.keys()) if (!live.has(key)) this.oomCounts.delete(key);
+    const out = await mapLimit(tasks, this.concurrency, async (task): Promise<TaskSample | undefined> => {
+      try {
+        const { stats, labels } = await this.read(task);
+        return { id: task.id, namespace: task.namespace, labels, stats };
+      } catch (err) {
+        // a task that exited between the listing and the read has no cgroup left: not an error
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ESRCH') this.options.log?.warn({ id: task.id, namespace: task.namespace, error: String(err) }, 'stat task');
+        this.locations.delete(task);
+        return undefined;
+      }
+    });
+    return out.filter((s) => s !== undefined);
+  }
+
+  /** Counts a `/tasks/oom` event of a task (the shim publishes it; the monitor only counts). */
+  recordOOM(namespace: string, id: string): void {
+    const key = `${namespace}/${id}`;
+    this.oomCounts.set(key, (this.oomCounts.get(key) ?? 0) + 1);
+  }
+
+  /** OOM events seen per running task. */
+  oomCount(namespace: string, id: string): number {
+    return this.oomCounts.get(`${namespace}/${id}`) ?? 0;
+  }
+
+  /** Registers containerd's `container_*` families in a prom-client registry. */
+  async registerMetrics(registry: Registry): Promise<void> {
+    if (this.options.prometheus === false) return;
+    const unified = (await this.mode()) === 'unified';
+    const families: readonly Family<V1Metrics | V2Metrics>[] = (unified ? v2Families : v1Families) as readonly Family<V1Metrics | V2Metrics>[];
+    const monitor = this;
+    for (const family of families) {
+      new Gauge({
+        name: family.name,
+        help: family.help,
+        labelNames: ['container_id', 'namespace', 'runtime', ...family.labels].sort(),
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const s of await monitor.samples()) {
+            if (s.stats.version !== (unified ? 2 : 1)) continue;
+            for (const [value, values] of family.samples(s.stats.metrics)) {
+              const l: Record<string, string> = { container_id: s.id, namespace: s.namespace, ...s.labels };
+              family.labels.forEach((name, i) => {
+                l[name] = values[i] ?? '';
+              });
+              this.set(sortedLabels(l), Number(value));
+            }
+          }
+        },
+      });
+    }
+    if (!unified) {
+      // v1 has no OOM counter in its statistics: containerd counts the OOM events it gets
+      new Counter({
+        name: 'container_memory_oom_total',
+        help: OOM_HELP,
+        labelNames: ['container_id', 'namespace', 'runtime'],
+        registers: [registry],
+        async collect() {
+          this.reset();
+          for (const s of await monitor.samples()) {
+            this.inc(sortedLabels({ container_id: s.id, namespace: s.namespace, ...s.labels }), monitor.oomCount(s.namespace, s.id));
+          }
+        },
+      });
+    }
+  }
+}
