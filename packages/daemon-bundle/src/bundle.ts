@@ -10,6 +10,12 @@ import { build } from 'esbuild';
 
 /** Native addons left out of every bundle: they load from node_modules beside it. */
 export const DEFAULT_EXTERNALS: readonly string[] = ['classic-level', 'koffi', 'zstd-napi', '@datadog/pprof'];
+/**
+ * Left out, and loaded only for a feature that is configured (the debug endpoint's
+ * profiler): a daemon that does not install them builds, and says what is missing when the
+ * feature is asked for.
+ */
+export const OPTIONAL_EXTERNALS: readonly string[] = ['@datadog/pprof'];
 /** Left out too, and never loaded by a daemon (grpc-js needs it only for channelz/admin). */
 const UNUSED_EXTERNALS: readonly string[] = ['@grpc/proto-loader'];
 
@@ -84,7 +90,7 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
       .map((i) => i.path),
   );
   for (const name of externals) {
-    if (!installedAbove(outDir, name)) {
+    if (!OPTIONAL_EXTERNALS.includes(name) && !installedAbove(outDir, name)) {
       throw new Error(`${name} is left out of the bundle but cannot be loaded from ${outDir}: add it to the dependencies of the package that runs the bundle`);
     }
   }

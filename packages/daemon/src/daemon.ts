@@ -197,7 +197,13 @@ export function createDaemon(options: DaemonOptions): Daemon {
         log.info({ address: metricsEndpoint.address }, 'serving metrics');
       }
       if (config.debug.address) {
-        const { serveDebug } = await import('./debug.js');
+        const { serveDebug } = await import('./debug.js').catch((err: NodeJS.ErrnoException) => {
+          // A daemon built without the profiler (e.g. a minimal runtime) says what it lacks.
+          if (err.code === 'MODULE_NOT_FOUND' || err.code === 'ERR_MODULE_NOT_FOUND') {
+            throw new Error(`[debug] address needs the @datadog/pprof package, which this daemon does not install: ${err.message}`);
+          }
+          throw err;
+        });
         debugEndpoint = await serveDebug({ address: config.debug.address, uid: config.debug.uid, gid: config.debug.gid, plugins: () => registry.list(), log });
         log.info({ address: config.debug.address }, 'serving debug');
       }
