@@ -165,9 +165,9 @@ export class TasksService {
   async start(ctx: RequestContext, r: StartRequest): Promise<StartResponse> {
     const task = await this.getTask(ctx, r.containerId);
     await this.process(task, r.execId);
-    await task.start(r.execId);
-    const state = await task.state(r.execId);
-    return { pid: state.pid };
+    // The shim's Start answers with the pid; containerd asks State for it again, a round
+    // trip on the path of every `ctr run` that tells nothing new.
+    return { pid: await task.start(r.execId) };
   }
 
   async delete(ctx: RequestContext, r: DeleteTaskRequest): Promise<DeleteResponse> {
