@@ -2,36 +2,11 @@
 // --root, --state, --log-level), `config default` / `config dump`, plugin_dir loading, and
 // an orderly stop on SIGTERM/SIGINT. A custom runtime is `runDaemonCommand({ name, plugins })`.
 import { parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
 import { ConfigError, DEFAULT_CONFIG_PATH, type DaemonConfig, loadConfig, renderConfig, renderDefaultConfig } from '@containerd-ts/config';
 import type { AnyPluginDefinition, Logger } from '@containerd-ts/plugin';
 import { createDaemon, type Daemon } from './daemon.js';
 import { createLogger, isLogLevel } from './logger.js';
 import { loadPluginDir } from './plugin-dir.js';
-
-/**
- * After a burst of work (50 containers started and removed, a big pull) the heap V8 grew
- * stays: with no allocation going on, no major collection comes to shrink it. Every 2 s,
- * when the event loop was almost idle over that time and the heap has grown by a tenth
- * since the last full collection, one full collection gives the memory back.
- */
-function collectWhenIdle(gc: () => void): void {
-  const IDLE_ELU = 0.02;
-  let last = performance.eventLoopUtilization();
-  let baseline = process.memoryUsage().heapTotal;
-  setInterval(() => {
-    const now = performance.eventLoopUtilization();
-    const busy = performance.eventLoopUtilization(now, last).utilization;
-    last = now;
-    const heap = process.memoryUsage().heapTotal;
-    if (busy < IDLE_ELU && heap > baseline * 1.1) {
-      gc();
-      baseline = process.memoryUsage().heapTotal;
-    } else if (heap < baseline) {
-      baseline = heap;
-    }
-  }, 2000).unref();
-}
 
 export interface DaemonCommandOptions {
   /** Program name, used in the usage text and in error messages. */
@@ -213,9 +188,6 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<D
   // Start-up leaves garbage (config parsing, module init) that young-generation collections
   // never reach; one full collection once booted (when node runs with --expose-gc) returns it.
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) {
-    setTimeout(gc, 500).unref();
-    collectWhenIdle(gc);
-  }
+  if (gc) setTimeout(gc, 500).unref();
   return daemon;
 }
