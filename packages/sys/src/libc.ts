@@ -52,7 +52,8 @@ export interface Libc {
   spawnFileActionsInit: (fa: Buffer) => number;
   spawnFileActionsDestroy: (fa: Buffer) => number;
   spawnFileActionsAddDup2: (fa: Buffer, fd: number, newfd: number) => number;
-  spawnFileActionsAddChdir: (fa: Buffer, path: string) => number;
+  /** glibc 2.29 and later; undefined before. */
+  spawnFileActionsAddChdir: ((fa: Buffer, path: string) => number) | undefined;
   spawnAttrInit: (attr: Buffer) => number;
   spawnAttrDestroy: (attr: Buffer) => number;
   spawnAttrSetFlags: (attr: Buffer, flags: number) => number;
@@ -136,6 +137,12 @@ function load(): Libc {
     getdents64 = (fd, buf, size) => syscall(nr, 'int', fd, 'void *', buf, 'size_t', size);
   }
 
+  let spawnFileActionsAddChdir: Libc['spawnFileActionsAddChdir'];
+  try {
+    spawnFileActionsAddChdir = lib.func('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)');
+  } catch {
+    spawnFileActionsAddChdir = undefined;
+  }
   return {
     koffi,
     mount: lib.func('mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'const char *']),
@@ -156,7 +163,7 @@ function load(): Libc {
     spawnFileActionsInit: lib.func('int posix_spawn_file_actions_init(void *fa)'),
     spawnFileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *fa)'),
     spawnFileActionsAddDup2: lib.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
-    spawnFileActionsAddChdir: lib.func('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)'),
+    spawnFileActionsAddChdir,
     spawnAttrInit: lib.func('int posix_spawnattr_init(void *attr)'),
     spawnAttrDestroy: lib.func('int posix_spawnattr_destroy(void *attr)'),
     spawnAttrSetFlags: lib.func('int posix_spawnattr_setflags(void *attr, short flags)'),

@@ -50,7 +50,10 @@ export function posixSpawn(options: PosixSpawnOptions): number {
     options.stdio.forEach((fd, target) => {
       if (c.spawnFileActionsAddDup2(fa, fd, target) !== 0) throwErrno('posix_spawn_file_actions_adddup2');
     });
-    if (options.cwd !== undefined && c.spawnFileActionsAddChdir(fa, options.cwd) !== 0) throwErrno('posix_spawn_file_actions_addchdir_np');
+    if (options.cwd !== undefined) {
+      if (!c.spawnFileActionsAddChdir) throw new Error('posix_spawn with a working directory needs glibc 2.29 or later');
+      if (c.spawnFileActionsAddChdir(fa, options.cwd) !== 0) throwErrno('posix_spawn_file_actions_addchdir_np');
+    }
     let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
     if (options.newProcessGroup) {
       flags |= POSIX_SPAWN_SETPGROUP;
