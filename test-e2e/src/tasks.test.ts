@@ -3,11 +3,15 @@
 // /<namespace>/<id> into the spec): `ctr run` with its options, `ctr tasks` commands, a pty,
 // `ctr events` — outputs, errors and exit codes must match, and containerd-ts must leave
 // nothing behind (bundles, runc state, shims, mounts, cgroups, leases).
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TasksService } from '@containerd-ts/api/services/tasks';
+import { Connection } from '@containerd-ts/client';
+import type { ContainerdError } from '@containerd-ts/errdefs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, comparable, leftovers, pullInto, serveBusybox } from './containers-run.js';
+import { type ImageSource, comparable, leftovers, pullInto, serveBusybox, shimsOf } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
 import { type RunResult, type StartedDaemon, referenceConfig, run, startDaemon, startReference } from './harness.js';
 
@@ -178,6 +182,119 @@ describe('containers run: the same ctr session on containerd-ts and containerd',
     }
     expect(await leftovers(ts, nsTs, used)).toEqual([]);
   }, 180_000);
+
+  /** A cgroup v1 file of a container, or its cgroup v2 counterpart; 'no cgroup' when neither exists. */
+  const cgroupFile = async (ns: string, id: string, v1: string, v2: string) => {
+    for (const p of [`/sys/fs/cgroup/${v1}`.replace('<c>', `${ns}/${id}`), `/sys/fs/cgroup/${ns}/${id}/${v2}`]) {
+      const text = await readFile(p, 'utf8').catch(() => undefined);
+      if (text !== undefined) return text.trim();
+    }
+    return 'no cgroup';
+  };
+
+  it('ctr run --cpus sets the CFS quota of the container cgroup', async () => {
+    used.push('cpus1');
+    const r = await both(['run', '-d', '--cpus', '0.5', image.ref, 'cpus1', 'sleep', '1000']);
+    expect(r.ts).toBe(r.ref);
+    // 0.5 CPU: a quota of 50 ms per 100 ms period (cgroup v1 files, or v2's cpu.max).
+    const quota = (ns: string) => cgroupFile(ns, 'cpus1', 'cpu/<c>/cpu.cfs_quota_us', 'cpu.max');
+    const period = (ns: string) => cgroupFile(ns, 'cpus1', 'cpu/<c>/cpu.cfs_period_us', 'cpu.max');
+    expect(`${await quota(nsTs)} ${await period(nsTs)}`).toMatch(/^50000 (100000|50000 100000 100000)$/);
+    expect(await quota(nsTs)).toBe(await quota(nsRef));
+    expect(await period(nsTs)).toBe(await period(nsRef));
+    await both(['tasks', 'kill', '-s', 'KILL', 'cpus1']);
+    await waitStopped('cpus1');
+    const deleted = await both(['tasks', 'delete', 'cpus1'], pids);
+    expect(deleted.ts).toBe(deleted.ref);
+    await both(['containers', 'rm', 'cpus1']);
+    expect(await leftovers(ts, nsTs, used)).toEqual([]);
+  }, 120_000);
+
+  it('ctr run --runtime io.containerd.runc.v1 runs through containerd-shim-runc-v1', async () => {
+    used.push('v1a', 'v1b');
+    const echo = await both(['run', '--rm', '--runtime', 'io.containerd.runc.v1', image.ref, 'v1a', 'sh', '-c', 'echo hi; exit 3']);
+    expect(echo.ts).toBe(echo.ref);
+    expect(echo.raw.ts).toMatchObject({ code: 3, stdout: 'hi\n' });
+    const steps: { args: string[]; normalize?: (s: string) => string }[] = [
+      { args: ['run', '-d', '--runtime', 'io.containerd.runc.v1', image.ref, 'v1b', 'sleep', '1000'] },
+      { args: ['containers', 'info', 'v1b'], normalize: (s) => s.replace(/"(CreatedAt|UpdatedAt)": "[^"]*"/g, '"$1": "<time>"') },
+      { args: ['tasks', 'ls'], normalize: pids },
+      { args: ['tasks', 'exec', '--exec-id', 'v1e', 'v1b', 'sh', '-c', 'echo from-exec; exit 2'] },
+      { args: ['tasks', 'kill', '-s', 'KILL', 'v1b'] },
+    ];
+    for (const step of steps) {
+      const r = await both(step.args, step.normalize);
+      expect(r.ts, step.args.join(' ')).toBe(r.ref);
+    }
+    // The shim that serves the task is the v1 one.
+    const shims = shimsOf(ts.socket).map((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]);
+    expect(shims).toEqual(['/usr/bin/containerd-shim-runc-v1']);
+    await waitStopped('v1b');
+    const deleted = await both(['tasks', 'delete', 'v1b'], pids);
+    expect(deleted.ts).toBe(deleted.ref);
+    await both(['containers', 'rm', 'v1b']);
+    expect(await leftovers(ts, nsTs, used)).toEqual([]);
+  }, 120_000);
+
+  it('ctr tasks attach: the output of a running task, its exit code, and the task deleted', async () => {
+    used.push('att1');
+    const script = 'while [ ! -e /tmp/go ]; do sleep 0.1; done; echo attached; echo to-stderr >&2; exit 5';
+    const started = await both(['run', '-d', image.ref, 'att1', 'sh', '-c', script]);
+    expect(started.ts).toBe(started.ref);
+    const attach = async (which: 'ts' | 'ref') => {
+      const attached = ctrOn(which, ['tasks', 'attach', 'att1']);
+      // attach opens the task's fifos; then the task is let go.
+      await new Promise((r) => setTimeout(r, 1000));
+      const go = await ctrOn(which, ['tasks', 'exec', '--exec-id', 'go', 'att1', 'touch', '/tmp/go']);
+      expect(go.code).toBe(0);
+      return comparable(await attached, which === 'ts' ? nsTs : nsRef);
+    };
+    const a = await attach('ts');
+    const b = await attach('ref');
+    expect(a).toContain('attached\n');
+    expect(a).toContain('--exit 5');
+    expect(a).toBe(b);
+    // attach deletes the task once it has exited.
+    const ls = await both(['tasks', 'ls']);
+    expect(ls.raw.ts.stdout).not.toContain('att1');
+    expect(ls.raw.ref.stdout).not.toContain('att1');
+    await both(['containers', 'rm', 'att1']);
+    expect(await leftovers(ts, nsTs, used)).toEqual([]);
+  }, 120_000);
+
+  it('ctr tasks checkpoint fails with the shim\'s error (no criu here) as on containerd, and the task runs on', async () => {
+    used.push('ck1');
+    await both(['run', '-d', image.ref, 'ck1', 'sleep', '1000']);
+    const r = await both(['tasks', 'checkpoint', 'ck1'], (s) => s.replace(/\/\S*\/(refcd|ctdts)-[^/]+\//g, '<daemon dir>/'));
+    // The shim's error, its gRPC code (unknown) passed through as containerd does.
+    expect(r.ts).toContain('CRIU version check failed');
+    // The same through the API: the shim's gRPC code and message, unchanged.
+    const viaApi = async (socket: string, namespace: string) => {
+      const conn = new Connection(socket, { namespace });
+      try {
+        await conn.unary(TasksService.checkpoint, { containerId: 'ck1', parentCheckpoint: '', options: undefined });
+        return 'no error';
+      } catch (err) {
+        const e = err as ContainerdError;
+        return `${e.code} ${e.message.replace(/\/\S*\/(refcd|ctdts)-[^/]+\//g, '<daemon dir>/').replaceAll(namespace, '<ns>')}`;
+      } finally {
+        conn.close();
+      }
+    };
+    const api = { ts: await viaApi(ts.socket, nsTs), ref: await viaApi(ref.socket, nsRef) };
+    expect(api.ts).toMatch(/^2 runc did not terminate successfully: exit status 1: CRIU version check failed/);
+    expect(api.ts).toBe(api.ref);
+    expect(r.raw.ts.code).not.toBe(0);
+    expect(r.ts).toBe(r.ref);
+    const ls = await both(['tasks', 'ls'], pids);
+    expect(ls.ts).toBe(ls.ref);
+    expect(ls.ts).toContain('RUNNING');
+    await both(['tasks', 'kill', '-s', 'KILL', 'ck1']);
+    await waitStopped('ck1');
+    await both(['tasks', 'delete', 'ck1']);
+    await both(['containers', 'rm', 'ck1']);
+    expect(await leftovers(ts, nsTs, used)).toEqual([]);
+  }, 120_000);
 
   it('ctr run -t runs the process on a pty', async () => {
     used.push('tty1');

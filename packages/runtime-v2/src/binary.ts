@@ -2,13 +2,14 @@
 // the daemon runs itself — `start` (prints the address of the shim it launched) and
 // `delete` (cleans up after a shim that is gone, prints a DeleteResponse) — with
 // containerd 1.6's arguments and environment.
-import { spawn } from 'node:child_process';
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, existsSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Any } from '@containerd-ts/api';
 import { Any as AnyCodec } from '@containerd-ts/api/types/any';
 import { DeleteResponse } from '@containerd-ts/api/runtime/task';
 import { lookPath } from '@containerd-ts/snapshots';
+import { pipe, posixSpawn, waitpidNoHang } from '@containerd-ts/sys';
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { Bundle } from './bundle.js';
 
@@ -106,39 +107,84 @@ function runShim(
   args: readonly string[],
   options: { cwd: string | undefined; stdin?: Uint8Array; timeoutMs?: number; signal?: AbortSignal },
 ): Promise<CommandResult> {
-  const argv = ['-namespace', namespace, '-address', config.address, '-publish-binary', config.publishBinary, ...args];
+  const argv = [config.runtime, '-namespace', namespace, '-address', config.address, '-publish-binary', config.publishBinary, ...args];
   const env: NodeJS.ProcessEnv = { ...process.env, GOMAXPROCS: '2', TTRPC_ADDRESS: config.ttrpcAddress };
   if (config.schedCore) env.SCHED_CORE = '1';
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(config.runtime, argv, {
-      cwd: options.cwd,
-      env,
-      // containerd starts the shim in its own process group, so a signal to the daemon's
-      // group (Ctrl-C) does not reach the shims.
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(options.timeoutMs ? { timeout: options.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
+  if (options.signal?.aborted) return Promise.reject(options.signal.reason ?? new Error('aborted'));
+  const [inR, inW] = pipe();
+  const [outR, outW] = pipe();
+  const [errR, errW] = pipe();
+  let pid: number;
+  try {
+    // The options are a few bytes: the pipe holds them until the shim reads.
+    if (options.stdin && options.stdin.length > 0) writeSync(inW, options.stdin);
+    // containerd starts the shim in its own process group, so a signal to the daemon's
+    // group (Ctrl-C) does not reach the shims. posix_spawn, not child_process: forking
+    // the daemon would block it for as long as copying its page tables takes.
+    pid = posixSpawn({
+      path: config.runtime,
+      argv,
+      env: Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])),
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+      stdio: [inR, outW, errW],
+      newProcessGroup: true,
     });
+  } catch (err) {
+    for (const fd of [outR, errR]) closeSync(fd);
+    throw err;
+  } finally {
+    for (const fd of [inR, inW, outW, errW]) closeSync(fd);
+  }
+  return new Promise((resolvePromise, reject) => {
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     const combined: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => {
-      stdout.push(d);
-      combined.push(d);
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr.push(d);
-      combined.push(d);
-    });
-    child.stdin.on('error', () => {
-      // the shim may exit without reading its options
-    });
-    child.stdin.end(options.stdin ? Buffer.from(options.stdin) : undefined);
-    child.once('error', (err) => reject(err));
-    child.once('close', (code, signal) =>
-      resolvePromise({ code, signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), combined: Buffer.concat(combined) }),
-    );
+    let open = 2;
+    let timer: NodeJS.Timeout | undefined;
+    const kill = () => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    const onAbort = () => kill();
+    if (options.timeoutMs) timer = setTimeout(kill, options.timeoutMs);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    // Once both pipes are closed the shim has exited (or is about to): reap it.
+    const reap = (delay: number) => {
+      let status: ReturnType<typeof waitpidNoHang>;
+      try {
+        status = waitpidNoHang(pid);
+      } catch (err) {
+        reject(err);
+        return;
+      }
+      if (!status.exited) {
+        setTimeout(() => reap(Math.min(delay * 2, 50)), delay);
+        return;
+      }
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      if (options.signal?.aborted) {
+        reject(options.signal.reason ?? new Error('aborted'));
+        return;
+      }
+      resolvePromise({ code: status.code, signal: status.signal, stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr), combined: Buffer.concat(combined) });
+    };
+    const read = (fd: number, into: Buffer[]) => {
+      const socket = new Socket({ fd, readable: true, writable: false });
+      socket.on('data', (d: Buffer) => {
+        into.push(d);
+        combined.push(d);
+      });
+      socket.on('error', () => {});
+      socket.once('close', () => {
+        if (--open === 0) reap(1);
+      });
+    };
+    read(outR, stdout);
+    read(errR, stderr);
   });
 }
 

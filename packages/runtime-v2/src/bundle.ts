@@ -72,13 +72,29 @@ export function loadBundle(state: string, namespace: string, id: string): Bundle
   return new Bundle(id, namespace, join(state, namespace, id));
 }
 
+/**
+ * The text Go's encoding/json gives for a spec that is not JSON, for the common cases
+ * (input cut short, a bad first character); otherwise V8's own message.
+ */
+function goJsonError(text: string, err: Error): string {
+  const at = /at position (\d+)/.exec(err.message);
+  const position = at ? Number(at[1]) : undefined;
+  if (/Unexpected end of JSON input/.test(err.message) || (position !== undefined && position >= text.trimEnd().length)) {
+    return 'unexpected end of JSON input';
+  }
+  const first = text.trimStart()[0];
+  if (first !== undefined && !'{["-0123456789tfn'.includes(first)) return `invalid character '${first}' looking for beginning of value`;
+  return err.message;
+}
+
 /** The host GID that container GID 0 maps to in the spec's user namespace, 0 when none. */
 function remappedGID(spec: Uint8Array): number {
   let parsed: { linux?: { gidMappings?: { containerID?: number; hostID?: number }[] } };
+  const text = Buffer.from(spec).toString('utf8');
   try {
-    parsed = JSON.parse(Buffer.from(spec).toString('utf8')) as typeof parsed;
+    parsed = JSON.parse(text) as typeof parsed;
   } catch (err) {
-    throw invalidArgument(`invalid spec: ${(err as Error).message}`);
+    throw new Error(goJsonError(text, err as Error), { cause: err });
   }
   for (const m of parsed?.linux?.gidMappings ?? []) {
     if ((m.containerID ?? 0) === 0) return m.hostID ?? 0;

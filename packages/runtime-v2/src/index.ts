@@ -6,11 +6,12 @@ import type {} from '@containerd-ts/events-exchange';
 import type {} from '@containerd-ts/metadata-level';
 import { NAMESPACE_HEADER_TTRPC } from '@containerd-ts/namespaces';
 import { definePlugin, hostPlatform } from '@containerd-ts/plugin';
-import { TtrpcClient, isTtrpcClosed } from '@containerd-ts/ttrpc';
+import { TtrpcClient, TtrpcStatusError, isTtrpcClosed } from '@containerd-ts/ttrpc';
 import { z } from 'zod';
 import { RuntimeResolver, defaultPublishBinary } from './binary.js';
 import type { ShimConnection } from './connection.js';
 import { CRASH_POINTS, type CrashPoint, TaskManager } from './manager.js';
+import { fromShimStatus } from './shim-errors.js';
 import { runtimeTimeouts } from './timeouts.js';
 
 export { RuntimeResolver, deleteShim, shimBinaryName, startShim, type Exit, type ShimCommandConfig } from './binary.js';
@@ -30,6 +31,7 @@ export {
 } from './manager.js';
 export { isRuncRuntime, withRuncRoot } from './runc-options.js';
 export { type ProcessState, ShimTask, type TaskIO } from './shim.js';
+export { fromShimStatus } from './shim-errors.js';
 export { type RuntimeTimeouts, runtimeTimeouts } from './timeouts.js';
 
 declare module '@containerd-ts/plugin' {
@@ -44,11 +46,16 @@ export async function dialShim(address: string): Promise<ShimConnection> {
   const closed = client.closed ? Promise.resolve() : new Promise<void>((resolve) => client.once('close', () => resolve()));
   return {
     call: (service, method, payload, options) =>
-      client.call(service, method, payload, {
-        metadata: { [NAMESPACE_HEADER_TTRPC]: options.namespace },
-        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      }),
+      client
+        .call(service, method, payload, {
+          metadata: { [NAMESPACE_HEADER_TTRPC]: options.namespace },
+          ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+        .catch((err: unknown) => {
+          // A closed connection stays what it is (the manager tests for it).
+          throw err instanceof TtrpcStatusError ? fromShimStatus(err.code, err.message) : err;
+        }),
     close: () => void client.close(),
     closed,
   };

@@ -277,7 +277,12 @@ export class TaskManager {
 
   private async createTask(ctx: RequestContext, ns: string, id: string, opts: CreateOpts): Promise<ShimTask> {
     const runtimeOptions = withRuncRoot(opts.runtime, opts.taskOptions ?? opts.runtimeOptions, this.config.runcRoot);
-    const bundle = await newBundle(this.config.root, this.config.state, ns, id, opts.spec.value);
+    let bundle: Bundle;
+    try {
+      bundle = await newBundle(this.config.root, this.config.state, ns, id, opts.spec.value);
+    } catch (err) {
+      throw wrap('failed to start shim', err);
+    }
     this.crash('create:bundle');
     let entry: Entry | undefined;
     let log: ShimLog | undefined;

@@ -7,6 +7,7 @@ import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/ru
 import { afterEach, describe, expect, it } from 'vitest';
 import { RuntimeResolver, shimBinaryName } from './binary.js';
 import { createLogFifo, newBundle } from './bundle.js';
+import { fromShimStatus } from './shim-errors.js';
 import { isRuncRuntime, withRuncRoot } from './runc-options.js';
 import { runtimeTimeouts } from './timeouts.js';
 
@@ -81,5 +82,20 @@ describe('bundles', () => {
     await expect(newBundle(join(dir, 'root'), join(dir, 'state'), 'ns1', 'bad..id', Buffer.from('{}'))).rejects.toThrow(
       /^invalid task id bad\.\.id: identifier "bad\.\.id" must match .*: invalid argument$/,
     );
+  });
+});
+
+describe('shim errors', () => {
+  it("take the class of their code and end in its text once, as containerd's FromGRPC makes them", () => {
+    const criu = fromShimStatus(2, 'runc did not terminate successfully: exit status 1: CRIU version check failed');
+    expect([criu.code, criu.kind, criu.message]).toEqual([2, 'unknown', 'runc did not terminate successfully: exit status 1: CRIU version check failed: unknown']);
+    const missing = fromShimStatus(5, 'process p1 does not exist p1: not found');
+    expect([missing.code, missing.kind, missing.message]).toEqual([5, 'not-found', 'process p1 does not exist p1: not found']);
+    const running = fromShimStatus(9, 'container c1 is running');
+    expect([running.code, running.message]).toEqual([9, 'container c1 is running: failed precondition']);
+    // A code without a class of its own reaches clients as Unknown.
+    const exhausted = fromShimStatus(8, 'too big');
+    expect([exhausted.code, exhausted.message]).toEqual([2, 'too big: unknown']);
+    expect(fromShimStatus(5, 'not found').message).toBe('not found');
   });
 });

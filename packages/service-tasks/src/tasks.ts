@@ -3,7 +3,7 @@
 // publishes the /tasks/* events itself (forwarded over ttrpc); this service publishes none.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { type Any, typeUrlOf, unpackAs } from '@containerd-ts/api';
+import { type Any, type MessageCodec, typeRegistry, typeUrlOf, unpackAs } from '@containerd-ts/api';
 import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
 import type {
   CheckpointTaskRequest,
@@ -80,6 +80,23 @@ const RUNC_PREFIX = 'io.containerd.runc';
 /** Whether `runtime` is (a version of) the runc runtime, as containerd's checkRuntime. */
 const isRunc = (runtime: string): boolean => runtime.startsWith(`${RUNC_PREFIX}.`) || runtime === RUNC_PREFIX;
 
+/** containerd's media type of a checkpoint image (images.MediaTypeContainerd1Checkpoint). */
+const CHECKPOINT_MEDIA_TYPE = 'application/vnd.containerd.container.criu.checkpoint.criu.tar';
+
+/** An error containerd returns unclassified: it reaches clients as Unknown with this message. */
+const unknown = (message: string) => fromGrpcStatus(2, message);
+
+/**
+ * A runc options Any of the expected type, as containerd's getRestorePath and
+ * getCheckpointPath: a type URL nobody registered is typeurl's error, any other type
+ * `invalid`. Both reach clients as Unknown.
+ */
+function runcOptions<T>(any: Any, codec: MessageCodec<T>, invalid: string): T {
+  if (!typeRegistry.has(any.typeUrl)) throw unknown(`type with url ${any.typeUrl}: not found`);
+  if (any.typeUrl !== typeUrlOf(codec)) throw unknown(invalid);
+  return unpackAs(any, codec);
+}
+
 export class TasksService {
   constructor(private readonly options: TasksServiceOptions) {}
 
@@ -107,11 +124,13 @@ export class TasksService {
 
   async create(ctx: RequestContext, r: CreateTaskRequest): Promise<CreateTaskResponse> {
     const container = await this.getContainer(ctx, r.containerId);
-    if (r.checkpoint) throw notImplemented('restoring a task from a checkpoint image');
     let checkpoint = '';
     if (r.options && isRunc(container.runtime.name)) {
-      if (r.options.typeUrl !== typeUrlOf(RuncOptions)) throw new Error(`invalid task create option for ${container.runtime.name}`);
-      checkpoint = unpackAs(r.options, RuncOptions).criuImagePath;
+      checkpoint = runcOptions(r.options, RuncOptions, `invalid task create option for ${container.runtime.name}`).criuImagePath;
+    }
+    if (checkpoint === '' && r.checkpoint) {
+      if (r.checkpoint.mediaType !== CHECKPOINT_MEDIA_TYPE) throw unknown(`unsupported checkpoint type ${JSON.stringify(r.checkpoint.mediaType)}`);
+      throw notImplemented('restoring a task from a checkpoint image');
     }
     if (!container.spec) throw invalidArgument(`container ${container.id} has no spec`);
     let rootfs = r.rootfs;
@@ -146,9 +165,9 @@ export class TasksService {
   async start(ctx: RequestContext, r: StartRequest): Promise<StartResponse> {
     const task = await this.getTask(ctx, r.containerId);
     await this.process(task, r.execId);
-    await task.start(r.execId);
-    const state = await task.state(r.execId);
-    return { pid: state.pid };
+    // The shim's Start answers with the pid; containerd asks State for it again, a round
+    // trip on the path of every `ctr run` that tells nothing new.
+    return { pid: await task.start(r.execId) };
   }
 
   async delete(ctx: RequestContext, r: DeleteTaskRequest): Promise<DeleteResponse> {
@@ -259,8 +278,7 @@ export class TasksService {
     const task = await this.getTask(ctx, container.id);
     let imagePath = '';
     if (r.options && isRunc(container.runtime.name)) {
-      if (r.options.typeUrl !== typeUrlOf(CheckpointOptions)) throw new Error(`invalid task checkpoint option for ${container.runtime.name}`);
-      imagePath = unpackAs(r.options, CheckpointOptions).imagePath;
+      imagePath = runcOptions(r.options, CheckpointOptions, `invalid task checkpoint option for ${container.runtime.name}`).imagePath;
     }
     if (imagePath !== '') {
       await task.checkpoint(imagePath, r.options);
@@ -283,7 +301,13 @@ export class TasksService {
   }
 
   async metrics(ctx: RequestContext, r: MetricsRequest): Promise<MetricsResponse> {
-    const filter = parseAll(r.filters);
+    let filter: ReturnType<typeof parseAll>;
+    try {
+      filter = parseAll(r.filters);
+    } catch (err) {
+      // containerd returns the parse error as it is: Unknown, with the parser's message.
+      throw unknown(err instanceof Error ? err.message : String(err));
+    }
     const ns = namespaceRequired(ctx);
     const tasks = this.runtime.list(ctx).filter((t) => filter.match(objectAdaptor({ id: t.id, namespace: ns })));
     const metrics = await Promise.all(

@@ -48,6 +48,22 @@ export interface Libc {
   utimensat: CFunction<[number, string, { atime: TimespecStruct; mtime: TimespecStruct }, number], number>;
   getdents64: (fd: number, buf: Buffer, size: number) => number;
   strerror: (errno: number) => string;
+  posixSpawn: (pid: number[], path: string, fileActions: Buffer, attr: Buffer, argv: (string | null)[], envp: (string | null)[]) => number;
+  spawnFileActionsInit: (fa: Buffer) => number;
+  spawnFileActionsDestroy: (fa: Buffer) => number;
+  spawnFileActionsAddDup2: (fa: Buffer, fd: number, newfd: number) => number;
+  /** glibc 2.29 and later; undefined before. */
+  spawnFileActionsAddChdir: ((fa: Buffer, path: string) => number) | undefined;
+  spawnAttrInit: (attr: Buffer) => number;
+  spawnAttrDestroy: (attr: Buffer) => number;
+  spawnAttrSetFlags: (attr: Buffer, flags: number) => number;
+  spawnAttrSetPgroup: (attr: Buffer, pgroup: number) => number;
+  spawnAttrSetSigDefault: (attr: Buffer, set: Buffer) => number;
+  spawnAttrSetSigMask: (attr: Buffer, set: Buffer) => number;
+  sigfillset: (set: Buffer) => number;
+  sigemptyset: (set: Buffer) => number;
+  pipe2: (fds: number[], flags: number) => number;
+  waitpid: (pid: number, status: number[], options: number) => number;
   /** glibc before 2.33 exports mknod only as `__xmknod`; bound when present. */
   legacyMknod: ((path: string, mode: number, dev: bigint) => number) | undefined;
 }
@@ -121,6 +137,12 @@ function load(): Libc {
     getdents64 = (fd, buf, size) => syscall(nr, 'int', fd, 'void *', buf, 'size_t', size);
   }
 
+  let spawnFileActionsAddChdir: Libc['spawnFileActionsAddChdir'];
+  try {
+    spawnFileActionsAddChdir = lib.func('int posix_spawn_file_actions_addchdir_np(void *fa, const char *path)');
+  } catch {
+    spawnFileActionsAddChdir = undefined;
+  }
   return {
     koffi,
     mount: lib.func('mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'const char *']),
@@ -137,6 +159,21 @@ function load(): Libc {
     utimensat: lib.func('utimensat', 'int', ['int', 'const char *', koffi.pointer(timesType), 'int']),
     getdents64,
     strerror: lib.func('strerror', 'const char *', ['int']),
+    posixSpawn: lib.func('int posix_spawn(_Out_ int *pid, const char *path, void *fa, void *attr, const char **argv, const char **envp)'),
+    spawnFileActionsInit: lib.func('int posix_spawn_file_actions_init(void *fa)'),
+    spawnFileActionsDestroy: lib.func('int posix_spawn_file_actions_destroy(void *fa)'),
+    spawnFileActionsAddDup2: lib.func('int posix_spawn_file_actions_adddup2(void *fa, int fd, int newfd)'),
+    spawnFileActionsAddChdir,
+    spawnAttrInit: lib.func('int posix_spawnattr_init(void *attr)'),
+    spawnAttrDestroy: lib.func('int posix_spawnattr_destroy(void *attr)'),
+    spawnAttrSetFlags: lib.func('int posix_spawnattr_setflags(void *attr, short flags)'),
+    spawnAttrSetPgroup: lib.func('int posix_spawnattr_setpgroup(void *attr, int pgroup)'),
+    spawnAttrSetSigDefault: lib.func('int posix_spawnattr_setsigdefault(void *attr, void *set)'),
+    spawnAttrSetSigMask: lib.func('int posix_spawnattr_setsigmask(void *attr, void *set)'),
+    sigfillset: lib.func('int sigfillset(void *set)'),
+    sigemptyset: lib.func('int sigemptyset(void *set)'),
+    pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
+    waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)'),
     legacyMknod,
   };
 }
