@@ -24,6 +24,10 @@ export interface ServiceParts {
   scheduler: GCScheduler<GCStats> | undefined;
   /** Present when the options asked for `native` (registered as snapshotter `native`). */
   native: NativeSnapshotter | undefined;
+  /** The unix socket the services will be served on (as a shim's `-address`). */
+  socket: string;
+  /** Runs `close` at cleanup, before the stores close (what services started beside them). */
+  defer(close: () => Promise<void> | void): void;
 }
 
 export interface ServiceEnvOptions {
@@ -36,11 +40,10 @@ export interface ServiceEnvOptions {
   /** Whether the database publishes its events to the exchange (default true). */
   publish?: boolean;
   /** The services to serve, built from the parts. */
-  services(parts: ServiceParts): GrpcServiceRegistration[];
+  services(parts: ServiceParts): GrpcServiceRegistration[] | Promise<GrpcServiceRegistration[]>;
 }
 
-export interface ServiceEnv extends ServiceParts {
-  socket: string;
+export interface ServiceEnv extends Omit<ServiceParts, 'defer'> {
   /** A client connection to the socket (namespace `default` unless given), closed by cleanup. */
   connect(options?: ConnectionOptions): Connection;
   cleanup(): Promise<void>;
@@ -87,10 +90,10 @@ export async function createServiceEnv(options: ServiceEnvOptions): Promise<Serv
       s.start();
       closers.push(() => s.stop());
     }
-    const parts: ServiceParts = { dir, db, backend, exchange, scheduler, native };
-    const server = new Server();
-    for (const { definition, implementation } of options.services(parts)) server.addService(definition, implementation);
     const socket = join(dir, 'grpc.sock');
+    const parts: ServiceParts = { dir, db, backend, exchange, scheduler, native, socket, defer: (close) => closers.push(close) };
+    const server = new Server();
+    for (const { definition, implementation } of await options.services(parts)) server.addService(definition, implementation);
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
@@ -99,9 +102,9 @@ export async function createServiceEnv(options: ServiceEnvOptions): Promise<Serv
     closers.push(() => {
       for (const c of conns.splice(0)) c.close();
     });
+    const { defer: _defer, ...env } = parts;
     return {
-      ...parts,
-      socket,
+      ...env,
       connect(connOptions = { namespace: 'default' }) {
         const c = new Connection(socket, connOptions);
         conns.push(c);

@@ -4,20 +4,16 @@
 // and a busybox root file system (Debian's busybox-static) for the containers to run.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, rmdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUNTIME_SPEC_TYPE_URLS } from '@containerd-ts/api';
-import { Connection } from '@containerd-ts/client';
-import { LocalContentStore } from '@containerd-ts/content-local';
-import { Exchange } from '@containerd-ts/events-exchange';
+import type { Connection } from '@containerd-ts/client';
 import type { Container } from '@containerd-ts/metadata-level';
-import { MetadataDB } from '@containerd-ts/metadata-level';
 import type { Logger } from '@containerd-ts/plugin';
 import { RuntimeResolver, TaskManager, dialShim, runtimeTimeouts } from '@containerd-ts/runtime-v2';
 import { EventsService, eventsTtrpcService } from '@containerd-ts/service-events';
+import { type ServiceEnv, createServiceEnv } from '@containerd-ts/service-testing';
 import { TtrpcServer, isTtrpcClosed, registerService } from '@containerd-ts/ttrpc';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { tasksGrpcService } from '../grpc.js';
 import { TasksService } from '../tasks.js';
 
@@ -25,10 +21,7 @@ import { TasksService } from '../tasks.js';
 const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'sleep', 'true', 'echo', 'cat', 'id'];
 
-export interface TestEnv {
-  dir: string;
-  db: MetadataDB;
-  exchange: Exchange;
+export interface TestEnv extends Omit<ServiceEnv, 'connect'> {
   manager: TaskManager;
   /** A gRPC connection to the tasks service in `namespace`. */
   connect(namespace: string): Connection;
@@ -41,7 +34,6 @@ export interface TestEnv {
   spec(namespace: string, id: string, args: string[]): Record<string, unknown> & { process: Record<string, unknown> };
   /** What is left of `namespace`'s tasks: bundles, work dirs, runc state, shim processes. */
   leftovers(namespace: string): Promise<string[]>;
-  cleanup(): Promise<void>;
 }
 
 const silent: Logger = {
@@ -74,67 +66,57 @@ function busyboxRoot(dir: string): string {
 
 export async function createEnv(): Promise<TestEnv> {
   requireHostTools();
-  const dir = await mkdtemp(join(tmpdir(), 'service-tasks-'));
-  const rootfs = busyboxRoot(dir);
-  execFileSync('runc', ['spec', '--bundle', dir]);
-  const baseSpec = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown> & {
-    process: Record<string, unknown>;
-    linux: Record<string, unknown>;
-  };
-  const backend = await LocalContentStore.open(join(dir, 'content'));
-  const exchange = new Exchange();
-  const db = await MetadataDB.open({ path: join(dir, 'meta.leveldb'), content: backend, publisher: exchange, sync: false });
-  const grpcSocket = join(dir, 'grpc.sock');
-  const ttrpcSocket = join(dir, 'ttrpc.sock');
-  const ttrpc = new TtrpcServer();
-  registerService(ttrpc, eventsTtrpcService(new EventsService(exchange)));
-  await ttrpc.listen(ttrpcSocket);
-  const state = join(dir, 'state');
-  const manager = new TaskManager({
-    root: join(dir, 'root'),
-    state,
-    shim: { address: grpcSocket, ttrpcAddress: ttrpcSocket, publishBinary: process.execPath, schedCore: false, debug: false },
-    runcRoot: join(dir, 'runc'),
-    timeouts: runtimeTimeouts(),
-    resolver: new RuntimeResolver(),
-    dial: dialShim,
-    isClosedError: isTtrpcClosed,
-    events: exchange,
-    containers: db.containers,
-    log: silent,
+  let manager: TaskManager | undefined;
+  let baseSpec: (Record<string, unknown> & { process: Record<string, unknown>; linux: Record<string, unknown> }) | undefined;
+  let rootfs = '';
+  const env = await createServiceEnv({
+    name: 'service-tasks',
+    async services({ dir, db, exchange, socket, defer }) {
+      rootfs = busyboxRoot(dir);
+      execFileSync('runc', ['spec', '--bundle', dir]);
+      baseSpec = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+      const ttrpcSocket = join(dir, 'ttrpc.sock');
+      const ttrpc = new TtrpcServer();
+      registerService(ttrpc, eventsTtrpcService(new EventsService(exchange)));
+      await ttrpc.listen(ttrpcSocket);
+      defer(() => ttrpc.close());
+      const m = new TaskManager({
+        root: join(dir, 'root'),
+        state: join(dir, 'state'),
+        shim: { address: socket, ttrpcAddress: ttrpcSocket, publishBinary: process.execPath, schedCore: false, debug: false },
+        runcRoot: join(dir, 'runc'),
+        timeouts: runtimeTimeouts(),
+        resolver: new RuntimeResolver(),
+        dial: dialShim,
+        isClosedError: isTtrpcClosed,
+        events: exchange,
+        containers: db.containers,
+        log: silent,
+      });
+      manager = m;
+      defer(() => stopAll(m, join(dir, 'state')));
+      return [tasksGrpcService(new TasksService({ containers: db.containers, runtime: m, stateTimeoutMs: 2000, log: silent }))];
+    },
   });
-  const service = new TasksService({ containers: db.containers, runtime: manager, stateTimeoutMs: 2000, log: silent });
-  const server = new Server();
-  const { definition, implementation } = tasksGrpcService(service);
-  server.addService(definition, implementation);
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${grpcSocket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
-  const conns: Connection[] = [];
+  const { dir, db, socket } = env;
+  const state = join(dir, 'state');
   const spec = (namespace: string, id: string, args: string[]) => ({
-    ...baseSpec,
-    process: { ...baseSpec.process, terminal: false, args },
+    ...baseSpec!,
+    process: { ...baseSpec!.process, terminal: false, args },
     root: { path: rootfs, readonly: true },
-    linux: { ...baseSpec.linux, cgroupsPath: `/${namespace}/${id}` },
+    linux: { ...baseSpec!.linux, cgroupsPath: `/${namespace}/${id}` },
   });
   const shimPids = (): number[] => {
     const out: number[] = [];
     for (const p of execFileSync('ps', ['-eo', 'pid=,args=']).toString().split('\n')) {
-      if (p.includes('containerd-shim') && p.includes(grpcSocket)) out.push(Number(p.trim().split(/\s+/)[0]));
+      if (p.includes('containerd-shim') && p.includes(socket)) out.push(Number(p.trim().split(/\s+/)[0]));
     }
     return out;
   };
-  const list = (d: string) => readdir(d).catch(() => [] as string[]);
   return {
-    dir,
-    db,
-    exchange,
-    manager,
-    connect(namespace) {
-      const c = new Connection(grpcSocket, { namespace });
-      conns.push(c);
-      return c;
-    },
+    ...env,
+    manager: manager!,
+    connect: (namespace) => env.connect({ namespace }),
     spec,
     async createContainer(namespace, id, args, fields = {}) {
       await db.containers.create(
@@ -161,26 +143,24 @@ export async function createEnv(): Promise<TestEnv> {
       }
       return out;
     },
-    async cleanup() {
-      for (const c of conns) c.close();
-      // Whatever a failed test left running goes with its shim.
-      const namespaces = await list(state);
-      for (const ns of namespaces) {
-        for (const t of manager.list({ namespace: ns })) {
-          await t.kill(9, true).catch(() => {});
-          await Promise.race([t.wait().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
-          await manager.delete({ namespace: ns }, t.id).catch(() => {});
-        }
-      }
-      await manager.close();
-      server.forceShutdown();
-      await ttrpc.close();
-      await db.close();
-      await rm(dir, { recursive: true, force: true });
-      // runc removes a container's cgroup; the namespace's parent cgroup is the test's own.
-      for (const ns of namespaces) {
-        for (const hierarchy of await list('/sys/fs/cgroup')) await rmdir(join('/sys/fs/cgroup', hierarchy, ns)).catch(() => {});
-      }
-    },
   };
+}
+
+const list = (d: string) => readdir(d).catch(() => [] as string[]);
+
+/** Whatever a failed test left running goes with its shim; then the namespaces' parent cgroups. */
+async function stopAll(manager: TaskManager, state: string): Promise<void> {
+  const namespaces = await list(state);
+  for (const ns of namespaces) {
+    for (const t of manager.list({ namespace: ns })) {
+      await t.kill(9, true).catch(() => {});
+      await Promise.race([t.wait().catch(() => {}), new Promise((r) => setTimeout(r, 5000))]);
+      await manager.delete({ namespace: ns }, t.id).catch(() => {});
+    }
+  }
+  await manager.close();
+  // runc removes a container's cgroup; the namespace's parent cgroup is the test's own.
+  for (const ns of namespaces) {
+    for (const hierarchy of await list('/sys/fs/cgroup')) await rmdir(join('/sys/fs/cgroup', hierarchy, ns)).catch(() => {});
+  }
 }
