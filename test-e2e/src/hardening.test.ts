@@ -260,8 +260,8 @@ describe('regexp filters from a client (issue 13, found by the filters fuzzer)',
     ours = await startDaemon();
     // Label values are limited to ~4 KB; plenty for a backtracking engine never to finish.
     const long = `${'a'.repeat(4000)}!`;
-    expect((await ctr(ours.socket, '-n', ns, 'leases', 'create', '--id', 'long', '--label', `x=${long}`)).code).toBe(0);
-    expect((await ctr(ours.socket, '-n', ns, 'leases', 'create', '--id', 'short', '--label', 'x=aaaa')).code).toBe(0);
+    expect((await ctr(ours.socket, '-n', ns, 'leases', 'create', '--id', 'long', `x=${long}`)).code).toBe(0);
+    expect((await ctr(ours.socket, '-n', ns, 'leases', 'create', '--id', 'short', 'x=aaaa')).code).toBe(0);
   });
   afterAll(async () => {
     await ours?.cleanup();
@@ -281,6 +281,6 @@ describe('regexp filters from a client (issue 13, found by the filters fuzzer)',
     const r = await ctr(ours.socket, '-n', ns, 'leases', 'ls', 'id~=^(?=s)');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('invalid or unsupported Perl syntax: `(?=`');
-    expect(r.stderr).toContain('InvalidArgument');
+    expect(r.stderr.trim()).toMatch(/: invalid argument$/);
   });
 });
