@@ -10,3 +10,4 @@ export { syncfs, syncfsAsync } from './syncfs.js';
 export * from './utimens.js';
 export * from './dirent.js';
 export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, tryLockExclusive, unlock } from './flock.js';
+export { mallocTrim, setMallocArenaMax } from './malloc.js';

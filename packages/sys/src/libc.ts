@@ -48,6 +48,9 @@ export interface Libc {
   utimensat: CFunction<[number, string, { atime: TimespecStruct; mtime: TimespecStruct }, number], number>;
   getdents64: (fd: number, buf: Buffer, size: number) => number;
   strerror: (errno: number) => string;
+  /** glibc's malloc_trim and mallopt; undefined on a C library without them (musl). */
+  mallocTrim: ((pad: number) => number) | undefined;
+  mallopt: ((param: number, value: number) => number) | undefined;
   /** glibc before 2.33 exports mknod only as `__xmknod`; bound when present. */
   legacyMknod: ((path: string, mode: number, dev: bigint) => number) | undefined;
 }
@@ -121,8 +124,20 @@ function load(): Libc {
     getdents64 = (fd, buf, size) => syscall(nr, 'int', fd, 'void *', buf, 'size_t', size);
   }
 
+  let mallocTrim: Libc['mallocTrim'];
+  let mallopt: Libc['mallopt'];
+  try {
+    mallocTrim = lib.func('malloc_trim', 'int', ['size_t']);
+    mallopt = lib.func('mallopt', 'int', ['int', 'int']);
+  } catch {
+    mallocTrim = undefined;
+    mallopt = undefined;
+  }
+
   return {
     koffi,
+    mallocTrim,
+    mallopt,
     mount: lib.func('mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'const char *']),
     umount2: lib.func('umount2', 'int', ['const char *', 'int']),
     mknod,
