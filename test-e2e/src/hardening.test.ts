@@ -252,3 +252,35 @@ describe("answers to odd requests match containerd's (issue 13)", () => {
     expect(r.stdout.trim().split('\n').slice(1).map((l) => l.split(/\s+/)[0])).toEqual(['k1']);
   });
 });
+
+describe('regexp filters from a client (issue 13, found by the filters fuzzer)', () => {
+  let ours: StartedDaemon;
+  const ns = 'hardening-regexp';
+  beforeAll(async () => {
+    ours = await startDaemon();
+    // Label values are limited to ~4 KB; plenty for a backtracking engine never to finish.
+    const long = `${'a'.repeat(4000)}!`;
+    expect((await ctr(ours.socket, '-n', ns, 'leases', 'create', '--id', 'long', `x=${long}`)).code).toBe(0);
+    expect((await ctr(ours.socket, '-n', ns, 'leases', 'create', '--id', 'short', 'x=aaaa')).code).toBe(0);
+  });
+  afterAll(async () => {
+    await ours?.cleanup();
+  });
+
+  it('answers a catastrophic pattern against a long non-matching value promptly', async () => {
+    const started = performance.now();
+    const r = await ctr(ours.socket, '-n', ns, 'leases', 'ls', '-q', 'labels.x~=(a+)+$');
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['short']);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    // The daemon still answers.
+    expect((await ctr(ours.socket, 'version')).code).toBe(0);
+  });
+
+  it('refuses look-ahead (not RE2 syntax) with an invalid-argument error', async () => {
+    const r = await ctr(ours.socket, '-n', ns, 'leases', 'ls', 'id~=^(?=s)');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('invalid or unsupported Perl syntax: `(?=`');
+    expect(r.stderr.trim()).toMatch(/: invalid argument$/);
+  });
+});

@@ -14,13 +14,14 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isNotImplemented } from '@containerd-ts/errdefs';
 import { lgetxattr, lsetxattr, major, minor, MNT_DETACH, mount, umount2 } from '@containerd-ts/sys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyLayer } from './apply.js';
+import { activeDecompressionWorkers, idleDecompressionWorkers } from './decompress-worker.js';
 import { MediaType } from './media-types.js';
 import { buildLayer, gzipLayer, type LayerEntry, sha256, snapshotTree, type TreeEntry, zstdLayer } from './testing.js';
 
@@ -275,6 +276,27 @@ describe('applyLayer', () => {
     for (const r of results) expect(r).toMatchObject({ digest: sha256(tar), size: tar.length });
     const first = snapshotTree(roots[0]!);
     for (const root of roots.slice(1)) expect(snapshotTree(root)).toEqual(first);
+  });
+
+  it('decompresses in at most as many workers as cores (more applies run in-thread, same result), and idle workers end', async () => {
+    const tar = buildLayer(baseLayer);
+    const gz = gzipLayer(tar);
+    const many = Math.max(2, availableParallelism()) + 3;
+    let peak = 0;
+    const watch = setInterval(() => (peak = Math.max(peak, activeDecompressionWorkers())), 1);
+    try {
+      const results = await Promise.all(Array.from({ length: many }, () => apply(freshDir(), gz)));
+      for (const r of results) expect(r).toMatchObject({ digest: sha256(tar), size: tar.length });
+    } finally {
+      clearInterval(watch);
+    }
+    expect(peak).toBeLessThanOrEqual(Math.max(2, availableParallelism()));
+    expect(activeDecompressionWorkers()).toBe(0);
+    // Kept for the next apply for a moment, then ended: none stays with the daemon idle.
+    expect(idleDecompressionWorkers()).toBeGreaterThan(0);
+    const deadline = Date.now() + 10_000;
+    while (idleDecompressionWorkers() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(idleDecompressionWorkers()).toBe(0);
   });
 
   it('stops in the middle of a layer when aborted, and the next apply works', async () => {

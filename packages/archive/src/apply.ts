@@ -33,8 +33,8 @@ import {
   utimensatNoFollow,
   XATTR_CREATE,
 } from '@containerd-ts/sys';
-import { type Compression, decompressStream, sniffCompression } from './compression.js';
-import { decompressInWorker } from './decompress-worker.js';
+import { type Compression, decompressKnown, sniffCompression } from './compression.js';
+import { decompressInWorker, decompressionWorkerFree } from './decompress-worker.js';
 import { diffCompression } from './media-types.js';
 import { basePath, cleanPath, compareBytes, dirPath, joinPath, resolveInRoot, rootPath, splitPath } from './root-path.js';
 import { createTarReader, type EntryStream as Source, type TarHeader } from './tar-reader.js';
@@ -136,24 +136,24 @@ export async function applyLayer(
   let chunks: AsyncIterable<Buffer>;
   let stop: () => void;
   let digestOf: () => Promise<{ digest: string; size: number }>;
-  if (options.worker === false) {
-    const decompressed = await decompressStream(source, { detect: kind !== '' });
-    compression = decompressed.compression;
+  const sniffed = await sniffCompression(source, { detect: kind !== '' });
+  compression = sniffed.compression;
+  // In this thread when asked to, or when every decompression worker is busy (bounded memory).
+  if (options.worker === false || !decompressionWorkerFree()) {
+    const decompressed = decompressKnown(sniffed.stream, compression);
     const hash = createHash('sha256');
     let size = 0;
     chunks = (async function* () {
-      for await (const chunk of decompressed.stream as AsyncIterable<Buffer>) {
+      for await (const chunk of decompressed as AsyncIterable<Buffer>) {
         hash.update(chunk);
         size += chunk.length;
         yield chunk;
       }
     })();
-    stop = () => decompressed.stream.destroy();
+    stop = () => decompressed.destroy();
     digestOf = async () => ({ digest: `sha256:${hash.digest('hex')}`, size });
   } else {
     // Inflate/decode and hash in a worker; this thread parses and writes.
-    const sniffed = await sniffCompression(source, { detect: kind !== '' });
-    compression = sniffed.compression;
     const job = decompressInWorker(sniffed.stream as AsyncIterable<Buffer>, compression);
     chunks = job.chunks;
     stop = () => {

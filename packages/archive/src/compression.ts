@@ -42,8 +42,13 @@ export async function decompressStream(
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   options: { detect?: boolean } = {},
 ): Promise<Decompressed> {
-  const { compression, stream } = await sniffCompression(source, options);
-  if (compression === 'none') return { compression, stream };
+  const sniffed = await sniffCompression(source, options);
+  return { compression: sniffed.compression, stream: decompressKnown(sniffed.stream, sniffed.compression) };
+}
+
+/** `stream` decompressed, its compression already known (from sniffCompression). */
+export function decompressKnown(stream: Readable, compression: Compression): Readable {
+  if (compression === 'none') return stream;
   const decoder: Transform =
     compression === 'gzip'
       ? // A readable buffer of several steps: push() keeps returning true, so the next
@@ -51,8 +56,7 @@ export async function decompressStream(
         createGunzip({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: 4 * INFLATE_CHUNK } as ZlibOptions)
       : createZstdDecompressor();
   // pipeline() destroys every stage when one fails and forwards the error to the last.
-  const out = pipeline(stream, decoder, () => {}) as Transform;
-  return { compression, stream: out };
+  return pipeline(stream, decoder, () => {}) as Transform;
 }
 
 /**

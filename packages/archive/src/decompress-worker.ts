@@ -3,6 +3,7 @@
 // the uncompressed bytes all run beside it. Chunks move between the threads by transfer
 // (no copy on the receiving side); credits in both directions bound the memory in flight.
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Compression } from './compression.js';
 import type { FromWorker, ToWorker } from './decompress-protocol.js';
@@ -14,15 +15,46 @@ const MAX_OUTPUT_UNACKED = 8 << 20;
 const ACK_EVERY = 1 << 20;
 /** Idle workers kept for the next apply. */
 const MAX_IDLE = 2;
+/** How long an idle worker is kept before it ends (its isolate and buffers go with it). */
+const IDLE_WORKER_MS = 1000;
+/**
+ * Workers decompressing at once. More than the machine has cores adds no speed, only a V8
+ * isolate and up to 12 MiB of chunks in flight each; beyond it, applies decompress on the
+ * calling thread (decompressionWorkerFree() tells which).
+ */
+const MAX_ACTIVE = Math.max(2, availableParallelism());
 
-const idle: Worker[] = [];
+interface IdleWorker {
+  worker: Worker;
+  timer: NodeJS.Timeout;
+}
+
+const idle: IdleWorker[] = [];
+let active = 0;
 let zstdPath: string | undefined;
 
+/** Whether a worker can take one more decompression now (otherwise decompress in-thread). */
+export function decompressionWorkerFree(): boolean {
+  return active < MAX_ACTIVE;
+}
+
+/** Workers kept for reuse right now (they end IDLE_WORKER_MS after their last job). */
+export function idleDecompressionWorkers(): number {
+  return idle.length;
+}
+
+/** Workers running a decompression right now. */
+export function activeDecompressionWorkers(): number {
+  return active;
+}
+
 function acquireWorker(): Worker {
+  active++;
   const reused = idle.pop();
   if (reused) {
-    reused.ref();
-    return reused;
+    clearTimeout(reused.timer);
+    reused.worker.ref();
+    return reused.worker;
   }
   zstdPath ??= createRequire(import.meta.url).resolve('zstd-napi');
   // Resolved beside this module, or beside a bundle that ships the file next to itself.
@@ -31,14 +63,25 @@ function acquireWorker(): Worker {
   });
 }
 
-function releaseWorker(worker: Worker): void {
-  if (idle.length >= MAX_IDLE) {
+/** Ends a job's hold on its worker: kept idle for a while for the next job, or ended. */
+function releaseWorker(worker: Worker, reusable: boolean): void {
+  active--;
+  if (!reusable || idle.length >= MAX_IDLE) {
     void worker.terminate();
     return;
   }
   // An idle worker must not keep the process alive.
   worker.unref();
-  idle.push(worker);
+  const entry: IdleWorker = {
+    worker,
+    timer: setTimeout(() => {
+      const at = idle.indexOf(entry);
+      if (at >= 0) idle.splice(at, 1);
+      void worker.terminate();
+    }, IDLE_WORKER_MS),
+  };
+  entry.timer.unref();
+  idle.push(entry);
 }
 
 /** The uncompressed stream and, once it has been read to its end, its digest and size. */
@@ -54,6 +97,12 @@ export interface WorkerDecompression {
  */
 export function decompressInWorker(source: AsyncIterable<Uint8Array>, compression: Compression): WorkerDecompression {
   const worker = acquireWorker();
+  let held = true;
+  const release = (reusable: boolean) => {
+    if (!held) return;
+    held = false;
+    releaseWorker(worker, reusable);
+  };
   const queue: Buffer[] = [];
   let wake: (() => void) | null = null;
   let inFlight = 0;
@@ -87,7 +136,7 @@ export function decompressInWorker(source: AsyncIterable<Uint8Array>, compressio
     failure = err;
     settled = true;
     detach();
-    void worker.terminate();
+    release(false);
     rejectResult(err);
     notify();
   };
@@ -161,7 +210,7 @@ export function decompressInWorker(source: AsyncIterable<Uint8Array>, compressio
       const finished = done as { digest: string; size: number } | null;
       if (!finished) throw new Error('decompression ended without a result');
       detach();
-      releaseWorker(worker);
+      release(true);
       resolveResult(finished);
     } finally {
       if (!settled) fail(new Error('decompression stopped'));

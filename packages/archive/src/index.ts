@@ -12,11 +12,18 @@ export {
   createGzipCompressor,
   createZstdDecompressor,
   type Decompressed,
+  decompressKnown,
   decompressStream,
   detectCompression,
   sniffCompression,
 } from './compression.js';
-export { decompressInWorker, type WorkerDecompression } from './decompress-worker.js';
+export {
+  activeDecompressionWorkers,
+  decompressInWorker,
+  decompressionWorkerFree,
+  idleDecompressionWorkers,
+  type WorkerDecompression,
+} from './decompress-worker.js';
 export { diffCompression, isLayerType, isNonDistributable, MediaType } from './media-types.js';
 export { rootPath } from './root-path.js';
 export { type EntryType, type TarHeader, TarFormatError } from './tar-reader.js';

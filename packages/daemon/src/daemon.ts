@@ -4,13 +4,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { type DaemonConfig, daemonConfigSchema } from '@containerd-ts/config';
-import { type GrpcServicePlugin, malformedRequestInterceptor, strictRequests } from '@containerd-ts/grpc-server';
+import { activityInterceptor, type GrpcServicePlugin, malformedRequestInterceptor, strictRequests } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
 import { withProxyPlugins } from '@containerd-ts/proxy';
 import { TtrpcServer, type TtrpcServiceRegistration, hasTtrpcServices } from '@containerd-ts/ttrpc';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
+import { IdleMemory, releaseMemory } from './idle-memory.js';
 import { createLogger } from './logger.js';
 // the metrics and debug endpoints load their libraries (prom-client, @datadog/pprof) only when configured
 import type { DebugEndpoint } from './debug.js';
@@ -61,6 +62,9 @@ function setOOMScore(score: number): void {
   }
 }
 
+/** Quiet time after the last call before memory is given back. */
+const IDLE_RELEASE_MS = 2000;
+
 export function createDaemon(options: DaemonOptions): Daemon {
   const config = options.config ?? daemonConfigSchema.parse({});
   const log = options.log ?? createLogger(config.debug.level, { format: config.debug.format });
@@ -92,6 +96,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
   let stopping: Promise<void> | undefined;
   let bound = false;
   let ttrpcBound = false;
+  // Memory taken by a burst of calls goes back once they have stopped for a moment.
+  const idleMemory = new IdleMemory({ quietMs: IDLE_RELEASE_MS, release: releaseMemory });
+  const touch = () => idleMemory.touch();
 
   /**
    * The ttrpc services plugins offer: every io.containerd.ttrpc.v1 plugin, and any
@@ -150,7 +157,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       const srv = new Server({
         'grpc.max_receive_message_length': config.grpc.max_recv_message_size,
         'grpc.max_send_message_length': config.grpc.max_send_message_size,
-        interceptors: grpcMetrics ? [grpcMetrics.interceptor, malformedRequestInterceptor] : [malformedRequestInterceptor],
+        interceptors: [activityInterceptor(touch), ...(grpcMetrics ? [grpcMetrics.interceptor] : []), malformedRequestInterceptor],
       });
       const served = new Set<string>();
       for (const [id, plugin] of registry.getAll(PluginType.grpc)) {
@@ -240,6 +247,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
           await unlink(address).catch(() => {});
           log.info({}, 'stopped');
         }
+        idleMemory.close();
         rootLock?.release();
       })();
       return stopping;

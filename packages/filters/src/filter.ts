@@ -3,6 +3,7 @@
 
 import type { Adaptor } from './adaptor.js';
 import { formatField, formatValue } from './quote.js';
+import type { Pattern } from './regexp.js';
 
 export interface Filter {
   match(adaptor: Adaptor): boolean;
@@ -23,10 +24,10 @@ export class Selector implements Filter {
   readonly fieldpath: readonly string[];
   readonly operator: Operator;
   readonly value: string;
-  readonly #pattern: RegExp | undefined;
+  readonly #pattern: Pattern | undefined;
 
   /** `pattern` is the compiled value of a `~=` selector. */
-  constructor(spec: SelectorSpec, pattern?: RegExp) {
+  constructor(spec: SelectorSpec, pattern?: Pattern) {
     this.fieldpath = spec.fieldpath;
     this.operator = spec.operator;
     this.value = spec.value ?? '';

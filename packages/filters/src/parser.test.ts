@@ -152,7 +152,7 @@ describe('errors', () => {
     // containerd only notices a bad pattern when matching (and then matches nothing); here it is
     // a parse error at the value.
     ['labels."a.b"~=[', 14, '[labels."a.b"~= >|[|< ]: error parsing regexp: missing closing ]: `[`'],
-    ['id~=(a', 4, '[id~= >|(|< a]: error parsing regexp: unterminated group: `(a`'],
+    ['id~=(a', 4, '[id~= >|(|< a]: error parsing regexp: missing closing ): `(a`'],
     ['id~=(x)\\1', 4, '[id~= >|(|< x)\\1]: error parsing regexp: invalid escape sequence: `\\1`'],
     ['id~=(?=x)', 4, '[id~= >|(|< ?=x)]: error parsing regexp: invalid or unsupported Perl syntax: `(?=`'],
   ];
@@ -178,6 +178,29 @@ describe('errors', () => {
     expect(parseError('id~=too\\ x').message).toBe(
       'filters: parse error: [id~=too\\ >| |< x]: unexpected input:  : invalid argument',
     );
+  });
+});
+
+describe('regexp selectors from a client', () => {
+  it('answer promptly for a catastrophic pattern against a long non-matching value', () => {
+    const filter = parse('name~="(a+)+$",labels.x~=/^(a|aa)+$/');
+    const entry = objectAdaptor({ name: `${'a'.repeat(50_000)}!` }, { maps: { labels: { x: `${'a'.repeat(50_000)}!` } } });
+    const started = performance.now();
+    expect(filter.match(entry)).toBe(false);
+    // Linear-time matching takes milliseconds; a backtracking engine would never finish.
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(filter.match(objectAdaptor({ name: 'xaaa' }, { maps: { labels: { x: 'aaaa' } } }))).toBe(true);
+  });
+
+  it('refuse look-ahead and look-behind, which RE2 does not have, as invalid arguments', () => {
+    for (const [filter, message] of [
+      ['name~=foo(?=bar)', '[name~= >|f|< oo(?=bar)]: error parsing regexp: invalid or unsupported Perl syntax: `(?=`'],
+      ['name~=(?!x)y', '[name~= >|(|< ?!x)y]: error parsing regexp: invalid or unsupported Perl syntax: `(?!`'],
+    ] as const) {
+      const err = parseError(filter);
+      expect(err.code).toBe(GrpcCode.INVALID_ARGUMENT);
+      expect(err.message).toBe(`filters: parse error: ${message}: invalid argument`);
+    }
   });
 });
 

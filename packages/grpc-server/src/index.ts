@@ -11,3 +11,4 @@ export {
   unary,
 } from './service.js';
 export { MalformedRequest, malformedRequestInterceptor, strictRequests } from './strict.js';
+export { activityInterceptor } from './activity.js';

@@ -11,3 +11,4 @@ export * from './utimens.js';
 export * from './dirent.js';
 export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, tryLockExclusive, unlock } from './flock.js';
 export { type PosixSpawnOptions, type WaitStatus, pipe, posixSpawn, waitpidNoHang } from './spawn.js';
+export { mallocTrim, setMallocArenaMax } from './malloc.js';

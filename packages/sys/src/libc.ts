@@ -64,6 +64,9 @@ export interface Libc {
   sigemptyset: (set: Buffer) => number;
   pipe2: (fds: number[], flags: number) => number;
   waitpid: (pid: number, status: number[], options: number) => number;
+  /** glibc's malloc_trim and mallopt; undefined on a C library without them (musl). */
+  mallocTrim: ((pad: number) => number) | undefined;
+  mallopt: ((param: number, value: number) => number) | undefined;
   /** glibc before 2.33 exports mknod only as `__xmknod`; bound when present. */
   legacyMknod: ((path: string, mode: number, dev: bigint) => number) | undefined;
 }
@@ -143,8 +146,20 @@ function load(): Libc {
   } catch {
     spawnFileActionsAddChdir = undefined;
   }
+  let mallocTrim: Libc['mallocTrim'];
+  let mallopt: Libc['mallopt'];
+  try {
+    mallocTrim = lib.func('malloc_trim', 'int', ['size_t']);
+    mallopt = lib.func('mallopt', 'int', ['int', 'int']);
+  } catch {
+    mallocTrim = undefined;
+    mallopt = undefined;
+  }
+
   return {
     koffi,
+    mallocTrim,
+    mallopt,
     mount: lib.func('mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'const char *']),
     umount2: lib.func('umount2', 'int', ['const char *', 'int']),
     mknod,
