@@ -29,6 +29,7 @@ test_apt=(
   "/usr/share/gocode/src/github.com/containerd/containerd/api/services/content/v1/content.proto:golang-github-containerd-containerd-dev"
   "/usr/share/gocode/src/google.golang.org/grpc/debian/missing-sources/grpc/grpc-proto/master/grpc/health/v1/health.proto:golang-google-grpc-dev"
   "/bin/busybox:busybox-static"   # the runnable test image is built from it
+  "go:golang-go"                  # `go tool pprof` reads the debug endpoint's profiles
 )
 wanted=("${daemon_apt[@]}")
 [ "$mode" = --daemon ] || wanted+=("${test_apt[@]}")

@@ -33,6 +33,7 @@ const debianPackage: Record<string, string> = {
   btrfs: 'btrfs-progs',
   losetup: 'mount',
   git: 'git',
+  go: 'golang-go',
 };
 
 /**
