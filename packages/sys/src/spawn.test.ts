@@ -20,7 +20,7 @@ describe('posixSpawn', () => {
     const [outR, outW] = pipe();
     writeSync(inW, 'from stdin\n');
     closeSync(inW);
-    const script = 'echo "$X"; pwd; cat; ps -o pgid= -p $$ | tr -d " "; echo $$; grep SigIgn /proc/$$/status; exit 3';
+    const script = 'echo "$X"; pwd; cat; cut -d " " -f5 /proc/$$/stat; echo $$; grep SigIgn /proc/$$/status; exit 3';
     const pid = posixSpawn({ path: '/bin/sh', argv: ['sh', '-c', script], env: ['X=hello', 'PATH=/usr/bin:/bin'], cwd: '/tmp', stdio: [inR, outW, outW], newProcessGroup: true });
     closeSync(inR);
     closeSync(outW);

@@ -3,7 +3,7 @@
 // records, an event exchange the shims forward their events to over a real ttrpc socket,
 // and a busybox root file system (Debian's busybox-static) for the containers to run.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import { readFile, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RUNTIME_SPEC_TYPE_URLS } from '@containerd-ts/api';
@@ -106,10 +106,17 @@ export async function createEnv(): Promise<TestEnv> {
     root: { path: rootfs, readonly: true },
     linux: { ...baseSpec!.linux, cgroupsPath: `/${namespace}/${id}` },
   });
+  // The shims serving this environment: their command lines name its socket.
   const shimPids = (): number[] => {
     const out: number[] = [];
-    for (const p of execFileSync('ps', ['-eo', 'pid=,args=']).toString().split('\n')) {
-      if (p.includes('containerd-shim') && p.includes(socket)) out.push(Number(p.trim().split(/\s+/)[0]));
+    for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+      let args: string[];
+      try {
+        args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (args[0]?.includes('containerd-shim') && args.includes(socket)) out.push(Number(pid));
     }
     return out;
   };
