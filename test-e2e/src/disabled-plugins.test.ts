@@ -134,14 +134,16 @@ const sameAnswer = (r: RunResult) => ({
 /**
  * containerd's restart monitor checks the services it needs in Go map order (random from
  * run to run) and names the first failed one: its message is compared as "a service that
- * failed, with that service's own error" (the service named must have failed so).
+ * failed, with that service's own code and error" (the service named must have failed so).
  */
 function restartError(o: Observation, message: string, uri: string): string {
   if (uri !== 'io.containerd.internal.v1.restart') return message;
   const m = /^(\w+): failed to get instance of service "([\w-]+)": (.*)$/.exec(message);
   if (!m) return message;
   const own = o.errors.get(`io.containerd.service.v1.${m[2]}`);
-  return own === `${m[1]}: ${m[3]}` ? `${m[1]}: failed to get instance of a failed service` : message;
+  // The code is the named service's own (Unknown for tasks-service, NotFound for others), so it
+  // varies with containerd's map order too: it is checked against that service, not compared.
+  return own === `${m[1]}: ${m[3]}` ? 'failed to get instance of a failed service, with its code and error' : message;
 }
 
 const uris = allPluginURIs();
