@@ -5,6 +5,7 @@
 import { type Server as HttpServer, createServer } from 'node:http';
 import type { ServerMethodDefinition } from '@grpc/grpc-js';
 import { type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall, status as grpcStatus } from '@grpc/grpc-js';
+import { grpcCodeName } from '@containerd-ts/errdefs';
 import type { Logger } from '@containerd-ts/plugin';
 import { Counter, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -16,26 +17,6 @@ export interface MetricsProvider {
 export const hasMetrics = (instance: unknown): instance is MetricsProvider =>
   typeof instance === 'object' && instance !== null && typeof (instance as { registerMetrics?: unknown }).registerMetrics === 'function';
 
-/** gRPC status code names as grpc-go's `codes.Code.String()` prints them. */
-const CODE_NAMES: Record<number, string> = {
-  0: 'OK',
-  1: 'Canceled',
-  2: 'Unknown',
-  3: 'InvalidArgument',
-  4: 'DeadlineExceeded',
-  5: 'NotFound',
-  6: 'AlreadyExists',
-  7: 'PermissionDenied',
-  8: 'ResourceExhausted',
-  9: 'FailedPrecondition',
-  10: 'Aborted',
-  11: 'OutOfRange',
-  12: 'Unimplemented',
-  13: 'Internal',
-  14: 'Unavailable',
-  15: 'DataLoss',
-  16: 'Unauthenticated',
-};
 
 type MethodType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
 const methodType = (m: { requestStream: boolean; responseStream: boolean }): MethodType =>
@@ -85,7 +66,7 @@ export class GrpcServerMetrics {
       this.started.inc(labels, 0);
       this.received.inc(labels, 0);
       this.sent.inc(labels, 0);
-      for (const code of Object.values(CODE_NAMES)) this.handled.inc({ ...labels, grpc_code: code }, 0);
+      for (const code of Object.values(grpcCodeName)) this.handled.inc({ ...labels, grpc_code: code }, 0);
       if (this.handling) this.handling.zero(labels);
     }
   }
@@ -109,7 +90,7 @@ export class GrpcServerMetrics {
       },
       sendStatus: (status, next) => {
         const code = status.code ?? grpcStatus.UNKNOWN;
-        this.handled.inc({ ...labels, grpc_code: CODE_NAMES[code] ?? `Code(${code})` });
+        this.handled.inc({ ...labels, grpc_code: grpcCodeName[code] ?? `Code(${code})` });
         this.handling?.observe(labels, (performance.now() - startedAt) / 1000);
         next(status);
       },
