@@ -123,6 +123,10 @@ function snapshotSession(): Step[] {
     s('prepare', 'child', 'nope'),
     s('view', 'v', 'base'),
     s('view', '--mounts', '-t', '/mnt/v', 'v2', 'base'),
+    // ctr labels what it prepares and commits as a GC root, not what it views: without these
+    // the first removal below lets the collector take v2 before it is removed by name.
+    { ...s('label', 'v', 'containerd.io/gc.root=test'), labels: true },
+    { ...s('label', 'v2', 'containerd.io/gc.root=test'), labels: true },
     s('ls'),
     s('tree'),
     s('info', 'base'),

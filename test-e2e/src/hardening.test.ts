@@ -159,6 +159,8 @@ const ld = (field: number, value: Buffer | string) => {
   const bytes = Buffer.from(value);
   return Buffer.concat([Buffer.from([(field << 3) | 2]), len(bytes.length), bytes]);
 };
+/** A varint field. */
+const varint = (field: number, value: number) => Buffer.concat([Buffer.from([field << 3]), len(value)]);
 const msg = (...fields: Buffer[]) => Buffer.concat(fields);
 
 interface RawCall {
@@ -166,9 +168,14 @@ interface RawCall {
   path: string;
   body: Buffer;
   stream?: boolean;
+  /** A bidirectional stream: these requests, then a half-close. */
+  requests?: Buffer[];
 }
 
-/** `CODE: details`, or `OK`, for one raw call (server streams: the final status). */
+/**
+ * `CODE: details`, or `OK`, for one raw call (server streams: the final status; request
+ * streams: the number of responses before it, and a deadline, for a stream never ended).
+ */
 function rawCall(socket: string, namespace: string, call: RawCall): Promise<string> {
   const client = new Client(`unix://${socket}`, credentials.createInsecure());
   const md = new Metadata();
@@ -179,7 +186,18 @@ function rawCall(socket: string, namespace: string, call: RawCall): Promise<stri
       client.close();
       resolve(err ? `${status[err.code ?? status.UNKNOWN]}: ${err.details}` : 'OK');
     };
-    if (call.stream) {
+    if (call.requests) {
+      let responses = 0;
+      const s = client.makeBidiStreamRequest(call.path, id, id, md, { deadline: Date.now() + 15_000 });
+      s.on('data', () => responses++);
+      s.on('error', () => {});
+      s.on('status', (st) => {
+        client.close();
+        resolve(`${responses} responses, ${status[st.code]}: ${st.details}`);
+      });
+      for (const r of call.requests) s.write(r);
+      s.end();
+    } else if (call.stream) {
       const s = client.makeServerStreamRequest(call.path, id, id, call.body, md);
       s.on('data', () => {});
       s.on('error', (err: ServiceError) => done(err));
@@ -208,6 +226,7 @@ describe("answers to odd requests match containerd's (issue 13)", () => {
 
   const snapshots = '/containerd.services.snapshots.v1.Snapshots';
   const leases = '/containerd.services.leases.v1.Leases';
+  const content = '/containerd.services.content.v1.Content';
   const resource = (id: string, type: string) => ld(2, msg(ld(1, id), ld(2, type)));
   const calls: RawCall[] = [
     { name: 'native Prepare with an empty key', path: `${snapshots}/Prepare`, body: msg(ld(1, 'native')) },
@@ -235,6 +254,11 @@ describe("answers to odd requests match containerd's (issue 13)", () => {
     { name: 'Diff/Diff with field 1 sent as a varint', path: '/containerd.services.diff.v1.Diff/Diff', body: Buffer.from('08', 'hex') },
     { name: 'Events/Subscribe with field 1 sent as a varint', path: '/containerd.services.events.v1.Events/Subscribe', body: Buffer.from('0801', 'hex'), stream: true },
     { name: 'a valid Leases/List with an unknown field', path: `${leases}/List`, body: Buffer.from('f80102', 'hex') },
+    // Found by the gRPC fuzzer: a request that does not decode after several that do was
+    // answered before the handler had answered those, and the stream never ended.
+    { name: 'Content/Write: stat, 2 writes, stat, then a truncated request', path: `${content}/Write`, body: Buffer.alloc(0), requests: [msg(ld(2, 'w1')), msg(varint(1, 1), ld(2, 'w1'), ld(6, 'abc')), msg(varint(1, 1), ld(2, 'w1'), varint(5, 3), ld(6, 'def')), msg(ld(2, 'w1')), Buffer.from('1202', 'hex')] },
+    { name: 'Content/Write: a truncated first request', path: `${content}/Write`, body: Buffer.alloc(0), requests: [Buffer.from('0a05', 'hex')] },
+    { name: 'Content/Write: a write, then a request with field 1 as a string', path: `${content}/Write`, body: Buffer.alloc(0), requests: [msg(varint(1, 1), ld(2, 'w2'), ld(6, 'abc')), msg(ld(1, 'x'))] },
   ];
 
   it.each(calls.map((c) => [c.name, c] as const))('%s', async (_name, call) => {

@@ -38,9 +38,20 @@ export function strictRequests<D extends ServiceDefinition>(definition: D): D {
   return out as D;
 }
 
+/** grpc-go's status text for a request it could not decode: per call, or on a stream. */
+export function malformedDetails(message: MalformedRequest, streaming: boolean): string {
+  return streaming ? `grpc: failed to unmarshal the received message ${message.problem}` : `grpc: error unmarshalling request: ${message.problem}`;
+}
+
 /**
  * Answers a MalformedRequest as grpc-go does: INTERNAL, `grpc: error unmarshalling request: …`
  * for a unary call, `grpc: failed to unmarshal the received message …` on a stream.
+ *
+ * On a request stream the message is passed on in its place instead: the handler may still
+ * be working on the requests before it (grpc-js reads ahead of it), and in grpc-go those are
+ * answered first; the error is what the handler's next read returns. A status sent from here
+ * would race the handler's own writes (grpc-js then never sends the trailers, and the
+ * client waits for its deadline). Such handlers check what they read with `MalformedRequest`.
  */
 export const malformedRequestInterceptor: ServerInterceptor = (method, call: ServerInterceptingCallInterface) => {
   const streaming = method.requestStream || method.responseStream;
@@ -48,14 +59,11 @@ export const malformedRequestInterceptor: ServerInterceptor = (method, call: Ser
     start: (next) =>
       next({
         onReceiveMessage: (message: unknown, forward: (message: unknown) => void) => {
-          if (!(message instanceof MalformedRequest)) {
+          if (!(message instanceof MalformedRequest) || method.requestStream) {
             forward(message);
             return;
           }
-          const details = streaming
-            ? `grpc: failed to unmarshal the received message ${message.problem}`
-            : `grpc: error unmarshalling request: ${message.problem}`;
-          intercepting.sendStatus({ code: status.INTERNAL, details, metadata: new Metadata() });
+          intercepting.sendStatus({ code: status.INTERNAL, details: malformedDetails(message, streaming), metadata: new Metadata() });
         },
       }),
   });

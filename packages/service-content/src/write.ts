@@ -14,7 +14,7 @@ import {
 } from '@containerd-ts/api/services/content';
 import type { CommitOptions, ContentStore, Writer } from '@containerd-ts/content';
 import { GrpcCode, canceled } from '@containerd-ts/errdefs';
-import { requestContext } from '@containerd-ts/grpc-server';
+import { MalformedRequest, malformedDetails, requestContext } from '@containerd-ts/grpc-server';
 import type { Logger } from '@containerd-ts/plugin';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { GO_ZERO_TIME, GrpcStatusError, cancellationSignal, messageOf, toStatus } from './status.js';
@@ -177,7 +177,9 @@ class StreamIO {
   async next(): Promise<WriteContentRequest | null> {
     const call = this.#call;
     for (;;) {
-      const req = call.read() as WriteContentRequest | null;
+      const req = call.read() as WriteContentRequest | MalformedRequest | null;
+      // A request that did not decode ends the stream here, after the ones before it.
+      if (req instanceof MalformedRequest) throw new GrpcStatusError(GrpcCode.INTERNAL, malformedDetails(req, true));
       if (req !== null) return req;
       if (call.readableEnded) return null;
       if (call.cancelled || call.destroyed) throw canceled();
