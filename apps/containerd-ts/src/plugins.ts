@@ -10,6 +10,7 @@ import cgroupsMonitorPlugin from '@containerd-ts/monitor-cgroups';
 import optPlugin from '@containerd-ts/opt';
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
 import restartPlugin from '@containerd-ts/restart-monitor';
+import runtimeV1Plugin from '@containerd-ts/runtime-v1';
 import runtimeV2Plugin from '@containerd-ts/runtime-v2';
 import { containersGrpcPlugin, containersServicePlugin } from '@containerd-ts/service-containers';
 import { contentGrpcPlugin, contentServicePlugin } from '@containerd-ts/service-content';
@@ -52,6 +53,7 @@ export function allPlugins(): AnyPluginDefinition[] {
     leasesServicePlugin,
     namespacesServicePlugin,
     snapshotsServicePlugin,
+    runtimeV1Plugin,
     runtimeV2Plugin,
     cgroupsMonitorPlugin,
     tasksServicePlugin,

@@ -26,6 +26,8 @@ import * as metrics from './gen/github.com/containerd/containerd/api/types/metri
 import * as mount from './gen/github.com/containerd/containerd/api/types/mount.js';
 import * as platform from './gen/github.com/containerd/containerd/api/types/platform.js';
 import * as taskTypes from './gen/github.com/containerd/containerd/api/types/task/task.js';
+import * as runctypes from './gen/github.com/containerd/containerd/runtime/linux/runctypes/runc.js';
+import * as shimV1 from './gen/github.com/containerd/containerd/runtime/v1/shim/v1/shim.js';
 import * as runcOptions from './gen/github.com/containerd/containerd/runtime/v2/runc/options/oci.js';
 import * as shim from './gen/github.com/containerd/containerd/runtime/v2/task/shim.js';
 import * as anyProto from './gen/google/protobuf/any.js';
@@ -63,6 +65,8 @@ export const generatedModules: Readonly<Record<string, Readonly<Record<string, u
   'github.com/containerd/containerd/api/types/mount.proto': mount,
   'github.com/containerd/containerd/api/types/platform.proto': platform,
   'github.com/containerd/containerd/api/types/task/task.proto': taskTypes,
+  'github.com/containerd/containerd/runtime/linux/runctypes/runc.proto': runctypes,
+  'github.com/containerd/containerd/runtime/v1/shim/v1/shim.proto': shimV1,
   'github.com/containerd/containerd/runtime/v2/runc/options/oci.proto': runcOptions,
   'github.com/containerd/containerd/runtime/v2/task/shim.proto': shim,
   'google/protobuf/any.proto': anyProto,

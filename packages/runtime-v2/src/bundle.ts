@@ -18,6 +18,8 @@ export class Bundle {
     readonly namespace: string,
     /** `<state>/<namespace>/<id>`. */
     readonly path: string,
+    /** The work dir when the bundle has no `work` symlink to it (runtime v1's layout). */
+    readonly workDir?: string,
   ) {}
 
   get rootfs(): string {
@@ -35,7 +37,7 @@ export class Bundle {
    * looks like a live one.
    */
   async delete(): Promise<void> {
-    const work = await readlink(join(this.path, 'work')).catch(() => undefined);
+    const work = this.workDir ?? (await readlink(join(this.path, 'work')).catch(() => undefined));
     try {
       await unmountAll(this.rootfs);
     } catch (err) {
@@ -102,16 +104,28 @@ function remappedGID(spec: Uint8Array): number {
   return 0;
 }
 
-/** Creates a bundle for a new task; on any failure, removes what it created. */
-export async function newBundle(root: string, state: string, namespace: string, id: string, spec: Uint8Array): Promise<Bundle> {
+/**
+ * Creates a bundle for a new task; on any failure, removes what it created. With
+ * `workLink: false` (runtime v1's layout) the bundle has no `work` symlink and keeps the
+ * work dir's path itself.
+ */
+export async function newBundle(
+  root: string,
+  state: string,
+  namespace: string,
+  id: string,
+  spec: Uint8Array,
+  options: { workLink?: boolean } = {},
+): Promise<Bundle> {
+  const workLink = options.workLink ?? true;
   try {
     validateIdentifier(id);
   } catch (err) {
     const message = isContainerdError(err) ? err.message : String(err);
     throw invalidArgument(`invalid task id ${id}: ${message.replace(/: invalid argument$/, '')}`, err);
   }
-  const bundle = new Bundle(id, namespace, join(state, namespace, id));
   const work = join(root, namespace, id);
+  const bundle = new Bundle(id, namespace, join(state, namespace, id), workLink ? undefined : work);
   const created: string[] = [];
   try {
     await mkdir(dirname(bundle.path), { recursive: true, mode: 0o711 });
@@ -132,7 +146,7 @@ export async function newBundle(root: string, state: string, namespace: string, 
       await mkdir(work, { mode: 0o711 });
     }
     created.push(work);
-    await symlink(work, join(bundle.path, 'work'));
+    if (workLink) await symlink(work, join(bundle.path, 'work'));
     await writeFile(join(bundle.path, CONFIG_FILENAME), spec, { mode: 0o666 });
     return bundle;
   } catch (err) {
@@ -143,9 +157,14 @@ export async function newBundle(root: string, state: string, namespace: string, 
 
 /** Creates the bundle's log fifo (the shim opens it for writing and blocks until a reader is there). */
 export async function createLogFifo(bundle: Bundle): Promise<void> {
-  const exists = await lstat(bundle.logPath).then(
+  await createFifo(bundle.logPath);
+}
+
+/** Creates a fifo at `path` (mode 0700) unless one is there. */
+export async function createFifo(path: string): Promise<void> {
+  const exists = await lstat(path).then(
     (s) => s.isFIFO(),
     () => false,
   );
-  if (!exists) mknod(bundle.logPath, constants.S_IFIFO | 0o700, 0);
+  if (!exists) mknod(path, constants.S_IFIFO | 0o700, 0);
 }

@@ -14,8 +14,9 @@ import { CRASH_POINTS, type CrashPoint, TaskManager } from './manager.js';
 import { fromShimStatus } from './shim-errors.js';
 import { runtimeTimeouts } from './timeouts.js';
 
-export { RuntimeResolver, deleteShim, shimBinaryName, startShim, type Exit, type ShimCommandConfig } from './binary.js';
-export { Bundle, loadBundle, newBundle } from './bundle.js';
+export { RuntimeResolver, defaultPublishBinary, deleteShim, shimBinaryName, startShim, type Exit, type ShimCommandConfig } from './binary.js';
+export { Bundle, createFifo, loadBundle, newBundle } from './bundle.js';
+export { FifoReader } from './fifo.js';
 export type { CallOptions, ShimConnection, ShimDialer } from './connection.js';
 export {
   CRASH_POINTS,
@@ -30,7 +31,7 @@ export {
   type TaskManagerConfig,
 } from './manager.js';
 export { isRuncRuntime, withRuncRoot } from './runc-options.js';
-export { type ProcessState, ShimTask, type TaskIO } from './shim.js';
+export { type ProcessState, type RuntimeTask, STATUS_STOPPED, ShimTask, type TaskIO } from './shim.js';
 export { fromShimStatus } from './shim-errors.js';
 export { type RuntimeTimeouts, runtimeTimeouts } from './timeouts.js';
 

@@ -2,9 +2,7 @@
 // fresh bundle, keeps the connected shims by namespace and ID, deletes tasks with their
 // shim and bundle, cleans up after a shim that died (its exit published), and at start
 // reconnects every shim left running by an earlier daemon — all bundles in parallel.
-import { closeSync, fstatSync, openSync, constants as fsConstants } from 'node:fs';
 import { access, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { type Any, packAny, typeUrlOf, unpackAs } from '@containerd-ts/api';
 import { TaskDelete, TaskExit } from '@containerd-ts/api/events/task';
@@ -15,7 +13,8 @@ import type { Logger } from '@containerd-ts/plugin';
 import { unmountAll } from '@containerd-ts/snapshots';
 import { now, toMillis } from '@containerd-ts/timestamp';
 import { type Exit, type RuntimeResolver, type ShimCommandConfig, deleteShim, startShim } from './binary.js';
-import { type Bundle, createLogFifo, loadBundle, newBundle } from './bundle.js';
+import { type Bundle, loadBundle, newBundle } from './bundle.js';
+import { FifoReader } from './fifo.js';
 import type { ClosedErrorTest, ShimDialer } from './connection.js';
 import { withRuncRoot } from './runc-options.js';
 import { type ProcessState, STATUS_STOPPED, ShimTask, type TaskIO } from './shim.js';
@@ -124,7 +123,7 @@ interface Entry {
   task: ShimTask;
   /** The command config to run `shim delete` with if the shim dies (looked up then for a reloaded shim). */
   command: () => Promise<ShimCommandConfig | undefined>;
-  log: ShimLog;
+  log: FifoReader;
   /** Set when the daemon removed the task itself: the close that follows is expected. */
   removed: boolean;
   /** The pid of the init exit already published (by the shim or by recovery), 0 if none. */
@@ -137,40 +136,6 @@ interface Entry {
 const EXIT_DELIVERED_FILE = 'exit-delivered';
 /** In a bundle: the task was deleted through the daemon (its shim's Delete succeeded). */
 const DELETED_FILE = 'deleted';
-
-/** The read end of a bundle's log fifo, copied to the daemon's stderr. */
-class ShimLog {
-  private socket: Socket | undefined;
-
-  static async open(bundle: Bundle, sink: ((chunk: Buffer) => void) | undefined): Promise<ShimLog> {
-    const log = new ShimLog();
-    // O_RDWR: opening never blocks and the fifo never reads EOF while the shim restarts.
-    // A reloaded bundle has its fifo already: open it straight away (no lstat first).
-    const flags = fsConstants.O_RDWR | fsConstants.O_NONBLOCK;
-    let fd: number;
-    try {
-      fd = openSync(bundle.logPath, flags);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await createLogFifo(bundle);
-      fd = openSync(bundle.logPath, flags);
-    }
-    if (!fstatSync(fd).isFIFO()) {
-      closeSync(fd);
-      throw new Error(`${bundle.logPath} is not a fifo`);
-    }
-    const socket = new Socket({ fd, readable: true, writable: false });
-    socket.on('data', (d: Buffer) => sink?.(d));
-    socket.on('error', () => {});
-    log.socket = socket;
-    return log;
-  }
-
-  close(): void {
-    this.socket?.destroy();
-    this.socket = undefined;
-  }
-}
 
 function wrap(prefix: string, err: unknown): Error {
   if (isContainerdError(err)) {
@@ -285,7 +250,7 @@ export class TaskManager {
     }
     this.crash('create:bundle');
     let entry: Entry | undefined;
-    let log: ShimLog | undefined;
+    let log: FifoReader | undefined;
     try {
       let runtimePath: string;
       try {
@@ -294,7 +259,7 @@ export class TaskManager {
         throw wrap('failed to start shim', wrap('failed to resolve runtime path', err));
       }
       const command = this.commandFor(runtimePath);
-      log = await ShimLog.open(bundle, this.config.shimLogSink);
+      log = await FifoReader.open(bundle.logPath, this.config.shimLogSink);
       let address: string;
       try {
         address = await startShim(command, bundle, runtimeOptions, ctx.signal);
@@ -371,7 +336,7 @@ export class TaskManager {
     ns: string,
     bundle: Bundle,
     command: ShimCommandConfig | undefined,
-    log: ShimLog | undefined,
+    log: FifoReader | undefined,
     publish: 'now' | 'recovered' | false,
   ): Promise<void> {
     const { id } = bundle;
@@ -519,11 +484,11 @@ export class TaskManager {
       await bundle.delete().catch((err: unknown) => this.config.log.warn({ namespace: ns, id, error: String(err) }, 'failed to delete bundle'));
       return;
     }
-    let shimLog: ShimLog | undefined;
+    let shimLog: FifoReader | undefined;
     let task: ShimTask | undefined;
     let state: ProcessState | undefined;
     try {
-      shimLog = await ShimLog.open(bundle, this.config.shimLogSink);
+      shimLog = await FifoReader.open(bundle.logPath, this.config.shimLogSink);
       const conn = await withTimeout(this.config.dial(address), this.config.timeouts.shimLoadMs, 'connect');
       task = this.shimTask(bundle, conn);
       // State alone proves the shim alive and tells the task's pid and status (one round
@@ -561,7 +526,7 @@ export class TaskManager {
   }
 
   /** A shim that serves no task: told to go, runc's state and mounts cleaned, the bundle removed. */
-  private async discardTasklessShim(bundle: Bundle, command: ShimCommandConfig | undefined, task: ShimTask, log: ShimLog): Promise<void> {
+  private async discardTasklessShim(bundle: Bundle, command: ShimCommandConfig | undefined, task: ShimTask, log: FifoReader): Promise<void> {
     const { shimCleanupMs, shimShutdownMs } = this.config.timeouts;
     await withTimeout(task.shutdown(shimShutdownMs), shimCleanupMs, 'shutdown').catch(() => {});
     await withTimeout(task.closed, shimCleanupMs, 'shim exit').catch(() => {});

@@ -63,8 +63,34 @@ export interface ProcessState extends TaskIO {
 /** containerd.v1.types.Status STOPPED. */
 export const STATUS_STOPPED = 3;
 
+/**
+ * A task as the tasks service drives it, whichever runtime runs it (a v2 shim's
+ * ShimTask, or a runtime v1 task): execId '' is the init process.
+ */
+export interface RuntimeTask {
+  readonly id: string;
+  readonly namespace: string;
+  /** The init process's pid as Create reported it. */
+  readonly initPid: number;
+  start(execId?: string): Promise<number>;
+  /** Deletes an exec process (the init process is deleted through its runtime). */
+  delete(execId?: string): Promise<Exit>;
+  state(execId?: string, options?: Partial<CallOptions>): Promise<ProcessState>;
+  kill(signal: number, all: boolean, execId?: string): Promise<void>;
+  exec(execId: string, io: TaskIO, spec: Any | undefined): Promise<void>;
+  pids(): Promise<ProcessInfo[]>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  resizePty(width: number, height: number, execId?: string): Promise<void>;
+  closeIO(execId?: string): Promise<void>;
+  checkpoint(path: string, options: Any | undefined): Promise<void>;
+  update(resources: Any | undefined, annotations: Record<string, string>): Promise<void>;
+  stats(): Promise<Any | undefined>;
+  wait(execId?: string, signal?: AbortSignal): Promise<{ status: number; timestamp: Timestamp | undefined }>;
+}
+
 /** A shim connection and the task it runs, as the runtime keeps it. */
-export class ShimTask {
+export class ShimTask implements RuntimeTask {
   constructor(
     readonly bundle: Bundle,
     private readonly conn: ShimConnection,

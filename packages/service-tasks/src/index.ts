@@ -2,10 +2,11 @@
 // runtime) and io.containerd.grpc.v1 tasks (its gRPC API), with containerd's requires.
 import type {} from '@containerd-ts/metadata-level';
 import { definePlugin } from '@containerd-ts/plugin';
+import type {} from '@containerd-ts/runtime-v1';
 import { runtimeTimeouts } from '@containerd-ts/runtime-v2';
 import { notFound } from '@containerd-ts/errdefs';
 import { tasksGrpcService } from './grpc.js';
-import { TasksService } from './tasks.js';
+import { type TaskRuntime, TasksService } from './tasks.js';
 
 export { tasksGrpcService } from './grpc.js';
 export { type ContainerRecord, type ContainerSource, type SnapshotMounts, type TaskRuntime, TasksService, type TasksServiceOptions } from './tasks.js';
@@ -19,9 +20,9 @@ declare module '@containerd-ts/plugin' {
 export const tasksServicePlugin = definePlugin({
   type: 'io.containerd.service.v1',
   id: 'tasks-service',
-  // containerd also lists io.containerd.runtime.v1 and io.containerd.monitor.v1, which
-  // containerd-ts does not have (an unknown required type is an error in its graph).
-  requires: ['io.containerd.event.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
+  // containerd also lists io.containerd.monitor.v1, which is not required here (the
+  // cgroups monitor watches tasks itself).
+  requires: ['io.containerd.runtime.v1', 'io.containerd.event.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
   init(ctx) {
     // containerd looks for its runtimes first: when they are there but none initialised
     // (v1 and v2 fail alike on a missing content store, metadata or exchange) it fails
@@ -35,9 +36,13 @@ export const tasksServicePlugin = definePlugin({
       throw new Error('no runtimes available to create task service');
     }
     const metadata = ctx.get('io.containerd.metadata.v1');
+    // The v1 runtimes that initialised (skipped or failed ones are left out, as containerd).
+    const runtimes = new Map<string, TaskRuntime>();
+    for (const [id, r] of ctx.getAll('io.containerd.runtime.v1')) runtimes.set(`io.containerd.runtime.v1.${id}`, r);
     return new TasksService({
       containers: metadata.containers,
       runtime,
+      runtimes,
       snapshotMounts: async (rctx, snapshotter, key) => {
         const sn = metadata.snapshotter(snapshotter);
         if (!sn) throw notFound(`snapshotter ${snapshotter}`);

@@ -1,10 +1,12 @@
 // The local tasks service (containerd's services/tasks "local"): tasks of containers
-// through the v2 runtime, answered with containerd's codes and messages. The shim
-// publishes the /tasks/* events itself (forwarded over ttrpc); this service publishes none.
+// through their runtime (v1 `linux` for `io.containerd.runtime.v1.linux`, v2 for every
+// other name), answered with containerd's codes and messages. The runtimes publish the
+// /tasks/* events (a v2 shim forwards them over ttrpc); this service publishes none.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { type Any, type MessageCodec, typeRegistry, typeUrlOf, unpackAs } from '@containerd-ts/api';
 import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
+import { CheckpointOptions as V1CheckpointOptions, CreateOptions as V1CreateOptions } from '@containerd-ts/api/runtime/runctypes';
 import type {
   CheckpointTaskRequest,
   CheckpointTaskResponse,
@@ -39,7 +41,7 @@ import { ContainerdError, fromGrpcStatus, invalidArgument, isNotFound, notImplem
 import { objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import type { Logger } from '@containerd-ts/plugin';
-import type { CreateOpts, Exit, ShimTask } from '@containerd-ts/runtime-v2';
+import type { CreateOpts, Exit, RuntimeTask } from '@containerd-ts/runtime-v2';
 import { now } from '@containerd-ts/timestamp';
 
 /** The container record fields the tasks service reads. */
@@ -58,17 +60,20 @@ export interface ContainerSource {
 /** Mounts of a container's snapshot (used when a request brings no rootfs). */
 export type SnapshotMounts = (ctx: RequestContext, snapshotter: string, key: string) => Promise<Mount[]>;
 
-/** The runtime the service drives (the v2 shim manager). */
+/** A runtime the service drives (the v2 shim manager, the runtime v1 `linux`). */
 export interface TaskRuntime {
-  create(ctx: RequestContext, id: string, opts: CreateOpts): Promise<ShimTask>;
-  get(ctx: RequestContext, id: string): ShimTask;
-  list(ctx: RequestContext, all?: boolean): ShimTask[];
+  create(ctx: RequestContext, id: string, opts: CreateOpts): Promise<RuntimeTask>;
+  get(ctx: RequestContext, id: string): RuntimeTask;
+  list(ctx: RequestContext, all?: boolean): RuntimeTask[];
   delete(ctx: RequestContext, id: string): Promise<Exit>;
 }
 
 export interface TasksServiceOptions {
   containers: ContainerSource;
+  /** The v2 runtime: every runtime name that `runtimes` does not have. */
   runtime: TaskRuntime;
+  /** Runtimes by the name containers give (`io.containerd.runtime.v1.linux`), as containerd's l.runtimes. */
+  runtimes?: ReadonlyMap<string, TaskRuntime>;
   snapshotMounts?: SnapshotMounts;
   /** io.containerd.timeout.task.state. */
   stateTimeoutMs: number;
@@ -76,6 +81,9 @@ export interface TasksServiceOptions {
 }
 
 const RUNC_PREFIX = 'io.containerd.runc';
+
+/** containerd's plugin.RuntimeLinuxV1. */
+const RUNTIME_LINUX_V1 = 'io.containerd.runtime.v1.linux';
 
 /** Whether `runtime` is (a version of) the runc runtime, as containerd's checkRuntime. */
 const isRunc = (runtime: string): boolean => runtime.startsWith(`${RUNC_PREFIX}.`) || runtime === RUNC_PREFIX;
@@ -100,25 +108,35 @@ function runcOptions<T>(any: Any, codec: MessageCodec<T>, invalid: string): T {
 export class TasksService {
   constructor(private readonly options: TasksServiceOptions) {}
 
-  private get runtime(): TaskRuntime {
-    return this.options.runtime;
+  /** The runtime of a runtime name (containerd's getRuntime): a named one, else v2. */
+  private runtimeOf(name: string): TaskRuntime {
+    return this.options.runtimes?.get(name) ?? this.options.runtime;
+  }
+
+  /** Every runtime, the named ones first (containerd's allRuntimes). */
+  private allRuntimes(): TaskRuntime[] {
+    return [...(this.options.runtimes?.values() ?? []), this.options.runtime];
+  }
+
+  private listTasks(ctx: RequestContext): RuntimeTask[] {
+    return this.allRuntimes().flatMap((r) => r.list(ctx));
   }
 
   private getContainer(ctx: RequestContext, id: string): Promise<ContainerRecord> {
     return this.options.containers.get(ctx, id);
   }
 
-  private async getTask(ctx: RequestContext, id: string): Promise<ShimTask> {
+  private async getTask(ctx: RequestContext, id: string): Promise<RuntimeTask> {
     const container = await this.getContainer(ctx, id);
     try {
-      return this.runtime.get(ctx, container.id);
+      return this.runtimeOf(container.runtime.name).get(ctx, container.id);
     } catch {
       throw fromGrpcStatus(5, `task ${container.id} not found`);
     }
   }
 
   /** The process of a task: the init process, or an exec one (not-found when unknown). */
-  private async process(task: ShimTask, execId: string): Promise<void> {
+  private async process(task: RuntimeTask, execId: string): Promise<void> {
     if (execId !== '') await task.state(execId);
   }
 
@@ -127,6 +145,8 @@ export class TasksService {
     let checkpoint = '';
     if (r.options && isRunc(container.runtime.name)) {
       checkpoint = runcOptions(r.options, RuncOptions, `invalid task create option for ${container.runtime.name}`).criuImagePath;
+    } else if (r.options && container.runtime.name === RUNTIME_LINUX_V1) {
+      checkpoint = runcOptions(r.options, V1CreateOptions, `invalid task create option for ${container.runtime.name}`).criuImagePath;
     }
     if (checkpoint === '' && r.checkpoint) {
       if (r.checkpoint.mediaType !== CHECKPOINT_MEDIA_TYPE) throw unknown(`unsupported checkpoint type ${JSON.stringify(r.checkpoint.mediaType)}`);
@@ -146,17 +166,20 @@ export class TasksService {
       runtimeOptions: container.runtime.options,
       taskOptions: r.options,
     };
-    if (container.runtime.name === 'io.containerd.runc.v1') {
+    if (container.runtime.name.startsWith('io.containerd.runtime.v1.')) {
+      this.options.log?.warn({}, 'runtime v1 is deprecated since containerd v1.4, consider using runtime v2');
+    } else if (container.runtime.name === 'io.containerd.runc.v1') {
       this.options.log?.warn({}, '"io.containerd.runc.v1" is deprecated since containerd v1.4, consider using "io.containerd.runc.v2"');
     }
+    const runtime = this.runtimeOf(container.runtime.name);
     let exists = true;
     try {
-      this.runtime.get(ctx, r.containerId);
+      runtime.get(ctx, r.containerId);
     } catch {
       exists = false;
     }
     if (exists) throw new ContainerdError('already-exists', `task ${r.containerId}`);
-    const task = await this.runtime.create(ctx, r.containerId, opts);
+    const task = await runtime.create(ctx, r.containerId, opts);
     // The pid the shim's Create answered (containerd asks the shim again with Connect): a
     // client that closes stdin right after this returns (`echo x | ctr run`) races this reply.
     return { containerId: r.containerId, pid: task.initPid };
@@ -172,12 +195,13 @@ export class TasksService {
 
   async delete(ctx: RequestContext, r: DeleteTaskRequest): Promise<DeleteResponse> {
     const container = await this.getContainer(ctx, r.containerId);
+    const runtime = this.runtimeOf(container.runtime.name);
     try {
-      this.runtime.get(ctx, container.id);
+      runtime.get(ctx, container.id);
     } catch {
       throw fromGrpcStatus(5, `task ${container.id} not found`);
     }
-    const exit = await this.runtime.delete(ctx, r.containerId);
+    const exit = await runtime.delete(ctx, r.containerId);
     return { id: '', pid: exit.pid, exitStatus: exit.status, exitedAt: exit.timestamp };
   }
 
@@ -189,7 +213,7 @@ export class TasksService {
   }
 
   /** A process's state as containerd reports it; a failed State call (not not-found) still answers, with status unknown. */
-  private async processState(task: ShimTask, execId: string): Promise<Process> {
+  private async processState(task: RuntimeTask, execId: string): Promise<Process> {
     const id = execId || task.id;
     try {
       const s = await task.state(execId, { timeoutMs: this.options.stateTimeoutMs });
@@ -219,7 +243,7 @@ export class TasksService {
   }
 
   async list(ctx: RequestContext, _r: ListTasksRequest): Promise<ListTasksResponse> {
-    const tasks = this.runtime.list(ctx);
+    const tasks = this.listTasks(ctx);
     const states = await Promise.all(
       tasks.map((t) =>
         this.processState(t, '').catch((err: unknown) => {
@@ -279,6 +303,8 @@ export class TasksService {
     let imagePath = '';
     if (r.options && isRunc(container.runtime.name)) {
       imagePath = runcOptions(r.options, CheckpointOptions, `invalid task checkpoint option for ${container.runtime.name}`).imagePath;
+    } else if (r.options && container.runtime.name === RUNTIME_LINUX_V1) {
+      imagePath = runcOptions(r.options, V1CheckpointOptions, `invalid task checkpoint option for ${container.runtime.name}`).imagePath;
     }
     if (imagePath !== '') {
       await task.checkpoint(imagePath, r.options);
@@ -309,7 +335,7 @@ export class TasksService {
       throw unknown(err instanceof Error ? err.message : String(err));
     }
     const ns = namespaceRequired(ctx);
-    const tasks = this.runtime.list(ctx).filter((t) => filter.match(objectAdaptor({ id: t.id, namespace: ns })));
+    const tasks = this.listTasks(ctx).filter((t) => filter.match(objectAdaptor({ id: t.id, namespace: ns })));
     const metrics = await Promise.all(
       tasks.map(async (t) => {
         const timestamp = now();

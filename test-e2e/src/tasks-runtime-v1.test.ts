@@ -1,0 +1,168 @@
+// Issue 10: the runtime v1 `io.containerd.runtime.v1.linux` with Debian's `containerd-shim`.
+// The same `ctr run --runtime io.containerd.runtime.v1.linux` session (Debian's ctr) against
+// containerd-ts and Debian's containerd, each in a namespace of its own: outputs and the
+// `ctr events` topics must match — /tasks/exit reaches containerd-ts only through
+// `containerd-ts publish`, which the v1 shim executes — and containerd-ts must leave nothing
+// behind (shims, bundles, work dirs, runc state, mounts, sockets).
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ImageSource, comparable, leftovers, pullInto, serveBusybox, shimSocket, shimsOf } from './containers-run.js';
+import { EventFollower } from './event-follower.js';
+import { type RunResult, type StartedDaemon, ctr, referenceConfig, requireTools, run, startDaemon, startReference } from './harness.js';
+
+type Reference = Awaited<ReturnType<typeof startReference>>;
+
+const V1 = 'io.containerd.runtime.v1.linux';
+const suffix = `${process.pid}`;
+const nsTs = `v1-ts-${suffix}`;
+const nsRef = `v1-ref-${suffix}`;
+
+const list = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+
+describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts and containerd', () => {
+  let ts: StartedDaemon;
+  let ref: Reference;
+  let image: ImageSource;
+  const used: string[] = [];
+
+  const ctrOn = (which: 'ts' | 'ref', args: string[]): Promise<RunResult> =>
+    run('ctr', ['-a', which === 'ts' ? ts.socket : ref.socket, '-n', which === 'ts' ? nsTs : nsRef, ...args], { input: '', timeoutMs: 60_000 });
+
+  const both = async (args: string[]) => {
+    const a = await ctrOn('ts', args);
+    const b = await ctrOn('ref', args);
+    return { ts: comparable(a, nsTs), ref: comparable(b, nsRef), raw: { ts: a, ref: b } };
+  };
+
+  /** What runtime v1 tasks of containerd-ts left behind, besides what every runtime checks. */
+  const v1Leftovers = async (ids: readonly string[]): Promise<string[]> => {
+    const out = await leftovers(ts, nsTs, ids);
+    for (const e of list(join(ts.state, V1, nsTs))) out.push(`v1 bundle ${e}`);
+    for (const e of list(join(ts.root, V1, nsTs))) out.push(`v1 work dir ${e}`);
+    // The v1 shim keeps runc's state in its default root, the same for every daemon.
+    for (const id of ids) if (existsSync(join('/run/containerd/runc', nsTs, id))) out.push(`runc state ${id}`);
+    for (const id of ids) if (existsSync(shimSocket(ts.socket, nsTs, id))) out.push(`v1 shim socket of ${id}`);
+    return out;
+  };
+
+  const topics = (f: EventFollower) =>
+    f
+      .events()
+      .map((l) => l.split(' ')[1] ?? '')
+      .filter((t) => t !== '');
+
+  const followBoth = () => ({
+    ts: new EventFollower('ctr', ts.socket, [`namespace==${nsTs}`]),
+    ref: new EventFollower('ctr', ref.socket, [`namespace==${nsRef}`]),
+  });
+
+  beforeAll(async () => {
+    requireTools('runtime v1 tests', 'containerd-shim', 'runc', 'ctr');
+    image = await serveBusybox();
+    ts = await startDaemon();
+    ref = await startReference({ config: referenceConfig() });
+    await pullInto(ts.socket, nsTs, image.ref);
+    await pullInto(ref.socket, nsRef, image.ref);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const which of ['ts', 'ref'] as const) {
+      if (!(which === 'ts' ? ts : ref)) continue;
+      for (const id of used) {
+        await ctrOn(which, ['tasks', 'kill', '-s', 'KILL', id]).catch(() => {});
+        await ctrOn(which, ['tasks', 'delete', '-f', id]).catch(() => {});
+        await ctrOn(which, ['containers', 'delete', id]).catch(() => {});
+      }
+    }
+    await ts?.cleanup();
+    await ref?.stop();
+    await image?.registry.stop();
+  }, 120_000);
+
+  it('ctr plugins ls: io.containerd.runtime.v1 linux as on containerd', async () => {
+    const line = (r: RunResult) => r.stdout.split('\n').find((l) => /^io\.containerd\.runtime\.v1\s/.test(l))?.replace(/\s+/g, ' ');
+    const a = await ctr(ts.socket, 'plugins', 'ls');
+    const b = await ctr(ref.socket, 'plugins', 'ls');
+    expect(line(a)).toBe('io.containerd.runtime.v1 linux linux/amd64 ok');
+    expect(line(a)).toBe(line(b));
+  });
+
+  it('ctr run --runtime v1 --rm echo hi: prints hi, the same events as containerd, nothing left', async () => {
+    used.push('v1echo');
+    const followers = followBoth();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const r = await both(['run', '--runtime', V1, '--rm', image.ref, 'v1echo', 'echo', 'hi']);
+      expect(r.raw.ts.stdout).toBe('hi\n');
+      expect(r.raw.ts.code).toBe(0);
+      expect(r.ts).toBe(r.ref);
+      for (const f of Object.values(followers)) expect(await f.waitFor('/containers/delete {"id":"v1echo"}')).toBe(true);
+      // The shim's exit event arrives through `containerd-ts publish`; give it time to land.
+      expect(await followers.ts.waitFor('/tasks/exit')).toBe(true);
+      expect(await followers.ref.waitFor('/tasks/exit')).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(topics(followers.ts)).toContain('/tasks/exit');
+      expect(topics(followers.ts)).toEqual(topics(followers.ref));
+      // The exit the shim published: the container's init, status 0.
+      const exit = followers.ts.events().find((l) => l.includes('/tasks/exit'));
+      expect(exit).toMatch(/"container_id":"v1echo","id":"v1echo","pid":\d+,"exited_at":/);
+    } finally {
+      followers.ts.stop();
+      followers.ref.stop();
+    }
+    expect(await v1Leftovers(['v1echo'])).toEqual([]);
+  }, 120_000);
+
+  it('ctr tasks kill of a running v1 task: its exit event (137), the same session as on containerd', async () => {
+    used.push('v1kill');
+    const followers = followBoth();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const started = await both(['run', '-d', '--runtime', V1, image.ref, 'v1kill', 'sleep', '1000']);
+      expect(started.raw.ts.code).toBe(0);
+      expect(started.ts).toBe(started.ref);
+      const tsShims = shimsOf(ts.socket);
+      expect(tsShims.length).toBe(1);
+      const listed = await both(['tasks', 'ls']);
+      expect(listed.raw.ts.stdout).toMatch(/v1kill\s+\d+\s+RUNNING/);
+      const killed = await both(['tasks', 'kill', '-s', 'KILL', 'v1kill']);
+      expect(killed.raw.ts.code).toBe(0);
+      for (const f of Object.values(followers)) expect(await f.waitFor('/tasks/exit')).toBe(true);
+      const exit = followers.ts.events().find((l) => l.includes('/tasks/exit'));
+      expect(exit).toContain('"container_id":"v1kill"');
+      expect(exit).toContain('"exit_status":137');
+      const stopped = await both(['tasks', 'ls']);
+      expect(stopped.raw.ts.stdout).toMatch(/v1kill\s+\d+\s+STOPPED/);
+      const deleted = await both(['tasks', 'delete', 'v1kill']);
+      expect(deleted.ts).toBe(deleted.ref);
+      await both(['containers', 'rm', 'v1kill']);
+      for (const f of Object.values(followers)) expect(await f.waitFor('/containers/delete {"id":"v1kill"}')).toBe(true);
+      expect(topics(followers.ts)).toEqual(topics(followers.ref));
+    } finally {
+      followers.ts.stop();
+      followers.ref.stop();
+    }
+    expect(await v1Leftovers(['v1kill'])).toEqual([]);
+  }, 120_000);
+});
+
+describe('runtime v1 without its shim', () => {
+  it('reports skip with the reason in ctr plugins ls', async () => {
+    const d = await startDaemon({ config: 'version = 2\n[plugins."io.containerd.runtime.v1.linux"]\n  shim = "/nonexistent/containerd-shim"\n' });
+    try {
+      const r = await ctr(d.socket, 'plugins', 'ls', '-d', 'id==linux');
+      expect(r.stdout).toMatch(/Type:\s+io\.containerd\.runtime\.v1/);
+      expect(r.stdout).toMatch(/Status:\s+skipped/);
+      expect(r.stdout).toContain('runtime v1 shim "/nonexistent/containerd-shim" not found');
+    } finally {
+      await d.cleanup();
+    }
+  }, 60_000);
+});
