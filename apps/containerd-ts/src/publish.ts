@@ -75,7 +75,7 @@ export async function publish(address: string, args: readonly string[], stdin: N
   const client = new EventsClient(target, credentials.createInsecure());
   try {
     await new Promise<void>((resolve, reject) => {
-      client.waitForReady(Date.now() + DIAL_TIMEOUT_MS, (err) => (err ? reject(new Error(`failed to dial "${address}": context deadline exceeded`)) : resolve()));
+      client.waitForReady(Date.now() + DIAL_TIMEOUT_MS, (err) => (err ? reject(new Error(`failed to dial "${address}": failed to dial "${address}": context deadline exceeded`)) : resolve()));
     });
     const metadata = new Metadata();
     if (namespace !== '') metadata.set(NAMESPACE_HEADER, namespace);
