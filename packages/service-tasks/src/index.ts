@@ -22,7 +22,7 @@ export const tasksServicePlugin = definePlugin({
   id: 'tasks-service',
   // containerd also lists io.containerd.monitor.v1, which is not required here (the
   // cgroups monitor watches tasks itself).
-  requires: ['io.containerd.runtime.v1', 'io.containerd.event.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
+  requires: ['io.containerd.event.v1', 'io.containerd.runtime.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
   init(ctx) {
     // containerd looks for its runtimes first: when they are there but none initialised
     // (v1 and v2 fail alike on a missing content store, metadata or exchange) it fails
