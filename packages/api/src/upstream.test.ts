@@ -21,6 +21,8 @@ import { Plugin } from './gen/github.com/containerd/containerd/api/services/intr
 import { Info as SnapshotInfo, Kind } from './gen/github.com/containerd/containerd/api/services/snapshots/v1/snapshots.js';
 import { StateResponse } from './gen/github.com/containerd/containerd/runtime/v2/task/shim.js';
 import { Status } from './gen/github.com/containerd/containerd/api/types/task/task.js';
+import { CreateOptions as V1CreateOptions } from './gen/github.com/containerd/containerd/runtime/linux/runctypes/runc.js';
+import { StateResponse as V1StateResponse } from './gen/github.com/containerd/containerd/runtime/v1/shim/v1/shim.js';
 import { Options as RuncOptions } from './gen/github.com/containerd/containerd/runtime/v2/runc/options/oci.js';
 import { MAP_FIELD_NAMES, generatedModules, packAny } from './index.js';
 
@@ -256,6 +258,22 @@ describe('wire identity with containerd 1.6', () => {
         ours: StateResponse.encode(StateResponse.fromPartial({ id: 'c', pid: 7, status: Status.PAUSED, execId: 'e' })).finish(),
       },
       {
+        type: 'containerd.runtime.linux.shim.v1.StateResponse',
+        file: 'github.com/containerd/containerd/runtime/v1/shim/v1/shim.proto',
+        text: 'id: "c" bundle: "/b" pid: 7 status: STOPPED exit_status: 137 exited_at { seconds: 5 nanos: 6 }',
+        ours: V1StateResponse.encode(
+          V1StateResponse.fromPartial({ id: 'c', bundle: '/b', pid: 7, status: Status.STOPPED, exitStatus: 137, exitedAt: { seconds: 5, nanos: 6 } }),
+        ).finish(),
+      },
+      {
+        type: 'containerd.linux.runc.CreateOptions',
+        file: 'github.com/containerd/containerd/runtime/linux/runctypes/runc.proto',
+        text: 'no_pivot_root: true empty_namespaces: ["network"] shim_cgroup: "/x" io_uid: 1000 criu_image_path: "/i"',
+        ours: V1CreateOptions.encode(
+          V1CreateOptions.fromPartial({ noPivotRoot: true, emptyNamespaces: ['network'], shimCgroup: '/x', ioUid: 1000, criuImagePath: '/i' }),
+        ).finish(),
+      },
+      {
         type: 'io.containerd.cgroups.v1.Metrics',
         file: 'github.com/containerd/cgroups/stats/v1/metrics.proto',
         text:
@@ -295,6 +313,7 @@ describe('generated service definitions', () => {
   const upstreamProtos = [
     ...walk(join(containerdSrc, 'api/services')),
     join(containerdSrc, 'runtime/v2/task/shim.proto'),
+    join(containerdSrc, 'runtime/v1/shim/v1/shim.proto'),
     ...(existsSync(healthProto) ? [healthProto] : []),
   ];
   for (const file of upstreamProtos) {
