@@ -24,21 +24,17 @@ export const tasksServicePlugin = definePlugin({
   // cgroups monitor watches tasks itself).
   requires: ['io.containerd.event.v1', 'io.containerd.runtime.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
   init(ctx) {
-    // containerd looks for its runtimes first: when they are there but none initialised
-    // (v1 and v2 fail alike on a missing content store, metadata or exchange) it fails
-    // with this message before any other dependency is asked for; a runtime v2 that is not
-    // registered at all (disabled) is the registry's NotFound.
-    let runtime: ReturnType<typeof ctx.getByID<'io.containerd.runtime.v2', 'task'>>;
-    try {
-      runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
-    } catch (err) {
-      if (!ctx.plugins().some((p) => p.type === 'io.containerd.runtime.v2' && p.id === 'task')) throw err;
-      throw new Error('no runtimes available to create task service');
-    }
-    const metadata = ctx.get('io.containerd.metadata.v1');
-    // The v1 runtimes that initialised (skipped or failed ones are left out, as containerd).
+    // containerd looks for its v1 runtimes first (loadV1Runtimes): none registered (all
+    // disabled) is the registry's NotFound; registered but none initialised (they fail on a
+    // missing metadata store or exchange) is this message. A v1 runtime that skipped (no
+    // containerd-shim on this host: containerd's never skips) leaves v2 tasks working.
+    const v1 = ctx.plugins().filter((p) => p.type === 'io.containerd.runtime.v1');
+    if (v1.length === 0) throw notFound('no plugins registered for io.containerd.runtime.v1');
     const runtimes = new Map<string, TaskRuntime>();
     for (const [id, r] of ctx.getAll('io.containerd.runtime.v1')) runtimes.set(`io.containerd.runtime.v1.${id}`, r);
+    if (runtimes.size === 0 && !v1.every((p) => p.status === 'skip')) throw new Error('no runtimes available to create task service');
+    const runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
+    const metadata = ctx.get('io.containerd.metadata.v1');
     return new TasksService({
       containers: metadata.containers,
       runtime,
