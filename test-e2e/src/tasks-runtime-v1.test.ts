@@ -7,9 +7,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, comparable, leftovers, pullInto, serveBusybox, shimSocket, shimsOf } from './containers-run.js';
+import { type ImageSource, comparable, leftovers, pullInto, restartDaemon, serveBusybox, shimSocket, shimsOf } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
-import { type RunResult, type StartedDaemon, ctr, referenceConfig, requireTools, run, startDaemon, startReference } from './harness.js';
+import { type RunResult, type Service, type StartedDaemon, ctr, referenceConfig, requireTools, run, startDaemon, startReference } from './harness.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
 
@@ -30,6 +30,8 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
   let ts: StartedDaemon;
   let ref: Reference;
   let image: ImageSource;
+  /** containerd-ts started again on the same directories (the restart test). */
+  let restarted: Service | undefined;
   const used: string[] = [];
 
   const ctrOn = (which: 'ts' | 'ref', args: string[]): Promise<RunResult> =>
@@ -81,6 +83,7 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
         await ctrOn(which, ['containers', 'delete', id]).catch(() => {});
       }
     }
+    await restarted?.stop();
     await ts?.cleanup();
     await ref?.stop();
     await image?.registry.stop();
@@ -163,6 +166,32 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       followers.ref.stop();
     }
     expect(await v1Leftovers(['v1kill'])).toEqual([]);
+  }, 120_000);
+
+  it('a running v1 task survives a daemon restart: reconnected, killed, its exit published, deleted, nothing left', async () => {
+    used.push('v1keep');
+    const r = await ctrOn('ts', ['run', '-d', '--runtime', V1, image.ref, 'v1keep', 'sleep', '1000']);
+    expect(r.code, r.stderr).toBe(0);
+    const shims = shimsOf(ts.socket);
+    expect(shims.length).toBe(1);
+    await ts.stop();
+    restarted = await restartDaemon(ts);
+    expect(shimsOf(ts.socket)).toEqual(shims);
+    expect((await ctrOn('ts', ['tasks', 'ls'])).stdout).toMatch(/v1keep\s+\d+\s+RUNNING/);
+    const follower = new EventFollower('ctr', ts.socket, [`namespace==${nsTs}`]);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await ctrOn('ts', ['tasks', 'kill', '-s', 'KILL', 'v1keep'])).code).toBe(0);
+      // The shim publishes the exit to the new daemon through `containerd-ts publish`.
+      expect(await follower.waitFor('/tasks/exit')).toBe(true);
+      expect(follower.events().find((l) => l.includes('/tasks/exit'))).toContain('"exit_status":137');
+      expect((await ctrOn('ts', ['tasks', 'delete', 'v1keep'])).code).toBe(0);
+      expect((await ctrOn('ts', ['containers', 'rm', 'v1keep'])).code).toBe(0);
+      expect(await follower.waitFor('/tasks/delete')).toBe(true);
+    } finally {
+      follower.stop();
+    }
+    expect(await v1Leftovers(['v1keep'])).toEqual([]);
   }, 120_000);
 });
 

@@ -63,7 +63,17 @@ describe('the v1 shim command line', () => {
     const pid = posixSpawn({ path: '/bin/true', argv: ['true'], env: [], stdio: [0, 1, 2] });
     await reapShim(pid, 5);
     expect(existsSync(`/proc/${pid}`)).toBe(false);
-    await reapShim(1, 5); // init: not our child
+  });
+
+  it('waits for a process that is not its child until it is gone', async () => {
+    const { spawn } = await import('node:child_process');
+    // A grandchild (sh's background sleep): not the test process's child.
+    const sh = spawn('/bin/sh', ['-c', 'sleep 0.3 & echo $!'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = Number((await new Promise<Buffer>((r) => sh.stdout.once('data', r))).toString().trim());
+    const started = Date.now();
+    await reapShim(pid, 10);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(existsSync(`/proc/${pid}`)).toBe(false);
   });
 });
 

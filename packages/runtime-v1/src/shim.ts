@@ -124,8 +124,9 @@ function setupOOMScore(pid: number): void {
 }
 
 /**
- * Reaps the shim once it has exited (polling: the daemon has no SIGCHLD handler of its
- * own). Resolves when it is gone; a pid that is not the daemon's child resolves at once.
+ * Resolves once the shim has exited: reaped when it is the daemon's child (polling, the
+ * daemon has no SIGCHLD handler of its own), else (a shim of an earlier daemon, re-parented)
+ * once it no longer exists, as containerd's waitForExit polls kill(pid, 0).
  */
 export function reapShim(pid: number, intervalMs = 50): Promise<void> {
   return new Promise((resolve) => {
@@ -134,7 +135,7 @@ export function reapShim(pid: number, intervalMs = 50): Promise<void> {
       try {
         done = waitpidNoHang(pid).exited;
       } catch {
-        done = true; // ECHILD: not our child (a shim of an earlier daemon) or reaped already
+        done = !processAlive(pid); // ECHILD: not the daemon's child
       }
       if (done) resolve();
       else setTimeout(poll, intervalMs).unref();
