@@ -5,6 +5,7 @@
 // `containerd-ts publish`, which the v1 shim executes — and containerd-ts must leave nothing
 // behind (shims, bundles, work dirs, runc state, mounts, sockets).
 import { existsSync, readdirSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ImageSource, comparable, leftovers, pullInto, restartDaemon, serveBusybox, shimSocket, shimsOf } from './containers-run.js';
@@ -54,9 +55,11 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
     return out;
   };
 
-  const topics = (f: EventFollower) =>
+  /** The topics of the events about container `id` (a late exit of an earlier test's task is left out). */
+  const topics = (f: EventFollower, id: string) =>
     f
       .events()
+      .filter((l) => l.includes(`"${id}"`))
       .map((l) => l.split(' ')[1] ?? '')
       .filter((t) => t !== '');
 
@@ -84,6 +87,8 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       }
     }
     await restarted?.stop();
+    // runc leaves the namespace's (empty) state directory in the shared root, for both daemons.
+    for (const ns of [nsTs, nsRef]) await rmdir(join('/run/containerd/runc', ns)).catch(() => {});
     await ts?.cleanup();
     await ref?.stop();
     await image?.registry.stop();
@@ -114,7 +119,7 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       for (const f of Object.values(followers)) expect(await f.waitFor('/tasks/exit')).toBe(true);
       const withoutExit = (t: string[]) => t.filter((x) => x !== '/tasks/exit');
       const exitAfterStart = (t: string[]) => t.filter((x) => x === '/tasks/exit').length === 1 && t.indexOf('/tasks/exit') > t.indexOf('/tasks/start');
-      expect(withoutExit(topics(followers.ts))).toEqual([
+      expect(withoutExit(topics(followers.ts, 'v1echo'))).toEqual([
         '/snapshot/prepare',
         '/containers/create',
         '/tasks/create',
@@ -123,9 +128,9 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
         '/snapshot/remove',
         '/containers/delete',
       ]);
-      expect(withoutExit(topics(followers.ts))).toEqual(withoutExit(topics(followers.ref)));
-      expect(exitAfterStart(topics(followers.ts))).toBe(true);
-      expect(exitAfterStart(topics(followers.ref))).toBe(true);
+      expect(withoutExit(topics(followers.ts, 'v1echo'))).toEqual(withoutExit(topics(followers.ref, 'v1echo')));
+      expect(exitAfterStart(topics(followers.ts, 'v1echo'))).toBe(true);
+      expect(exitAfterStart(topics(followers.ref, 'v1echo'))).toBe(true);
       // The exit the shim published: the container's init, status 0.
       const exit = followers.ts.events().find((l) => l.includes('/tasks/exit'));
       expect(exit).toMatch(/"container_id":"v1echo","id":"v1echo","pid":\d+,"exited_at":/);
@@ -134,6 +139,21 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       followers.ref.stop();
     }
     expect(await v1Leftovers(['v1echo'])).toEqual([]);
+  }, 120_000);
+
+  it('ctr run --runtime v1: exit codes, env and cwd as on containerd', async () => {
+    const cases: string[][] = [
+      ['run', '--rm', '--runtime', V1, image.ref, 'v1exit3', 'sh', '-c', 'exit 3'],
+      ['run', '--rm', '--runtime', V1, '--env', 'FOO=bar', '--cwd', '/tmp', image.ref, 'v1env', 'sh', '-c', 'echo $FOO; pwd'],
+    ];
+    for (const args of cases) {
+      used.push(args[args.indexOf(image.ref) + 1]!);
+      const r = await both(args);
+      expect(r.ts, args.join(' ')).toBe(r.ref);
+    }
+    expect((await ctrOn('ts', cases[0]!.map((a) => (a === 'v1exit3' ? 'v1exit3b' : a)))).code).toBe(3);
+    used.push('v1exit3b');
+    expect(await v1Leftovers(['v1exit3', 'v1exit3b', 'v1env'])).toEqual([]);
   }, 120_000);
 
   it('ctr tasks kill of a running v1 task: its exit event (137), the same session as on containerd', async () => {
@@ -148,10 +168,27 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       expect(tsShims.length).toBe(1);
       const listed = await both(['tasks', 'ls']);
       expect(listed.raw.ts.stdout).toMatch(/v1kill\s+\d+\s+RUNNING/);
+      const exec = await both(['tasks', 'exec', '--exec-id', 'x1', 'v1kill', 'sh', '-c', 'echo in; exit 4']);
+      expect(exec.raw.ts.stdout).toBe('in\n');
+      expect(exec.raw.ts.code).toBe(4);
+      expect(exec.ts).toBe(exec.ref);
+      // the exec's exit, published by the shim, before the session goes on (same order on both)
+      for (const f of Object.values(followers)) expect(await f.waitFor('"exec_id":"x1"')).toBe(true);
+      for (const f of Object.values(followers)) expect(await f.waitFor('"id":"x1"')).toBe(true);
+      for (const args of [['tasks', 'pause', 'v1kill'], ['tasks', 'resume', 'v1kill']]) {
+        const r = await both(args);
+        expect(r.raw.ts.code, r.raw.ts.stderr).toBe(0);
+        expect(r.ts).toBe(r.ref);
+      }
+      const ps = await both(['tasks', 'ps', 'v1kill']);
+      // the shim's ProcessDetails (runctypes) in INFO, as ctr prints it for containerd
+      expect(ps.raw.ts.stdout).toMatch(/^PID\s+INFO\n\d+\s+&ProcessDetails\{ExecID:v1kill,XXX_unrecognized:\[\],\}\n$/);
+      const pids = (t: string) => t.replace(/\b\d{2,7}\b/g, '<pid>');
+      expect(pids(ps.ts)).toBe(pids(ps.ref));
       const killed = await both(['tasks', 'kill', '-s', 'KILL', 'v1kill']);
       expect(killed.raw.ts.code).toBe(0);
-      for (const f of Object.values(followers)) expect(await f.waitFor('/tasks/exit')).toBe(true);
-      const exit = followers.ts.events().find((l) => l.includes('/tasks/exit'));
+      for (const f of Object.values(followers)) expect(await f.waitFor('"id":"v1kill","pid"')).toBe(true);
+      const exit = followers.ts.events().find((l) => l.includes('/tasks/exit') && l.includes('"id":"v1kill","pid"'));
       expect(exit).toContain('"container_id":"v1kill"');
       expect(exit).toContain('"exit_status":137');
       const stopped = await both(['tasks', 'ls']);
@@ -160,7 +197,7 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       expect(deleted.ts).toBe(deleted.ref);
       await both(['containers', 'rm', 'v1kill']);
       for (const f of Object.values(followers)) expect(await f.waitFor('/containers/delete {"id":"v1kill"}')).toBe(true);
-      expect(topics(followers.ts)).toEqual(topics(followers.ref));
+      expect(topics(followers.ts, 'v1kill')).toEqual(topics(followers.ref, 'v1kill'));
     } finally {
       followers.ts.stop();
       followers.ref.stop();
