@@ -185,6 +185,16 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       expect(ps.raw.ts.stdout).toMatch(/^PID\s+INFO\n\d+\s+&ProcessDetails\{ExecID:v1kill,XXX_unrecognized:\[\],\}\n$/);
       const pids = (t: string) => t.replace(/\b\d{2,7}\b/g, '<pid>');
       expect(pids(ps.ts)).toBe(pids(ps.ref));
+      // metrics from the task's cgroup: values differ from run to run, the metrics shown must not
+      const metrics = await both(['tasks', 'metrics', 'v1kill']);
+      const names = (t: string) =>
+        t
+          .split('\n')
+          .map((l) => l.split(/\s+/)[0])
+          .join('\n');
+      expect(metrics.raw.ts.code, metrics.raw.ts.stderr).toBe(0);
+      expect(metrics.raw.ts.stdout).toMatch(/memory\.usage_in_bytes\s+\d+/);
+      expect(names(metrics.ts)).toBe(names(metrics.ref));
       const killed = await both(['tasks', 'kill', '-s', 'KILL', 'v1kill']);
       expect(killed.raw.ts.code).toBe(0);
       for (const f of Object.values(followers)) expect(await f.waitFor('"id":"v1kill","pid"')).toBe(true);

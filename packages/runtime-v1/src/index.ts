@@ -7,6 +7,10 @@ import { mkdir } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type {} from '@containerd-ts/events-exchange';
 import type {} from '@containerd-ts/metadata-level';
+import { packAny } from '@containerd-ts/api';
+import { Metrics as CgroupsV1Metrics } from '@containerd-ts/api/types/cgroups-v1';
+import { Metrics as CgroupsV2Metrics } from '@containerd-ts/api/types/cgroups-v2';
+import { CgroupsMonitor } from '@containerd-ts/monitor-cgroups';
 import { SkipPluginError, definePlugin, hostPlatform } from '@containerd-ts/plugin';
 import { defaultPublishBinary, dialShim, runtimeTimeouts } from '@containerd-ts/runtime-v2';
 import { lookPath } from '@containerd-ts/snapshots';
@@ -57,6 +61,13 @@ export default definePlugin({
       throw new SkipPluginError(`runtime v1 shim ${JSON.stringify(config.shim)} not found (Debian's containerd package installs containerd-shim)`);
     }
     const metadata = ctx.get('io.containerd.metadata.v1');
+    // A v1 task's metrics come from its cgroup, found by its init pid (containerd's
+    // cgroups.Load(PidPath(pid))), read as the cgroups monitor reads them.
+    const cgroups = new CgroupsMonitor({ tasks: () => [], prometheus: false, log: ctx.log });
+    const stats = async (task: Parameters<CgroupsMonitor['stats']>[0]) => {
+      const s = await cgroups.stats(task);
+      return s.version === 1 ? packAny(CgroupsV1Metrics, s.metrics) : packAny(CgroupsV2Metrics, s.metrics);
+    };
     const exchange = ctx.getByID('io.containerd.event.v1', 'exchange');
     const runtime = new V1Runtime({
       root: ctx.rootDir,
@@ -71,6 +82,7 @@ export default definePlugin({
       log: ctx.log,
       shimLogSink: config.shim_debug ? (chunk) => process.stderr.write(chunk) : undefined,
       cleanupTimeoutMs: runtimeTimeouts(ctx.daemon.timeouts).shimCleanupMs,
+      stats,
     });
     await mkdir(ctx.rootDir, { recursive: true, mode: 0o711 });
     await mkdir(ctx.stateDir, { recursive: true, mode: 0o711 });

@@ -26,7 +26,7 @@ import {
 import { runCombined, unmount } from '@containerd-ts/snapshots';
 import { now } from '@containerd-ts/timestamp';
 import { type ShimSpawnConfig, processAlive, reapShim, removeSocket, shimAddress, shimLogPaths, spawnShim } from './shim.js';
-import { type ClosedErrorTest, V1Task } from './task.js';
+import { type ClosedErrorTest, type TaskStatsReader, V1Task } from './task.js';
 
 /** runc's state root when neither the config nor the container's options set one (the shim's default). */
 export const DEFAULT_RUNC_ROOT = '/run/containerd/runc';
@@ -60,6 +60,8 @@ export interface V1RuntimeConfig {
   shimLogSink?: ((chunk: Buffer) => void) | undefined;
   /** Timeout of the cleanup after a dead shim and of killing a shim. */
   cleanupTimeoutMs: number;
+  /** Reads a task's cgroup statistics (`Metrics`); none: NotFound. */
+  stats?: TaskStatsReader;
 }
 
 interface Entry {
@@ -193,7 +195,7 @@ export class V1Runtime {
       await writeFile(join(bundle.path, 'address'), address, { mode: 0o666 });
       await writeFile(join(bundle.path, 'shim.pid'), String(pid), { mode: 0o666 });
       const conn = await this.connect(address, pid);
-      task = new V1Task(bundle, conn, this.config.events, this.config.isClosedError, pid);
+      task = new V1Task(bundle, conn, this.config.events, this.config.isClosedError, pid, this.config.stats);
       entry = { task, logs, removed: false };
       this.watch(ns, entry);
       const rootfs = opts.rootfs;
@@ -363,7 +365,7 @@ export class V1Runtime {
       await this.cleanupAfterDeadShim(ns, bundle, initPid, undefined);
       return;
     }
-    const task = new V1Task(bundle, conn, this.config.events, this.config.isClosedError, shimPid);
+    const task = new V1Task(bundle, conn, this.config.events, this.config.isClosedError, shimPid, this.config.stats);
     task.initPid = initPid;
     const entry: Entry = { task, logs: await this.openLogs(workDir).catch(() => []), removed: false };
     this.add(ns, entry);

@@ -45,6 +45,9 @@ interface Codec<T> {
 /** Whether an error means the connection to the shim is gone. */
 export type ClosedErrorTest = (err: unknown) => boolean;
 
+/** Reads a task's cgroup statistics (as an Any of containerd's cgroups metrics), by its init pid. */
+export type TaskStatsReader = (task: V1Task) => Promise<Any | undefined>;
+
 export class V1Task implements RuntimeTask {
   initPid = 0;
 
@@ -55,7 +58,13 @@ export class V1Task implements RuntimeTask {
     private readonly isClosed: ClosedErrorTest,
     /** The shim's pid (the daemon's child when it started it). */
     readonly shimPid: number,
+    private readonly readStats?: TaskStatsReader,
   ) {}
+
+  /** The init process's pid (what the cgroups monitor finds the task's cgroup by). */
+  async pid(): Promise<number> {
+    return this.initPid;
+  }
 
   get id(): string {
     return this.bundle.id;
@@ -191,11 +200,18 @@ export class V1Task implements RuntimeTask {
   }
 
   /**
-   * containerd reads a v1 task's metrics from its cgroup (the shim has no Stats call);
-   * containerd-ts does not yet: NotFound, as containerd answers for a task without a cgroup.
+   * The task's cgroup statistics, read by the daemon as containerd does for a v1 task (the
+   * shim has no Stats call); NotFound `cgroup does not exist` when its cgroup cannot be
+   * found (the task is not running), as containerd answers.
    */
   async stats(): Promise<Any | undefined> {
-    throw fromGrpcStatus(5, 'cgroup does not exist: not found');
+    if (!this.readStats || this.initPid === 0) throw fromGrpcStatus(5, 'cgroup does not exist: not found');
+    try {
+      return await this.readStats(this);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw fromGrpcStatus(5, 'cgroup does not exist: not found');
+      throw err;
+    }
   }
 
   async wait(execId = '', signal?: AbortSignal): Promise<{ status: number; timestamp: Timestamp | undefined }> {
