@@ -5,7 +5,7 @@ import type { TaskManager } from '@containerd-ts/runtime-v2';
 import type {} from '@containerd-ts/metadata-level';
 import { backgroundContext } from '@containerd-ts/namespaces';
 import { z } from 'zod';
-import { CgroupsMonitor } from './monitor.js';
+import { CgroupsMonitor, type MonitoredTask } from './monitor.js';
 import { TaskOOM } from '@containerd-ts/api/events/task';
 
 export { CgroupsMonitor, type CgroupsMonitorOptions, type MonitoredTask, type TaskSample, type TaskStats } from './monitor.js';
@@ -26,6 +26,13 @@ export const cgroupsMonitorConfig = z
   })
   .strict();
 
+/** A runtime whose tasks the monitor can list (the v1 runtime, known here by its shape only). */
+interface TaskLister {
+  list(ctx: typeof backgroundContext, all: boolean): Iterable<MonitoredTask>;
+}
+
+const isTaskLister = (r: unknown): r is TaskLister => typeof r === 'object' && r !== null && typeof (r as { list?: unknown }).list === 'function';
+
 export default definePlugin({
   type: 'io.containerd.monitor.v1',
   id: 'cgroups',
@@ -39,10 +46,15 @@ export default definePlugin({
     if (ctx.plugins().some((p) => p.type === 'io.containerd.runtime.v2' && p.id === 'task' && p.status === 'ok')) {
       runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
     }
+    // The runtime v1 tasks too (io.containerd.runtime.v1 "linux", registered before this
+    // plugin), as containerd's monitor watches every task the tasks service creates.
+    const v1Runtimes = ctx.plugins().some((p) => p.type === 'io.containerd.runtime.v1' && p.status === 'ok')
+      ? [...ctx.getAll('io.containerd.runtime.v1').values()].filter(isTaskLister)
+      : [];
     // containerd labels a task's samples with its container's runtime (the metadata has it)
     const metadata = ctx.plugins().some((p) => p.type === 'io.containerd.metadata.v1' && p.status === 'ok') ? ctx.get('io.containerd.metadata.v1') : undefined;
     const monitor = new CgroupsMonitor({
-      tasks: () => runtime?.list(backgroundContext, true) ?? [],
+      tasks: () => [...(runtime?.list(backgroundContext, true) ?? []), ...v1Runtimes.flatMap((r) => [...r.list(backgroundContext, true)])],
       labels: async (task) => (metadata ? { runtime: (await metadata.containers.get({ namespace: task.namespace }, task.id)).runtime.name } : {}),
       prometheus: !ctx.config.no_prometheus,
       log: ctx.log,
