@@ -33,6 +33,23 @@ const list = (dir: string): string[] => {
   }
 };
 
+/**
+ * Test clean-up: kills and deletes the tasks and containers `ids` whatever state they are in,
+ * ignoring what is already gone. `unlabelRestart` first drops the restart monitor's label,
+ * which would otherwise bring a killed task back; `concurrent` removes them all at once.
+ */
+export async function removeContainers(socket: string, namespace: string, ids: readonly string[], opts: { unlabelRestart?: boolean; concurrent?: boolean } = {}): Promise<void> {
+  const c = (...args: string[]) => ctr(socket, '-n', namespace, ...args).catch(() => undefined);
+  const remove = async (id: string) => {
+    if (opts.unlabelRestart) await c('containers', 'label', id, 'containerd.io/restart.status=');
+    await c('tasks', 'kill', '-s', 'KILL', id);
+    await c('tasks', 'delete', '-f', id);
+    await c('containers', 'delete', id);
+  };
+  if (opts.concurrent) await Promise.all(ids.map(remove));
+  else for (const id of ids) await remove(id);
+}
+
 /** Shim processes serving a daemon (their `-address` is its socket). */
 export function shimsOf(socket: string): number[] {
   const pids: number[] = [];

@@ -7,7 +7,7 @@
 // the monitor as containerd does.
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, leftovers, pullInto, serveBusybox } from './containers-run.js';
+import { type ImageSource, leftovers, pullInto, removeContainers, serveBusybox } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
 import { type RunResult, type StartedDaemon, ctr, referenceConfig, run, startDaemon, startReference } from './harness.js';
 
@@ -89,14 +89,8 @@ describe('cgroups monitor and /v1/metrics, on containerd-ts and containerd', () 
   }, 180_000);
 
   afterAll(async () => {
-    for (const which of ['ts', 'ref'] as const) {
-      if (!(which === 'ts' ? ts : ref)) continue;
-      for (const id of used) {
-        await ctrOn(which, ['tasks', 'kill', '-s', 'KILL', id]).catch(() => {});
-        await ctrOn(which, ['tasks', 'delete', '-f', id]).catch(() => {});
-        await ctrOn(which, ['containers', 'delete', id]).catch(() => {});
-      }
-    }
+    if (ts) await removeContainers(ts.socket, nsTs, used);
+    if (ref) await removeContainers(ref.socket, nsRef, used);
     await ts?.cleanup();
     await ref?.stop();
     await image?.registry.stop();

@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, leftovers, pullInto, serveBusybox } from './containers-run.js';
+import { type ImageSource, leftovers, pullInto, removeContainers, serveBusybox } from './containers-run.js';
 import { type RunResult, type StartedDaemon, ctr, referenceConfig, run, startDaemon, startReference } from './harness.js';
 import { fixtureImage } from './image-fixture.js';
 import { pushImage } from './registry.js';
@@ -62,16 +62,8 @@ describe('restart monitor and opt, on containerd-ts and containerd', () => {
   }, 180_000);
 
   afterAll(async () => {
-    for (const which of ['ts', 'ref'] as const) {
-      if (!(which === 'ts' ? ts : ref)) continue;
-      for (const id of used) {
-        // without its label first, the monitor would bring it back
-        await ctrOn(which, ['containers', 'label', id, 'containerd.io/restart.status=']).catch(() => {});
-        await ctrOn(which, ['tasks', 'kill', '-s', 'KILL', id]).catch(() => {});
-        await ctrOn(which, ['tasks', 'delete', '-f', id]).catch(() => {});
-        await ctrOn(which, ['containers', 'delete', id]).catch(() => {});
-      }
-    }
+    if (ts) await removeContainers(ts.socket, nsTs, used, { unlabelRestart: true });
+    if (ref) await removeContainers(ref.socket, nsRef, used, { unlabelRestart: true });
     await ts?.cleanup();
     await ref?.stop();
     await image?.registry.stop();

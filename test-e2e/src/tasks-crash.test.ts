@@ -6,7 +6,7 @@
 // can be deleted, and nothing leaks (shim, socket, mount, runc state, bundle, work dir,
 // cgroup).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, leftovers, pullInto, restartDaemon, serveBusybox, shimsOf } from './containers-run.js';
+import { type ImageSource, leftovers, pullInto, removeContainers, restartDaemon, serveBusybox, shimsOf } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
 import { type Service, type StartedDaemon, ctr, startDaemon } from './harness.js';
 
@@ -73,11 +73,7 @@ describe('kill -9 of the daemon at every step', () => {
 
   afterAll(async () => {
     daemon = await restartDaemon(first).catch(() => undefined);
-    for (const id of ids) {
-      await c('tasks', 'kill', '-s', 'KILL', id).catch(() => {});
-      await c('tasks', 'delete', '-f', id).catch(() => {});
-      await c('containers', 'delete', id).catch(() => {});
-    }
+    if (daemon) await removeContainers(first.socket, ns, ids);
     await daemon?.kill('SIGTERM');
     await first?.cleanup();
     await image?.registry.stop();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { TasksService } from '@containerd-ts/api/services/tasks';
 import { Connection } from '@containerd-ts/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, leftovers, pullInto, restartDaemon, serveBusybox, shimsOf } from './containers-run.js';
+import { type ImageSource, leftovers, pullInto, removeContainers, restartDaemon, serveBusybox, shimsOf } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
 import { type Reference, type Service, type StartedDaemon, ctr, spawnService, startDaemon, startReference } from './harness.js';
 
@@ -118,10 +118,7 @@ describe('restart recovery: kill -9 with 5 running containers, compared with con
   afterAll(async () => {
     for (const s of sides) {
       s.events?.stop();
-      for (const id of IDS) {
-        await ctr(s.socket, '-n', s.ns, 'tasks', 'delete', '-f', id).catch(() => {});
-        await ctr(s.socket, '-n', s.ns, 'containers', 'delete', id).catch(() => {});
-      }
+      await removeContainers(s.socket, s.ns, IDS);
     }
     await tsAgain?.kill('SIGTERM');
     await refAgain?.stop();

@@ -7,7 +7,7 @@ import { TasksService } from '@containerd-ts/api/services/tasks';
 import { Status } from '@containerd-ts/api/types/task';
 import { Connection } from '@containerd-ts/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, leftovers, pullInto, serveBusybox, shimsOf } from './containers-run.js';
+import { type ImageSource, leftovers, pullInto, removeContainers, serveBusybox, shimsOf } from './containers-run.js';
 import { type RunResult, type StartedDaemon, run, startDaemon } from './harness.js';
 
 const count = 50;
@@ -34,13 +34,7 @@ describe('50 containers at once on containerd-ts', () => {
 
   afterAll(async () => {
     if (ts) {
-      await Promise.all(
-        ids.map(async (id) => {
-          await ctrTs(['tasks', 'kill', '-s', 'KILL', id]).catch(() => {});
-          await ctrTs(['tasks', 'delete', '-f', id]).catch(() => {});
-          await ctrTs(['containers', 'delete', id]).catch(() => {});
-        }),
-      );
+      await removeContainers(ts.socket, ns, ids, { concurrent: true });
     }
     await ts?.cleanup();
     await image?.registry.stop();

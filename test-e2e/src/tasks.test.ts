@@ -11,7 +11,7 @@ import { TasksService } from '@containerd-ts/api/services/tasks';
 import { Connection } from '@containerd-ts/client';
 import type { ContainerdError } from '@containerd-ts/errdefs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, comparable, leftovers, pullInto, serveBusybox, shimsOf } from './containers-run.js';
+import { type ImageSource, comparable, leftovers, pullInto, removeContainers, serveBusybox, shimsOf } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
 import { type RunResult, type StartedDaemon, referenceConfig, run, startDaemon, startReference } from './harness.js';
 
@@ -53,14 +53,8 @@ describe('containers run: the same ctr session on containerd-ts and containerd',
 
   afterAll(async () => {
     // Whatever a failed test left running goes.
-    for (const which of ['ts', 'ref'] as const) {
-      if (!(which === 'ts' ? ts : ref)) continue;
-      for (const id of used) {
-        await ctrOn(which, ['tasks', 'kill', '-s', 'KILL', id]).catch(() => {});
-        await ctrOn(which, ['tasks', 'delete', '-f', id]).catch(() => {});
-        await ctrOn(which, ['containers', 'delete', id]).catch(() => {});
-      }
-    }
+    if (ts) await removeContainers(ts.socket, nsTs, used);
+    if (ref) await removeContainers(ref.socket, nsRef, used);
     await ts?.cleanup();
     await ref?.stop();
     await image?.registry.stop();
