@@ -9,7 +9,7 @@ import { rmdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, comparable, leftovers, pullInto, restartDaemon, serveBusybox, shimSocket, shimsOf } from './containers-run.js';
+import { type ImageSource, comparable, leftovers, pullInto, removeContainers, restartDaemon, serveBusybox, shimSocket, shimsOf } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
 import { type RunResult, type Service, type StartedDaemon, ctr, referenceConfig, requireTools, run, startDaemon, startReference } from './harness.js';
 
@@ -103,14 +103,8 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
   }, 180_000);
 
   afterAll(async () => {
-    for (const which of ['ts', 'ref'] as const) {
-      if (!(which === 'ts' ? ts : ref)) continue;
-      for (const id of used) {
-        await ctrOn(which, ['tasks', 'kill', '-s', 'KILL', id]).catch(() => {});
-        await ctrOn(which, ['tasks', 'delete', '-f', id]).catch(() => {});
-        await ctrOn(which, ['containers', 'delete', id]).catch(() => {});
-      }
-    }
+    if (ts) await removeContainers(ts.socket, nsTs, used);
+    if (ref) await removeContainers(ref.socket, nsRef, used);
     await restarted?.stop();
     // runc leaves the namespace's (empty) state directory in the shared root, for both daemons.
     for (const ns of [nsTs, nsRef]) await rmdir(join('/run/containerd/runc', ns)).catch(() => {});
