@@ -175,6 +175,22 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
     expect(await v1Leftovers(['v1exit3', 'v1exit3b', 'v1env'])).toEqual([]);
   }, 120_000);
 
+  it('ctr run --runtime v1 -t runs the process on a pty, as on containerd', async () => {
+    used.push('v1tty');
+    const viaScript = (which: 'ts' | 'ref') =>
+      run('script', [
+        '-qec',
+        `ctr -a ${which === 'ts' ? ts.socket : ref.socket} -n ${which === 'ts' ? nsTs : nsRef} run --rm -t --runtime ${V1} ${image.ref} v1tty sh -c 'tty; stty size'`,
+        '/dev/null',
+      ]);
+    const a = await viaScript('ts');
+    const b = await viaScript('ref');
+    expect(a.stdout).toContain('/dev/pts/0');
+    expect(a.stdout).toBe(b.stdout);
+    expect(a.code).toBe(b.code);
+    expect(await v1Leftovers(['v1tty'])).toEqual([]);
+  }, 60_000);
+
   it('ctr tasks kill of a running v1 task: its exit event (137), the same session as on containerd', async () => {
     used.push('v1kill');
     const followers = followBoth();
@@ -266,6 +282,28 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
     }
     expect(await v1Leftovers(['v1keep'])).toEqual([]);
   }, 120_000);
+});
+
+describe('runtime v1 with no_shim = true', () => {
+  it('is refused with the reason; the tasks service fails as containerd does without a v1 runtime', async () => {
+    const d = await startDaemon({ config: 'version = 2\n[plugins."io.containerd.runtime.v1.linux"]\n  no_shim = true\n' });
+    try {
+      const ls = await ctr(d.socket, 'plugins', 'ls');
+      const row = (prefix: string) =>
+        ls.stdout
+          .split('\n')
+          .map((l) => l.replace(/\s+/g, ' ').trim())
+          .find((l) => l.startsWith(prefix));
+      expect(row('io.containerd.runtime.v1 ')).toBe('io.containerd.runtime.v1 linux linux/amd64 error');
+      expect(row('io.containerd.service.v1 tasks-service')).toBe('io.containerd.service.v1 tasks-service - error');
+      const v1 = await ctr(d.socket, 'plugins', 'ls', '-d', 'id==linux');
+      expect(v1.stdout).toContain('no_shim = true is not supported');
+      const tasks = await ctr(d.socket, 'plugins', 'ls', '-d', 'id==tasks-service');
+      expect(tasks.stdout).toContain('no runtimes available to create task service');
+    } finally {
+      await d.cleanup();
+    }
+  }, 60_000);
 });
 
 describe('runtime v1 without its shim', () => {
