@@ -4,14 +4,14 @@
 // `ctr events` topics must match — /tasks/exit reaches containerd-ts only through
 // `containerd-ts publish`, which the v1 shim executes — and containerd-ts must leave nothing
 // behind (shims, bundles, work dirs, runc state, mounts, sockets).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ImageSource, comparable, leftovers, pullInto, removeContainers, restartDaemon, serveBusybox, shimSocket, shimsOf } from './containers-run.js';
 import { EventFollower } from './event-follower.js';
-import { type RunResult, type Service, type StartedDaemon, ctr, referenceConfig, requireTools, run, startDaemon, startReference } from './harness.js';
+import { type RunResult, type Service, type StartedDaemon, containerdTs, ctr, referenceConfig, requireTools, run, startDaemon, startReference } from './harness.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
 
@@ -201,6 +201,20 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       expect(started.ts).toBe(started.ref);
       const tsShims = shimsOf(ts.socket);
       expect(tsShims.length).toBe(1);
+      // containerd's command line, the daemon's own executable as the publish binary
+      const cmdline = readFileSync(`/proc/${tsShims[0]}/cmdline`, 'utf8').split('\0').slice(1, -1);
+      expect(cmdline).toEqual([
+        '-namespace',
+        nsTs,
+        '-workdir',
+        join(ts.root, V1, nsTs, 'v1kill'),
+        '-address',
+        ts.socket,
+        '-containerd-binary',
+        containerdTs,
+        '-socket',
+        `unix://${shimSocket(ts.socket, nsTs, 'v1kill')}`,
+      ]);
       const listed = await both(['tasks', 'ls']);
       expect(listed.raw.ts.stdout).toMatch(/v1kill\s+\d+\s+RUNNING/);
       const exec = await both(['tasks', 'exec', '--exec-id', 'x1', 'v1kill', 'sh', '-c', 'echo in; exit 4']);

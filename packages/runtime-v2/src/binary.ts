@@ -219,8 +219,17 @@ export async function deleteShim(config: ShimCommandConfig, bundle: Bundle, time
   return { pid: response.pid, status: response.exitStatus, timestamp: response.exitedAt ?? now() };
 }
 
-/** What containerd passes as `-publish-binary`: the daemon's own executable (our launcher when there is one). */
-export function defaultPublishBinary(): string {
+/** Set by `bin/containerd-ts` to its own path: the daemon's executable. */
+export const BINARY_ENV = 'CONTAINERD_TS_BINARY';
+
+/**
+ * What containerd passes as `-publish-binary` (and the v1 shim's `-containerd-binary`): the
+ * daemon's own executable — `bin/containerd-ts` when it started the daemon (it says so in
+ * CONTAINERD_TS_BINARY), else the script node runs (the bundle's launcher).
+ */
+export function defaultPublishBinary(env: NodeJS.ProcessEnv = process.env): string {
+  const launcher = env[BINARY_ENV];
+  if (launcher && isAbsolute(launcher) && existsSync(launcher)) return launcher;
   const script = process.argv[1];
   if (script) {
     try {

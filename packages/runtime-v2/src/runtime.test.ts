@@ -5,11 +5,22 @@ import { join } from 'node:path';
 import { packAny, unpackAs } from '@containerd-ts/api';
 import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RuntimeResolver, shimBinaryName } from './binary.js';
+import { RuntimeResolver, defaultPublishBinary, shimBinaryName } from './binary.js';
 import { createLogFifo, newBundle } from './bundle.js';
 import { fromShimStatus } from './shim-errors.js';
 import { isRuncRuntime, withRuncRoot } from './runc-options.js';
 import { runtimeTimeouts } from './timeouts.js';
+
+describe('the publish binary', () => {
+  it("is bin/containerd-ts when it started the daemon, else the script node runs", () => {
+    expect(defaultPublishBinary({ CONTAINERD_TS_BINARY: '/bin/sh' })).toBe('/bin/sh');
+    const script = defaultPublishBinary({});
+    expect(script).not.toBe('/bin/sh');
+    // a path that is not there, or not absolute, is not used
+    expect(defaultPublishBinary({ CONTAINERD_TS_BINARY: '/nonexistent/containerd-ts' })).toBe(script);
+    expect(defaultPublishBinary({ CONTAINERD_TS_BINARY: 'containerd-ts' })).toBe(script);
+  });
+});
 
 describe('shim binary resolution', () => {
   it('maps runtime names to shim binaries as containerd', () => {
