@@ -175,6 +175,17 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
     expect(await v1Leftovers(['v1exit3', 'v1exit3b', 'v1env'])).toEqual([]);
   }, 120_000);
 
+  it('a failed v1 create (missing binary) fails as on containerd and leaks nothing', async () => {
+    used.push('v1missing');
+    const r = await both(['run', '--rm', '--runtime', V1, image.ref, 'v1missing', '/bin/nonexistent']);
+    expect(r.raw.ts.code).not.toBe(0);
+    expect(r.raw.ts.stderr).toContain('/bin/nonexistent');
+    expect(r.ts).toBe(r.ref);
+    // ctr leaves the container record behind after a failed task create, on both daemons.
+    await both(['containers', 'rm', 'v1missing']);
+    expect(await v1Leftovers(['v1missing'])).toEqual([]);
+  }, 60_000);
+
   it('ctr run --runtime v1 -t runs the process on a pty, as on containerd', async () => {
     used.push('v1tty');
     const viaScript = (which: 'ts' | 'ref') =>
