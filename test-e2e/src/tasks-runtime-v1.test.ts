@@ -282,6 +282,34 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
     expect(await v1Leftovers(['v1kill'])).toEqual([]);
   }, 120_000);
 
+  it('a v1 shim killed under its running task: cleaned up after, /tasks/exit and /tasks/delete (137) as on containerd', async () => {
+    used.push('v1dead');
+    const followers = followBoth();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const started = await both(['run', '-d', '--runtime', V1, image.ref, 'v1dead', 'sleep', '1000']);
+      expect(started.raw.ts.code, started.raw.ts.stderr).toBe(0);
+      for (const socket of [ts.socket, ref.socket]) {
+        const shims = shimsOf(socket);
+        expect(shims.length).toBe(1);
+        process.kill(shims[0]!, 'SIGKILL');
+      }
+      for (const f of Object.values(followers)) expect(await f.waitFor('/tasks/delete', 20_000)).toBe(true);
+      const exit = followers.ts.events().find((l) => l.includes('/tasks/exit'));
+      expect(exit).toContain('"container_id":"v1dead"');
+      expect(exit).toContain('"exit_status":137');
+      expect(topics(followers.ts, 'v1dead')).toEqual(topics(followers.ref, 'v1dead'));
+      const listed = await both(['tasks', 'ls']);
+      expect(listed.raw.ts.stdout).not.toContain('v1dead');
+      expect(listed.ts).toBe(listed.ref);
+      await both(['containers', 'rm', 'v1dead']);
+    } finally {
+      followers.ts.stop();
+      followers.ref.stop();
+    }
+    expect(await v1Leftovers(['v1dead'])).toEqual([]);
+  }, 120_000);
+
   it('a running v1 task survives a daemon restart: reconnected, killed, its exit published, deleted, nothing left', async () => {
     used.push('v1keep');
     const r = await ctrOn('ts', ['run', '-d', '--runtime', V1, image.ref, 'v1keep', 'sleep', '1000']);
