@@ -32,8 +32,9 @@ describe('bundleDaemon', () => {
         "import { fileURLToPath } from 'node:url';",
         "import { workerFile } from './lib/work.js';",
         "console.log('args=' + process.argv.slice(2).join(',') + ' worker=' + existsSync(fileURLToPath(workerFile)));",
-        // Lives long enough for the launcher to write its code cache.
-        'setTimeout(() => {}, 1800);',
+        // Says it serves, as a daemon does: the launcher then writes its code cache.
+        "process.emit('daemon:serving');",
+        'setTimeout(() => {}, 300);',
       ].join('\n'),
     );
     const out = join(dir, 'out');

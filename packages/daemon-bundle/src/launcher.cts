@@ -3,21 +3,43 @@
 // node and its flags are unchanged. Where the cache cannot be written (read-only install)
 // the daemon simply starts without it. bundleDaemon copies this file beside each bundle
 // (as daemon-launcher.cjs) so an installed daemon needs nothing else to start.
+//
+// V8's compilers beyond the interpreter (Sparkplug, TurboFan) are held back until the daemon
+// says it is serving (`process.emit('daemon:serving')`, as @containerd-ts/daemon does): the
+// start-up path runs once, and compiling its loops touched ~4 MB more of node's own code
+// pages, which then stayed resident in an idle daemon. Requests after the start get both.
 import fs = require('node:fs');
 import Module = require('node:module');
 import path = require('node:path');
+import v8 = require('node:v8');
 import vm = require('node:vm');
 
 const { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = fs;
 const { basename, dirname, join } = path;
 const { Script, constants } = vm;
 
+/** The event a daemon emits once it serves: the launcher then writes the code cache and lets V8 optimise. */
+const SERVING_EVENT = 'daemon:serving';
+/** When a program never says it serves (another command, a daemon that does not emit it). */
+const FALLBACK_MS = 10_000;
+
+/** The compiler tiers held back during start: those the command line does not set itself. */
+function heldBackTiers(): string[] {
+  const set = (name: string) => process.execArgv.some((a) => a === `--${name}` || a === `--no-${name}`);
+  if (['jitless', 'lite-mode', 'opt'].some(set)) return [];
+  return ['sparkplug', 'turbofan'].filter((tier) => !set(tier));
+}
+
 /** Runs the CommonJS bundle `file` as the main program. */
 function launch(file: string): void {
   const dir = dirname(file);
   const st = statSync(file);
+  const tiers = heldBackTiers();
+  for (const tier of tiers) v8.setFlagsFromString(`--no-${tier}`);
   // V8 rejects a cache made under other flags, so the flags are part of the key.
-  const flagsKey = Buffer.from(process.execArgv.join(' ')).toString('base64url').slice(0, 40);
+  const flagsKey = Buffer.from([...process.execArgv, ...tiers.map((t) => `-${t}`)].join(' '))
+    .toString('base64url')
+    .slice(0, 40);
   const prefix = `.${basename(file, '.cjs')}.`;
   const cacheFile = join(dir, `${prefix}${process.version}.${st.size}.${Math.trunc(st.mtimeMs)}.${flagsKey}.v8cache`);
   const source = readFileSync(file, 'utf8').replace(/^#!.*/, '');
@@ -39,10 +61,25 @@ function launch(file: string): void {
   (globalThis as { __containerdTsImport?: (u: string) => Promise<unknown> }).__containerdTsImport = (u) => import(u);
   const mod = { exports: {} };
   const fn = script.runInThisContext() as (e: object, r: NodeJS.Require, m: object, f: string, d: string) => void;
+  let served = false;
+  const serving = () => {
+    if (served) return;
+    served = true;
+    clearTimeout(fallback);
+    process.removeListener(SERVING_EVENT, serving);
+    // After the first answers are out. The cache is made under the flags it is read under
+    // (V8 checks them): before the tiers come back.
+    setImmediate(() => {
+      if (!hadCache) writeCache();
+      for (const tier of tiers) v8.setFlagsFromString(`--${tier}`);
+    });
+  };
+  const fallback = setTimeout(serving, FALLBACK_MS).unref();
+  process.on(SERVING_EVENT, serving);
   fn.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dir);
-  if (hadCache) return;
-  // After start-up more functions are compiled, so the cache covers the boot path.
-  setTimeout(() => {
+
+  // Once serving, the functions of the whole boot path are compiled, and the cache covers them.
+  function writeCache(): void {
     try {
       const tmp = `${cacheFile}.${process.pid}`;
       writeFileSync(tmp, script.createCachedData());
@@ -54,7 +91,7 @@ function launch(file: string): void {
     } catch {
       // read-only install: run without a cache
     }
-  }, 1500).unref();
+  }
 }
 
 export = { launch };
