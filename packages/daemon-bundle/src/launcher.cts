@@ -4,14 +4,14 @@
 // the daemon simply starts without it. bundleDaemon copies this file beside each bundle
 // (as daemon-launcher.cjs) so an installed daemon needs nothing else to start.
 //
-// V8's compilers beyond the interpreter (Sparkplug, TurboFan) are held back until the daemon
-// says it is serving (`process.emit('daemon:serving')`, as @containerd-ts/daemon does): the
-// start-up path runs once, and compiling its loops touched ~4 MB more of node's own code
-// pages, which then stayed resident in an idle daemon. Requests after the start get both.
+// V8 flags in DAEMON_LAUNCHER_SERVING_FLAGS are set once the daemon says it serves
+// (`process.emit('daemon:serving')`, as @containerd-ts/daemon does). containerd-ts starts
+// node with `--no-sparkplug --no-turbofan` and sets them back there: the start-up path runs
+// once, and optimising its loops touched ~4 MB more of node's own code pages, which then
+// stayed resident in an idle daemon; requests after the start get both compilers.
 import fs = require('node:fs');
 import Module = require('node:module');
 import path = require('node:path');
-import v8 = require('node:v8');
 import vm = require('node:vm');
 
 const { readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = fs;
@@ -23,23 +23,21 @@ const SERVING_EVENT = 'daemon:serving';
 /** When a program never says it serves (another command, a daemon that does not emit it). */
 const FALLBACK_MS = 10_000;
 
-/** The compiler tiers held back during start: those the command line does not set itself. */
-function heldBackTiers(): string[] {
-  const set = (name: string) => process.execArgv.some((a) => a === `--${name}` || a === `--no-${name}`);
-  if (['jitless', 'lite-mode', 'opt'].some(set)) return [];
-  return ['sparkplug', 'turbofan'].filter((tier) => !set(tier));
+/** The V8 flags to set once serving (node:v8 is loaded only then: ~10 ms at start). */
+function takeServingFlags(): string[] {
+  const flags = (process.env.DAEMON_LAUNCHER_SERVING_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  // not for the processes the daemon starts (shims, plugins)
+  delete process.env.DAEMON_LAUNCHER_SERVING_FLAGS;
+  return flags;
 }
 
 /** Runs the CommonJS bundle `file` as the main program. */
 function launch(file: string): void {
   const dir = dirname(file);
   const st = statSync(file);
-  const tiers = heldBackTiers();
-  for (const tier of tiers) v8.setFlagsFromString(`--no-${tier}`);
+  const servingFlags = takeServingFlags();
   // V8 rejects a cache made under other flags, so the flags are part of the key.
-  const flagsKey = Buffer.from([...process.execArgv, ...tiers.map((t) => `-${t}`)].join(' '))
-    .toString('base64url')
-    .slice(0, 40);
+  const flagsKey = Buffer.from(process.execArgv.join(' ')).toString('base64url').slice(0, 40);
   const prefix = `.${basename(file, '.cjs')}.`;
   const cacheFile = join(dir, `${prefix}${process.version}.${st.size}.${Math.trunc(st.mtimeMs)}.${flagsKey}.v8cache`);
   const source = readFileSync(file, 'utf8').replace(/^#!.*/, '');
@@ -68,10 +66,13 @@ function launch(file: string): void {
     clearTimeout(fallback);
     process.removeListener(SERVING_EVENT, serving);
     // After the first answers are out. The cache is made under the flags it is read under
-    // (V8 checks them): before the tiers come back.
+    // (V8 checks them): before the serving flags are set.
     setImmediate(() => {
       if (!hadCache) writeCache();
-      for (const tier of tiers) v8.setFlagsFromString(`--${tier}`);
+      if (servingFlags.length > 0) {
+        const v8: typeof import('node:v8') = require('node:v8');
+        for (const flag of servingFlags) v8.setFlagsFromString(flag);
+      }
     });
   };
   const fallback = setTimeout(serving, FALLBACK_MS).unref();
