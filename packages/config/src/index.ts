@@ -10,6 +10,7 @@ export {
   type DaemonConfig,
   daemonConfigSchema,
   defaultTimeouts,
+  PARSE_ONCE,
   type ProxyPluginConfig,
   proxyPluginSchema,
 } from './schema.js';

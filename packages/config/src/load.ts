@@ -6,7 +6,7 @@ import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
 import { TomlError, parse as parseToml } from 'smol-toml';
 import { containerdPluginURIs } from './known-plugins.js';
-import { type DaemonConfig, daemonConfigSchema } from './schema.js';
+import { type DaemonConfig, daemonConfigSchema, PARSE_ONCE } from './schema.js';
 import { ConfigError, formatKeyPath, suggestKey, validateWith } from './validate.js';
 
 type Table = Record<string, unknown>;
@@ -193,7 +193,7 @@ export async function loadConfig(path: string | undefined, options: LoadOptions)
       ? [...options.plugins, ...(await options.loadPluginDir(config.plugin_dir, config))]
       : options.plugins;
   const defaults = async (): Promise<LoadedConfig> => {
-    const config = daemonConfigSchema.parse({});
+    const config = daemonConfigSchema.parse({}, PARSE_ONCE);
     return { config, files: [], warnings, plugins: await withPluginDir(config) };
   };
   if (path === undefined) return defaults();
@@ -215,7 +215,7 @@ export async function loadConfig(path: string | undefined, options: LoadOptions)
     loaded.push(file);
     pending.push(...(await resolveImports(file, (imports as string[] | undefined) ?? [])));
   }
-  const config = daemonConfigSchema.parse({ ...merged, imports: loaded.slice(1) });
+  const config = daemonConfigSchema.parse({ ...merged, imports: loaded.slice(1) }, PARSE_ONCE);
   const plugins = await withPluginDir(config);
   validatePluginSections(merged, sectionFiles, plugins, warnings);
   return { config, files: loaded, warnings, plugins };

@@ -1,7 +1,7 @@
 // Renders a config as a complete version 2 TOML file: `config default` and `config dump`.
 import { type AnyPluginDefinition, pluginURI } from '@containerd-ts/plugin';
 import { stringify } from 'smol-toml';
-import { type DaemonConfig, daemonConfigSchema } from './schema.js';
+import { type DaemonConfig, daemonConfigSchema, PARSE_ONCE } from './schema.js';
 
 function withoutUndefined(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutUndefined);
@@ -21,7 +21,7 @@ export function effectivePluginSections(config: DaemonConfig, plugins: readonly 
   const uris = new Set(plugins.map(pluginURI));
   for (const p of [...plugins].sort((a, b) => pluginURI(a).localeCompare(pluginURI(b)))) {
     if (!p.config) continue;
-    sections[pluginURI(p)] = p.config.parse(config.plugins[pluginURI(p)] ?? {});
+    sections[pluginURI(p)] = p.config.parse(config.plugins[pluginURI(p)] ?? {}, PARSE_ONCE);
   }
   // Sections for containerd plugins this daemon does not provide are kept as given.
   for (const [uri, section] of Object.entries(config.plugins)) if (!uris.has(uri)) sections[uri] = section;
@@ -37,5 +37,5 @@ export function renderConfig(config: DaemonConfig, plugins: readonly AnyPluginDe
 
 /** `config default`: built-in defaults of the daemon and of every plugin. */
 export function renderDefaultConfig(plugins: readonly AnyPluginDefinition[]): string {
-  return renderConfig(daemonConfigSchema.parse({}), plugins);
+  return renderConfig(daemonConfigSchema.parse({}, PARSE_ONCE), plugins);
 }

@@ -1,6 +1,7 @@
 // Turns zod issues into one-line messages naming the file, the full TOML key path and,
 // for a misspelled key, the closest known key.
 import type { z } from 'zod';
+import { PARSE_ONCE } from './schema.js';
 
 /** A config problem that stops the daemon; `message` is one line. */
 export class ConfigError extends Error {
@@ -117,7 +118,7 @@ export function validateWith<T extends z.ZodType>(
   file: string,
   prefix: readonly PropertyKey[] = [],
 ): z.output<T> {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, PARSE_ONCE);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.path;

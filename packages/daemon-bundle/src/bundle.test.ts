@@ -32,8 +32,9 @@ describe('bundleDaemon', () => {
         "import { fileURLToPath } from 'node:url';",
         "import { workerFile } from './lib/work.js';",
         "console.log('args=' + process.argv.slice(2).join(',') + ' worker=' + existsSync(fileURLToPath(workerFile)));",
-        // Lives long enough for the launcher to write its code cache.
-        'setTimeout(() => {}, 1800);',
+        // Says it serves, as a daemon does: the launcher then writes its code cache.
+        "process.emit('daemon:serving');",
+        'setTimeout(() => {}, 300);',
       ].join('\n'),
     );
     const out = join(dir, 'out');
@@ -46,6 +47,30 @@ describe('bundleDaemon', () => {
     // Runs again from the cache.
     expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('args= worker=true\n');
   }, 20_000);
+
+  it('sets DAEMON_LAUNCHER_SERVING_FLAGS once the program serves, and not for its children', async () => {
+    await writeFile(
+      join(dir, 'main.js'),
+      [
+        "const status = new Function('f', 'return %GetOptimizationStatus(f)');",
+        'const optimised = (f) => (status(f) & 16) !== 0;',
+        'function hot(n) { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; }',
+        'const heat = () => { for (let i = 0; i < 20000; i++) hot(100); };',
+        'heat();',
+        "console.log('before=' + optimised(hot) + ' env=' + (process.env.DAEMON_LAUNCHER_SERVING_FLAGS ?? 'unset'));",
+        "process.emit('daemon:serving');",
+        // TurboFan compiles on another thread: heat until it is done (or give up after ~4 s)
+        "const after = (tries) => { heat(); if (optimised(hot) || tries === 0) console.log('after=' + optimised(hot)); else setTimeout(after, 20, tries - 1); };",
+        'setTimeout(after, 0, 200);',
+      ].join('\n'),
+    );
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    const { stdout } = await run('node', ['--allow-natives-syntax', '--no-turbofan', join(out, 'launch.cjs')], {
+      env: { ...process.env, DAEMON_LAUNCHER_SERVING_FLAGS: '--turbofan' },
+    });
+    expect(stdout).toBe('before=false env=unset\nafter=true\n');
+  });
 
   it('refuses to leave out a native addon nothing beside the bundle can load', async () => {
     await writeFile(join(dir, 'main.js'), "import 'zstd-napi';\n");

@@ -6,10 +6,34 @@ import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type Plugin, build } from 'esbuild';
 
 /** Native addons left out of every bundle: they load from node_modules beside it. */
-export const DEFAULT_EXTERNALS: readonly string[] = ['classic-level', 'koffi', 'zstd-napi', '@datadog/pprof'];
+export const DEFAULT_EXTERNALS: readonly string[] = ['koffi', 'zstd-napi', '@datadog/pprof'];
+/**
+ * Native addons whose JavaScript is bundled and only the module that finds and loads the
+ * compiled binding is left out (as `<package>/<file>`): classic-level's JavaScript is
+ * abstract-level and a dozen small packages, ~25 ms of module resolution and compilation at
+ * every start when loaded from node_modules.
+ */
+export const NATIVE_BINDINGS: Readonly<Record<string, string>> = { 'classic-level': 'binding.js' };
+
+/** The package a bare import names (`@scope/name/sub` → `@scope/name`). */
+const packageOf = (path: string) => path.split('/').slice(0, path.startsWith('@') ? 2 : 1).join('/');
+
+/** Resolves a native addon's binding loader (`./binding` inside the package) to an external `<package>/<file>`. */
+const nativeBindings: Plugin = {
+  name: 'native-bindings',
+  setup(b) {
+    for (const [pkg, file] of Object.entries(NATIVE_BINDINGS)) {
+      const stem = file.replace(/\.js$/, '');
+      const inPackage = new RegExp(`[\\\\/]node_modules[\\\\/]${pkg.replace('/', '[\\\\/]')}[\\\\/][^\\\\/]+$`);
+      b.onResolve({ filter: new RegExp(`^\\./${stem}(\\.js)?$`) }, (args) =>
+        inPackage.test(args.importer) ? { path: `${pkg}/${file}`, external: true } : undefined,
+      );
+    }
+  },
+};
 /**
  * Left out, and loaded only for a feature that is configured (the debug endpoint's
  * profiler): a daemon that does not install them builds, and says what is missing when the
@@ -79,6 +103,7 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
     logLevel: 'warning',
     legalComments: 'none',
     metafile: true,
+    plugins: [nativeBindings],
   });
   // What the bundle leaves out must load from where it runs: fail the build, not the start.
   // (Looked up in node_modules above the bundle only: package-manager shims running this
@@ -90,7 +115,7 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
       .map((i) => i.path),
   );
   for (const name of externals) {
-    if (!OPTIONAL_EXTERNALS.includes(name) && !installedAbove(outDir, name)) {
+    if (!OPTIONAL_EXTERNALS.includes(name) && !installedAbove(outDir, packageOf(name))) {
       throw new Error(`${name} is left out of the bundle but cannot be loaded from ${outDir}: add it to the dependencies of the package that runs the bundle`);
     }
   }

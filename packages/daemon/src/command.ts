@@ -185,9 +185,7 @@ export async function runDaemonCommand(options: DaemonCommandOptions): Promise<D
   } catch (err) {
     return fail((err as Error).message);
   }
-  // Start-up leaves garbage (config parsing, module init) that young-generation collections
-  // never reach; one full collection once booted (when node runs with --expose-gc) returns it.
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc) setTimeout(gc, 500).unref();
+  // What start-up leaves behind (config parsing, module init), which young-generation
+  // collections never reach, is released by the daemon once it has been quiet after start.
   return daemon;
 }

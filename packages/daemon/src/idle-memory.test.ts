@@ -42,6 +42,22 @@ describe('IdleMemory', () => {
     idle.close();
   });
 
+  it('after start-up releases once quiet for the shorter start-up period, later calls wait the usual one', async () => {
+    const events: string[] = [];
+    const idle = new IdleMemory({ quietMs: 400, release: () => events.push('release') });
+    const t0 = performance.now();
+    idle.started(20);
+    idle.touch(); // a call right after start: one more quiet period of 20 ms
+    await releasesReach(idle, 1);
+    expect(performance.now() - t0).toBeLessThan(300);
+    idle.touch();
+    await sleep(100);
+    events.push('100 ms after a call');
+    await releasesReach(idle, 2);
+    expect(events).toEqual(['release', '100 ms after a call', 'release']);
+    idle.close();
+  });
+
   it('close cancels a pending release', async () => {
     let released = 0;
     const idle = new IdleMemory({ quietMs: 10, release: () => released++ });

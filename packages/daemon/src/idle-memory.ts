@@ -28,8 +28,21 @@ export class IdleMemory {
 
   /** Marks activity (a call started, moved a message or finished). O(1), no allocation. */
   touch(): void {
+    this.#arm(this.#quietMs);
+  }
+
+  /**
+   * Marks the end of start-up: what starting left behind (config parsing, plugin set-up) is
+   * released once the daemon has been quiet for `quietMs` — usually shorter than after calls,
+   * so a daemon that has just started idles small. Calls meanwhile postpone it as usual.
+   */
+  started(quietMs: number): void {
+    this.#arm(quietMs);
+  }
+
+  #arm(quietMs: number): void {
     if (this.#timer === undefined) {
-      this.#timer = setTimeout(this.#check, this.#quietMs);
+      this.#timer = setTimeout(this.#check, quietMs);
       this.#timer.unref();
       return;
     }

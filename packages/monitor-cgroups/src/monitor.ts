@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import type { Metrics as V1Metrics } from '@containerd-ts/api/types/cgroups-v1';
 import type { Metrics as V2Metrics } from '@containerd-ts/api/types/cgroups-v2';
 import type { Logger } from '@containerd-ts/plugin';
-import { Counter, Gauge, type Registry } from 'prom-client';
+// prom-client (and the cluster, dgram and perf_hooks modules it loads) only when metrics are served
+import type { Registry } from 'prom-client';
 import { type CgroupMode, type CgroupMount, cgroupMode, parseCgroupMounts, parseProcCgroup, v1Dirs, v2Dir } from './cgroup-paths.js';
 import { readV1Metrics } from './cgroup-v1.js';
 import { readV2Metrics } from './cgroup-v2.js';
@@ -184,6 +185,7 @@ export class CgroupsMonitor {
   /** Registers containerd's `container_*` families in a prom-client registry. */
   async registerMetrics(registry: Registry): Promise<void> {
     if (this.options.prometheus === false) return;
+    const { Counter, Gauge } = await import('prom-client');
     const unified = (await this.mode()) === 'unified';
     const families: readonly Family<V1Metrics | V2Metrics>[] = (unified ? v2Families : v1Families) as readonly Family<V1Metrics | V2Metrics>[];
     const monitor = this;

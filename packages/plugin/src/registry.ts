@@ -93,7 +93,7 @@ export class PluginRegistry {
         );
       }
       const raw = configFor?.(uri);
-      const config = def.config ? def.config.parse(raw ?? {}) : {};
+      const config = def.config ? def.config.parse(raw ?? {}, { jitless: true }) : {}; // parsed once: zod's JIT costs more than it saves
       const ctx: InitContext<unknown> = {
         type: def.type,
         id: def.id,
