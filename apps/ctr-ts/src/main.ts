@@ -4,6 +4,7 @@ import { type App, ExitError, runApp } from './cli.js';
 import { contentCommand } from './commands/content.js';
 import { eventsCommand } from './commands/events.js';
 import { gcCommand } from './commands/gc.js';
+import { imagesCommand } from './commands/images.js';
 import { leasesCommand } from './commands/leases.js';
 import { namespacesCommand } from './commands/namespaces.js';
 import { pluginsCommand } from './commands/plugins.js';
@@ -27,7 +28,7 @@ can also be printed as JSON (--format json).`,
     { name: 'connect-timeout', type: 'duration', usage: 'timeout for connecting to containerd' },
     { name: 'namespace', aliases: ['n'], type: 'string', usage: 'namespace to use with commands', value: 'default', env: 'CONTAINERD_NAMESPACE' },
   ],
-  subcommands: [pluginsCommand, versionCommand, contentCommand, eventsCommand, leasesCommand, namespacesCommand, snapshotsCommand, gcCommand],
+  subcommands: [pluginsCommand, versionCommand, contentCommand, eventsCommand, imagesCommand, leasesCommand, namespacesCommand, snapshotsCommand, gcCommand],
 };
 
 runApp(app, process.argv.slice(2), (s) => process.stdout.write(s)).catch((err: unknown) => {

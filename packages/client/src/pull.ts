@@ -1,0 +1,270 @@
+// Pull as containerd's client does it for ctr: resolve the reference, fetch the manifest
+// (or index, narrowed to the wanted platform), its config and layers into the daemon's
+// content store with the labels containerd sets (`containerd.io/distribution.source.*`,
+// `containerd.io/gc.ref.content.*`), create or update the image record, then unpack the
+// layers into a snapshotter through the Diff and Snapshots services (chain-ID keys,
+// `containerd.io/uncompressed` on layers, `containerd.io/gc.ref.snapshot.<sn>` on the
+// config), all under one lease.
+import { randomBytes } from 'node:crypto';
+import { DiffService } from '@containerd-ts/api/services/diff';
+import { type Image, ImagesService } from '@containerd-ts/api/services/images';
+import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
+import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
+import type { CallContext, Connection } from './connection.js';
+import { contentInfo, readContent, updateContentLabels, writeBlob } from './content.js';
+import {
+  type Descriptor,
+  type ImageConfig,
+  type Manifest,
+  appendDistributionSource,
+  chainId,
+  childrenLabels,
+  childrenOf,
+  isIndexType,
+  isManifestType,
+  makeRefKey as refKey,
+} from './images.js';
+import { withLease } from './lease.js';
+import { type Platform, defaultPlatform, matchPlatform } from './platforms.js';
+import { hostname } from './reference.js';
+import { Registry } from './registry.js';
+
+export type PullEvent =
+  | { type: 'resolved'; name: string; target: Descriptor }
+  /** A descriptor the pull will fetch (or find in the store). */
+  | { type: 'job'; desc: Descriptor }
+  | { type: 'progress'; desc: Descriptor; offset: number }
+  /** Fetched (`existed` false) or found in the store already (`existed` true). */
+  | { type: 'fetched'; desc: Descriptor; existed: boolean }
+  | { type: 'unpacked'; layer: Descriptor; chainId: string; applied: boolean };
+
+export interface FetchOptions {
+  plainHttp?: boolean;
+  /** The platform to fetch (default: this host's). */
+  platform?: Platform;
+  /** Labels of the image record. */
+  labels?: Record<string, string>;
+  /** Concurrent blob downloads (0: unbounded, as ctr's default). */
+  maxConcurrentDownloads?: number;
+  onEvent?: (e: PullEvent) => void;
+}
+
+export interface UnpackOptions {
+  snapshotter?: string;
+  platform?: Platform;
+  onEvent?: (e: PullEvent) => void;
+}
+
+export interface ImageRecord {
+  name: string;
+  target: Descriptor;
+  labels: Record<string, string>;
+}
+
+/** A small semaphore for bounded concurrency. */
+class Limiter {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    if (this.max > 0 && this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    try {
+      return await f();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** The descriptor as the API's Descriptor message. */
+const apiDescriptor = (d: Descriptor) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: d.annotations ?? {} });
+
+/**
+ * client.Fetch: resolves `ref`, fetches what the wanted platform needs into the content
+ * store, and creates (or updates) the image record. Runs under `ctx.lease` if it has one.
+ */
+export async function fetchImage(conn: Connection, ref: string, opts: FetchOptions = {}, ctx: CallContext = {}): Promise<ImageRecord> {
+  const registry = new Registry(ref, { plainHttp: opts.plainHttp, signal: ctx.signal });
+  let target: Descriptor;
+  try {
+    target = await registry.resolve();
+  } catch (err) {
+    throw new Error(`failed to resolve reference ${JSON.stringify(ref)}: ${(err as Error).message}`, { cause: err });
+  }
+  const name = ref;
+  opts.onEvent?.({ type: 'resolved', name, target });
+  const platform = opts.platform ?? defaultPlatform();
+  const limiter = new Limiter(opts.maxConcurrentDownloads ?? 0);
+  const sourceKey = `containerd.io/distribution.source.${hostname(registry.host)}`;
+  const repo = registry.repository;
+
+  const handle = async (desc: Descriptor): Promise<void> => {
+    opts.onEvent?.({ type: 'job', desc });
+    // remotes.FetchHandler: fetch unless the store has it.
+    const wrote = await limiter.run(() =>
+      writeBlob(
+        conn,
+        async (offset) => {
+          const body = await registry.fetch(desc);
+          return skipBytes(body, offset);
+        },
+        {
+          ref: refKey(desc),
+          expected: desc.digest,
+          size: desc.size,
+          onProgress: (offset) => opts.onEvent?.({ type: 'progress', desc, offset }),
+        },
+        ctx,
+      ),
+    );
+    opts.onEvent?.({ type: 'fetched', desc, existed: !wrote });
+    // images.ChildrenHandler, filtered to the platform, with the children's GC labels.
+    let children: Descriptor[] = [];
+    if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) {
+      children = childrenOf(desc, await readContent(conn, desc.digest, ctx));
+      children = children.filter((c) => c.platform === undefined || matchPlatform(platform, { ...c.platform, os: c.platform.os ?? '' }));
+      if (isIndexType(desc.mediaType)) {
+        // images.LimitManifests(…, 1): the best-matching manifest only.
+        const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
+        children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);
+        if (manifests.length === 0 && children.length === 0) throw new Error(`no match for platform in manifest ${desc.digest}: not found`);
+      }
+      if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
+    }
+    // docker.AppendDistributionSourceLabel.
+    const info = await contentInfo(conn, desc.digest, ctx);
+    await updateContentLabels(conn, desc.digest, { [sourceKey]: appendDistributionSource(info.labels[sourceKey] ?? '', repo) }, ctx);
+    await Promise.all(children.map(handle));
+  };
+  await handle(target);
+
+  const image: Image = { name, labels: opts.labels ?? {}, target: apiDescriptor(target), createdAt: undefined, updatedAt: undefined };
+  try {
+    await conn.unary(ImagesService.create, { image }, ctx);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    await conn.unary(ImagesService.update, { image, updateMask: undefined }, ctx);
+  }
+  return { name, target, labels: opts.labels ?? {} };
+}
+
+/** Drops the first `n` bytes of a stream (resuming a write the daemon has part of). */
+async function* skipBytes(source: AsyncIterable<Buffer>, n: number): AsyncGenerator<Buffer> {
+  let skip = n;
+  for await (const chunk of source) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    yield skip > 0 ? chunk.subarray(skip) : chunk;
+    skip = 0;
+  }
+}
+
+/** The manifest of `platform` under `target` (an index is narrowed to it), read from the store. */
+export async function resolveManifest(conn: Connection, target: Descriptor, platform: Platform, ctx: CallContext = {}): Promise<{ desc: Descriptor; manifest: Manifest }> {
+  if (isManifestType(target.mediaType)) {
+    return { desc: target, manifest: JSON.parse((await readContent(conn, target.digest, ctx)).toString()) as Manifest };
+  }
+  if (isIndexType(target.mediaType)) {
+    const children = childrenOf(target, await readContent(conn, target.digest, ctx));
+    for (const child of children) {
+      if (child.platform !== undefined && !matchPlatform(platform, child.platform)) continue;
+      if (!isManifestType(child.mediaType) && !isIndexType(child.mediaType)) continue;
+      try {
+        return await resolveManifest(conn, child, platform, ctx);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    throw new Error(`manifest ${target.digest}: not found`);
+  }
+  throw new Error(`unexpected media type ${target.mediaType} for ${target.digest}: not found`);
+}
+
+/** rootfs's uniquePart: nanoseconds and 3 random bytes. */
+const uniquePart = () => `${(Date.now() % 1000) * 1_000_000 + Math.floor(Math.random() * 1_000_000)}-${randomBytes(3).toString('base64url')}`;
+
+/**
+ * Image.Unpack: applies each layer of the platform's manifest on top of the previous ones
+ * in `snapshotter` (committed under its chain ID; layers whose chain ID exists are
+ * skipped), then labels the config with the top snapshot. Returns the chain ID.
+ */
+export async function unpackImage(conn: Connection, target: Descriptor, opts: UnpackOptions = {}, ctx: CallContext = {}): Promise<string> {
+  return withLease(conn, ctx, async (ctx) => {
+    const snapshotter = opts.snapshotter || 'overlayfs';
+    const { manifest } = await resolveManifest(conn, target, opts.platform ?? defaultPlatform(), ctx);
+    const config = JSON.parse((await readContent(conn, manifest.config.digest, ctx)).toString()) as ImageConfig;
+    const diffIds = config.rootfs?.diff_ids ?? [];
+    if (diffIds.length !== manifest.layers.length) throw new Error('mismatched image rootfs and manifest layers');
+    const chain: string[] = [];
+    for (const [i, layer] of manifest.layers.entries()) {
+      const diffId = diffIds[i]!;
+      const parent = chainId(chain);
+      const id = chainId([...chain, diffId]);
+      let applied = false;
+      try {
+        await conn.unary(SnapshotsService.stat, { snapshotter, key: id }, ctx);
+      } catch (err) {
+        if (!isNotFound(err)) throw new Error(`failed to stat snapshot ${id}: ${(err as Error).message}`, { cause: err });
+        applied = await applyLayer(conn, snapshotter, layer, diffId, parent, id, ctx);
+      }
+      if (applied) await updateContentLabels(conn, layer.digest, { 'containerd.io/uncompressed': diffId }, ctx);
+      opts.onEvent?.({ type: 'unpacked', layer, chainId: id, applied });
+      chain.push(diffId);
+    }
+    const top = chainId(chain);
+    await updateContentLabels(conn, manifest.config.digest, { [`containerd.io/gc.ref.snapshot.${snapshotter}`]: top }, ctx);
+    return top;
+  });
+}
+
+/** rootfs.applyLayers for one layer: prepare, apply, check the diff ID, commit. False when another unpack committed it first. */
+async function applyLayer(conn: Connection, snapshotter: string, layer: Descriptor, diffId: string, parent: string, id: string, ctx: CallContext): Promise<boolean> {
+  let key = '';
+  let mounts;
+  for (;;) {
+    key = `extract-${uniquePart()} ${id}`;
+    try {
+      mounts = (await conn.unary(SnapshotsService.prepare, { snapshotter, key, parent, labels: {} }, ctx)).mounts;
+      break;
+    } catch (err) {
+      if (isAlreadyExists(err)) continue;
+      throw new Error(`failed to prepare extraction snapshot ${JSON.stringify(key)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  try {
+    const res = await conn.unary(DiffService.apply, { diff: apiDescriptor(layer), mounts, payloads: {} }, ctx);
+    if (res.applied?.digest !== diffId) throw new Error(`wrong diff id calculated on extraction ${JSON.stringify(res.applied?.digest ?? '')}`);
+    try {
+      await conn.unary(SnapshotsService.commit, { snapshotter, name: id, key, labels: {} }, ctx);
+    } catch (err) {
+      if (isAlreadyExists(err)) {
+        await conn.unary(SnapshotsService.remove, { snapshotter, key }, ctx).catch(() => {});
+        return false;
+      }
+      throw new Error(`failed to commit snapshot ${key}: ${(err as Error).message}`, { cause: err });
+    }
+    return true;
+  } catch (err) {
+    await conn.unary(SnapshotsService.remove, { snapshotter, key }, ctx).catch(() => {});
+    if (err instanceof Error && /^(wrong diff id|failed to commit)/.test(err.message)) throw err;
+    throw new Error(`failed to extract layer ${diffId}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** ctr images pull: fetch and unpack under one lease. */
+export async function pullImage(
+  conn: Connection,
+  ref: string,
+  opts: FetchOptions & UnpackOptions & { unpack?: boolean } = {},
+  ctx: CallContext = {},
+): Promise<ImageRecord> {
+  return withLease(conn, ctx, async (ctx) => {
+    const image = await fetchImage(conn, ref, opts, ctx);
+    if (opts.unpack !== false) await unpackImage(conn, image.target, opts, ctx);
+    return image;
+  });
+}
