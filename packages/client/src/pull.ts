@@ -86,9 +86,10 @@ const apiDescriptor = (d: Descriptor) => ({ mediaType: d.mediaType, digest: d.di
  * store, and creates (or updates) the image record. Runs under `ctx.lease` if it has one.
  */
 export async function fetchImage(conn: Connection, ref: string, opts: FetchOptions = {}, ctx: CallContext = {}): Promise<ImageRecord> {
-  const registry = new Registry(ref, { plainHttp: opts.plainHttp, signal: ctx.signal });
+  let registry: Registry;
   let target: Descriptor;
   try {
+    registry = new Registry(ref, { plainHttp: opts.plainHttp, signal: ctx.signal });
     target = await registry.resolve();
   } catch (err) {
     throw new Error(`failed to resolve reference ${JSON.stringify(ref)}: ${(err as Error).message}`, { cause: err });

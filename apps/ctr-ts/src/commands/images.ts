@@ -52,7 +52,9 @@ const SNAPSHOTTER: Flag = {
 
 /** ctr's pull progress: the jobs of the fetch, redrawn every 100 ms. */
 class PullProgress {
-  private readonly start = Date.now();
+  private readonly start = performance.now();
+  /** Jobs shown as `exists` by a tick before the end (ctr shows the others as done at the end). */
+  private readonly shownExisting = new Set<string>();
   private resolved = false;
   private readonly jobs: Descriptor[] = [];
   private readonly statuses = new Map<string, StatusInfo>();
@@ -90,9 +92,10 @@ class PullProgress {
     const rows: StatusInfo[] = [{ ref: this.name, status: this.resolved ? 'resolved' : 'resolving', offset: 0, total: 0 }];
     for (const j of this.jobs) {
       const s = this.statuses.get(j.digest) ?? { ref: makeRefKey(j), status: 'waiting', offset: 0, total: 0 };
-      rows.push(done && s.status !== 'exists' ? { ...s, status: 'done' } : s);
+      if (!done && s.status === 'exists') this.shownExisting.add(j.digest);
+      rows.push(done && !(s.status === 'exists' && this.shownExisting.has(j.digest)) ? { ...s, status: 'done' } : s);
     }
-    this.out(displayStatuses(rows, Date.now() - this.start));
+    this.out(displayStatuses(rows, performance.now() - this.start));
   }
 
   end(): void {
@@ -168,7 +171,7 @@ command. As part of this process, we do the following:
           throw new CommandError((err as Error).message);
         }
         progress.end();
-        const start = Date.now();
+        const start = performance.now();
         for (const platform of platforms) {
           ctx.out(`unpacking ${formatPlatform(platform)} ${image.target.digest}...\n`);
           const chain = await unpackImage(conn, image.target, { snapshotter: ctx.string('snapshotter'), platform }, call).catch((err: unknown) => {
@@ -176,7 +179,7 @@ command. As part of this process, we do the following:
           });
           if (ctx.bool('print-chainid')) ctx.out(`image chain ID: ${chain}\n`);
         }
-        ctx.out(`done: ${goDuration(Date.now() - start)}\t\n`);
+        ctx.out(`done: ${goDuration(performance.now() - start)}\t\n`);
       });
     });
   },

@@ -1,0 +1,256 @@
+// Issue 11: `ctr-ts images pull --plain-http` from a loopback docker-registry, then
+// `images ls/rm/push`. Each pull runs with Debian's ctr on one daemon and ctr-ts on its
+// twin, against containerd-ts and against Debian's containerd; Debian's ctr then reads what
+// ctr-ts stored (images ls, content labels, snapshots) and mounts it, and the tree must be
+// the one ctr's own pull gives. Errors (unknown image, unreachable registry, bad reference)
+// are ctr's words on one line with a non-zero exit.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type TreeEntry, snapshotTree } from '@containerd-ts/archive/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+import { type FixtureImage, chainId, comparableTree, diffIdsOf, fixtureImage } from './image-fixture.js';
+import { type Registry, pushImage, startRegistry } from './registry.js';
+
+type Reference = Awaited<ReturnType<typeof startReference>>;
+
+interface Pair {
+  name: string;
+  /** The daemon Debian's ctr pulls into. */
+  ctr: { socket: string; dir: string };
+  /** Its twin, which ctr-ts pulls into. */
+  ctrTs: { socket: string; dir: string };
+}
+
+const ESC = '\x1b';
+
+/** The last progress table of a pull (the block after the last `elapsed:` line but one), its rows sorted, and what follows it. */
+function pullSummary(stdout: string): { rows: string[]; after: string[] } {
+  const lines = stdout.split('\n');
+  const elapsed = lines.flatMap((l, i) => (l.startsWith('elapsed: ') ? [i] : []));
+  const last = elapsed.at(-1) ?? -1;
+  const before = elapsed.at(-2) ?? -1;
+  const rows = lines
+    .slice(before + 1, last)
+    .map((l) => l.replace(/ +/g, ' '))
+    .sort();
+  const after = lines.slice(last + 1).map((l) => l.replace(/^done: \S+\t$/, 'done: <duration>\t'));
+  return { rows, after };
+}
+
+/** ctr's progress loop may log its own cancellation when the fetch ends: those lines are not the pull's. */
+const pullStderr = (stderr: string) => stderr.replace(/^.*msg="(failed to get content info|active check failed)" error="context canceled"\n/gm, '');
+
+/** Label lists sorted, ages and times made comparable, tabs collapsed. */
+function comparable(text: string, dirs: string[]): string {
+  let out = text;
+  for (const d of dirs) out = out.replaceAll(d, '<dir>');
+  return out
+    .split('\n')
+    .map((line) => line.replace(/([\w./-]+=[^\s,]*(?:,[\w./-]+=[^\s,]*)+)/g, (m) => m.split(',').sort().join(',')))
+    .join('\n')
+    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
+    .replace(/Less than a second|About a minute|\d+ (?:seconds?|minutes?)/g, '<age>')
+    .replace(/\t+/g, '\t');
+}
+
+/** Mounts the image with Debian's `ctr images mount` (default snapshotter) and returns its tree. */
+async function mountedTree(socket: string, ref: string, image: FixtureImage): Promise<TreeEntry[]> {
+  const target = await mkdtemp(join(tmpdir(), 'ctr-ts-tree-'));
+  try {
+    const mounted = await ctr(socket, 'images', 'mount', ref, target);
+    expect(mounted.code, mounted.stderr).toBe(0);
+    expect(mounted.stdout.trim().split('\n')).toEqual([chainId(diffIdsOf(image)), target]);
+    try {
+      return snapshotTree(target);
+    } finally {
+      const unmounted = await ctr(socket, 'images', 'unmount', '--rm', target);
+      expect(unmounted.code, unmounted.stderr).toBe(0);
+    }
+  } finally {
+    await rm(target, { recursive: true, force: true });
+  }
+}
+
+/** What Debian's ctr reads back of the pulled image on one daemon. */
+async function storedState(socket: string, chain: string, dirs: string[]): Promise<string> {
+  const parts: string[] = [];
+  for (const args of [
+    ['images', 'ls'],
+    ['images', 'check'],
+    ['content', 'ls'],
+    ['snapshots', 'ls'],
+    ['snapshots', 'info', chain],
+    ['leases', 'ls'],
+  ]) {
+    const r = await ctr(socket, ...args);
+    parts.push(`$ ctr ${args.join(' ')}\n${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`);
+  }
+  return comparable(parts.join('\n'), dirs);
+}
+
+const text = (r: RunResult) => `${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`;
+
+describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on containerd', () => {
+  let registry: Registry;
+  let ts1: StartedDaemon;
+  let ts2: StartedDaemon;
+  let ref1: Reference;
+  let ref2: Reference;
+  let pairs: Pair[] = [];
+  const gzip = fixtureImage({ compression: 'gzip' });
+  const zstd = fixtureImage({ compression: 'zstd' });
+  const refs: Record<'gzip' | 'zstd', string> = { gzip: '', zstd: '' };
+
+  beforeAll(async () => {
+    registry = await startRegistry();
+    refs.gzip = await pushImage(registry, 'fixture', 'gzip', gzip);
+    refs.zstd = await pushImage(registry, 'fixture', 'zstd', zstd);
+    [ts1, ts2, ref1, ref2] = await Promise.all([startDaemon(), startDaemon(), startReference(), startReference()]);
+    pairs = [
+      { name: 'containerd-ts', ctr: { socket: ts1.socket, dir: ts1.dir }, ctrTs: { socket: ts2.socket, dir: ts2.dir } },
+      { name: 'containerd', ctr: { socket: ref1.socket, dir: ref1.dir }, ctrTs: { socket: ref2.socket, dir: ref2.dir } },
+    ];
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([ts1?.cleanup(), ts2?.cleanup(), ref1?.stop(), ref2?.stop()]);
+    await registry?.stop();
+  });
+
+  it('pull stores what ctr pull stores: ctr lists, checks and mounts it with the same tree', async () => {
+    for (const pair of pairs) {
+      const dirs = [pair.ctr.dir, pair.ctrTs.dir];
+      for (const [kind, image] of [
+        ['gzip', gzip],
+        ['zstd', zstd],
+      ] as const) {
+        const ref = refs[kind];
+        const what = `${pair.name} ${kind}`;
+        const [theirs, ours] = await Promise.all([
+          ctr(pair.ctr.socket, 'images', 'pull', '--plain-http', ref),
+          run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'pull', '--plain-http', ref]),
+        ]);
+        expect({ code: theirs.code, stderr: pullStderr(theirs.stderr) }, what).toEqual({ code: 0, stderr: '' });
+        expect({ code: ours.code, stderr: ours.stderr }, what).toEqual({ code: 0, stderr: '' });
+        // The last table (every job done) and the unpack lines, as ctr prints them when stdout is no terminal.
+        const summary = pullSummary(ours.stdout);
+        expect(summary, what).toEqual(pullSummary(theirs.stdout));
+        expect(summary.rows, what).toHaveLength(2 + 1 + image.layers.length);
+        expect(summary.rows.join('\n'), what).toContain(`manifest-${image.manifest.digest}: done |${ESC}[32m${'+'.repeat(38)}${ESC}[0m| `);
+        expect(summary.after, what).toEqual([`unpacking linux/amd64 ${image.manifest.digest}...`, 'done: <duration>\t', '']);
+        const chain = chainId(diffIdsOf(image));
+        const [stateTheirs, stateOurs] = await Promise.all([storedState(pair.ctr.socket, chain, dirs), storedState(pair.ctrTs.socket, chain, dirs)]);
+        expect(stateOurs, what).toBe(stateTheirs);
+        // What ctr's read-back holds, so that two equally wrong states cannot pass.
+        expect(stateOurs, what).toContain(`containerd.io/gc.ref.snapshot.overlayfs=${chain}`);
+        expect(stateOurs, what).toContain('containerd.io/distribution.source.127.0.0.1=fixture');
+        expect(stateOurs, what).toMatch(new RegExp(`\\n${ref} +${image.manifest.mediaType.replaceAll('.', '\\.').replaceAll('+', '\\+')} +${image.manifest.digest} +\\S+ MiB +linux/amd64 +- +\\n`));
+        expect(stateOurs, what).toContain('$ ctr leases ls\nID CREATED AT LABELS \n--stderr--');
+        const [treeTheirs, treeOurs] = await Promise.all([mountedTree(pair.ctr.socket, ref, image), mountedTree(pair.ctrTs.socket, ref, image)]);
+        expect(treeOurs.length, what).toBeGreaterThan(50);
+        expect(treeOurs.find((e) => e.path === '/bin/suid')?.mode, what).toBe(0o4755);
+        expect(treeOurs.some((e) => e.path === '/opt/doomed'), what).toBe(false);
+        expect(comparableTree(treeOurs), what).toEqual(comparableTree(treeTheirs));
+      }
+    }
+  }, 600_000);
+
+  it('images ls [-q] and --format json print ctr’s rows; rm prints what ctr prints', async () => {
+    for (const pair of pairs) {
+      // Both images are there from the pulls above, on both daemons.
+      for (const args of [['images', 'ls'], ['images', 'ls', '-q'], ['images', 'ls', `name==${refs.zstd}`], ['images', 'list', '--quiet']]) {
+        const [a, b] = await Promise.all([ctr(pair.ctr.socket, ...args), run(ctrTs, ['-a', pair.ctrTs.socket, ...args])]);
+        expect(text(b), `${pair.name}: ${args.join(' ')}`).toBe(text(a));
+      }
+      const json = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'ls', '--format', 'json']);
+      expect(json.code, json.stderr).toBe(0);
+      expect(JSON.parse(json.stdout)).toEqual(
+        [gzip, zstd].map((image, i) => ({
+          name: [refs.gzip, refs.zstd][i],
+          mediaType: image.manifest.mediaType,
+          digest: image.manifest.digest,
+          size: image.manifest.size + image.config.size + image.layers.reduce((n, l) => n + l.size, 0),
+          platforms: ['linux/amd64'],
+          labels: {},
+          createdAt: expect.any(String),
+          updatedAt: expect.any(String),
+        })),
+      );
+      const dirs = [pair.ctr.dir, pair.ctrTs.dir];
+      for (const args of [
+        ['images', 'rm', refs.zstd, 'example.com/missing:1'],
+        ['images', 'rm', '--sync', refs.gzip],
+        ['images', 'ls'],
+        ['content', 'ls'],
+      ]) {
+        const [a, b] = await Promise.all([ctr(pair.ctr.socket, ...args), args[1] === 'ls' ? ctr(pair.ctrTs.socket, ...args) : run(ctrTs, ['-a', pair.ctrTs.socket, ...args])]);
+        const norm = (r: RunResult) => comparable(text(r), dirs).replace(/time="[^"]*"/g, 'time=<time>');
+        expect(norm(b).replaceAll('ctr-ts: ', 'ctr: '), `${pair.name}: ${args.join(' ')}`).toBe(norm(a));
+      }
+    }
+  }, 300_000);
+
+  it('push --plain-http puts the image back with the same manifest digest', async () => {
+    for (const pair of pairs) {
+      const pulled = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'pull', '--plain-http', refs.gzip]);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      const repo = `pushed-${pair.name}`;
+      const pushed = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/${repo}:1`, refs.gzip]);
+      expect({ code: pushed.code, stderr: pushed.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(pushed.stdout).toContain(`manifest-${gzip.manifest.digest}: done`);
+      const manifest = await fetch(`http://${registry.host}/v2/${repo}/manifests/1`, { headers: { accept: gzip.manifest.mediaType } });
+      expect(manifest.status).toBe(200);
+      expect(manifest.headers.get('docker-content-digest')).toBe(gzip.manifest.digest);
+      expect(Buffer.from(await manifest.arrayBuffer()).equals(gzip.manifest.data)).toBe(true);
+      // Debian's ctr pulls the pushed copy back onto the other daemon: the same image.
+      const back = await ctr(pair.ctr.socket, 'images', 'pull', '--plain-http', `${registry.host}/${repo}:1`);
+      expect(back.code, back.stderr).toBe(0);
+      const listed = await ctr(pair.ctr.socket, 'images', 'ls', '-q');
+      expect(listed.stdout).toContain(`${registry.host}/${repo}:1\n`);
+      const again = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/${repo}:1`, refs.gzip]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(new RegExp(`\\nlayer-${gzip.layers[0]!.digest}: +exists `));
+      for (const socket of [pair.ctr.socket]) await ctr(socket, 'images', 'rm', '--sync', `${registry.host}/${repo}:1`);
+      await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'rm', '--sync', refs.gzip]);
+    }
+  }, 300_000);
+
+  it('bad input: one line and a non-zero exit, in ctr’s words', async () => {
+    const cases = [
+      [`${registry.host}/fixture:nope`],
+      [`${registry.host}/nothere:1`],
+      ['127.0.0.1:1/x:1'],
+      ['Bad Ref'],
+      ['foo'],
+      [`${registry.host}/fixture`],
+      [`${registry.host}/fixture@sha256:abc`],
+      [],
+    ];
+    for (const pair of pairs) {
+      for (const args of cases) {
+        const [a, b] = await Promise.all([
+          ctr(pair.ctr.socket, 'images', 'pull', '--plain-http', ...args),
+          run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'pull', '--plain-http', ...args]),
+        ]);
+        const what = `${pair.name}: pull ${args.join(' ')}`;
+        // ctr logs its tries at info level before the error; ctr-ts prints the error only.
+        const lastLine = (s: string) => s.trim().split('\n').at(-1)!;
+        expect(b.code, what).toBe(1);
+        expect(b.stderr.trim().split('\n'), what).toHaveLength(1);
+        expect(lastLine(b.stderr).replace('ctr-ts: ', 'ctr: '), what).toBe(lastLine(a.stderr));
+        expect(a.code, what).toBe(1);
+      }
+      const missing = await Promise.all([
+        ctr(pair.ctr.socket, 'images', 'push', '--plain-http', `${registry.host}/x:1`, 'example.com/none:1'),
+        run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/x:1`, 'example.com/none:1']),
+      ]);
+      expect(missing[1].stderr.replace('ctr-ts: ', 'ctr: ')).toBe(missing[0].stderr);
+      expect(missing[1].code).toBe(missing[0].code);
+    }
+    // A daemon that is not there.
+    const gone = await run(ctrTs, ['-a', '/nonexistent/containerd.sock', '--connect-timeout', '1s', 'images', 'ls']);
+    expect(gone).toMatchObject({ code: 1, stderr: 'ctr-ts: failed to dial "/nonexistent/containerd.sock": context deadline exceeded\n' });
+  }, 300_000);
+});
