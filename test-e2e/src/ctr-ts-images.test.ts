@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { type TreeEntry, snapshotTree } from '@containerd-ts/archive/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+import { busyboxImage } from './busybox-image.js';
 import { type FixtureImage, chainId, comparableTree, diffIdsOf, fixtureImage } from './image-fixture.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
@@ -214,6 +215,48 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
       expect(again.stdout).toMatch(new RegExp(`\\nlayer-${gzip.layers[0]!.digest}: +exists `));
       for (const socket of [pair.ctr.socket]) await ctr(socket, 'images', 'rm', '--sync', `${registry.host}/${repo}:1`);
       await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'rm', '--sync', refs.gzip]);
+    }
+  }, 300_000);
+
+  it('containers ls and tasks ls print ctr’s rows, and --format json has them', async () => {
+    const busybox = await pushImage(registry, 'busybox', '1', busyboxImage());
+    const ns = `ctrts-images-${process.pid}`;
+    for (const socket of [ts1.socket, ref1.socket]) {
+      const n = ['-a', socket, '-n', ns];
+      const pulled = await run(ctrTs, [...n, 'images', 'pull', '--plain-http', busybox]);
+      expect(pulled.code, pulled.stderr).toBe(0);
+      try {
+        expect(await run('ctr', [...n, 'run', '-d', busybox, 'running', 'sleep', '300'])).toMatchObject({ code: 0, stderr: '' });
+        expect(await run('ctr', [...n, 'containers', 'create', '--label', 'k=v', busybox, 'created'])).toMatchObject({ code: 0, stderr: '' });
+        for (const args of [['containers', 'ls'], ['containers', 'ls', '-q'], ['c', 'list', 'id==created'], ['tasks', 'ls'], ['tasks', 'ls', '-q'], ['t', 'list']]) {
+          const [a, b] = await Promise.all([run('ctr', [...n, ...args]), run(ctrTs, [...n, ...args])]);
+          expect(text(b), `${socket}: ${args.join(' ')}`).toBe(text(a));
+          // What ctr printed, so that two equally empty answers cannot pass.
+          if (args.join(' ') === 'tasks ls') expect(a.stdout).toMatch(/^TASK +PID +STATUS +\nrunning +\d+ +RUNNING\n$/);
+          if (args.join(' ') === 'containers ls') expect(a.stdout.split('\n').slice(1).map((l) => l.split(/ +/)[0])).toEqual(['created', 'running', '']);
+        }
+        const containers = await run(ctrTs, [...n, 'containers', 'ls', '--format', 'json']);
+        expect(JSON.parse(containers.stdout)).toEqual(
+          ['created', 'running'].map((id) => ({
+            id,
+            image: busybox,
+            runtime: 'io.containerd.runc.v2',
+            snapshotter: 'overlayfs',
+            snapshotKey: id,
+            labels: expect.objectContaining(id === 'created' ? { k: 'v' } : {}),
+            createdAt: expect.any(String),
+            updatedAt: expect.any(String),
+          })),
+        );
+        const tasks = JSON.parse((await run(ctrTs, [...n, 'tasks', 'ls', '--format', 'json'])).stdout) as Array<{ id: string; pid: number; status: string }>;
+        expect(tasks).toEqual([{ id: 'running', pid: expect.any(Number), status: 'RUNNING' }]);
+        expect(tasks[0]!.pid).toBeGreaterThan(1);
+      } finally {
+        await run('ctr', [...n, 'tasks', 'rm', '-f', 'running']);
+        await run('ctr', [...n, 'containers', 'rm', 'running', 'created']);
+        await run(ctrTs, [...n, 'images', 'rm', '--sync', busybox]);
+      }
+      expect((await run(ctrTs, [...n, 'containers', 'ls', '-q'])).stdout).toBe('');
     }
   }, 300_000);
 
