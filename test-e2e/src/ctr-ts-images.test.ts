@@ -260,6 +260,37 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
     }
   }, 300_000);
 
+  it('--help of images ls/rm, containers ls and tasks ls is ctr’s; the groups list ctr’s subcommands in its words', async () => {
+    const socket = ts1.socket;
+    /** ctr-ts's help without its `--format` line, columns compared with single spaces. */
+    const comparableHelp = (t: string) =>
+      t
+        .replaceAll('ctr-ts ', 'ctr ')
+        .split('\n')
+        .filter((l) => !l.startsWith('   --format value'))
+        .map((l) => l.replace(/ {2,}/g, '  '))
+        .join('\n');
+    for (const args of [['images', 'ls'], ['images', 'rm'], ['containers', 'ls'], ['tasks', 'ls']]) {
+      const [a, b] = await Promise.all([ctr(socket, ...args, '--help'), run(ctrTs, ['-a', socket, ...args, '--help'])]);
+      expect(a.code).toBe(0);
+      expect({ code: b.code, help: comparableHelp(b.stdout) }, args.join(' ')).toEqual({ code: 0, help: comparableHelp(a.stdout) });
+    }
+    for (const group of ['images', 'containers', 'tasks']) {
+      const [a, b] = await Promise.all([ctr(socket, group, '--help'), run(ctrTs, ['-a', socket, group, '--help'])]);
+      const commands = (t: string) => (t.split('COMMANDS:\n')[1] ?? '').split('\n\n')[0]!.split('\n').map((l) => l.trim().replace(/ {2,}/g, '  '));
+      const ours = commands(b.stdout);
+      expect(ours.length, group).toBeGreaterThanOrEqual(1);
+      expect(ours, group).toEqual(commands(a.stdout).filter((l) => ours.includes(l)));
+    }
+    // pull and push take a subset of ctr's flags, each in ctr's words.
+    for (const args of [['images', 'pull'], ['images', 'push']]) {
+      const [a, b] = await Promise.all([ctr(socket, ...args, '--help'), run(ctrTs, ['-a', socket, ...args, '--help'])]);
+      const flags = (t: string) => (t.split('OPTIONS:\n')[1] ?? '').split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().replace(/ {2,}/g, '  '));
+      for (const line of flags(b.stdout)) expect(flags(a.stdout), args.join(' ')).toContain(line);
+      expect(comparableHelp(b.stdout).split('OPTIONS:')[0]).toBe(comparableHelp(a.stdout).split('OPTIONS:')[0]);
+    }
+  }, 120_000);
+
   it('bad input: one line and a non-zero exit, in ctr’s words', async () => {
     const cases = [
       [`${registry.host}/fixture:nope`],
