@@ -23,7 +23,7 @@ export {
 } from './pull.js';
 export {
   type ReferenceSpec,
-  ReferenceError,
+  InvalidReferenceError,
   formatReference,
   hostname,
   parseReference,

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { DiffService } from '@containerd-ts/api/services/diff';
 import { type Image, ImagesService } from '@containerd-ts/api/services/images';
 import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
+import type { Mount } from '@containerd-ts/api/types/mount';
 import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import type { CallContext, Connection } from './connection.js';
 import { contentInfo, readContent, updateContentLabels, writeBlob } from './content.js';
@@ -225,7 +226,7 @@ export async function unpackImage(conn: Connection, target: Descriptor, opts: Un
 /** rootfs.applyLayers for one layer: prepare, apply, check the diff ID, commit. False when another unpack committed it first. */
 async function applyLayer(conn: Connection, snapshotter: string, layer: Descriptor, diffId: string, parent: string, id: string, ctx: CallContext): Promise<boolean> {
   let key = '';
-  let mounts;
+  let mounts: Mount[];
   for (;;) {
     key = `extract-${uniquePart()} ${id}`;
     try {

@@ -8,8 +8,8 @@ export interface ReferenceSpec {
   object: string;
 }
 
-export class ReferenceError extends Error {
-  override name = 'ReferenceError';
+export class InvalidReferenceError extends Error {
+  override name = 'InvalidReferenceError';
 }
 
 // Characters Go's net/url accepts in a host (RFC 3986 reg-name, sub-delims, ':' and brackets).
@@ -17,15 +17,15 @@ const HOST_CHAR = /[A-Za-z0-9\-._~!$&'()*+,;=:[\]%]/;
 
 /** reference.Parse: throws with containerd's (or Go url.Parse's) message. */
 export function parseReference(s: string): ReferenceSpec {
-  if (s.includes('://')) throw new ReferenceError('invalid reference');
+  if (s.includes('://')) throw new InvalidReferenceError('invalid reference');
   const rest = s;
   const slash = rest.search(/[/?#]/);
   const host = slash < 0 ? rest : rest.slice(0, slash);
   let path = slash < 0 ? '' : rest.slice(slash);
   for (const ch of host) {
-    if (!HOST_CHAR.test(ch)) throw new ReferenceError(`parse "dummy://${s}": invalid character ${JSON.stringify(ch)} in host name`);
+    if (!HOST_CHAR.test(ch)) throw new InvalidReferenceError(`parse "dummy://${s}": invalid character ${JSON.stringify(ch)} in host name`);
   }
-  if (host === '') throw new ReferenceError('hostname required');
+  if (host === '') throw new InvalidReferenceError('hostname required');
   // Query and fragment are not part of the path url.Parse gives.
   const q = path.search(/[?#]/);
   if (q >= 0) path = path.slice(0, q);

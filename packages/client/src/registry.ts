@@ -8,7 +8,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
 import { alreadyExists, notFound } from '@containerd-ts/errdefs';
 import { type Descriptor, MediaType, isIndexType, isManifestType, sha256 } from './images.js';
-import { type ReferenceSpec, ReferenceError, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
+import { type ReferenceSpec, InvalidReferenceError, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
 
 /** The Accept header containerd's resolver sends when resolving a reference. */
 export const RESOLVE_ACCEPT = [MediaType.dockerManifest, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.ociIndex, '*/*'].join(', ');
@@ -118,7 +118,7 @@ export class Registry {
    * (`object required`, `<ref>: not found`, status codes, digest errors).
    */
   async resolve(): Promise<Descriptor> {
-    if (this.spec.object === '') throw new ReferenceError('object required');
+    if (this.spec.object === '') throw new InvalidReferenceError('object required');
     let dgst = referenceDigest(this.spec);
     const paths: string[][] = [];
     if (dgst !== '') {

@@ -1,10 +1,11 @@
 // ctr-ts images pull/ls/rm/push: images through the registry client and the daemon's
 // Images, Content, Snapshots and Diff services (packages/client), in ctr's output.
-import { ImagesService } from '@containerd-ts/api/services/images';
+import { type Image, ImagesService } from '@containerd-ts/api/services/images';
 import {
   type CallContext,
   type Descriptor,
   type ImageConfig,
+  type ImageRecord,
   type Platform,
   type PullEvent,
   Registry,
@@ -152,7 +153,7 @@ command. As part of this process, we do the following:
       await withLease(conn, call, async (call) => {
         const progress = new PullProgress(ref, ctx.out);
         progress.begin();
-        let image;
+        let image: ImageRecord;
         try {
           image = await fetchImage(
             conn,
@@ -242,7 +243,7 @@ const listCommand: Command = {
   async action(ctx) {
     await withConn(ctx, async (conn) => {
       const call: CallContext = {};
-      let images;
+      let images: Image[];
       try {
         images = (await conn.unary(ImagesService.list, { filters: ctx.args })).images;
       } catch (err) {
