@@ -10,7 +10,7 @@ import { DiffService } from '@containerd-ts/api/services/diff';
 import { type Image, ImagesService } from '@containerd-ts/api/services/images';
 import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
 import type { Mount } from '@containerd-ts/api/types/mount';
-import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
+import { isAlreadyExists, isNotFound, notFound } from '@containerd-ts/errdefs';
 import type { CallContext, Connection } from './connection.js';
 import { contentInfo, readContent, updateContentLabels, writeBlob } from './content.js';
 import {
@@ -37,6 +37,8 @@ export type PullEvent =
   | { type: 'progress'; desc: Descriptor; offset: number }
   /** Fetched (`existed` false) or found in the store already (`existed` true). */
   | { type: 'fetched'; desc: Descriptor; existed: boolean }
+  /** The fetch is complete and the image record exists. */
+  | { type: 'created'; image: ImageRecord }
   | { type: 'unpacked'; layer: Descriptor; chainId: string; applied: boolean };
 
 export interface FetchOptions {
@@ -54,6 +56,8 @@ export interface UnpackOptions {
   snapshotter?: string;
   platform?: Platform;
   onEvent?: (e: PullEvent) => void;
+  /** Resolves once a blob is in the store (a pipelined pull unpacks while it fetches). */
+  waitFor?: (digest: string) => Promise<void>;
 }
 
 export interface ImageRecord {
@@ -149,7 +153,9 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
     if (!isAlreadyExists(err)) throw err;
     await conn.unary(ImagesService.update, { image, updateMask: undefined }, ctx);
   }
-  return { name, target, labels: opts.labels ?? {} };
+  const record = { name, target, labels: opts.labels ?? {} };
+  opts.onEvent?.({ type: 'created', image: record });
+  return record;
 }
 
 /** Drops the first `n` bytes of a stream (resuming a write the daemon has part of). */
@@ -166,7 +172,14 @@ async function* skipBytes(source: AsyncIterable<Buffer>, n: number): AsyncGenera
 }
 
 /** The manifest of `platform` under `target` (an index is narrowed to it), read from the store. */
-export async function resolveManifest(conn: Connection, target: Descriptor, platform: Platform, ctx: CallContext = {}): Promise<{ desc: Descriptor; manifest: Manifest }> {
+export async function resolveManifest(
+  conn: Connection,
+  target: Descriptor,
+  platform: Platform,
+  ctx: CallContext = {},
+  waitFor: (digest: string) => Promise<void> = async () => {},
+): Promise<{ desc: Descriptor; manifest: Manifest }> {
+  await waitFor(target.digest);
   if (isManifestType(target.mediaType)) {
     return { desc: target, manifest: JSON.parse((await readContent(conn, target.digest, ctx)).toString()) as Manifest };
   }
@@ -176,7 +189,7 @@ export async function resolveManifest(conn: Connection, target: Descriptor, plat
       if (child.platform !== undefined && !matchPlatform(platform, child.platform)) continue;
       if (!isManifestType(child.mediaType) && !isIndexType(child.mediaType)) continue;
       try {
-        return await resolveManifest(conn, child, platform, ctx);
+        return await resolveManifest(conn, child, platform, ctx, waitFor);
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
@@ -197,7 +210,9 @@ const uniquePart = () => `${(Date.now() % 1000) * 1_000_000 + Math.floor(Math.ra
 export async function unpackImage(conn: Connection, target: Descriptor, opts: UnpackOptions = {}, ctx: CallContext = {}): Promise<string> {
   return withLease(conn, ctx, async (ctx) => {
     const snapshotter = opts.snapshotter || 'overlayfs';
-    const { manifest } = await resolveManifest(conn, target, opts.platform ?? defaultPlatform(), ctx);
+    const waitFor = opts.waitFor ?? (async () => {});
+    const { manifest } = await resolveManifest(conn, target, opts.platform ?? defaultPlatform(), ctx, waitFor);
+    await waitFor(manifest.config.digest);
     const config = JSON.parse((await readContent(conn, manifest.config.digest, ctx)).toString()) as ImageConfig;
     const diffIds = config.rootfs?.diff_ids ?? [];
     if (diffIds.length !== manifest.layers.length) throw new Error('mismatched image rootfs and manifest layers');
@@ -207,6 +222,7 @@ export async function unpackImage(conn: Connection, target: Descriptor, opts: Un
       const parent = chainId(chain);
       const id = chainId([...chain, diffId]);
       let applied = false;
+      await waitFor(layer.digest);
       try {
         await conn.unary(SnapshotsService.stat, { snapshotter, key: id }, ctx);
       } catch (err) {
@@ -257,16 +273,88 @@ async function applyLayer(conn: Connection, snapshotter: string, layer: Descript
   }
 }
 
-/** ctr images pull: fetch and unpack under one lease. */
+/** Resolves or rejects once per digest: what the fetch has stored so far. */
+class Arrivals {
+  private readonly waiting = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void }>();
+  private settled: Error | 'done' | undefined;
+
+  private entry(digest: string) {
+    let e = this.waiting.get(digest);
+    if (!e) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      // Nobody may wait for this one: its rejection is not an unhandled one.
+      promise.catch(() => {});
+      e = { promise, resolve, reject };
+      this.waiting.set(digest, e);
+    }
+    return e;
+  }
+
+  arrived(digest: string): void {
+    this.entry(digest).resolve();
+  }
+
+  wait(digest: string): Promise<void> {
+    const e = this.entry(digest);
+    if (this.settled instanceof Error) e.reject(this.settled);
+    else if (this.settled === 'done') e.reject(notFound(`content digest ${digest}`));
+    return e.promise;
+  }
+
+  /** The fetch ended: whatever has not arrived never will. */
+  end(err?: Error): void {
+    this.settled = err ?? 'done';
+    for (const [digest, e] of this.waiting) e.reject(err ?? notFound(`content digest ${digest}`));
+  }
+}
+
+/**
+ * ctr images pull: fetch and unpack under one lease. Unpacking is pipelined behind the
+ * fetch: each layer is applied as soon as it and the layers below it are in the store.
+ */
 export async function pullImage(
   conn: Connection,
   ref: string,
   opts: FetchOptions & UnpackOptions & { unpack?: boolean } = {},
   ctx: CallContext = {},
-): Promise<ImageRecord> {
+): Promise<ImageRecord & { chainId?: string }> {
   return withLease(conn, ctx, async (ctx) => {
-    const image = await fetchImage(conn, ref, opts, ctx);
-    if (opts.unpack !== false) await unpackImage(conn, image.target, opts, ctx);
-    return image;
+    if (opts.unpack === false) return fetchImage(conn, ref, opts, ctx);
+    const arrivals = new Arrivals();
+    let onResolved: (target: Descriptor) => void = () => {};
+    const resolved = new Promise<Descriptor>((resolve) => {
+      onResolved = resolve;
+    });
+    const fetching = fetchImage(
+      conn,
+      ref,
+      {
+        ...opts,
+        onEvent: (e) => {
+          if (e.type === 'resolved') onResolved(e.target);
+          if (e.type === 'fetched') arrivals.arrived(e.desc.digest);
+          opts.onEvent?.(e);
+        },
+      },
+      ctx,
+    );
+    fetching.then(
+      () => arrivals.end(),
+      (err: Error) => arrivals.end(err),
+    );
+    const unpacking = (async () => {
+      // The unpack starts as soon as the reference is resolved and waits for each blob.
+      const target = await Promise.race([resolved, fetching.then((image) => image.target)]);
+      return unpackImage(conn, target, { ...opts, waitFor: (d) => arrivals.wait(d) }, ctx);
+    })();
+    const [fetched, unpacked] = await Promise.allSettled([fetching, unpacking]);
+    if (fetched.status === 'rejected') throw fetched.reason;
+    if (unpacked.status === 'rejected') throw unpacked.reason;
+    return { ...fetched.value, chainId: unpacked.value };
   });
 }

@@ -20,6 +20,7 @@ import {
   matchPlatform,
   normalizePlatform,
   parsePlatform,
+  pullImage,
   pushImage,
   readContent,
   unpackImage,
@@ -152,32 +153,56 @@ command. As part of this process, we do the following:
       const call: CallContext = { namespace: globalOptions(ctx).namespace };
       await withLease(conn, call, async (call) => {
         const progress = new PullProgress(ref, ctx.out);
+        const fetchOptions = {
+          plainHttp: ctx.bool('plain-http'),
+          platform: platforms[0],
+          labels: labelArgs(ctx.strings('label')),
+          maxConcurrentDownloads: ctx.number('max-concurrent-downloads'),
+        };
+        const snapshotter = ctx.string('snapshotter');
+        let start = 0;
+        /** What ctr prints once the fetch is done: the last table, then the first unpack line. */
+        const fetched = (image: ImageRecord) => {
+          progress.end();
+          start = performance.now();
+          ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${image.target.digest}...\n`);
+        };
         progress.begin();
         let image: ImageRecord;
+        let chain: string | undefined;
         try {
-          image = await fetchImage(
-            conn,
-            ref,
-            {
-              plainHttp: ctx.bool('plain-http'),
-              platform: platforms[0],
-              labels: labelArgs(ctx.strings('label')),
-              maxConcurrentDownloads: ctx.number('max-concurrent-downloads'),
-              onEvent: (e) => progress.event(e),
-            },
-            call,
-          );
+          if (platforms.length === 1) {
+            // One platform: its layers unpack while the later ones download.
+            const pulled = await pullImage(
+              conn,
+              ref,
+              {
+                ...fetchOptions,
+                snapshotter,
+                onEvent: (e) => {
+                  progress.event(e);
+                  if (e.type === 'created') fetched(e.image);
+                },
+              },
+              call,
+            );
+            image = pulled;
+            chain = pulled.chainId;
+          } else {
+            image = await fetchImage(conn, ref, { ...fetchOptions, onEvent: (e) => progress.event(e) }, call);
+            fetched(image);
+          }
         } catch (err) {
           progress.stop();
           throw new CommandError((err as Error).message);
         }
-        progress.end();
-        const start = performance.now();
-        for (const platform of platforms) {
-          ctx.out(`unpacking ${formatPlatform(platform)} ${image.target.digest}...\n`);
-          const chain = await unpackImage(conn, image.target, { snapshotter: ctx.string('snapshotter'), platform }, call).catch((err: unknown) => {
-            throw new CommandError((err as Error).message);
-          });
+        for (const [i, platform] of platforms.entries()) {
+          if (i > 0) ctx.out(`unpacking ${formatPlatform(platform)} ${image.target.digest}...\n`);
+          if (i > 0 || chain === undefined) {
+            chain = await unpackImage(conn, image.target, { snapshotter, platform }, call).catch((err: unknown) => {
+              throw new CommandError((err as Error).message);
+            });
+          }
           if (ctx.bool('print-chainid')) ctx.out(`image chain ID: ${chain}\n`);
         }
         ctx.out(`done: ${goDuration(performance.now() - start)}\t\n`);
