@@ -4,6 +4,7 @@
 // ctr-ts stored (images ls, content labels, snapshots) and mounts it, and the tree must be
 // the one ctr's own pull gives. Errors (unknown image, unreachable registry, bad reference)
 // are ctr's words on one line with a non-zero exit.
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,12 +103,32 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
   let pairs: Pair[] = [];
   const gzip = fixtureImage({ compression: 'gzip' });
   const zstd = fixtureImage({ compression: 'zstd' });
-  const refs: Record<'gzip' | 'zstd', string> = { gzip: '', zstd: '' };
+  const refs: Record<'gzip' | 'zstd' | 'index', string> = { gzip: '', zstd: '', index: '' };
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  /** An OCI index whose first entry is another platform's (the zstd manifest) and whose second is this host's (gzip). */
+  const index = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: zstd.manifest.mediaType, digest: zstd.manifest.digest, size: zstd.manifest.size, platform: { architecture: 's390x', os: 'linux' } },
+        { mediaType: gzip.manifest.mediaType, digest: gzip.manifest.digest, size: gzip.manifest.size, platform: { architecture: arch, os: 'linux' } },
+      ],
+    }),
+  );
+  const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
 
   beforeAll(async () => {
     registry = await startRegistry();
     refs.gzip = await pushImage(registry, 'fixture', 'gzip', gzip);
     refs.zstd = await pushImage(registry, 'fixture', 'zstd', zstd);
+    const put = await fetch(`http://${registry.host}/v2/fixture/manifests/index`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.index.v1+json' },
+      body: index,
+    });
+    expect(put.status).toBe(201);
+    refs.index = `${registry.host}/fixture:index`;
     [ts1, ts2, ref1, ref2] = await Promise.all([startDaemon(), startDaemon(), startReference(), startReference()]);
     pairs = [
       { name: 'containerd-ts', ctr: { socket: ts1.socket, dir: ts1.dir }, ctrTs: { socket: ts2.socket, dir: ts2.dir } },
@@ -124,6 +145,7 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
     for (const pair of pairs) {
       const dirs = [pair.ctr.dir, pair.ctrTs.dir];
       for (const [kind, image] of [
+        ['index', gzip],
         ['gzip', gzip],
         ['zstd', zstd],
       ] as const) {
@@ -138,22 +160,37 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
         // The last table (every job done) and the unpack lines, as ctr prints them when stdout is no terminal.
         const summary = pullSummary(ours.stdout);
         expect(summary, what).toEqual(pullSummary(theirs.stdout));
-        expect(summary.rows, what).toHaveLength(2 + 1 + image.layers.length);
+        const target = kind === 'index' ? indexDigest : image.manifest.digest;
+        // The ref, the index (if any), the manifest of this platform, its config and layers.
+        expect(summary.rows, what).toHaveLength((kind === 'index' ? 3 : 2) + 1 + image.layers.length);
         expect(summary.rows.join('\n'), what).toContain(`manifest-${image.manifest.digest}: done |${ESC}[32m${'+'.repeat(38)}${ESC}[0m| `);
-        expect(summary.after, what).toEqual([`unpacking linux/amd64 ${image.manifest.digest}...`, 'done: <duration>\t', '']);
+        if (kind === 'index') expect(summary.rows.join('\n'), what).toContain(`index-${indexDigest}: done |`);
+        expect(summary.after, what).toEqual([`unpacking linux/${arch} ${target}...`, 'done: <duration>\t', '']);
         const chain = chainId(diffIdsOf(image));
         const [stateTheirs, stateOurs] = await Promise.all([storedState(pair.ctr.socket, chain, dirs), storedState(pair.ctrTs.socket, chain, dirs)]);
         expect(stateOurs, what).toBe(stateTheirs);
         // What ctr's read-back holds, so that two equally wrong states cannot pass.
         expect(stateOurs, what).toContain(`containerd.io/gc.ref.snapshot.overlayfs=${chain}`);
         expect(stateOurs, what).toContain('containerd.io/distribution.source.127.0.0.1=fixture');
-        expect(stateOurs, what).toMatch(new RegExp(`\\n${ref} +${image.manifest.mediaType.replaceAll('.', '\\.').replaceAll('+', '\\+')} +${image.manifest.digest} +\\S+ MiB +linux/amd64 +- +\\n`));
+        if (kind === 'index') {
+          expect(stateOurs, what).toMatch(new RegExp(`\\n${ref} +application/vnd\\.oci\\.image\\.index\\.v1\\+json +${indexDigest} +\\S+ MiB +linux/${arch},linux/s390x +- +\\n`));
+          expect(stateOurs, what).toContain(`containerd.io/gc.ref.content.m.0=${zstd.manifest.digest}`);
+          // Nothing of the other platform's manifest is fetched.
+          expect(stateOurs, what).not.toMatch(new RegExp(`\\n${zstd.manifest.digest}\t`));
+          expect(stateOurs, what).toContain(`containerd.io/gc.ref.content.m.1=${gzip.manifest.digest}`);
+        } else {
+          expect(stateOurs, what).toMatch(new RegExp(`\\n${ref} +${image.manifest.mediaType.replaceAll('.', '\\.').replaceAll('+', '\\+')} +${image.manifest.digest} +\\S+ MiB +linux/${arch} +- +\\n`));
+        }
         expect(stateOurs, what).toContain('$ ctr leases ls\nID CREATED AT LABELS \n--stderr--');
         const [treeTheirs, treeOurs] = await Promise.all([mountedTree(pair.ctr.socket, ref, image), mountedTree(pair.ctrTs.socket, ref, image)]);
         expect(treeOurs.length, what).toBeGreaterThan(50);
         expect(treeOurs.find((e) => e.path === '/bin/suid')?.mode, what).toBe(0o4755);
         expect(treeOurs.some((e) => e.path === '/opt/doomed'), what).toBe(false);
         expect(comparableTree(treeOurs), what).toEqual(comparableTree(treeTheirs));
+        if (kind === 'index') {
+          // The next pulls start from an empty store again.
+          for (const socket of [pair.ctr.socket, pair.ctrTs.socket]) expect((await ctr(socket, 'images', 'rm', '--sync', ref)).code).toBe(0);
+        }
       }
     }
   }, 600_000);

@@ -130,6 +130,8 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
     let children: Descriptor[] = [];
     if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) {
       children = childrenOf(desc, await readContent(conn, desc.digest, ctx));
+      // containerd labels every child (SetChildrenMappedLabels runs inside FilterPlatforms).
+      if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
       children = children.filter((c) => c.platform === undefined || matchPlatform(platform, { ...c.platform, os: c.platform.os ?? '' }));
       if (isIndexType(desc.mediaType)) {
         // images.LimitManifests(…, 1): the best-matching manifest only.
@@ -137,7 +139,6 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
         children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);
         if (manifests.length === 0 && children.length === 0) throw new Error(`no match for platform in manifest ${desc.digest}: not found`);
       }
-      if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
     }
     // docker.AppendDistributionSourceLabel.
     const info = await contentInfo(conn, desc.digest, ctx);
