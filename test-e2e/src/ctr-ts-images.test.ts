@@ -328,6 +328,29 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
     }
   }, 120_000);
 
+  it('on a terminal (a pty) the table is redrawn in place and every layer shows its bytes and unpack state', async () => {
+    const ns = `ctrts-tty-${process.pid}`;
+    for (const socket of [ts1.socket, ref1.socket]) {
+      const command = `stty cols 250; exec ${ctrTs} -a ${socket} -n ${ns} images pull --plain-http ${refs.gzip}`;
+      const r = await run('script', ['-qfec', command, '/dev/null']);
+      expect(r.code, r.stderr).toBe(0);
+      const out = r.stdout.replaceAll('\r\n', '\n');
+      // Tables after the first are drawn over the one before.
+      expect(out).toContain(`${ESC}[1A${ESC}[2K\r`);
+      const tables = out.split(`${ESC}[1A${ESC}[2K\r`).filter((t) => t !== '');
+      const last = tables.at(-1)!.split('\n');
+      for (const layer of gzip.layers) {
+        const row = last.find((l) => l.startsWith(`layer-${layer.digest}:`));
+        expect(row, socket).toMatch(/: +unpacked +\|\S+\| +(\d+\.\d) (B|KiB|MiB)\/\1 \2 +$/);
+      }
+      expect(last.find((l) => l.startsWith(`config-${gzip.config.digest}:`))).toMatch(/ done +\|\S+\| +\d+\.\d B\/\d+\.\d B +$/);
+      expect(last.slice(-3)).toEqual([`unpacking linux/${arch} ${gzip.manifest.digest}...`, expect.stringMatching(/^done: \S+\t$/), '']);
+      // The image is there, for ctr too.
+      expect((await ctr(socket, '-n', ns, 'images', 'ls', '-q')).stdout).toBe(`${refs.gzip}\n`);
+      expect((await ctr(socket, '-n', ns, 'images', 'rm', '--sync', refs.gzip)).code).toBe(0);
+    }
+  }, 120_000);
+
   it('bad input: one line and a non-zero exit, in ctr’s words', async () => {
     const cases = [
       [`${registry.host}/fixture:nope`],

@@ -39,7 +39,7 @@ export interface StatusInfo {
 }
 
 /** content.Display: the table text of one tick. */
-export function displayStatuses(statuses: readonly StatusInfo[], elapsedMs: number): string {
+export function displayStatuses(statuses: readonly StatusInfo[], elapsedMs: number, opts: { bytesWhenDone?: boolean } = {}): string {
   const w = new TabWriter(1, 1, ' ', 8);
   let total = 0;
   for (const s of statuses) {
@@ -56,7 +56,9 @@ export function displayStatuses(statuses: readonly StatusInfo[], elapsedMs: numb
         w.write(`${s.ref}:\t${s.status}\t${progressBar(0)}\t\n`);
         break;
       default:
-        w.write(`${s.ref}:\t${s.status}\t${progressBar(1)}\t\n`);
+        // Beyond ctr (terminal display): a finished job keeps its size.
+        if (opts.bytesWhenDone && s.total > 0) w.write(`${s.ref}:\t${s.status}\t${progressBar(1)}\t${goString(progressBytes(s.total), 8, 8)}/${progressBytes(s.total)}\t\n`);
+        else w.write(`${s.ref}:\t${s.status}\t${progressBar(1)}\t\n`);
     }
   }
   const seconds = elapsedMs / 1000;

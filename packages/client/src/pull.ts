@@ -39,6 +39,8 @@ export type PullEvent =
   | { type: 'fetched'; desc: Descriptor; existed: boolean }
   /** The fetch is complete and the image record exists. */
   | { type: 'created'; image: ImageRecord }
+  /** A layer is being applied (it and the layers below it are stored). */
+  | { type: 'unpacking'; layer: Descriptor; chainId: string }
   | { type: 'unpacked'; layer: Descriptor; chainId: string; applied: boolean };
 
 export interface FetchOptions {
@@ -224,6 +226,7 @@ export async function unpackImage(conn: Connection, target: Descriptor, opts: Un
       const id = chainId([...chain, diffId]);
       let applied = false;
       await waitFor(layer.digest);
+      opts.onEvent?.({ type: 'unpacking', layer, chainId: id });
       try {
         await conn.unary(SnapshotsService.stat, { snapshotter, key: id }, ctx);
       } catch (err) {

@@ -52,7 +52,12 @@ const SNAPSHOTTER: Flag = {
   env: 'CONTAINERD_SNAPSHOTTER',
 };
 
-/** ctr's pull progress: the jobs of the fetch, redrawn every 100 ms. */
+/**
+ * ctr's pull progress: the jobs of the fetch, redrawn every 100 ms. When stdout is not a
+ * terminal each table is written whole, as ctr writes it. On a terminal the previous table
+ * is cleared first (as ctr's progress writer does) and, beyond ctr's table, every layer
+ * keeps its byte count once done and shows its unpack state (`unpacking`, `unpacked`).
+ */
 class PullProgress {
   private readonly start = performance.now();
   /** Jobs shown as `exists` by a tick before the end (ctr shows the others as done at the end). */
@@ -60,11 +65,16 @@ class PullProgress {
   private resolved = false;
   private readonly jobs: Descriptor[] = [];
   private readonly statuses = new Map<string, StatusInfo>();
+  private readonly unpack = new Map<string, 'unpacking' | 'unpacked'>();
   private timer: NodeJS.Timeout | undefined;
+  /** Terminal lines the last table took (tty only). */
+  private lines = 0;
 
   constructor(
     private readonly name: string,
     private readonly out: (s: string) => void,
+    readonly tty: boolean,
+    private readonly columns: number,
   ) {}
 
   begin(): void {
@@ -72,32 +82,57 @@ class PullProgress {
   }
 
   event(e: PullEvent): void {
+    const ref = (d: Descriptor) => makeRefKey(d);
     switch (e.type) {
-      case 'resolved':
-        break;
       case 'job':
         this.resolved = true;
         if (!this.jobs.some((j) => j.digest === e.desc.digest)) this.jobs.push(e.desc);
         break;
       case 'progress':
-        this.statuses.set(e.desc.digest, { ref: makeRefKey(e.desc), status: 'downloading', offset: e.offset, total: e.desc.size });
+        this.statuses.set(e.desc.digest, { ref: ref(e.desc), status: 'downloading', offset: e.offset, total: e.desc.size });
         break;
       case 'fetched':
-        this.statuses.set(e.desc.digest, e.existed ? { ref: makeRefKey(e.desc), status: 'exists', offset: 0, total: 0 } : { ref: makeRefKey(e.desc), status: 'done', offset: e.desc.size, total: e.desc.size });
+        this.statuses.set(
+          e.desc.digest,
+          e.existed
+            ? { ref: ref(e.desc), status: 'exists', offset: 0, total: this.tty ? e.desc.size : 0 }
+            : { ref: ref(e.desc), status: 'done', offset: e.desc.size, total: e.desc.size },
+        );
+        break;
+      case 'unpacking':
+        this.unpack.set(e.layer.digest, 'unpacking');
+        break;
+      case 'unpacked':
+        this.unpack.set(e.layer.digest, 'unpacked');
         break;
       default:
         break;
     }
   }
 
-  private draw(done = false): void {
+  private rows(done: boolean): StatusInfo[] {
     const rows: StatusInfo[] = [{ ref: this.name, status: this.resolved ? 'resolved' : 'resolving', offset: 0, total: 0 }];
     for (const j of this.jobs) {
-      const s = this.statuses.get(j.digest) ?? { ref: makeRefKey(j), status: 'waiting', offset: 0, total: 0 };
+      let s = this.statuses.get(j.digest) ?? { ref: makeRefKey(j), status: 'waiting', offset: 0, total: 0 };
+      if (this.tty) {
+        const unpack = this.unpack.get(j.digest);
+        if (unpack && s.status !== 'downloading') s = { ...s, status: unpack };
+        rows.push(s);
+        continue;
+      }
       if (!done && s.status === 'exists') this.shownExisting.add(j.digest);
       rows.push(done && !(s.status === 'exists' && this.shownExisting.has(j.digest)) ? { ...s, status: 'done' } : s);
     }
-    this.out(displayStatuses(rows, performance.now() - this.start));
+    return rows;
+  }
+
+  private draw(done = false): void {
+    const text = displayStatuses(this.rows(done), performance.now() - this.start, { bytesWhenDone: this.tty });
+    if (this.tty) {
+      this.out('\x1b[1A\x1b[2K\r'.repeat(this.lines));
+      this.lines = terminalLines(text, this.columns);
+    }
+    this.out(text);
   }
 
   end(): void {
@@ -108,6 +143,20 @@ class PullProgress {
   stop(): void {
     clearInterval(this.timer);
   }
+}
+
+const GREEN = '\x1b[32m';
+const RESET = '\x1b[0m';
+
+/** The terminal lines a text takes at `columns` (colour codes take none), as ctr's progress writer counts them. */
+export function terminalLines(text: string, columns: number): number {
+  if (columns <= 0) return 0;
+  let lines = -1;
+  for (const line of text.split('\n')) {
+    const visible = line.replaceAll(GREEN, '').replaceAll(RESET, '');
+    lines += Math.floor(Math.max(visible.length - 1, 0) / columns) + 1;
+  }
+  return lines;
 }
 
 /** The platforms a pull unpacks: --platform values, or this host's. */
@@ -152,7 +201,8 @@ command. As part of this process, we do the following:
     await withConn(ctx, async (conn) => {
       const call: CallContext = { namespace: globalOptions(ctx).namespace };
       await withLease(conn, call, async (call) => {
-        const progress = new PullProgress(ref, ctx.out);
+        const tty = process.stdout.isTTY === true;
+        const progress = new PullProgress(ref, ctx.out, tty, process.stdout.columns ?? 0);
         const fetchOptions = {
           plainHttp: ctx.bool('plain-http'),
           platform: platforms[0],
@@ -162,10 +212,14 @@ command. As part of this process, we do the following:
         const snapshotter = ctx.string('snapshotter');
         let start = 0;
         /** What ctr prints once the fetch is done: the last table, then the first unpack line. */
+        let target = '';
         const fetched = (image: ImageRecord) => {
-          progress.end();
           start = performance.now();
-          ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${image.target.digest}...\n`);
+          target = image.target.digest;
+          // On a terminal the table stays up until the layers are unpacked too.
+          if (tty) return;
+          progress.end();
+          ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
         };
         progress.begin();
         let image: ImageRecord;
@@ -188,9 +242,17 @@ command. As part of this process, we do the following:
             );
             image = pulled;
             chain = pulled.chainId;
+            if (tty) {
+              progress.end();
+              ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
+            }
           } else {
             image = await fetchImage(conn, ref, { ...fetchOptions, onEvent: (e) => progress.event(e) }, call);
             fetched(image);
+            if (tty) {
+              progress.end();
+              ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
+            }
           }
         } catch (err) {
           progress.stop();
