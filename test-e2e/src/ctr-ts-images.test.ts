@@ -238,6 +238,8 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
       const pushed = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/${repo}:1`, refs.gzip]);
       expect({ code: pushed.code, stderr: pushed.stderr }).toEqual({ code: 0, stderr: '' });
       expect(pushed.stdout).toContain(`manifest-${gzip.manifest.digest}: done`);
+      // The blobs came from the `fixture` repository of the same registry: mounted from there.
+      for (const blob of [gzip.config, ...gzip.layers]) expect(pushed.stdout).toMatch(new RegExp(`(^|\\n)${blob === gzip.config ? 'config' : 'layer'}-${blob.digest}: +mounted `));
       const manifest = await fetch(`http://${registry.host}/v2/${repo}/manifests/1`, { headers: { accept: gzip.manifest.mediaType } });
       expect(manifest.status).toBe(200);
       expect(manifest.headers.get('docker-content-digest')).toBe(gzip.manifest.digest);
@@ -250,6 +252,15 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
       const again = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/${repo}:1`, refs.gzip]);
       expect(again.code, again.stderr).toBe(0);
       expect(again.stdout).toMatch(new RegExp(`\\nlayer-${gzip.layers[0]!.digest}: +exists `));
+      // Without the distribution source label there is nothing to mount from: the blobs are uploaded.
+      for (const blob of [gzip.config, ...gzip.layers]) {
+        expect((await ctr(pair.ctrTs.socket, 'content', 'label', blob.digest, 'containerd.io/distribution.source.127.0.0.1=')).code).toBe(0);
+      }
+      const uploaded = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/${repo}-upload:1`, refs.gzip]);
+      expect(uploaded.code, uploaded.stderr).toBe(0);
+      for (const blob of gzip.layers) expect(uploaded.stdout).toMatch(new RegExp(`\\nlayer-${blob.digest}: +done `));
+      const copy = await fetch(`http://${registry.host}/v2/${repo}-upload/blobs/${gzip.layers[1]!.digest}`);
+      expect(Buffer.from(await copy.arrayBuffer()).equals(gzip.layers[1]!.data)).toBe(true);
       for (const socket of [pair.ctr.socket]) await ctr(socket, 'images', 'rm', '--sync', `${registry.host}/${repo}:1`);
       await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'rm', '--sync', refs.gzip]);
     }

@@ -1,14 +1,17 @@
 // remotes.PushContent for one image: every blob the target reaches (children before their
-// parents), blobs the registry has skipped, the root manifest or index put under the
-// reference's tag.
+// parents), blobs the repository has skipped, blobs of another repository of the same
+// registry mounted from it, the root manifest or index put under the reference's tag.
 import { Readable } from 'node:stream';
-import { isAlreadyExists } from '@containerd-ts/errdefs';
 import type { CallContext, Connection } from './connection.js';
-import { readContent, readContentStream } from './content.js';
+import { contentInfo, readContent, readContentStream } from './content.js';
 import { type Descriptor, childrenOf, isIndexType, isManifestType } from './images.js';
+import { hostname } from './reference.js';
 import type { Registry } from './registry.js';
 
-export type PushEvent = { type: 'pushing'; desc: Descriptor } | { type: 'pushed'; desc: Descriptor; existed: boolean };
+export type PushEvent =
+  | { type: 'pushing'; desc: Descriptor }
+  /** `exists`: the repository had it; `mounted`: taken from another repository of the registry. */
+  | { type: 'pushed'; desc: Descriptor; how: 'exists' | 'mounted' | 'uploaded' };
 
 export interface PushOptions {
   call?: CallContext;
@@ -33,16 +36,15 @@ export async function pushImage(conn: Connection, registry: Registry, target: De
     opts.onEvent?.({ type: 'pushing', desc });
     if (data !== undefined) {
       await registry.pushManifest(desc, data, root ? tag : '');
-      opts.onEvent?.({ type: 'pushed', desc, existed: false });
+      opts.onEvent?.({ type: 'pushed', desc, how: 'uploaded' });
       return;
     }
-    try {
-      await registry.pushBlob(desc, () => Readable.from(readContentStream(conn, desc.digest, call)));
-      opts.onEvent?.({ type: 'pushed', desc, existed: false });
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      opts.onEvent?.({ type: 'pushed', desc, existed: true });
-    }
+    // A blob pulled from another repository of this registry is mounted from there (the
+    // distribution source label names it), as containerd's pusher does.
+    const info = await contentInfo(conn, desc.digest, call);
+    const from = (info.labels[`containerd.io/distribution.source.${hostname(registry.host)}`] ?? '').split(',')[0] ?? '';
+    const how = await registry.pushBlob(desc, () => Readable.from(readContentStream(conn, desc.digest, call)), from);
+    opts.onEvent?.({ type: 'pushed', desc, how });
   };
   await push(target, true);
 }

@@ -6,7 +6,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
-import { alreadyExists, notFound } from '@containerd-ts/errdefs';
+import { notFound } from '@containerd-ts/errdefs';
 import { type Descriptor, MediaType, isIndexType, isManifestType, sha256 } from './images.js';
 import { type ReferenceSpec, InvalidReferenceError, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
 
@@ -200,12 +200,33 @@ export class Registry {
     return res.status === 200;
   }
 
-  /** Pushes one blob (skipped when the registry has it); `already exists` when it was skipped. */
-  async pushBlob(desc: Descriptor, data: () => Readable): Promise<void> {
-    if (await this.hasBlob(desc.digest)) throw alreadyExists(`content ${desc.digest}: already exists`);
-    const start = await this.send('POST', this.url('blobs', 'uploads/'));
+  /**
+   * Pushes one blob: skipped when the repository has it, mounted from `mountFrom` (another
+   * repository of the same registry) when the registry can, uploaded otherwise. Resolves
+   * with what happened.
+   */
+  async pushBlob(desc: Descriptor, data: () => Readable, mountFrom = ''): Promise<'exists' | 'mounted' | 'uploaded'> {
+    if (await this.hasBlob(desc.digest)) return 'exists';
+    let start: Response | undefined;
+    if (mountFrom !== '' && mountFrom !== this.repository) {
+      const url = `${this.url('blobs', 'uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
+      start = await this.send('POST', url);
+      if (start.status === 201) {
+        start.body.resume();
+        return 'mounted';
+      }
+      if (start.status === 401) {
+        // A private source repository: upload instead.
+        start.body.resume();
+        start = undefined;
+      }
+    }
+    start ??= await this.send('POST', this.url('blobs', 'uploads/'));
     const text = await readText(start.body);
-    if (start.status !== 202) throw new Error(`failed to push ${desc.digest}: unexpected status ${start.statusText}: ${text}`);
+    if (start.status === 201) return 'mounted';
+    if (start.status !== 202 && start.status !== 200 && start.status !== 204) {
+      throw new Error(`failed to push ${desc.digest}: unexpected status ${start.statusText}: ${text}`);
+    }
     const location = new URL(String(start.headers.location ?? ''), `${this.scheme}://${this.host}`);
     location.searchParams.set('digest', desc.digest);
     const put = await this.send(
@@ -216,6 +237,7 @@ export class Registry {
     );
     const putText = await readText(put.body);
     if (put.status !== 201 && put.status !== 204) throw new Error(`failed to push ${desc.digest}: unexpected status ${put.statusText}: ${putText}`);
+    return 'uploaded';
   }
 
   /** Pushes a manifest or index under `tag` (or its digest). */

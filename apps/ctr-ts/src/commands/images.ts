@@ -448,7 +448,7 @@ const pushCommand: Command = {
         onEvent: (e) => {
           const ref = makeRefKey(e.desc);
           const s = statuses.find((x) => x.ref === ref);
-          const status = e.type === 'pushed' ? (e.existed ? 'exists' : 'done') : 'uploading';
+          const status = e.type === 'pushed' ? ({ exists: 'exists', mounted: 'mounted', uploaded: 'done' } as const)[e.how] : 'uploading';
           const row = { ref, status, offset: e.type === 'pushed' ? e.desc.size : 0, total: e.desc.size };
           if (s) Object.assign(s, row);
           else statuses.push(row);
