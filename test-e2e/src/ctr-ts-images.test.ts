@@ -5,7 +5,7 @@
 // the one ctr's own pull gives. Errors (unknown image, unreachable registry, bad reference)
 // are ctr's words on one line with a non-zero exit.
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TreeEntry, snapshotTree } from '@containerd-ts/archive/testing';
@@ -232,7 +232,8 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
 
   it('push --plain-http puts the image back with the same manifest digest', async () => {
     for (const pair of pairs) {
-      const pulled = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'pull', '--plain-http', refs.gzip]);
+      // Without --plain-http: a loopback registry is spoken to over HTTP, as by ctr.
+      const pulled = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'pull', refs.gzip]);
       expect(pulled.code, pulled.stderr).toBe(0);
       const repo = `pushed-${pair.name}`;
       const pushed = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/${repo}:1`, refs.gzip]);
@@ -359,6 +360,32 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
       // The image is there, for ctr too.
       expect((await ctr(socket, '-n', ns, 'images', 'ls', '-q')).stdout).toBe(`${refs.gzip}\n`);
       expect((await ctr(socket, '-n', ns, 'images', 'rm', '--sync', refs.gzip)).code).toBe(0);
+    }
+  }, 120_000);
+
+  it('a download the daemon has part of is resumed from where it stopped (Range), and the blob is whole', async () => {
+    const ns = `ctrts-resume-${process.pid}`;
+    const layer = zstd.layers[1]!;
+    const half = Math.floor(layer.size / 2);
+    for (const socket of [ts1.socket, ref1.socket]) {
+      // An ingest cut off half-way, under the ref the pull writes the layer with.
+      const dir = await mkdtemp(join(tmpdir(), 'ctr-ts-half-'));
+      await writeFile(join(dir, 'half'), layer.data.subarray(0, half));
+      const cut = await run('sh', [
+        '-c',
+        `ctr -a ${socket} -n ${ns} content ingest --expected-size ${layer.size} --expected-digest ${layer.digest} layer-${layer.digest} < ${join(dir, 'half')}`,
+      ]);
+      await rm(dir, { recursive: true, force: true });
+      expect(cut.stderr).toContain('unexpected EOF');
+      const active = await ctr(socket, '-n', ns, 'content', 'active');
+      expect(active.stdout).toContain(`layer-${layer.digest}`);
+      const pulled = await run(ctrTs, ['-a', socket, '-n', ns, 'images', 'pull', '--plain-http', refs.zstd]);
+      expect({ code: pulled.code, stderr: pulled.stderr }).toEqual({ code: 0, stderr: '' });
+      const got = await run('sh', ['-c', `ctr -a ${socket} -n ${ns} content get ${layer.digest} | sha256sum`]);
+      expect(got.stdout.split(' ')[0]).toBe(layer.digest.slice('sha256:'.length));
+      expect((await ctr(socket, '-n', ns, 'content', 'active')).stdout).not.toContain(layer.digest);
+      expect((await ctr(socket, '-n', ns, 'images', 'check')).stdout).toMatch(/complete \(4\/4\) +\S+ MiB\/\S+ MiB +true/);
+      expect((await ctr(socket, '-n', ns, 'images', 'rm', '--sync', refs.zstd)).code).toBe(0);
     }
   }, 120_000);
 

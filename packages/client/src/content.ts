@@ -38,6 +38,9 @@ export async function* readContentStream(conn: Connection, digest: string, ctx?:
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** How often a broken-off source is opened again. */
+const MAX_RESUMES = 5;
+
 /** One Write stream, request by request. */
 class WriteStream {
   private readonly call;
@@ -104,25 +107,44 @@ export async function writeBlob(
     let offset = status.offset;
     if (offset > opts.size) offset = 0;
     if (offset < opts.size || opts.size === 0) {
-      const source = await open(offset);
-      let pending: Buffer[] = [];
-      let pendingLength = 0;
-      const flush = async () => {
-        if (pendingLength === 0) return;
-        const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-        pending = [];
-        pendingLength = 0;
-        const res = await stream.send({ action: WriteAction.WRITE, offset, data });
-        if (res.offset - offset < data.length) throw new Error('failed to copy: short write');
-        offset = res.offset;
-        opts.onProgress?.(offset);
-      };
-      for await (const chunk of source) {
-        pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        pendingLength += chunk.byteLength;
-        if (pendingLength >= 1 << 20) await flush();
+      // A source that breaks off (the connection to the registry dropped) is opened again
+      // at the offset the daemon has, a few times.
+      for (let attempt = 0; ; attempt++) {
+        const source = await open(offset);
+        let pending: Buffer[] = [];
+        let pendingLength = 0;
+        const flush = async () => {
+          if (pendingLength === 0) return;
+          const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+          pending = [];
+          pendingLength = 0;
+          const res = await stream.send({ action: WriteAction.WRITE, offset, data });
+          if (res.offset - offset < data.length) throw new Error('failed to copy: short write');
+          offset = res.offset;
+          opts.onProgress?.(offset);
+        };
+        let broken: unknown;
+        const it = source[Symbol.asyncIterator]();
+        for (;;) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await it.next();
+          } catch (err) {
+            broken = err;
+            break;
+          }
+          if (next.done) break;
+          const chunk = next.value;
+          pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          pendingLength += chunk.byteLength;
+          if (pendingLength >= 1 << 20) await flush();
+        }
+        await flush();
+        if (broken === undefined) break;
+        if (attempt >= MAX_RESUMES || (opts.size > 0 && offset >= opts.size)) {
+          throw new Error(`failed to copy: ${(broken as Error).message}`, { cause: broken });
+        }
       }
-      await flush();
     }
     try {
       const res = await stream.send({ action: WriteAction.COMMIT, total: opts.size, offset, expected: opts.expected, labels: opts.labels ?? {} });

@@ -31,5 +31,5 @@ export {
   referenceHost,
   referenceRepository,
 } from './reference.js';
-export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, validateDigest } from './registry.js';
+export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
 export { type PushEvent, type PushOptions, pushImage } from './push.js';

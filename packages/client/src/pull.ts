@@ -114,10 +114,7 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
     const wrote = await limiter.run(() =>
       writeBlob(
         conn,
-        async (offset) => {
-          const body = await registry.fetch(desc);
-          return skipBytes(body, offset);
-        },
+        (offset) => registry.fetch(desc, offset),
         {
           ref: refKey(desc),
           expected: desc.digest,
@@ -159,19 +156,6 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
   const record = { name, target, labels: opts.labels ?? {} };
   opts.onEvent?.({ type: 'created', image: record });
   return record;
-}
-
-/** Drops the first `n` bytes of a stream (resuming a write the daemon has part of). */
-async function* skipBytes(source: AsyncIterable<Buffer>, n: number): AsyncGenerator<Buffer> {
-  let skip = n;
-  for await (const chunk of source) {
-    if (skip >= chunk.length) {
-      skip -= chunk.length;
-      continue;
-    }
-    yield skip > 0 ? chunk.subarray(skip) : chunk;
-    skip = 0;
-  }
 }
 
 /** The manifest of `platform` under `target` (an index is narrowed to it), read from the store. */

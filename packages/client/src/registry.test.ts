@@ -1,7 +1,7 @@
 // The resolver's own checks and its dial errors (a port nothing listens on); resolving and
 // fetching from a real registry is covered by test-e2e's ctr-ts-images test.
 import { describe, expect, it } from 'vitest';
-import { RESOLVE_ACCEPT, Registry, validateDigest } from './registry.js';
+import { RESOLVE_ACCEPT, Registry, isLocalhost, validateDigest } from './registry.js';
 
 describe('Registry', () => {
   it('sends containerd’s Accept header when resolving', () => {
@@ -21,5 +21,13 @@ describe('Registry', () => {
     await expect(new Registry('127.0.0.1:1/x:1', { plainHttp: true }).resolve()).rejects.toThrow(
       'failed to do request: Head "http://127.0.0.1:1/v2/x/manifests/1": dial tcp 127.0.0.1:1: connect: connection refused',
     );
+  });
+
+  it('speaks plain HTTP to a loopback registry without being asked, HTTPS elsewhere', async () => {
+    expect(isLocalhost('127.0.0.1:5000')).toBe(true);
+    expect(isLocalhost('localhost')).toBe(true);
+    expect(isLocalhost('[::1]:5000')).toBe(true);
+    expect(isLocalhost('registry.example.com:5000')).toBe(false);
+    await expect(new Registry('127.0.0.1:1/x:1').resolve()).rejects.toThrow('Head "http://127.0.0.1:1/v2/x/manifests/1"');
   });
 });

@@ -5,16 +5,23 @@
 // Errors read as containerd's do.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { notFound } from '@containerd-ts/errdefs';
 import { type Descriptor, MediaType, isIndexType, isManifestType, sha256 } from './images.js';
-import { type ReferenceSpec, InvalidReferenceError, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
+import { type ReferenceSpec, InvalidReferenceError, hostname, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
 
 /** The Accept header containerd's resolver sends when resolving a reference. */
 export const RESOLVE_ACCEPT = [MediaType.dockerManifest, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.ociIndex, '*/*'].join(', ');
 
 /** docker.MaxManifestSize. */
 export const MAX_MANIFEST_SIZE = 4 << 20;
+
+/** docker.IsLocalhost: localhost or a loopback address, with or without a port. */
+export function isLocalhost(host: string): boolean {
+  const h = hostname(host);
+  if (h === 'localhost' || h === '::1') return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
 
 export interface RegistryOptions {
   /** Talk HTTP instead of HTTPS (ctr's --plain-http). */
@@ -73,7 +80,8 @@ export class Registry {
     this.spec = parseReference(ref);
     this.host = referenceHost(this.spec);
     this.repository = referenceRepository(this.spec);
-    this.scheme = options.plainHttp ? 'http' : 'https';
+    // containerd's default host configuration speaks plain HTTP to a loopback registry.
+    this.scheme = options.plainHttp || isLocalhost(this.host) ? 'http' : 'https';
   }
 
   private url(...parts: string[]): string {
@@ -175,14 +183,20 @@ export class Registry {
     throw firstErr ?? notFound(this.ref);
   }
 
-  /** Fetcher.Fetch: the blob or manifest as a stream (manifests from /manifests, then /blobs). */
-  async fetch(desc: Descriptor): Promise<Readable> {
-    const headers = { accept: `${desc.mediaType}, */*` };
+  /**
+   * Fetcher.Fetch: the blob or manifest as a stream (manifests from /manifests, then
+   * /blobs), from byte `offset` on: asked with a Range header, the bytes before it dropped
+   * when the registry sends the whole blob anyway.
+   */
+  async fetch(desc: Descriptor, offset = 0): Promise<Readable> {
+    const headers: Record<string, string> = { accept: `${desc.mediaType}, */*` };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
     const paths = isManifestType(desc.mediaType) || isIndexType(desc.mediaType) ? ['manifests', 'blobs'] : ['blobs'];
     let firstErr: Error | undefined;
     for (const kind of paths) {
       const res = await this.sendFollowing('GET', this.url(kind, desc.digest), headers);
-      if (res.status === 200) return res.body;
+      if (res.status === 206 && offset > 0) return res.body;
+      if (res.status === 200) return offset > 0 ? Readable.from(skipBytes(res.body, offset)) : res.body;
       res.body.resume();
       if (res.status === 404) {
         firstErr ??= notFound(`content at ${this.url(kind, desc.digest)} not found`);
@@ -255,3 +269,16 @@ async function readText(body: IncomingMessage): Promise<string> {
 }
 
 
+
+/** Drops the first `n` bytes of a stream. */
+async function* skipBytes(source: AsyncIterable<Buffer>, n: number): AsyncGenerator<Buffer> {
+  let skip = n;
+  for await (const chunk of source) {
+    if (skip >= chunk.length) {
+      skip -= chunk.length;
+      continue;
+    }
+    yield skip > 0 ? chunk.subarray(skip) : chunk;
+    skip = 0;
+  }
+}
