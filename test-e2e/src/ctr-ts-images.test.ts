@@ -414,6 +414,8 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
         expect(lastLine(b.stderr).replace('ctr-ts: ', 'ctr: '), what).toBe(lastLine(a.stderr));
         expect(a.code, what).toBe(1);
       }
+      // The lease each failed pull took is gone again.
+      expect((await ctr(pair.ctrTs.socket, 'leases', 'ls', '-q')).stdout, pair.name).toBe('');
       const missing = await Promise.all([
         ctr(pair.ctr.socket, 'images', 'push', '--plain-http', `${registry.host}/x:1`, 'example.com/none:1'),
         run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'push', '--plain-http', `${registry.host}/x:1`, 'example.com/none:1']),
