@@ -230,6 +230,30 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
     }
   }, 300_000);
 
+  it('pull --all-platforms fetches and unpacks every entry of an index, as ctr', async () => {
+    for (const pair of pairs) {
+      const dirs = [pair.ctr.dir, pair.ctrTs.dir];
+      const what = `${pair.name} --all-platforms`;
+      const [theirs, ours] = await Promise.all([
+        ctr(pair.ctr.socket, 'images', 'pull', '--plain-http', '--all-platforms', refs.index),
+        run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'pull', '--plain-http', '--all-platforms', refs.index]),
+      ]);
+      expect({ code: theirs.code, stderr: pullStderr(theirs.stderr) }, what).toEqual({ code: 0, stderr: '' });
+      expect({ code: ours.code, stderr: ours.stderr }, what).toEqual({ code: 0, stderr: '' });
+      const summary = pullSummary(ours.stdout);
+      expect(summary, what).toEqual(pullSummary(theirs.stdout));
+      // The ref, the index, each entry's manifest and layers, and the config both share (same JSON).
+      expect(gzip.config.digest).toBe(zstd.config.digest);
+      expect(summary.rows, what).toHaveLength(2 + 2 * (1 + gzip.layers.length) + 1);
+      expect(summary.after, what).toEqual([`unpacking linux/s390x ${indexDigest}...`, `unpacking linux/${arch} ${indexDigest}...`, 'done: <duration>\t', '']);
+      const chain = chainId(diffIdsOf(gzip));
+      const [stateTheirs, stateOurs] = await Promise.all([storedState(pair.ctr.socket, chain, dirs), storedState(pair.ctrTs.socket, chain, dirs)]);
+      expect(stateOurs, what).toBe(stateTheirs);
+      expect(stateOurs, what).toMatch(new RegExp(`\\n${zstd.manifest.digest}\t`));
+      for (const socket of [pair.ctr.socket, pair.ctrTs.socket]) expect((await ctr(socket, 'images', 'rm', '--sync', refs.index)).code).toBe(0);
+    }
+  }, 300_000);
+
   it('push --plain-http puts the image back with the same manifest digest', async () => {
     for (const pair of pairs) {
       // Without --plain-http: a loopback registry is spoken to over HTTP, as by ctr.

@@ -49,6 +49,8 @@ export interface FetchOptions {
   platform?: Platform;
   /** Labels of the image record. */
   labels?: Record<string, string>;
+  /** Fetch every platform's manifest, config and layers (ctr's --all-platforms). */
+  allPlatforms?: boolean;
   /** Concurrent blob downloads (0: unbounded, as ctr's default). */
   maxConcurrentDownloads?: number;
   onEvent?: (e: PullEvent) => void;
@@ -108,7 +110,17 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
   const sourceKey = `containerd.io/distribution.source.${hostname(registry.host)}`;
   const repo = registry.repository;
 
-  const handle = async (desc: Descriptor): Promise<void> => {
+  // A blob two parents share (one config for two manifests) is fetched once.
+  const handling = new Map<string, Promise<void>>();
+  const handle = (desc: Descriptor): Promise<void> => {
+    let p = handling.get(desc.digest);
+    if (!p) {
+      p = handleOnce(desc);
+      handling.set(desc.digest, p);
+    }
+    return p;
+  };
+  const handleOnce = async (desc: Descriptor): Promise<void> => {
     opts.onEvent?.({ type: 'job', desc });
     // remotes.FetchHandler: fetch unless the store has it.
     const wrote = await limiter.run(() =>
@@ -131,8 +143,8 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
       children = childrenOf(desc, await readContent(conn, desc.digest, ctx));
       // containerd labels every child (SetChildrenMappedLabels runs inside FilterPlatforms).
       if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
-      children = children.filter((c) => c.platform === undefined || matchPlatform(platform, { ...c.platform, os: c.platform.os ?? '' }));
-      if (isIndexType(desc.mediaType)) {
+      if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || matchPlatform(platform, { ...c.platform, os: c.platform.os ?? '' }));
+      if (isIndexType(desc.mediaType) && !opts.allPlatforms) {
         // images.LimitManifests(…, 1): the best-matching manifest only.
         const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
         children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);

@@ -92,6 +92,8 @@ class PullProgress {
         this.statuses.set(e.desc.digest, { ref: ref(e.desc), status: 'downloading', offset: e.offset, total: e.desc.size });
         break;
       case 'fetched':
+        // `exists` is what the store had before the pull, never what this pull wrote.
+        if (e.existed && this.statuses.get(e.desc.digest)?.status === 'done') break;
         this.statuses.set(
           e.desc.digest,
           e.existed
@@ -191,13 +193,14 @@ command. As part of this process, we do the following:
     SNAPSHOTTER,
     { name: 'label', type: 'string-slice', usage: 'labels to attach to the image' },
     { name: 'platform', type: 'string-slice', usage: 'Pull content from a specific platform' },
+    { name: 'all-platforms', type: 'bool', usage: 'pull content and metadata from all platforms' },
     { name: 'print-chainid', type: 'bool', usage: "Print the resulting image's chain ID" },
     { name: 'max-concurrent-downloads', type: 'int', usage: 'Set the max concurrent downloads for each pull' },
   ],
   async action(ctx) {
     const ref = ctx.args[0] ?? '';
     if (ref === '') throw new CommandError('please provide an image reference to pull');
-    const platforms = platformsOf(ctx);
+    const platforms = ctx.bool('all-platforms') ? [defaultPlatform()] : platformsOf(ctx);
     await withConn(ctx, async (conn) => {
       const call: CallContext = { namespace: globalOptions(ctx).namespace };
       await withLease(conn, call, async (call) => {
@@ -208,6 +211,7 @@ command. As part of this process, we do the following:
           platform: platforms[0],
           labels: labelArgs(ctx.strings('label')),
           maxConcurrentDownloads: ctx.number('max-concurrent-downloads'),
+          allPlatforms: ctx.bool('all-platforms'),
         };
         const snapshotter = ctx.string('snapshotter');
         let start = 0;
@@ -219,13 +223,13 @@ command. As part of this process, we do the following:
           // On a terminal the table stays up until the layers are unpacked too.
           if (tty) return;
           progress.end();
-          ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
+          if (platforms.length > 0) ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
         };
         progress.begin();
         let image: ImageRecord;
         let chain: string | undefined;
         try {
-          if (platforms.length === 1) {
+          if (platforms.length === 1 && !fetchOptions.allPlatforms) {
             // One platform: its layers unpack while the later ones download.
             const pulled = await pullImage(
               conn,
@@ -247,11 +251,20 @@ command. As part of this process, we do the following:
               ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
             }
           } else {
+            if (fetchOptions.allPlatforms) platforms.length = 0;
             image = await fetchImage(conn, ref, { ...fetchOptions, onEvent: (e) => progress.event(e) }, call);
+            if (fetchOptions.allPlatforms) {
+              // images.Platforms of what was fetched: the index's entries, or the config's.
+              try {
+                platforms.push(...(await imagePlatforms(conn, image.target, call)));
+              } catch (err) {
+                throw new Error(`unable to resolve image platforms: ${(err as Error).message}`);
+              }
+            }
             fetched(image);
             if (tty) {
               progress.end();
-              ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
+              if (platforms.length > 0) ctx.out(`unpacking ${formatPlatform(platforms[0]!)} ${target}...\n`);
             }
           }
         } catch (err) {
