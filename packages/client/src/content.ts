@@ -38,6 +38,9 @@ export async function* readContentStream(conn: Connection, digest: string, ctx?:
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Write requests sent before the first of them must be answered. */
+const WRITE_WINDOW = 4;
+
 /** How often a broken-off source is opened again. */
 const MAX_RESUMES = 5;
 
@@ -52,7 +55,17 @@ class WriteStream {
   }
 
   async send(req: Partial<WriteContentRequest> & { action: WriteAction }): Promise<WriteContentResponse> {
+    this.write(req);
+    return this.receive();
+  }
+
+  /** Sends a request without waiting for its answer (answers come in order). */
+  write(req: Partial<WriteContentRequest> & { action: WriteAction }): void {
     this.call.write({ ref: '', total: 0, expected: '', offset: 0, data: new Uint8Array(), labels: {}, ...req });
+  }
+
+  /** The next answer. */
+  async receive(): Promise<WriteContentResponse> {
     let next: IteratorResult<WriteContentResponse>;
     try {
       next = await this.responses.next();
@@ -113,15 +126,28 @@ export async function writeBlob(
         const source = await open(offset);
         let pending: Buffer[] = [];
         let pendingLength = 0;
-        const flush = async () => {
-          if (pendingLength === 0) return;
-          const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-          pending = [];
-          pendingLength = 0;
-          const res = await stream.send({ action: WriteAction.WRITE, offset, data });
-          if (res.offset - offset < data.length) throw new Error('failed to copy: short write');
-          offset = res.offset;
-          opts.onProgress?.(offset);
+        // Writes in flight: the download goes on while the daemon stores what came before.
+        const inflight: number[] = [];
+        let sent = offset;
+        const settle = async (keep: number) => {
+          while (inflight.length > keep) {
+            const end = inflight.shift()!;
+            const res = await stream.receive();
+            if (res.offset < end) throw new Error('failed to copy: short write');
+            offset = res.offset;
+            opts.onProgress?.(offset);
+          }
+        };
+        const flush = async (keep = WRITE_WINDOW - 1) => {
+          if (pendingLength > 0) {
+            const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+            pending = [];
+            pendingLength = 0;
+            stream.write({ action: WriteAction.WRITE, offset: sent, data });
+            sent += data.length;
+            inflight.push(sent);
+          }
+          await settle(keep);
         };
         let broken: unknown;
         const it = source[Symbol.asyncIterator]();
@@ -139,7 +165,7 @@ export async function writeBlob(
           pendingLength += chunk.byteLength;
           if (pendingLength >= 1 << 20) await flush();
         }
-        await flush();
+        await flush(0);
         if (broken === undefined) break;
         if (attempt >= MAX_RESUMES || (opts.size > 0 && offset >= opts.size)) {
           throw new Error(`failed to copy: ${(broken as Error).message}`, { cause: broken });
