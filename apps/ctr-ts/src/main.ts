@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // ctr-ts: the containerd-ts CLI. Commands, global flags, help and output follow containerd's ctr.
 import { type App, ExitError, runApp } from './cli.js';
+import { containersCommand, tasksCommand } from './commands/containers.js';
 import { contentCommand } from './commands/content.js';
 import { eventsCommand } from './commands/events.js';
 import { gcCommand } from './commands/gc.js';
+import { imagesCommand } from './commands/images.js';
 import { leasesCommand } from './commands/leases.js';
 import { namespacesCommand } from './commands/namespaces.js';
 import { pluginsCommand } from './commands/plugins.js';
@@ -27,7 +29,7 @@ can also be printed as JSON (--format json).`,
     { name: 'connect-timeout', type: 'duration', usage: 'timeout for connecting to containerd' },
     { name: 'namespace', aliases: ['n'], type: 'string', usage: 'namespace to use with commands', value: 'default', env: 'CONTAINERD_NAMESPACE' },
   ],
-  subcommands: [pluginsCommand, versionCommand, contentCommand, eventsCommand, leasesCommand, namespacesCommand, snapshotsCommand, gcCommand],
+  subcommands: [pluginsCommand, versionCommand, containersCommand, contentCommand, eventsCommand, imagesCommand, leasesCommand, namespacesCommand, snapshotsCommand, tasksCommand, gcCommand],
 };
 
 runApp(app, process.argv.slice(2), (s) => process.stdout.write(s)).catch((err: unknown) => {

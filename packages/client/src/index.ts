@@ -7,3 +7,29 @@ export {
   errorOf,
   targetOf,
 } from './connection.js';
+export { contentInfo, readContent, readContentStream, updateContentLabels, type WriteBlobOptions, writeBlob } from './content.js';
+export * from './images.js';
+export { formatRFC3339, randomLeaseId, withLease } from './lease.js';
+export { type Platform, defaultPlatform, formatPlatform, goArch, matchPlatform, normalizePlatform, parsePlatform } from './platforms.js';
+export {
+  type FetchOptions,
+  type ImageRecord,
+  type PullEvent,
+  type UnpackOptions,
+  fetchImage,
+  pullImage,
+  resolveManifest,
+  unpackImage,
+} from './pull.js';
+export {
+  type ReferenceSpec,
+  InvalidReferenceError,
+  formatReference,
+  hostname,
+  parseReference,
+  referenceDigest,
+  referenceHost,
+  referenceRepository,
+} from './reference.js';
+export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
+export { type PushEvent, type PushOptions, pushImage } from './push.js';

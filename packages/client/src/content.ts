@@ -1,0 +1,186 @@
+// The daemon's content store through its gRPC API, as containerd's remote content store
+// client: Info, label Update, Read into memory, and Write (a writer opened with the ref and
+// the expected descriptor, retried while another writer holds the ref; `already exists`
+// when the blob is there).
+import { ContentService, type Info, WriteAction, type WriteContentRequest, type WriteContentResponse } from '@containerd-ts/api/services/content';
+import { isAlreadyExists, isUnavailable } from '@containerd-ts/errdefs';
+import { type CallContext, type Connection, errorOf } from './connection.js';
+
+export async function contentInfo(conn: Connection, digest: string, ctx?: CallContext): Promise<Info> {
+  const res = await conn.unary(ContentService.info, { digest }, ctx);
+  if (!res.info) throw new Error(`no info for ${digest}`);
+  return res.info;
+}
+
+/** Sets (or, with '', removes) labels of a blob: one `labels.<key>` field path per key. */
+export async function updateContentLabels(conn: Connection, digest: string, labels: Record<string, string>, ctx?: CallContext): Promise<Info | undefined> {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return undefined;
+  const set = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
+  const res = await conn.unary(
+    ContentService.update,
+    { info: { digest, size: 0, createdAt: undefined, updatedAt: undefined, labels: set }, updateMask: keys.map((k) => `labels.${k}`) },
+    ctx,
+  );
+  return res.info;
+}
+
+export async function readContent(conn: Connection, digest: string, ctx?: CallContext): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const res of conn.serverStream(ContentService.read, { digest, offset: 0, size: 0 }, ctx)) chunks.push(Buffer.from(res.data));
+  return Buffer.concat(chunks);
+}
+
+/** Streams a blob out of the store. */
+export async function* readContentStream(conn: Connection, digest: string, ctx?: CallContext): AsyncGenerator<Buffer> {
+  for await (const res of conn.serverStream(ContentService.read, { digest, offset: 0, size: 0 }, ctx)) yield Buffer.from(res.data);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Write requests sent before the first of them must be answered. */
+const WRITE_WINDOW = 4;
+
+/** How often a broken-off source is opened again. */
+const MAX_RESUMES = 5;
+
+/** One Write stream, request by request. */
+class WriteStream {
+  private readonly call;
+  private readonly responses: AsyncIterator<WriteContentResponse>;
+
+  constructor(conn: Connection, ctx?: CallContext) {
+    this.call = conn.bidiStream(ContentService.write, ctx);
+    this.responses = this.call[Symbol.asyncIterator]() as AsyncIterator<WriteContentResponse>;
+  }
+
+  async send(req: Partial<WriteContentRequest> & { action: WriteAction }): Promise<WriteContentResponse> {
+    this.write(req);
+    return this.receive();
+  }
+
+  /** Sends a request without waiting for its answer (answers come in order). */
+  write(req: Partial<WriteContentRequest> & { action: WriteAction }): void {
+    this.call.write({ ref: '', total: 0, expected: '', offset: 0, data: new Uint8Array(), labels: {}, ...req });
+  }
+
+  /** The next answer. */
+  async receive(): Promise<WriteContentResponse> {
+    let next: IteratorResult<WriteContentResponse>;
+    try {
+      next = await this.responses.next();
+    } catch (err) {
+      throw errorOf(err);
+    }
+    if (next.done) throw new Error('content Write stream ended before answering');
+    return next.value;
+  }
+
+  close(): void {
+    this.call.end();
+    this.call.cancel();
+  }
+}
+
+export interface WriteBlobOptions {
+  ref: string;
+  expected: string;
+  size: number;
+  labels?: Record<string, string>;
+  /** Called with the bytes written so far (for progress). */
+  onProgress?: (offset: number) => void;
+}
+
+/**
+ * content.WriteBlob through the Write API: opens the writer (retrying while the ref is
+ * locked), resumes at the offset the daemon has, copies `open(offset)` and commits with
+ * the expected digest. Resolves false when the blob already existed (nothing written).
+ */
+export async function writeBlob(
+  conn: Connection,
+  open: (offset: number) => Promise<AsyncIterable<Uint8Array>>,
+  opts: WriteBlobOptions,
+  ctx?: CallContext,
+): Promise<boolean> {
+  let stream: WriteStream;
+  let status: WriteContentResponse;
+  for (let retry = 16; ; retry = Math.min(retry * 2, 2048)) {
+    stream = new WriteStream(conn, ctx);
+    try {
+      status = await stream.send({ action: WriteAction.STAT, ref: opts.ref, total: opts.size, expected: opts.expected });
+      break;
+    } catch (err) {
+      stream.close();
+      if (isAlreadyExists(err)) return false;
+      if (!isUnavailable(err)) throw new Error(`failed to open writer: ${(err as Error).message}`, { cause: err });
+      await sleep(Math.floor(Math.random() * retry));
+    }
+  }
+  try {
+    let offset = status.offset;
+    if (offset > opts.size) offset = 0;
+    if (offset < opts.size || opts.size === 0) {
+      // A source that breaks off (the connection to the registry dropped) is opened again
+      // at the offset the daemon has, a few times.
+      for (let attempt = 0; ; attempt++) {
+        const source = await open(offset);
+        let pending: Buffer[] = [];
+        let pendingLength = 0;
+        // Writes in flight: the download goes on while the daemon stores what came before.
+        const inflight: number[] = [];
+        let sent = offset;
+        const settle = async (keep: number) => {
+          while (inflight.length > keep) {
+            const end = inflight.shift()!;
+            const res = await stream.receive();
+            if (res.offset < end) throw new Error('failed to copy: short write');
+            offset = res.offset;
+            opts.onProgress?.(offset);
+          }
+        };
+        const flush = async (keep = WRITE_WINDOW - 1) => {
+          if (pendingLength > 0) {
+            const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+            pending = [];
+            pendingLength = 0;
+            stream.write({ action: WriteAction.WRITE, offset: sent, data });
+            sent += data.length;
+            inflight.push(sent);
+          }
+          await settle(keep);
+        };
+        let broken: unknown;
+        const it = source[Symbol.asyncIterator]();
+        for (;;) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await it.next();
+          } catch (err) {
+            broken = err;
+            break;
+          }
+          if (next.done) break;
+          const chunk = next.value;
+          pending.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          pendingLength += chunk.byteLength;
+          if (pendingLength >= 1 << 20) await flush();
+        }
+        await flush(0);
+        if (broken === undefined) break;
+        if (attempt >= MAX_RESUMES || (opts.size > 0 && offset >= opts.size)) {
+          throw new Error(`failed to copy: ${(broken as Error).message}`, { cause: broken });
+        }
+      }
+    }
+    try {
+      const res = await stream.send({ action: WriteAction.COMMIT, total: opts.size, offset, expected: opts.expected, labels: opts.labels ?? {} });
+      if (opts.expected !== '' && res.digest !== opts.expected) throw new Error(`unexpected commit digest ${res.digest}, expected ${opts.expected}`);
+    } catch (err) {
+      if (isAlreadyExists(err)) return false;
+      throw new Error(`failed commit on ref "${opts.ref}": ${(err as Error).message}`, { cause: err });
+    }
+    return true;
+  } finally {
+    stream.close();
+  }
+}

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { formatPlatform, matchPlatform, normalizePlatform, parsePlatform } from './platforms.js';
+
+describe('platforms', () => {
+  it('normalizes and formats as containerd', () => {
+    expect(formatPlatform(normalizePlatform({ os: 'Linux', architecture: 'x86_64' }))).toBe('linux/amd64');
+    expect(formatPlatform(normalizePlatform({ os: 'linux', architecture: 'aarch64', variant: 'v8' }))).toBe('linux/arm64');
+    expect(formatPlatform(normalizePlatform({ os: 'linux', architecture: 'armhf' }))).toBe('linux/arm/v7');
+    expect(formatPlatform({ os: '', architecture: '' })).toBe('unknown');
+    expect(formatPlatform(parsePlatform('linux/arm64/v8'))).toBe('linux/arm64');
+    expect(() => parsePlatform('linux/a b')).toThrow('invalid platform specifier');
+  });
+
+  it('matches the wanted platform only (older arm variants on arm)', () => {
+    const amd64 = { os: 'linux', architecture: 'amd64' };
+    expect(matchPlatform(amd64, { os: 'linux', architecture: 'amd64' })).toBe(true);
+    expect(matchPlatform(amd64, { os: 'linux', architecture: 'arm64' })).toBe(false);
+    expect(matchPlatform(amd64, { os: 'windows', architecture: 'amd64' })).toBe(false);
+    const v7 = { os: 'linux', architecture: 'arm', variant: 'v7' };
+    expect(matchPlatform(v7, { os: 'linux', architecture: 'arm', variant: 'v6' })).toBe(true);
+    expect(matchPlatform({ os: 'linux', architecture: 'arm', variant: 'v6' }, v7)).toBe(false);
+  });
+});
