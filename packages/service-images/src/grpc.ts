@@ -1,12 +1,12 @@
 // The containerd.services.images.v1.Images gRPC service over the local service.
-import {
-  type Image as ApiImage,
-  type CreateImageRequest,
-  type DeleteImageRequest,
-  type GetImageRequest,
-  type ListImagesRequest,
-  type ListImagesResponse,
-  type UpdateImageRequest,
+import type {
+  Image as ApiImage,
+  CreateImageRequest,
+  DeleteImageRequest,
+  GetImageRequest,
+  ListImagesRequest,
+  ListImagesResponse,
+  UpdateImageRequest,
 } from '@containerd-ts/api/services/images';
 import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';

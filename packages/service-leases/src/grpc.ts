@@ -1,14 +1,14 @@
 // The containerd.services.leases.v1.Leases gRPC service over the local service.
-import {
-  type AddResourceRequest,
-  type CreateRequest,
-  type DeleteRequest,
-  type DeleteResourceRequest,
-  type Lease as ApiLease,
-  type ListRequest,
-  type ListResponse,
-  type ListResourcesRequest,
-  type Resource,
+import type {
+  AddResourceRequest,
+  CreateRequest,
+  DeleteRequest,
+  DeleteResourceRequest,
+  Lease as ApiLease,
+  ListRequest,
+  ListResponse,
+  ListResourcesRequest,
+  Resource,
 } from '@containerd-ts/api/services/leases';
 import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
