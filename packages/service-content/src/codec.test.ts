@@ -1,4 +1,4 @@
-import { ContentService, ListContentResponse, ReadContentResponse } from '@containerd-ts/api/services/content';
+import { ContentService, type Info, ListContentResponse, ReadContentResponse } from '@containerd-ts/api/services/content';
 import { describe, expect, it } from 'vitest';
 import { contentServiceDefinition, encodeListContentResponse, encodeReadResponse } from './codec.js';
 
@@ -36,12 +36,12 @@ describe('Read response encoder', () => {
 
 describe('List response encoder', () => {
   it('produces the generated encoder bytes', () => {
-    const info = Array.from({ length: 100 }, (_, i) => ({
+    const info: Info[] = Array.from({ length: 100 }, (_, i) => ({
       digest: i === 7 ? '' : `sha256:${i.toString(16).padStart(64, '0')}`,
       size: i === 3 ? 0 : i * 1_000_003,
       createdAt: { seconds: 1_733_335_403 + i, nanos: i * 13 },
       updatedAt: { seconds: -62_135_596_800, nanos: 0 },
-      labels: i % 2 ? { 'containerd.io/gc.ref.content.l.0': `sha256:${'a'.repeat(64)}`, empty: '', ü: 'ß'.repeat(i) } : {},
+      labels: i % 2 ? ({ 'containerd.io/gc.ref.content.l.0': `sha256:${'a'.repeat(64)}`, empty: '', ü: 'ß'.repeat(i) } as Record<string, string>) : {},
     }));
     for (const msg of [{ info }, { info: [] }]) {
       const ours = encodeListContentResponse(msg);

@@ -1,16 +1,16 @@
-import { ListImagesResponse } from '@containerd-ts/api/services/images';
+import { type Image, ListImagesResponse } from '@containerd-ts/api/services/images';
 import { EncodedMessage } from '@containerd-ts/api/wire';
 import { describe, expect, it } from 'vitest';
 import { ListImagesEncoder, imagesServiceDefinition } from './codec.js';
 
-const image = (i: number, extra: Partial<{ name: string; label: string; annotation: string; seconds: number }> = {}) => ({
+const image = (i: number, extra: Partial<{ name: string; label: string; annotation: string; seconds: number }> = {}): Image => ({
   name: extra.name ?? `registry.example.com/app-${i}:v${i}`,
   labels: { 'bench.index': String(i), ...(extra.label !== undefined ? { [`k${i}`]: extra.label } : {}), '': 'empty key' },
   target: {
     mediaType: i % 2 ? 'application/vnd.oci.image.index.v1+json' : '',
     digest: `sha256:${i.toString(16).padStart(64, '0')}`,
     size: i === 3 ? 2 ** 40 + 7 : i,
-    annotations: extra.annotation !== undefined ? { 'org.opencontainers.image.ref.name': extra.annotation, empty: '' } : {},
+    annotations: extra.annotation !== undefined ? { 'org.opencontainers.image.ref.name': extra.annotation, empty: '' } : ({} as Record<string, string>),
   },
   createdAt: { seconds: extra.seconds ?? 1_733_335_403 + i, nanos: i * 1_000_003 },
   updatedAt: i === 2 ? undefined : { seconds: 1_733_335_403, nanos: 0 },
