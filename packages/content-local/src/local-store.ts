@@ -2,7 +2,7 @@
 // <root>/ingest/<sha256 of ref>/, the layout containerd's local store uses. Not
 // namespaced: the metadata layer above it scopes content to namespaces and leases.
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   CANONICAL_ALGORITHM,
@@ -188,7 +188,8 @@ export class LocalContentStore implements ContentStore {
   async delete(_ctx: RequestContext, digest: string): Promise<void> {
     const path = this.blobPath(digest, 'calculating blob path for delete');
     try {
-      await rm(path);
+      // a blob is a file: unlink it (rm would lstat it first)
+      await unlink(path);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) throw notFound(`content ${digest}`);
       throw err;

@@ -19,7 +19,7 @@ import {
   type WriterOptions,
 } from '@containerd-ts/content';
 import { alreadyExists, failedPrecondition, invalidArgument, isAlreadyExists, isNotFound, notFound } from '@containerd-ts/errdefs';
-import { parseAll } from '@containerd-ts/filters';
+import { always, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import type { DBCore } from './core.js';
 import { contentDeleteEvent } from './events.js';
@@ -80,10 +80,11 @@ export class MetadataContentStore implements ContentStore {
     const filter = parseAll(filters);
     const prefix = blobsPrefix(ns);
     const infos: Info[] = [];
-    for await (const [key, value] of this.core.store.entries(prefix)) {
-      const info = toInfo(key.slice(prefix.length), JSON.parse(value) as BlobRecord);
-      if (filter.match(adaptInfo(info))) {
-        infos.push(info);
+    const everything = filter === always;
+    for await (const batch of this.core.store.batches(prefix)) {
+      for (const [key, value] of batch) {
+        const info = toInfo(key.slice(prefix.length), JSON.parse(value) as BlobRecord);
+        if (everything || filter.match(adaptInfo(info))) infos.push(info);
       }
     }
     for (const info of infos) await fn(info);

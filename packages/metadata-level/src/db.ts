@@ -32,6 +32,9 @@ import { NamespacedSnapshotter } from './snapshotter.js';
 import type { SnapshotGCBackend, SnapshotGCInfo } from './snapshots.js';
 import { LevelStore, type Txn } from './store.js';
 
+/** Blob deletes a collection keeps in flight. */
+const BLOB_DELETES_IN_FLIGHT = 16;
+
 /** Optional backend method: every ingest ref, without reading statuses (the local store has it). */
 interface StatusRefWalker {
   walkStatusRefs(ctx: RequestContext, fn: (ref: string) => void | Promise<void>): Promise<void>;
@@ -437,15 +440,25 @@ export class MetadataDB implements DBCore {
       const orphans = await this.contentOrphans();
       let blobs = 0;
       let ingests = 0;
-      for (const digest of orphans.blobs) {
-        try {
-          await this.backend.delete({}, digest);
-          blobs++;
-          this.log?.debug({ digest }, 'removed content');
-        } catch (err) {
-          if (!isNotFound(err)) throw err;
+      // Blobs do not depend on each other: several deletes in flight keep the file system
+      // busy instead of waiting for each round trip through the thread pool.
+      // The first failure stops them all, and is thrown once none is in flight.
+      let next = 0;
+      let failure: { err: unknown } | undefined;
+      const deleter = async () => {
+        while (!failure && next < orphans.blobs.length) {
+          const digest = orphans.blobs[next++]!;
+          try {
+            await this.backend.delete({}, digest);
+            blobs++;
+            this.log?.debug({ digest }, 'removed content');
+          } catch (err) {
+            if (!isNotFound(err)) failure ??= { err };
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(BLOB_DELETES_IN_FLIGHT, orphans.blobs.length) }, deleter));
+      if (failure) throw failure.err;
       for (const ref of orphans.ingests) {
         try {
           await this.backend.abort({}, ref);

@@ -79,10 +79,20 @@ export class ImageStore {
 
   /** Images matching any filter (fields `name`, `target.digest`, `target.mediatype`, `labels.*`, `annotations.*`). */
   async list(ctx: RequestContext, filters: readonly string[] = []): Promise<Image[]> {
+    const out: Image[] = [];
+    await this.each(ctx, filters, (image) => out.push(image));
+    return out;
+  }
+
+  /**
+   * Calls `fn` with each image `list` would return, in the same order, as it is read: a
+   * caller that encodes each one keeps nothing of it (`fn` owns the image it gets).
+   */
+  async each(ctx: RequestContext, filters: readonly string[], fn: (image: Image) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
     const filter = parseAll(filters);
     const prefix = imagesPrefix(ns);
-    const out: Image[] = [];
+    const out = { push: fn };
     const everything = filter === always;
     for await (const batch of this.core.store.batches(prefix)) {
       for (const [key, value] of batch) {
@@ -113,7 +123,6 @@ export class ImageStore {
         if (filter.match(adaptor)) out.push(ownImage(name, record()));
       }
     }
-    return out;
   }
 
   async create(ctx: RequestContext, input: ImageInput): Promise<Image> {

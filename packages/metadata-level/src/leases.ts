@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { digestProblem } from '@containerd-ts/content';
 import { invalidArgument, notFound, notImplemented, alreadyExists } from '@containerd-ts/errdefs';
-import { adapt, parseAll } from '@containerd-ts/filters';
+import { adapt, always, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
@@ -108,12 +108,24 @@ export class LeaseManager {
 
   /** Leases of the request's namespace matching any of `filters` (fields `id`, `labels.<key>`). */
   async list(ctx: RequestContext, filters: readonly string[] = []): Promise<Lease[]> {
+    const out: Lease[] = [];
+    await this.each(ctx, filters, (lease) => out.push(lease));
+    return out;
+  }
+
+  /** Calls `fn` with each lease `list` would return, in the same order, as it is read. */
+  async each(ctx: RequestContext, filters: readonly string[], fn: (lease: Lease) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
     const filter = parseAll(filters);
     const prefix = leasesPrefix(ns);
-    const out: Lease[] = [];
+    const everything = filter === always;
     for await (const batch of this.core.store.batches(prefix)) for (const [key, value] of batch) {
       const id = key.slice(prefix.length);
+      if (everything) {
+        const r = JSON.parse(value) as LeaseRecord;
+        fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
+        continue;
+      }
       // The ID is the key: a filter that rejects by ID never decodes the record.
       let rec: LeaseRecord | undefined;
       const record = () => {
@@ -130,10 +142,9 @@ export class LeaseManager {
       });
       if (filter.match(adaptor)) {
         const r = record();
-        out.push({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
+        fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
       }
     }
-    return out;
   }
 
   async addResource(ctx: RequestContext, id: string, resource: LeaseResource): Promise<void> {

@@ -56,7 +56,9 @@ export class Txn {
       const w = groups[i]!.writes;
       if (w.has(key)) return w.get(key) ?? undefined;
     }
-    return this.db.get(key);
+    // A synchronous point read (LevelDB's memtable or block cache, as bolt reads its
+    // mmap) costs less than a hop through libuv's thread pool and back.
+    return this.db.getSync(key);
   }
 
   async getJSON<T>(key: string): Promise<T | undefined> {
@@ -192,12 +194,13 @@ export class LevelStore {
     return new LevelStore(db, options.sync ?? true, options.onSync);
   }
 
-  get(key: string): Promise<string | undefined> {
-    return this.db.get(key);
+  /** The committed value of `key` (a synchronous point read: see Txn.get). */
+  async get(key: string): Promise<string | undefined> {
+    return this.db.getSync(key);
   }
 
   async getJSON<T>(key: string): Promise<T | undefined> {
-    const raw = await this.db.get(key);
+    const raw = this.db.getSync(key);
     return raw === undefined ? undefined : (JSON.parse(raw) as T);
   }
 

@@ -1,6 +1,6 @@
-import { ContentService, ReadContentResponse } from '@containerd-ts/api/services/content';
+import { ContentService, type Info, ListContentResponse, ReadContentResponse } from '@containerd-ts/api/services/content';
 import { describe, expect, it } from 'vitest';
-import { contentServiceDefinition, encodeReadResponse } from './codec.js';
+import { contentServiceDefinition, encodeListContentResponse, encodeReadResponse } from './codec.js';
 
 describe('Read response encoder', () => {
   it('produces the generated encoder bytes', () => {
@@ -23,11 +23,29 @@ describe('Read response encoder', () => {
     expect(() => encodeReadResponse({ offset: -1, data: new Uint8Array() })).toThrow(RangeError);
   });
 
-  it('is the only change to the generated definition', () => {
+  it('and the List encoder are the only changes to the generated definition', () => {
     expect(contentServiceDefinition.read.responseSerialize).toBe(encodeReadResponse);
+    expect(contentServiceDefinition.list.responseSerialize).toBe(encodeListContentResponse);
+    expect(contentServiceDefinition.list.requestDeserialize).toBe(ContentService.list.requestDeserialize);
     expect(contentServiceDefinition.write).toBe(ContentService.write);
     expect(Object.keys(contentServiceDefinition).sort()).toEqual(
       ['abort', 'delete', 'info', 'list', 'listStatuses', 'read', 'status', 'update', 'write'].sort(),
     );
+  });
+});
+
+describe('List response encoder', () => {
+  it('produces the generated encoder bytes', () => {
+    const info: Info[] = Array.from({ length: 100 }, (_, i) => ({
+      digest: i === 7 ? '' : `sha256:${i.toString(16).padStart(64, '0')}`,
+      size: i === 3 ? 0 : i * 1_000_003,
+      createdAt: { seconds: 1_733_335_403 + i, nanos: i * 13 },
+      updatedAt: { seconds: -62_135_596_800, nanos: 0 },
+      labels: i % 2 ? ({ 'containerd.io/gc.ref.content.l.0': `sha256:${'a'.repeat(64)}`, empty: '', ü: 'ß'.repeat(i) } as Record<string, string>) : {},
+    }));
+    for (const msg of [{ info }, { info: [] }]) {
+      const ours = encodeListContentResponse(msg);
+      expect(Buffer.from(ListContentResponse.encode(msg).finish()).equals(ours)).toBe(true);
+    }
   });
 });

@@ -1,8 +1,10 @@
 // The content service definition with a direct encoder for Read responses. The generated
 // encoder builds the message in chunks, joins them and copies the result into a Buffer
 // (three copies of every data chunk); this one sizes the message first and copies the
-// data once. Everything else is the generated definition.
-import { ContentService, type ReadContentResponse } from '@containerd-ts/api/services/content';
+// data once. List responses (100 infos each) are written straight into one buffer (see
+// `@containerd-ts/api/wire`). Everything else is the generated definition.
+import { ContentService, type ListContentResponse, type ReadContentResponse } from '@containerd-ts/api/services/content';
+import { WireWriter } from '@containerd-ts/api/wire';
 
 const varintSize = (value: number): number => {
   let size = 1;
@@ -44,8 +46,27 @@ export function encodeReadResponse(msg: ReadContentResponse): Buffer {
   return buf;
 }
 
+/**
+ * Encodes a ListContentResponse (`repeated Info info = 1`; Info: digest 1, size 2,
+ * created_at 3, updated_at 4, labels 5) exactly as the generated encoder does.
+ */
+export function encodeListContentResponse(msg: ListContentResponse): Buffer {
+  const w = new WireWriter(16 * 1024);
+  for (const info of msg.info) {
+    const at = w.begin(1);
+    if (info.digest !== '') w.string(1, info.digest);
+    if (info.size !== 0) w.int64(2, info.size);
+    w.timestamp(3, info.createdAt);
+    w.timestamp(4, info.updatedAt);
+    w.stringMap(5, info.labels);
+    w.end(at);
+  }
+  return w.finish();
+}
+
 /** containerd.services.content.v1.Content as the daemon serves it. */
 export const contentServiceDefinition = {
   ...ContentService,
   read: { ...ContentService.read, responseSerialize: encodeReadResponse },
+  list: { ...ContentService.list, responseSerialize: encodeListContentResponse },
 } as const;

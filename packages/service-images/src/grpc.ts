@@ -1,14 +1,16 @@
 // The containerd.services.images.v1.Images gRPC service over the local service.
-import {
-  type Image as ApiImage,
-  type CreateImageRequest,
-  type DeleteImageRequest,
-  type GetImageRequest,
-  ImagesService as ImagesDefinition,
-  type ListImagesRequest,
-  type UpdateImageRequest,
+import type {
+  Image as ApiImage,
+  CreateImageRequest,
+  DeleteImageRequest,
+  GetImageRequest,
+  ListImagesRequest,
+  ListImagesResponse,
+  UpdateImageRequest,
 } from '@containerd-ts/api/services/images';
+import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
+import { ListImagesEncoder, imagesServiceDefinition } from './codec.js';
 import type { Image, ImageInput, ImagesService } from './images.js';
 
 export const toApiImage = (image: Image): ApiImage => ({
@@ -38,9 +40,14 @@ const fromApiImage = (image: ApiImage | undefined): ImageInput => ({
 });
 
 export function imagesGrpcService(local: ImagesService): GrpcServiceRegistration {
-  return grpcService(ImagesDefinition, {
+  return grpcService(imagesServiceDefinition, {
     get: unary(async (req: GetImageRequest, ctx) => ({ image: toApiImage(await local.get(ctx, req.name)) })),
-    list: unary(async (req: ListImagesRequest, ctx) => ({ images: (await local.list(ctx, req.filters)).map(toApiImage) })),
+    // each image is encoded as it is read: a list of thousands keeps no objects alive
+    list: unary(async (req: ListImagesRequest, ctx): Promise<EncodedMessage<ListImagesResponse>> => {
+      const out = new ListImagesEncoder();
+      await local.each(ctx, req.filters, (image) => out.add(image));
+      return out.finish();
+    }),
     create: unary(async (req: CreateImageRequest, ctx) => ({ image: toApiImage(await local.create(ctx, fromApiImage(req.image))) })),
     update: unary(async (req: UpdateImageRequest, ctx) => ({
       image: toApiImage(await local.update(ctx, fromApiImage(req.image), req.updateMask ?? [])),

@@ -34,6 +34,11 @@ export class ImagesService {
     return this.store.list(ctx, filters);
   }
 
+  /** Calls `fn` with each image `list` would return, as it is read. */
+  each(ctx: RequestContext, filters: readonly string[], fn: (image: Image) => void): Promise<void> {
+    return this.store.each(ctx, filters, fn);
+  }
+
   async create(ctx: RequestContext, image: ImageInput): Promise<Image> {
     if (!image.name) throw nameRequired();
     return this.store.create(ctx, image);

@@ -1,16 +1,18 @@
 // The containerd.services.leases.v1.Leases gRPC service over the local service.
-import {
-  type AddResourceRequest,
-  type CreateRequest,
-  type DeleteRequest,
-  type DeleteResourceRequest,
-  type Lease as ApiLease,
-  LeasesService as LeasesDefinition,
-  type ListRequest,
-  type ListResourcesRequest,
-  type Resource,
+import type {
+  AddResourceRequest,
+  CreateRequest,
+  DeleteRequest,
+  DeleteResourceRequest,
+  Lease as ApiLease,
+  ListRequest,
+  ListResponse,
+  ListResourcesRequest,
+  Resource,
 } from '@containerd-ts/api/services/leases';
+import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
+import { ListLeasesEncoder, leasesServiceDefinition } from './codec.js';
 import type { Lease, LeaseResource, LeasesService } from './leases.js';
 
 const toApi = (l: Lease): ApiLease => ({ id: l.id, createdAt: l.createdAt, labels: l.labels });
@@ -18,13 +20,18 @@ const toApi = (l: Lease): ApiLease => ({ id: l.id, createdAt: l.createdAt, label
 const fromApi = (r: Resource | undefined): LeaseResource => ({ id: r?.id ?? '', type: r?.type ?? '' });
 
 export function leasesGrpcService(local: LeasesService): GrpcServiceRegistration {
-  return grpcService(LeasesDefinition, {
+  return grpcService(leasesServiceDefinition, {
     create: unary(async (req: CreateRequest, ctx) => ({ lease: toApi(await local.create(ctx, { id: req.id, labels: req.labels })) })),
     delete: unary(async (req: DeleteRequest, ctx) => {
       await local.delete(ctx, req.id, { sync: req.sync });
       return {};
     }),
-    list: unary(async (req: ListRequest, ctx) => ({ leases: (await local.list(ctx, req.filters)).map(toApi) })),
+    // each lease is encoded as it is read: a list of thousands keeps no objects alive
+    list: unary(async (req: ListRequest, ctx): Promise<EncodedMessage<ListResponse>> => {
+      const out = new ListLeasesEncoder();
+      await local.each(ctx, req.filters, (lease) => out.add(lease));
+      return out.finish();
+    }),
     addResource: unary(async (req: AddResourceRequest, ctx) => {
       await local.addResource(ctx, req.id, fromApi(req.resource));
       return {};

@@ -20,6 +20,16 @@ export interface CreateLeaseOptions {
   labels?: Record<string, string>;
 }
 
+function checkFilters(filters: readonly string[]): void {
+  try {
+    parseAll(filters);
+  } catch (err) {
+    // containerd's lease manager wraps the parse error in one more invalid-argument, so
+    // its message ends in `invalid argument: invalid argument`; clients see the same here.
+    throw invalidArgument((err as Error).message, err);
+  }
+}
+
 export class LeasesService {
   constructor(
     private readonly manager: LeaseManager,
@@ -42,14 +52,14 @@ export class LeasesService {
 
   /** Leases of the request's namespace matching any filter (`id`, `labels.<key>`). */
   list(ctx: RequestContext, filters: readonly string[] = []): Promise<Lease[]> {
-    try {
-      parseAll(filters);
-    } catch (err) {
-      // containerd's lease manager wraps the parse error in one more invalid-argument, so
-      // its message ends in `invalid argument: invalid argument`; clients see the same here.
-      throw invalidArgument((err as Error).message, err);
-    }
+    checkFilters(filters);
     return this.manager.list(ctx, filters);
+  }
+
+  /** Calls `fn` with each lease `list` would return, as it is read. */
+  async each(ctx: RequestContext, filters: readonly string[], fn: (lease: Lease) => void): Promise<void> {
+    checkFilters(filters);
+    await this.manager.each(ctx, filters, fn);
   }
 
   /** Holds a resource: type `content` (ID a digest), `ingests` (a ref) or `snapshots/<snapshotter>` (a key). */

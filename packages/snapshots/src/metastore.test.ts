@@ -51,8 +51,59 @@ describe('MetaStore', () => {
       expect(tx.getInfo('a').info.labels).toEqual({});
     });
     expect((await ms.update((tx) => tx.createSnapshot(Kind.Active, 'b', ''))).id).toBe('2');
-    const onDisk = JSON.parse(await readFile(file, 'utf8')) as { snapshots: Record<string, unknown> };
-    expect(Object.keys(onDisk.snapshots).sort()).toEqual(['a', 'b']);
+    await ms.close();
+    // what is on disk: a store opened on the same files
+    const onDisk = await MetaStore.open(file);
+    expect(await onDisk.view((tx) => [tx.has('a'), tx.has('b'), tx.getInfo('a').info.labels])).toEqual([true, true, {}]);
+  });
+
+  it('appends each change to a journal, replays it at open and drops a line a crash cut short', async () => {
+    const ms = await MetaStore.open(file);
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'a', '', { labels: { x: '1' } }));
+    await ms.update((tx) => tx.commitActive('a', 'c', { size: 1, inodes: 1 }));
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'b', 'c'));
+    const before = await ms.view((tx) => [tx.getInfo('c'), tx.getInfo('b')]);
+    await ms.close();
+    // one line per transaction, no full rewrite
+    expect((await readFile(`${file}.log`, 'utf8')).split('\n')).toHaveLength(4);
+    await expect(readFile(file, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+
+    await writeFile(`${file}.log`, `${await readFile(`${file}.log`, 'utf8')}{"nextId":9,"set":{"b":nu`);
+    const again = await MetaStore.open(file);
+    expect(await again.view((tx) => [tx.getInfo('c'), tx.getInfo('b')])).toEqual(before);
+    // the torn line is gone: what follows it is read back whole
+    expect((await again.update((tx) => tx.createSnapshot(Kind.View, 'v', 'c'))).id).toBe('3');
+    await again.update((tx) => tx.remove('b'));
+    await again.close();
+    const third = await MetaStore.open(file);
+    expect(await third.view((tx) => [tx.has('a'), tx.has('b'), tx.has('c'), tx.getInfo('v').id])).toEqual([false, false, true, '3']);
+  });
+
+  it('writes the records out and empties the journal once it has grown; a journal left beside them replays to the same state', async () => {
+    const ms = await MetaStore.open(file);
+    const labels = { big: 'x'.repeat(2000) };
+    for (let i = 0; i < 40; i++) await ms.update((tx) => tx.createSnapshot(Kind.Active, `s${i}`, '', { labels }));
+    for (let i = 0; i < 40; i += 2) await ms.update((tx) => tx.remove(`s${i}`));
+    const keys = await ms.view(async (tx) => {
+      const out: string[] = [];
+      await tx.walk((info) => {
+        out.push(info.name);
+      });
+      return out;
+    });
+    expect(keys).toHaveLength(20);
+    const records = JSON.parse(await readFile(file, 'utf8')) as { snapshots: Record<string, unknown> };
+    expect(Object.keys(records.snapshots).length).toBeGreaterThan(0);
+    const journal = await readFile(`${file}.log`, 'utf8').catch(() => '');
+    expect(journal.length).toBeLessThan(64 * 1024 + 4096);
+    await ms.close();
+    // a crash after the records were written but before the journal was removed
+    await writeFile(`${file}.log`, `${journal}${journal}`);
+    const again = await MetaStore.open(file);
+    const after = await again.view((tx) => keys.map((k) => tx.has(k)));
+    expect(after.every(Boolean)).toBe(true);
+    expect(await again.view((tx) => tx.has('s0'))).toBe(false);
+    expect((await again.update((tx) => tx.createSnapshot(Kind.Active, 'n', ''))).id).toBe('41');
   });
 
   it('ignores a temporary file a crash left and reads the last complete state', async () => {

@@ -1,8 +1,14 @@
 // The snapshot records of one snapshotter (containerd's snapshots/storage): key, numeric ID,
-// kind, parent, labels, times and committed usage. Kept in memory and in one JSON file that
-// every change replaces atomically (temp file, fsync, rename, fsync of the directory), so a
-// crash leaves either the old or the new records, never a torn file.
-import { open, readFile, rename, rm } from 'node:fs/promises';
+// kind, parent, labels, times and committed usage. Kept in memory and on disk in two files:
+// the records as of some point (`metadata.json`, replaced atomically: temp file, fsync,
+// rename, fsync of the directory) and a journal of the changes since (`metadata.json.log`,
+// one JSON line per transaction, fsynced before the transaction returns). A change costs
+// one small append instead of rewriting every record, as bolt writes only the pages a
+// transaction touched. When the journal has grown past the records' size they are written
+// out again and the journal emptied; replaying a journal the records already include
+// changes nothing, so a crash between the two loses nothing. A line a crash cut short was
+// never acknowledged and is dropped.
+import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
@@ -35,13 +41,46 @@ interface State {
   readonly snapshots: ReadonlyMap<string, SnapshotRecord>;
 }
 
+type RecordFormat = { id: number; kind: Kind; parent?: string; labels?: Record<string, string>; created: string; updated: string; usage?: Usage };
+
 interface FileFormat {
   version: 1;
   nextId: number;
-  snapshots: Record<
-    string,
-    { id: number; kind: Kind; parent?: string; labels?: Record<string, string>; created: string; updated: string; usage?: Usage }
-  >;
+  snapshots: Record<string, RecordFormat>;
+}
+
+/** One journal line: the records a transaction wrote (`null`: removed) and the next ID after it. */
+interface JournalEntry {
+  nextId: number;
+  set: Record<string, RecordFormat | null>;
+}
+
+/** The journal is written out into the records once it is this large and larger than they are. */
+const MIN_COMPACT_BYTES = 64 * 1024;
+
+function recordFormat(r: SnapshotRecord): RecordFormat {
+  return {
+    id: r.id,
+    kind: r.kind,
+    ...(r.parent ? { parent: r.parent } : {}),
+    ...(Object.keys(r.labels).length > 0 ? { labels: { ...r.labels } } : {}),
+    created: formatRFC3339Nano(r.created),
+    updated: formatRFC3339Nano(r.updated),
+    ...(r.usage ? { usage: r.usage } : {}),
+  };
+}
+
+function readRecord(file: string, key: string, s: RecordFormat): SnapshotRecord {
+  return {
+    id: s.id,
+    kind: s.kind,
+    parent: s.parent ?? '',
+    labels: s.labels ?? {},
+    // RFC 3339 with nanoseconds; files from before nanoseconds have milliseconds.
+    created: mustParseRFC3339(s.created, `created time of snapshot ${JSON.stringify(key)} in ${file}`),
+    updated: mustParseRFC3339(s.updated, `updated time of snapshot ${JSON.stringify(key)} in ${file}`),
+    ...(s.usage ? { usage: s.usage } : {}),
+  };
 }
 
 const FORMAT_VERSION = 1;
@@ -162,6 +201,8 @@ export class WriteTransaction extends ReadTransaction {
   private nextId: number;
   /** Whether anything changed (an untouched transaction writes nothing). */
   dirty = false;
+  /** Keys this transaction wrote or removed. */
+  readonly changed = new Set<string>();
 
   constructor(state: State) {
     const snapshots = new Map(state.snapshots);
@@ -177,6 +218,13 @@ export class WriteTransaction extends ReadTransaction {
 
   private put(key: string, r: SnapshotRecord): void {
     this.snapshots.set(key, r);
+    this.changed.add(key);
+    this.dirty = true;
+  }
+
+  private drop(key: string): void {
+    this.snapshots.delete(key);
+    this.changed.add(key);
     this.dirty = true;
   }
 
@@ -232,7 +280,7 @@ export class WriteTransaction extends ReadTransaction {
       throw notFound(`missing parent ${JSON.stringify(r.parent)} of snapshot ${JSON.stringify(key)}`);
     }
     const t = now();
-    this.snapshots.delete(key);
+    this.drop(key);
     this.put(name, {
       id: r.id,
       kind: Kind.Committed,
@@ -259,8 +307,7 @@ export class WriteTransaction extends ReadTransaction {
     for (const other of this.snapshots.values()) {
       if (other.parent === key) throw failedPrecondition('cannot remove snapshot with child');
     }
-    this.snapshots.delete(key);
-    this.dirty = true;
+    this.drop(key);
     return { id: String(r.id), kind: r.kind };
   }
 }
@@ -280,29 +327,75 @@ class Mutex {
   }
 }
 
-/** The record store of one snapshotter, in one file (`<root>/metadata.json` by convention). */
+/** The record store of one snapshotter, in one file (`<root>/metadata.json` by convention) and its journal. */
 export class MetaStore {
   private state: State;
   private readonly file: string;
+  private readonly journalFile: string;
   private readonly writeLock = new Mutex();
   private closed = false;
+  /** The journal, open for appending once the first change since open is written. */
+  private journal: FileHandle | undefined;
+  private journalBytes: number;
+  /** Size of the records file when last written. */
+  private recordsBytes: number;
 
-  private constructor(file: string, state: State) {
+  private constructor(file: string, state: State, journalBytes: number, recordsBytes: number) {
     this.file = file;
+    this.journalFile = `${file}.log`;
     this.state = state;
+    this.journalBytes = journalBytes;
+    this.recordsBytes = recordsBytes;
   }
 
-  /** Opens the store in `file`, starting empty when the file does not exist. */
+  /** Opens the store in `file` (and its journal), starting empty when neither exists. */
   static async open(file: string): Promise<MetaStore> {
     await rm(`${file}.tmp`, { force: true });
+    let state: State = { nextId: 1, snapshots: new Map() };
+    let recordsBytes = 0;
+    try {
+      const text = await readFile(file, 'utf8');
+      state = parseState(file, text);
+      recordsBytes = text.length;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const journal = `${file}.log`;
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await readFile(journal, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new MetaStore(file, { nextId: 1, snapshots: new Map() });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new MetaStore(file, state, 0, recordsBytes);
       throw err;
     }
-    return new MetaStore(file, parseState(file, text));
+    const complete = text.lastIndexOf('\n') + 1;
+    const snapshots = new Map(state.snapshots);
+    let nextId = state.nextId;
+    for (const line of text.slice(0, complete).split('\n')) {
+      if (line === '') continue;
+      let entry: JournalEntry;
+      try {
+        entry = JSON.parse(line) as JournalEntry;
+      } catch (err) {
+        throw new Error(`snapshot metadata journal ${journal} has a line that is not valid JSON`, { cause: err });
+      }
+      for (const [key, r] of Object.entries(entry.set)) {
+        if (r === null) snapshots.delete(key);
+        else snapshots.set(key, readRecord(journal, key, r));
+      }
+      nextId = Math.max(nextId, entry.nextId);
+    }
+    if (complete < Buffer.byteLength(text)) {
+      // a line cut short by a crash: its transaction never returned
+      const fh = await open(journal, 'r+');
+      try {
+        await fh.truncate(Buffer.byteLength(text.slice(0, complete)));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    return new MetaStore(file, { nextId, snapshots }, Buffer.byteLength(text.slice(0, complete)), recordsBytes);
   }
 
   private checkOpen(): void {
@@ -328,7 +421,7 @@ export class MetaStore {
       const result = await fn(tx);
       if (tx.dirty) {
         const next = tx.result();
-        await this.persist(next);
+        await this.append(next, tx.changed);
         this.state = next;
       }
       return result;
@@ -337,34 +430,62 @@ export class MetaStore {
     }
   }
 
+  /** Appends one transaction's changes to the journal (fsynced), or writes all records out when the journal has grown large. */
+  private async append(state: State, changed: ReadonlySet<string>): Promise<void> {
+    if (this.journalBytes >= MIN_COMPACT_BYTES && this.journalBytes >= this.recordsBytes) {
+      await this.persist(state);
+      return;
+    }
+    const entry: JournalEntry = { nextId: state.nextId, set: {} };
+    for (const key of changed) {
+      const r = state.snapshots.get(key);
+      entry.set[key] = r ? recordFormat(r) : null;
+    }
+    const line = Buffer.from(`${JSON.stringify(entry)}\n`);
+    if (!this.journal) {
+      this.journal = await open(this.journalFile, 'a', 0o600);
+      // the journal's name must survive a crash as its lines do
+      await syncDir(dirname(this.file));
+    }
+    try {
+      await this.journal.write(line);
+      await this.journal.datasync();
+    } catch (err) {
+      // The transaction fails: its line, whole or partly written, must not count nor have
+      // later lines appended to it.
+      await this.journal.truncate(this.journalBytes).catch(() => {});
+      await this.closeJournal();
+      throw err;
+    }
+    this.journalBytes += line.length;
+  }
+
+  /** Writes every record to the records file, then empties the journal. */
   private async persist(state: State): Promise<void> {
     const data: FileFormat = { version: FORMAT_VERSION, nextId: state.nextId, snapshots: {} };
-    for (const [key, r] of state.snapshots) {
-      data.snapshots[key] = {
-        id: r.id,
-        kind: r.kind,
-        ...(r.parent ? { parent: r.parent } : {}),
-        ...(Object.keys(r.labels).length > 0 ? { labels: { ...r.labels } } : {}),
-        created: formatRFC3339Nano(r.created),
-        updated: formatRFC3339Nano(r.updated),
-        ...(r.usage ? { usage: r.usage } : {}),
-      };
-    }
+    for (const [key, r] of state.snapshots) data.snapshots[key] = recordFormat(r);
+    const text = JSON.stringify(data);
     const tmp = `${this.file}.tmp`;
     const fh = await open(tmp, 'w', 0o600);
     try {
-      await fh.writeFile(JSON.stringify(data));
+      await fh.writeFile(text);
       await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, this.file);
-    const dir = await open(dirname(this.file), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await syncDir(dirname(this.file));
+    this.recordsBytes = text.length;
+    // The records now hold everything the journal did; replaying it again would change nothing.
+    await this.closeJournal();
+    await rm(this.journalFile, { force: true });
+    this.journalBytes = 0;
+  }
+
+  private async closeJournal(): Promise<void> {
+    const journal = this.journal;
+    this.journal = undefined;
+    await journal?.close().catch(() => {});
   }
 
   /** Waits for a running writer, then refuses further use. A second close does nothing. */
@@ -372,7 +493,17 @@ export class MetaStore {
     if (this.closed) return;
     const release = await this.writeLock.lock();
     this.closed = true;
+    await this.closeJournal();
     release();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -389,16 +520,7 @@ function parseState(file: string, text: string): State {
   const snapshots = new Map<string, SnapshotRecord>();
   let maxId = 0;
   for (const [key, s] of Object.entries(data.snapshots ?? {})) {
-    snapshots.set(key, {
-      id: s.id,
-      kind: s.kind,
-      parent: s.parent ?? '',
-      labels: s.labels ?? {},
-      // RFC 3339 with nanoseconds; files from before nanoseconds have milliseconds.
-      created: mustParseRFC3339(s.created, `created time of snapshot ${JSON.stringify(key)} in ${file}`),
-      updated: mustParseRFC3339(s.updated, `updated time of snapshot ${JSON.stringify(key)} in ${file}`),
-      ...(s.usage ? { usage: s.usage } : {}),
-    });
+    snapshots.set(key, readRecord(file, key, s));
     maxId = Math.max(maxId, s.id);
   }
   return { nextId: Math.max(data.nextId, maxId + 1), snapshots };

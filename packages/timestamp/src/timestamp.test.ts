@@ -88,4 +88,28 @@ describe('RFC 3339 text', () => {
     const t = now();
     expect(parseRFC3339(formatRFC3339Nano(t))).toEqual(t);
   });
+
+  it('reads every UTC time it writes back to the same instant, leap days and early years included', () => {
+    const cases = [
+      { seconds: 951_782_400, nanos: 1 }, // 2000-02-29
+      { seconds: -2_203_891_200, nanos: 0 }, // 1900-03-01
+      { seconds: 4_107_542_399, nanos: 999_999_999 }, // 2100-02-28T23:59:59
+      { seconds: -59_011_459_200, nanos: 5 }, // 0100-01-01
+      { seconds: -62_104_060_800, nanos: 0 }, // 0001-12-31
+      GO_ZERO_TIME,
+    ];
+    let s = 17;
+    for (let i = 0; i < 2000; i++) {
+      s = (s * 1_103_515_245 + 12_345) % 2_147_483_648;
+      cases.push({ seconds: Math.floor((s / 2_147_483_648) * 253_402_300_799) - 62_135_596_800, nanos: (s * 7) % 1_000_000_000 });
+    }
+    for (const t of cases) {
+      const text = formatRFC3339Nano(t);
+      expect(parseRFC3339(text), text).toEqual(t);
+      expect(Date.parse(`${text.slice(0, 19)}Z`) / 1000, text).toBe(t.seconds);
+    }
+    // what the general parser accepts and normalises, and what nobody accepts
+    expect(parseRFC3339('2023-02-29T00:00:00Z')).toEqual(parseRFC3339('2023-03-01T00:00:00Z'));
+    for (const bad of ['2024-12-04T24:00:00Z', '2024-12-04T18:03:23.12a4Z', '2024-12-04X18:03:23Z']) expect(parseRFC3339(bad)).toBeUndefined();
+  });
 });

@@ -1,0 +1,51 @@
+// The images service definition with direct encoders for the responses that carry images:
+// a list writes each image into the response bytes as it is read (see
+// `@containerd-ts/api/wire`), with the bytes the generated encoders would produce.
+import { type Image as ApiImage, ImagesService, type ListImagesResponse } from '@containerd-ts/api/services/images';
+import { EncodedMessage, WireWriter, acceptEncoded } from '@containerd-ts/api/wire';
+import type { Image } from './images.js';
+
+/** containerd.services.images.v1.Image (name 1, labels 2, target 3, created_at 7, updated_at 8). */
+export function writeImage(w: WireWriter, image: Image | ApiImage): void {
+  if (image.name !== '') w.string(1, image.name);
+  w.stringMap(2, image.labels);
+  const target = image.target;
+  if (target !== undefined) {
+    // containerd.types.Descriptor (media_type 1, digest 2, size 3, annotations 5)
+    const at = w.begin(3);
+    if (target.mediaType !== '') w.string(1, target.mediaType);
+    if (target.digest !== '') w.string(2, target.digest);
+    if (target.size !== 0) w.int64(3, target.size);
+    w.stringMap(5, target.annotations);
+    w.end(at);
+  }
+  w.timestamp(7, image.createdAt);
+  w.timestamp(8, image.updatedAt);
+}
+
+/** Writes images one by one into a ListImagesResponse (`repeated Image images = 1`). */
+export class ListImagesEncoder {
+  private readonly w = new WireWriter();
+
+  add(image: Image | ApiImage): void {
+    const at = this.w.begin(1);
+    writeImage(this.w, image);
+    this.w.end(at);
+  }
+
+  finish(): EncodedMessage<ListImagesResponse> {
+    return new EncodedMessage(this.w.finish());
+  }
+}
+
+const encodeList = (msg: ListImagesResponse): Buffer => {
+  const list = new ListImagesEncoder();
+  for (const image of msg.images) list.add(image);
+  return list.finish().bytes;
+};
+
+/** containerd.services.images.v1.Images as the daemon serves it. */
+export const imagesServiceDefinition = {
+  ...ImagesService,
+  list: { ...ImagesService.list, responseSerialize: acceptEncoded(encodeList) },
+} as const;
