@@ -430,12 +430,15 @@ export class MetaStore {
     }
   }
 
-  /** Appends one transaction's changes to the journal (fsynced), or writes all records out when the journal has grown large. */
+  /**
+   * Appends one transaction's changes to the journal (fsynced). When the journal has grown
+   * large, the records as they were before this transaction are written out first and the
+   * journal emptied: the records then hold exactly what the journal did, so a crash before
+   * the journal is gone replays it to the same state. (Records that already held this
+   * transaction would be rolled back, key by key, by an older journal replayed over them.)
+   */
   private async append(state: State, changed: ReadonlySet<string>): Promise<void> {
-    if (this.journalBytes >= MIN_COMPACT_BYTES && this.journalBytes >= this.recordsBytes) {
-      await this.persist(state);
-      return;
-    }
+    if (this.journalBytes >= MIN_COMPACT_BYTES && this.journalBytes >= this.recordsBytes) await this.persist(this.state);
     const entry: JournalEntry = { nextId: state.nextId, set: {} };
     for (const key of changed) {
       const r = state.snapshots.get(key);
