@@ -14,7 +14,7 @@ describe('the v1 shim command line', () => {
   const options = {
     namespace: 'ns1',
     bundlePath: '/state/io.containerd.runtime.v1.linux/ns1/c1',
-    workDir: '/root/io.containerd.runtime.v1.linux/ns1/c1',
+    workDir: '/var/lib/ctd/io.containerd.runtime.v1.linux/ns1/c1',
     socket: 'unix:///run/containerd/s/abc',
     criuPath: '',
     runtimeRoot: '',
@@ -27,7 +27,7 @@ describe('the v1 shim command line', () => {
       '-namespace',
       'ns1',
       '-workdir',
-      '/root/io.containerd.runtime.v1.linux/ns1/c1',
+      '/var/lib/ctd/io.containerd.runtime.v1.linux/ns1/c1',
       '-address',
       '/run/ctd-ts/containerd.sock',
       '-containerd-binary',
