@@ -21,6 +21,7 @@ import {
   type ShimConnection,
   type ShimDialer,
   TASK_NOT_EXISTS,
+  TaskTable,
   newBundle,
 } from '@containerd-ts/runtime-v2';
 import { runCombined, unmount } from '@containerd-ts/snapshots';
@@ -87,43 +88,21 @@ function wrap(prefix: string, err: unknown): Error {
 }
 
 export class V1Runtime {
-  private readonly tasks = new Map<string, Map<string, Entry>>();
+  private readonly tasks = new TaskTable<Entry>();
   private readonly pending = new Set<string>();
   private closing = false;
 
   constructor(private readonly config: V1RuntimeConfig) {}
 
-  private entry(ns: string, id: string): Entry | undefined {
-    return this.tasks.get(ns)?.get(id);
-  }
-
-  private add(ns: string, entry: Entry): void {
-    let byId = this.tasks.get(ns);
-    if (!byId) {
-      byId = new Map();
-      this.tasks.set(ns, byId);
-    }
-    if (byId.has(entry.task.id)) throw alreadyExists(`${entry.task.id}: task already exists`);
-    byId.set(entry.task.id, entry);
-  }
-
-  private remove(ns: string, id: string, entry: Entry): void {
-    const byId = this.tasks.get(ns);
-    if (byId?.get(id) === entry) {
-      byId.delete(id);
-      if (byId.size === 0) this.tasks.delete(ns);
-    }
-  }
-
   get(ctx: RequestContext, id: string): V1Task {
-    const e = this.entry(namespaceRequired(ctx), id);
+    const e = this.tasks.get(namespaceRequired(ctx), id);
     if (!e) throw fromGrpcStatus(5, TASK_NOT_EXISTS);
     return e.task;
   }
 
   list(ctx: RequestContext, all = false): V1Task[] {
-    if (all) return [...this.tasks.values()].flatMap((m) => [...m.values()].map((e) => e.task));
-    return [...(this.tasks.get(namespaceRequired(ctx))?.values() ?? [])].map((e) => e.task);
+    if (all) return this.tasks.list().map((e) => e.task);
+    return this.tasks.list(namespaceRequired(ctx)).map((e) => e.task);
   }
 
   /** The shim's log fifos, read (and shown only with shim_debug, as containerd). */
@@ -157,7 +136,7 @@ export class V1Runtime {
       throw invalidArgument(`invalid task id: ${message.replace(/: invalid argument$/, '')}`, err);
     }
     const key = `${ns}/${id}`;
-    if (this.pending.has(key) || this.entry(ns, id)) throw alreadyExists(`task ${id}`);
+    if (this.pending.has(key) || this.tasks.get(ns, id)) throw alreadyExists(`task ${id}`);
     this.pending.add(key);
     try {
       return await this.createTask(ctx, ns, id, opts);
@@ -204,7 +183,7 @@ export class V1Runtime {
       } catch (err) {
         throw isContainerdError(err) ? err : wrap('create', err);
       }
-      this.add(ns, entry);
+      this.tasks.add(ns, entry);
     } catch (err) {
       // The shim is killed (containerd's KillShim), the bundle and its socket removed.
       if (entry) entry.removed = true;
@@ -247,7 +226,7 @@ export class V1Runtime {
       void reapShim(entry.task.shimPid);
       if (entry.removed || this.closing) return;
       this.config.log.info({ id: entry.task.id, namespace: ns }, 'shim reaped');
-      if (this.entry(ns, entry.task.id) !== entry) {
+      if (this.tasks.get(ns, entry.task.id) !== entry) {
         // The task was never created (Create failed, which cleans up itself).
         return;
       }
@@ -272,7 +251,7 @@ export class V1Runtime {
       .catch((err: unknown) => this.config.log.warn({ id, error: String(err) }, 'failed to publish task exit'));
     if (entry) {
       entry.removed = true;
-      this.remove(ns, id, entry);
+      this.tasks.remove(ns, id, entry);
       for (const l of entry.logs) l.close();
     }
     const shimPid = Number(await readFile(join(bundle.path, 'shim.pid'), 'utf8').catch(() => '')) || 0;
@@ -311,7 +290,7 @@ export class V1Runtime {
    */
   async delete(ctx: RequestContext, id: string): Promise<Exit> {
     const ns = namespaceRequired(ctx);
-    const entry = this.entry(ns, id);
+    const entry = this.tasks.get(ns, id);
     if (!entry) throw fromGrpcStatus(5, TASK_NOT_EXISTS);
     let exit: Exit | undefined;
     let shimError: unknown;
@@ -322,7 +301,7 @@ export class V1Runtime {
       shimError = err;
     }
     entry.removed = true;
-    this.remove(ns, id, entry);
+    this.tasks.remove(ns, id, entry);
     await this.killShim(entry.task.shimPid);
     entry.task.close();
     for (const l of entry.logs) l.close();
@@ -368,18 +347,16 @@ export class V1Runtime {
     const task = new V1Task(bundle, conn, this.config.events, this.config.isClosedError, shimPid, this.config.stats);
     task.initPid = initPid;
     const entry: Entry = { task, logs: await this.openLogs(workDir).catch(() => []), removed: false };
-    this.add(ns, entry);
+    this.tasks.add(ns, entry);
     this.watch(ns, entry);
   }
 
   /** Closes every shim connection (the shims and their tasks keep running, as with containerd). */
   async close(): Promise<void> {
     this.closing = true;
-    for (const byId of this.tasks.values()) {
-      for (const e of byId.values()) {
-        e.task.close();
-        for (const l of e.logs) l.close();
-      }
+    for (const e of this.tasks.list()) {
+      e.task.close();
+      for (const l of e.logs) l.close();
     }
     this.tasks.clear();
   }

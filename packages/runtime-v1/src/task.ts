@@ -31,16 +31,11 @@ import type { Mount } from '@containerd-ts/api/types/mount';
 import type { ProcessInfo } from '@containerd-ts/api/types/task';
 import { fromGrpcStatus, invalidArgument, isContainerdError } from '@containerd-ts/errdefs';
 import { validateIdentifier } from '@containerd-ts/namespaces';
-import type { Bundle, CallOptions, EventPublisher, Exit, ProcessState, RuntimeTask, ShimConnection, TaskIO } from '@containerd-ts/runtime-v2';
+import { type Bundle, type CallOptions, type EventPublisher, type Exit, type ProcessState, type RuntimeTask, type ShimConnection, ShimClient, type TaskIO } from '@containerd-ts/runtime-v2';
 import type { Timestamp } from '@containerd-ts/timestamp';
 
 const SERVICE = 'containerd.runtime.linux.shim.v1.Shim';
 
-interface Codec<T> {
-  encode(message: T): { finish(): Uint8Array };
-  decode(input: Uint8Array): T;
-  fromPartial(object: Partial<T>): T;
-}
 
 /** Whether an error means the connection to the shim is gone. */
 export type ClosedErrorTest = (err: unknown) => boolean;
@@ -48,45 +43,22 @@ export type ClosedErrorTest = (err: unknown) => boolean;
 /** Reads a task's cgroup statistics (as an Any of containerd's cgroups metrics), by its init pid. */
 export type TaskStatsReader = (task: V1Task) => Promise<Any | undefined>;
 
-export class V1Task implements RuntimeTask {
-  initPid = 0;
-
+export class V1Task extends ShimClient implements RuntimeTask {
   constructor(
-    readonly bundle: Bundle,
-    private readonly conn: ShimConnection,
+    bundle: Bundle,
+    conn: ShimConnection,
     private readonly events: EventPublisher,
     private readonly isClosed: ClosedErrorTest,
     /** The shim's pid (the daemon's child when it started it). */
     readonly shimPid: number,
     private readonly readStats?: TaskStatsReader,
-  ) {}
+  ) {
+    super(bundle, conn, SERVICE);
+  }
 
   /** The init process's pid (what the cgroups monitor finds the task's cgroup by). */
   async pid(): Promise<number> {
     return this.initPid;
-  }
-
-  get id(): string {
-    return this.bundle.id;
-  }
-
-  get namespace(): string {
-    return this.bundle.namespace;
-  }
-
-  /** Resolves once the connection to the shim has closed (the shim exited, or the daemon closed it). */
-  get closed(): Promise<void> {
-    return this.conn.closed;
-  }
-
-  close(): void {
-    this.conn.close();
-  }
-
-  private async call<Req, Res>(method: string, req: Codec<Req>, res: Codec<Res>, value: Partial<Req>, options: Partial<CallOptions> = {}): Promise<Res> {
-    const payload = req.encode(req.fromPartial(value)).finish();
-    const out = await this.conn.call(SERVICE, method, payload, { namespace: this.namespace, ...options });
-    return res.decode(out);
   }
 
   private publish(topic: string, event: Any): Promise<void> {

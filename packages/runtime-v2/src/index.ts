@@ -31,8 +31,9 @@ export {
   type TaskManagerConfig,
 } from './manager.js';
 export { isRuncRuntime, withRuncRoot } from './runc-options.js';
-export { type ProcessState, type RuntimeTask, STATUS_STOPPED, ShimTask, type TaskIO } from './shim.js';
+export { type Codec, type ProcessState, type RuntimeTask, STATUS_STOPPED, ShimClient, ShimTask, type TaskIO } from './shim.js';
 export { fromShimStatus } from './shim-errors.js';
+export { TaskTable } from './task-table.js';
 export { type RuntimeTimeouts, runtimeTimeouts } from './timeouts.js';
 
 declare module '@containerd-ts/plugin' {

@@ -18,6 +18,7 @@ import { FifoReader } from './fifo.js';
 import type { ClosedErrorTest, ShimDialer } from './connection.js';
 import { withRuncRoot } from './runc-options.js';
 import { type ProcessState, STATUS_STOPPED, ShimTask, type TaskIO } from './shim.js';
+import { TaskTable } from './task-table.js';
 import type { RuntimeTimeouts } from './timeouts.js';
 
 export type { Exit } from './binary.js';
@@ -161,7 +162,7 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   });
 
 export class TaskManager {
-  private readonly tasks = new Map<string, Map<string, Entry>>();
+  private readonly tasks = new TaskTable<Entry>();
   /** IDs being created, so a second create of the same ID fails fast. */
   private readonly pending = new Set<string>();
   private closing = false;
@@ -176,41 +177,19 @@ export class TaskManager {
     return `${ns}/${id}`;
   }
 
-  private entry(ns: string, id: string): Entry | undefined {
-    return this.tasks.get(ns)?.get(id);
-  }
-
-  private add(ns: string, entry: Entry): void {
-    let byId = this.tasks.get(ns);
-    if (!byId) {
-      byId = new Map();
-      this.tasks.set(ns, byId);
-    }
-    if (byId.has(entry.task.id)) throw alreadyExists(`${entry.task.id}: task already exists`);
-    byId.set(entry.task.id, entry);
-  }
-
-  private remove(ns: string, id: string, entry: Entry): void {
-    const byId = this.tasks.get(ns);
-    if (byId?.get(id) === entry) {
-      byId.delete(id);
-      if (byId.size === 0) this.tasks.delete(ns);
-    }
-  }
-
   /** The task of `id` in the request's namespace; throws `task does not exist` (not-found). */
   get(ctx: RequestContext, id: string): ShimTask {
     const ns = namespaceRequired(ctx);
-    const e = this.entry(ns, id);
+    const e = this.tasks.get(ns, id);
     if (!e) throw fromGrpcStatus(5, TASK_NOT_EXISTS);
     return e.task;
   }
 
   /** Tasks of the request's namespace; with `all`, of every namespace. */
   list(ctx: RequestContext, all = false): ShimTask[] {
-    if (all) return [...this.tasks.values()].flatMap((m) => [...m.values()].map((e) => e.task));
+    if (all) return this.tasks.list().map((e) => e.task);
     const ns = namespaceRequired(ctx);
-    return [...(this.tasks.get(ns)?.values() ?? [])].map((e) => e.task);
+    return this.tasks.list(ns).map((e) => e.task);
   }
 
   private crash(point: CrashPoint): void {
@@ -231,7 +210,7 @@ export class TaskManager {
   async create(ctx: RequestContext, id: string, opts: CreateOpts): Promise<ShimTask> {
     const ns = namespaceRequired(ctx);
     const key = this.key(ns, id);
-    if (this.pending.has(key) || this.entry(ns, id)) throw alreadyExists(`task ${id}`);
+    if (this.pending.has(key) || this.tasks.get(ns, id)) throw alreadyExists(`task ${id}`);
     this.pending.add(key);
     try {
       return await this.createTask(ctx, ns, id, opts);
@@ -277,7 +256,7 @@ export class TaskManager {
         throw wrap('failed to start shim', err);
       }
       entry = { task: this.shimTask(bundle, conn), command: async () => command, log, removed: false };
-      this.add(ns, entry);
+      this.tasks.add(ns, entry);
       this.watch(ns, entry);
     } catch (err) {
       log?.close();
@@ -297,7 +276,7 @@ export class TaskManager {
   /** After a failed Create in the shim: the shim told to go, runc state and mounts cleaned, bundle removed. */
   private async discardFailedCreate(ns: string, entry: Entry): Promise<void> {
     entry.removed = true;
-    this.remove(ns, entry.task.id, entry);
+    this.tasks.remove(ns, entry.task.id, entry);
     const { shimCleanupMs } = this.config.timeouts;
     await withTimeout(entry.task.delete(), shimCleanupMs, 'delete').catch(() => {});
     await withTimeout(entry.task.shutdown(this.config.timeouts.shimShutdownMs), shimCleanupMs, 'shutdown').catch(() => {});
@@ -320,8 +299,8 @@ export class TaskManager {
       if (entry.removed || this.closing) return;
       this.config.log.info({ id: entry.task.id, namespace: ns }, 'shim disconnected');
       // Still known: the daemon did not delete it, so its exit has to be told.
-      const known = this.entry(ns, entry.task.id) === entry;
-      this.remove(ns, entry.task.id, entry);
+      const known = this.tasks.get(ns, entry.task.id) === entry;
+      this.tasks.remove(ns, entry.task.id, entry);
       await entry.noting;
       await this.cleanupAfterDeadShim(ns, entry.task.bundle, await entry.command(), entry.log, known ? 'now' : false);
     });
@@ -369,7 +348,7 @@ export class TaskManager {
   /** Deletes a task: the shim's Delete, its shutdown, the connection closed, the bundle removed. */
   async delete(ctx: RequestContext, id: string): Promise<Exit> {
     const ns = namespaceRequired(ctx);
-    const entry = this.entry(ns, id);
+    const entry = this.tasks.get(ns, id);
     if (!entry) throw fromGrpcStatus(5, TASK_NOT_EXISTS);
     let exit: Exit | undefined;
     let shimError: unknown;
@@ -381,7 +360,7 @@ export class TaskManager {
     }
     if (shimError === undefined) {
       entry.removed = true;
-      this.remove(ns, id, entry);
+      this.tasks.remove(ns, id, entry);
       // Should the daemon die before the bundle is gone, the restart cleans up after the
       // shim without telling an exit and delete that clients were told of already.
       await writeFile(join(entry.task.bundle.path, DELETED_FILE), '', { mode: 0o600 }).catch(() => {});
@@ -434,7 +413,7 @@ export class TaskManager {
         }),
     );
     this.scheduleRecoveredExits();
-    const tasks = [...this.tasks.values()].reduce((n, m) => n + m.size, 0);
+    const tasks = this.tasks.size;
     this.config.log.info({ tasks, d: `${(performance.now() - started).toFixed(3)}ms` }, 'tasks loaded');
   }
 
@@ -521,7 +500,7 @@ export class TaskManager {
       if (delivered === String(state.pid)) entry.exitDelivered = state.pid;
       else this.recovered.push({ namespace: ns, id, exit: { pid: state.pid, status: state.exitStatus, timestamp: state.exitedAt }, entry });
     }
-    this.add(ns, entry);
+    this.tasks.add(ns, entry);
     this.watch(ns, entry);
   }
 
@@ -551,7 +530,7 @@ export class TaskManager {
         for await (const e of this.config.events.subscribe(['topic=="/tasks/exit"'], signal)) {
           if (e.event.typeUrl !== typeUrlOf(TaskExit)) continue;
           const exit = unpackAs(e.event, TaskExit);
-          const entry = exit.id === exit.containerId ? this.entry(e.namespace, exit.containerId) : undefined;
+          const entry = exit.id === exit.containerId ? this.tasks.get(e.namespace, exit.containerId) : undefined;
           if (!entry || entry.removed) continue;
           entry.exitDelivered = exit.pid;
           // Whoever removes the bundle waits for this write (a file appearing in a directory
@@ -578,7 +557,7 @@ export class TaskManager {
       const timer = setTimeout(() => {
         this.recoveryTimers.delete(timer);
         // Told already, deleted, or its shim died since (that cleanup told the exit).
-        if (r.entry && (r.entry.exitDelivered === r.exit.pid || r.entry.removed || this.entry(r.namespace, r.id) !== r.entry)) return;
+        if (r.entry && (r.entry.exitDelivered === r.exit.pid || r.entry.removed || this.tasks.get(r.namespace, r.id) !== r.entry)) return;
         this.config.log.info({ namespace: r.namespace, id: r.id, status: r.exit.status }, 'publishing an exit that happened while the daemon was down');
         void this.publishExit(r.namespace, r.id, r.exit, !r.entry);
       }, delay);
@@ -589,7 +568,7 @@ export class TaskManager {
   private async cleanupWorkDirs(ns: string): Promise<void> {
     const dirs = await readdir(join(this.config.root, ns)).catch(() => []);
     for (const d of dirs) {
-      if (this.entry(ns, d)) continue;
+      if (this.tasks.get(ns, d)) continue;
       await rm(join(this.config.root, ns, d), { recursive: true, force: true }).catch(() => {});
     }
   }
@@ -600,11 +579,9 @@ export class TaskManager {
     for (const t of this.recoveryTimers) clearTimeout(t);
     this.recoveryTimers.clear();
     this.recoveryAbort.abort();
-    for (const byId of this.tasks.values()) {
-      for (const e of byId.values()) {
-        e.task.close();
-        e.log.close();
-      }
+    for (const e of this.tasks.list()) {
+      e.task.close();
+      e.log.close();
     }
     this.tasks.clear();
   }

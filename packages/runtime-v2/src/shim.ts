@@ -38,7 +38,8 @@ import type { CallOptions, ShimConnection } from './connection.js';
 
 const SERVICE = 'containerd.task.v2.Task';
 
-interface Codec<T> {
+/** A generated message type, as `ShimClient.call` encodes and decodes it. */
+export interface Codec<T> {
   encode(message: T): { finish(): Uint8Array };
   decode(input: Uint8Array): T;
   fromPartial(object: Partial<T>): T;
@@ -89,18 +90,19 @@ export interface RuntimeTask {
   wait(execId?: string, signal?: AbortSignal): Promise<{ status: number; timestamp: Timestamp | undefined }>;
 }
 
-/** A shim connection and the task it runs, as the runtime keeps it. */
-export class ShimTask implements RuntimeTask {
+/**
+ * One shim's ttrpc service for one bundle: the connection and its calls, what the tasks of
+ * every runtime version share.
+ */
+export abstract class ShimClient {
   constructor(
     readonly bundle: Bundle,
-    private readonly conn: ShimConnection,
+    protected readonly conn: ShimConnection,
+    private readonly service: string,
   ) {}
 
   /** The init process's pid as the shim's Create reported it (a reconnected shim's from its State). */
   initPid = 0;
-
-  /** Called after Start, Exec and Kill reached the shim (tests kill the daemon there). */
-  crashPoint: ((point: 'start' | 'exec' | 'kill') => void) | undefined;
 
   get id(): string {
     return this.bundle.id;
@@ -110,7 +112,7 @@ export class ShimTask implements RuntimeTask {
     return this.bundle.namespace;
   }
 
-  /** Resolves once the connection to the shim has closed. */
+  /** Resolves once the connection to the shim has closed (the shim exited, or the daemon closed it). */
   get closed(): Promise<void> {
     return this.conn.closed;
   }
@@ -119,11 +121,21 @@ export class ShimTask implements RuntimeTask {
     this.conn.close();
   }
 
-  private async call<Req, Res>(method: string, req: Codec<Req>, res: Codec<Res>, value: Partial<Req>, options: Partial<CallOptions> = {}): Promise<Res> {
+  protected async call<Req, Res>(method: string, req: Codec<Req>, res: Codec<Res>, value: Partial<Req>, options: Partial<CallOptions> = {}): Promise<Res> {
     const payload = req.encode(req.fromPartial(value)).finish();
-    const out = await this.conn.call(SERVICE, method, payload, { namespace: this.namespace, ...options });
+    const out = await this.conn.call(this.service, method, payload, { namespace: this.namespace, ...options });
     return res.decode(out);
   }
+}
+
+/** A shim connection and the task it runs, as the runtime keeps it. */
+export class ShimTask extends ShimClient implements RuntimeTask {
+  constructor(bundle: Bundle, conn: ShimConnection) {
+    super(bundle, conn, SERVICE);
+  }
+
+  /** Called after Start, Exec and Kill reached the shim (tests kill the daemon there). */
+  crashPoint: ((point: 'start' | 'exec' | 'kill') => void) | undefined;
 
   /** The task's pid (and the shim's), also a liveness check of the shim. */
   connect(options: Partial<CallOptions> = {}): Promise<ConnectResponse> {
