@@ -1,7 +1,9 @@
-// What the start-up benches measure with: whether Debian's ctr gets an answer, and a
-// process's resident memory.
+// What the benches measure with: whether Debian's ctr gets an answer, a process's resident
+// memory, and the steps of one piece of work timed on both daemons alternately.
 import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { startDaemon, startReference } from '../src/harness.js';
 
 /** Whether `ctr version` answers on `socket` (1 s connect timeout). */
 export function ctrVersionOk(socket: string): boolean {
@@ -17,4 +19,60 @@ export function ctrVersionOk(socket: string): boolean {
 export async function rssKiB(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+}
+
+export type DaemonKind = 'containerd' | 'containerd-ts';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Starts a reference containerd and a containerd-ts, runs `runOnce` (milliseconds per step)
+ * `runs` times on each — alternating which goes first, a fresh `tag` each time — then prints
+ * `describe(load at start, load at end)` and per step both medians and containerd-ts's
+ * ratio, and the daemons' median RSS after a run.
+ */
+export async function compareSteps<Step extends string>(options: {
+  runs: number;
+  steps: readonly Step[];
+  tag: string;
+  runOnce: (socket: string, tag: string) => Promise<Map<Step, number>>;
+  describe: (load0: number, load1: number) => string;
+  verbose?: boolean;
+}): Promise<void> {
+  const { runs, steps } = options;
+  const load0 = loadavg()[0]!;
+  const reference = await startReference();
+  const ts = await startDaemon();
+  const daemons: Record<DaemonKind, { socket: string; pid: number }> = {
+    containerd: { socket: reference.socket, pid: reference.pid },
+    'containerd-ts': { socket: ts.socket, pid: ts.child.pid! },
+  };
+  const samples: Record<DaemonKind, Array<Map<Step, number>>> = { containerd: [], 'containerd-ts': [] };
+  const rss: Record<DaemonKind, number[]> = { containerd: [], 'containerd-ts': [] };
+  const started = Date.now();
+  try {
+    for (let i = 0; i < runs; i++) {
+      const order: DaemonKind[] = i % 2 === 0 ? ['containerd', 'containerd-ts'] : ['containerd-ts', 'containerd'];
+      for (const kind of order) {
+        const r = await options.runOnce(daemons[kind].socket, `${options.tag}-${started}-${i}`);
+        samples[kind].push(r);
+        rss[kind].push((await rssKiB(daemons[kind].pid)) / 1024);
+        if (options.verbose) console.log(`  run ${i + 1} ${kind}: ${steps.map((s) => `${s} ${(r.get(s)! / 1000).toFixed(3)} s`).join(', ')}`);
+      }
+    }
+  } finally {
+    await ts.cleanup();
+    await reference.stop();
+  }
+  console.log(options.describe(load0, loadavg()[0]!));
+  const width = Math.max(22, ...steps.map((s) => s.length + 1));
+  console.log(`  ${'step'.padEnd(width)} ${'containerd'.padStart(11)} ${'containerd-ts'.padStart(14)}  ratio`);
+  for (const step of steps) {
+    const a = median(samples.containerd.map((m) => m.get(step)!));
+    const b = median(samples['containerd-ts'].map((m) => m.get(step)!));
+    console.log(`  ${step.padEnd(width)} ${`${(a / 1000).toFixed(3)} s`.padStart(11)} ${`${(b / 1000).toFixed(3)} s`.padStart(14)}  ${(b / a).toFixed(2)}x`);
+  }
+  const ra = median(rss.containerd);
+  const rb = median(rss['containerd-ts']);
+  console.log(`  ${'RSS after (MB)'.padEnd(width)} ${ra.toFixed(1).padStart(11)} ${rb.toFixed(1).padStart(14)}  ${(rb / ra).toFixed(2)}x`);
 }

@@ -4,12 +4,10 @@
 // gets, list leases, delete everything; each run in a fresh namespace. Then the daemon's
 // RSS. Prints medians and ratios.
 // Not a timed test: it reports, it does not fail on a slow machine.
-import { loadavg } from 'node:os';
 import { ImagesService } from '@containerd-ts/api/services/images';
 import { LeasesService } from '@containerd-ts/api/services/leases';
 import { Connection } from '@containerd-ts/client';
-import { startDaemon, startReference } from '../src/harness.js';
-import { rssKiB } from './measure.js';
+import { compareSteps } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const imageCount = Number(process.env.BENCH_IMAGES ?? 5000);
@@ -17,7 +15,6 @@ const leaseCount = Number(process.env.BENCH_LEASES ?? 2500);
 const inFlight = 16;
 const gets = 200;
 
-type Kind = 'containerd' | 'containerd-ts';
 const steps = [
   'create images',
   'create leases',
@@ -97,48 +94,8 @@ async function runOnce(socket: string, namespace: string): Promise<Map<Step, num
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 export async function benchScale(): Promise<void> {
-  const load0 = loadavg();
-  const reference = await startReference();
-  const ts = await startDaemon();
-  const daemons: Record<Kind, { socket: string; pid: number }> = {
-    containerd: { socket: reference.socket, pid: reference.pid },
-    'containerd-ts': { socket: ts.socket, pid: ts.child.pid! },
-  };
-  const samples: Record<Kind, Array<Map<Step, number>>> = { containerd: [], 'containerd-ts': [] };
-  const rss: Record<Kind, number[]> = { containerd: [], 'containerd-ts': [] };
-  const started = Date.now();
-  try {
-    for (let i = 0; i < runs; i++) {
-      const order: Kind[] = i % 2 === 0 ? ['containerd', 'containerd-ts'] : ['containerd-ts', 'containerd'];
-      for (const kind of order) {
-        const r = await runOnce(daemons[kind].socket, `scale-${started}-${i}`);
-        samples[kind].push(r);
-        rss[kind].push((await rssKiB(daemons[kind].pid)) / 1024);
-        if (process.env.BENCH_VERBOSE) {
-          console.log(`  run ${i + 1} ${kind}: ${steps.map((s) => `${s} ${(r.get(s)! / 1000).toFixed(3)} s`).join(', ')}`);
-        }
-      }
-    }
-  } finally {
-    await ts.cleanup();
-    await reference.stop();
-  }
-  const load1 = loadavg();
-  console.log(
-    `scale bench: ${imageCount} images, ${leaseCount} leases, ${inFlight} in flight, ${runs} runs per daemon (medians; load average ${load0[0]!.toFixed(1)} at start, ${load1[0]!.toFixed(1)} at end)`,
-  );
-  console.log(`  ${'step'.padEnd(22)} ${'containerd'.padStart(11)} ${'containerd-ts'.padStart(14)}  ratio`);
-  for (const step of steps) {
-    const a = median(samples.containerd.map((m) => m.get(step)!));
-    const b = median(samples['containerd-ts'].map((m) => m.get(step)!));
-    console.log(`  ${step.padEnd(22)} ${`${(a / 1000).toFixed(3)} s`.padStart(11)} ${`${(b / 1000).toFixed(3)} s`.padStart(14)}  ${(b / a).toFixed(2)}x`);
-  }
-  const ra = median(rss.containerd);
-  const rb = median(rss['containerd-ts']);
-  console.log(`  ${'RSS after (MB)'.padEnd(22)} ${ra.toFixed(1).padStart(11)} ${rb.toFixed(1).padStart(14)}  ${(rb / ra).toFixed(2)}x`);
+  await compareSteps({ runs, steps, tag: 'scale', runOnce, verbose: Boolean(process.env.BENCH_VERBOSE), describe: (load0, load1) => `scale bench: ${imageCount} images, ${leaseCount} leases, ${inFlight} in flight, ${runs} runs per daemon (medians; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end)` });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await benchScale();

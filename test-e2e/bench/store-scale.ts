@@ -6,13 +6,12 @@
 // everything), each timed with ctr's own start included, and the store checked empty
 // afterwards. Prints medians and ratios. Not a timed test: it reports.
 import { createHash } from 'node:crypto';
-import { loadavg } from 'node:os';
 import { ContentService, WriteAction, type WriteContentResponse } from '@containerd-ts/api/services/content';
 import { LeasesService } from '@containerd-ts/api/services/leases';
 import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
 import { Connection, errorOf } from '@containerd-ts/client';
-import { ctr, startDaemon, startReference } from '../src/harness.js';
-import { rssKiB } from './measure.js';
+import { ctr } from '../src/harness.js';
+import { compareSteps } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const blobCount = Number(process.env.BENCH_BLOBS ?? 10_000);
@@ -20,7 +19,6 @@ const snapshotCount = Number(process.env.BENCH_SNAPSHOTS ?? 1000);
 const inFlight = 16;
 const snapshotter = 'native';
 
-type Kind = 'containerd' | 'containerd-ts';
 const steps = ['fill (not compared)', 'snapshots ls', 'content ls', 'full GC (leases rm --sync)'] as const;
 type Step = (typeof steps)[number];
 
@@ -105,48 +103,8 @@ export async function runOnce(socket: string, namespace: string): Promise<Map<St
   return out;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 export async function benchStoreScale(): Promise<void> {
-  const load0 = loadavg();
-  const reference = await startReference();
-  const ts = await startDaemon();
-  const daemons: Record<Kind, { socket: string; pid: number }> = {
-    containerd: { socket: reference.socket, pid: reference.pid },
-    'containerd-ts': { socket: ts.socket, pid: ts.child.pid! },
-  };
-  const samples: Record<Kind, Array<Map<Step, number>>> = { containerd: [], 'containerd-ts': [] };
-  const rss: Record<Kind, number[]> = { containerd: [], 'containerd-ts': [] };
-  const started = Date.now();
-  try {
-    for (let i = 0; i < runs; i++) {
-      const order: Kind[] = i % 2 === 0 ? ['containerd', 'containerd-ts'] : ['containerd-ts', 'containerd'];
-      for (const kind of order) {
-        const r = await runOnce(daemons[kind].socket, `store-${started}-${i}`);
-        samples[kind].push(r);
-        rss[kind].push((await rssKiB(daemons[kind].pid)) / 1024);
-        if (process.env.BENCH_VERBOSE) {
-          console.log(`  run ${i + 1} ${kind}: ${steps.map((s) => `${s} ${(r.get(s)! / 1000).toFixed(3)} s`).join(', ')}`);
-        }
-      }
-    }
-  } finally {
-    await ts.cleanup();
-    await reference.stop();
-  }
-  const load1 = loadavg();
-  console.log(
-    `store scale bench: ${blobCount} blobs, ${snapshotCount} ${snapshotter} snapshots under one lease, ${runs} runs per daemon (medians; load average ${load0[0]!.toFixed(1)} at start, ${load1[0]!.toFixed(1)} at end)`,
-  );
-  console.log(`  ${'step'.padEnd(28)} ${'containerd'.padStart(11)} ${'containerd-ts'.padStart(14)}  ratio`);
-  for (const step of steps) {
-    const a = median(samples.containerd.map((m) => m.get(step)!));
-    const b = median(samples['containerd-ts'].map((m) => m.get(step)!));
-    console.log(`  ${step.padEnd(28)} ${`${(a / 1000).toFixed(3)} s`.padStart(11)} ${`${(b / 1000).toFixed(3)} s`.padStart(14)}  ${(b / a).toFixed(2)}x`);
-  }
-  const ra = median(rss.containerd);
-  const rb = median(rss['containerd-ts']);
-  console.log(`  ${'RSS after (MB)'.padEnd(28)} ${ra.toFixed(1).padStart(11)} ${rb.toFixed(1).padStart(14)}  ${(rb / ra).toFixed(2)}x`);
+  await compareSteps({ runs, steps, tag: 'store', runOnce, verbose: Boolean(process.env.BENCH_VERBOSE), describe: (load0, load1) => `store scale bench: ${blobCount} blobs, ${snapshotCount} ${snapshotter} snapshots under one lease, ${runs} runs per daemon (medians; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end)` });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await benchStoreScale();
