@@ -21,6 +21,7 @@ export {
   unpackKey,
 } from './labels.js';
 export { MetaStore, ReadTransaction, type StoredSnapshot, WriteTransaction } from './metastore.js';
+export { MetaStoreSnapshotter, noSnapshotterLog, type SnapshotterLog } from './metastore-snapshotter.js';
 export {
   compactLowerdirOption,
   longestCommonPrefix,

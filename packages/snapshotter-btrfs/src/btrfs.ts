@@ -9,21 +9,19 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestContext } from '@containerd-ts/namespaces';
-import type { Logger } from '@containerd-ts/plugin';
 import {
   diskUsage,
-  type Info,
-  type InfoUpdate,
   Kind,
   lookupMount,
   MetaStore,
+  MetaStoreSnapshotter,
   type Mount,
   type MountInfo,
+  noSnapshotterLog,
   type SnapshotOptions,
-  type Snapshotter,
+  type SnapshotterLog,
   type StoredSnapshot,
   type Usage,
-  type WalkFn,
   wrapError,
 } from '@containerd-ts/snapshots';
 import { subvolCreate, subvolDelete, subvolID, subvolSetReadonly, subvolSnapshot } from './btrfs-cli.js';
@@ -53,27 +51,23 @@ export async function checkBtrfsRoot(root: string): Promise<MountInfo> {
 }
 
 export interface BtrfsSnapshotterOptions {
-  log?: Pick<Logger, 'debug' | 'warn'>;
+  log?: SnapshotterLog;
 }
-
-const noLog: Pick<Logger, 'debug' | 'warn'> = { debug: () => {}, warn: () => {} };
 
 const kindDir = (kind: Kind): string => (kind === Kind.Committed ? 'snapshots' : kind.toLowerCase());
 
-export class BtrfsSnapshotter implements Snapshotter {
-  readonly root: string;
-  /** Block device of the root's file system (the source of every mount). */
-  readonly device: string;
-  private readonly ms: MetaStore;
-  private readonly log: Pick<Logger, 'debug' | 'warn'>;
+export class BtrfsSnapshotter extends MetaStoreSnapshotter {
   /** Subvolume IDs by path, so mounts spawn `btrfs` once per subvolume. */
   private readonly subvolIDs = new Map<string, number>();
 
-  private constructor(root: string, device: string, ms: MetaStore, log: Pick<Logger, 'debug' | 'warn'>) {
-    this.root = root;
-    this.device = device;
-    this.ms = ms;
-    this.log = log;
+  private constructor(
+    root: string,
+    /** Block device of the root's file system (the source of every mount). */
+    readonly device: string,
+    ms: MetaStore,
+    log: SnapshotterLog,
+  ) {
+    super(root, ms, log, 'failed to get active snapshot');
   }
 
   /** Opens a btrfs snapshotter in `root`; throws NotBtrfsError when `root` is not on btrfs. */
@@ -83,19 +77,11 @@ export class BtrfsSnapshotter implements Snapshotter {
       await mkdir(join(root, dir), { recursive: true, mode: 0o755 });
     }
     const ms = await MetaStore.open(join(root, 'metadata.json'));
-    return new BtrfsSnapshotter(root, mnt.source, ms, options.log ?? noLog);
+    return new BtrfsSnapshotter(root, mnt.source, ms, options.log ?? noSnapshotterLog);
   }
 
   private path(kind: Kind, id: string): string {
     return join(this.root, kindDir(kind), id);
-  }
-
-  async stat(_ctx: RequestContext, key: string): Promise<Info> {
-    return this.ms.view((tx) => tx.getInfo(key).info);
-  }
-
-  async update(_ctx: RequestContext, info: InfoUpdate, fieldpaths?: readonly string[]): Promise<Info> {
-    return this.ms.update((tx) => tx.updateInfo(info, fieldpaths));
   }
 
   async usage(_ctx: RequestContext, key: string): Promise<Usage> {
@@ -113,25 +99,7 @@ export class BtrfsSnapshotter implements Snapshotter {
     return measured;
   }
 
-  async mounts(_ctx: RequestContext, key: string): Promise<Mount[]> {
-    let s: StoredSnapshot;
-    try {
-      s = await this.ms.view((tx) => tx.getSnapshot(key));
-    } catch (err) {
-      throw wrapError('failed to get active snapshot', err);
-    }
-    return this.mountsFor(s);
-  }
-
-  prepare(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.makeSnapshot(Kind.Active, key, parent, options);
-  }
-
-  view(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.makeSnapshot(Kind.View, key, parent, options);
-  }
-
-  async commit(_ctx: RequestContext, name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
+  override async commit(_ctx: RequestContext, name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
     let source = '';
     let target = '';
     let moved = false;
@@ -200,10 +168,6 @@ export class BtrfsSnapshotter implements Snapshotter {
     );
   }
 
-  async walk(_ctx: RequestContext, fn: WalkFn, filters?: readonly string[]): Promise<void> {
-    await this.ms.view((tx) => tx.walk(fn, filters));
-  }
-
   /** Deletes subvolumes no record owns (removals that failed, a crash mid-call). */
   async cleanup(_ctx: RequestContext): Promise<void> {
     const orphans = await this.ms.update(async (tx) => {
@@ -223,11 +187,7 @@ export class BtrfsSnapshotter implements Snapshotter {
     }
   }
 
-  async close(): Promise<void> {
-    await this.ms.close();
-  }
-
-  private async makeSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
+  protected async createSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
     let target = '';
     try {
       const s = await this.ms.update(async (tx) => {
@@ -259,7 +219,7 @@ export class BtrfsSnapshotter implements Snapshotter {
     }
   }
 
-  private async mountsFor(s: StoredSnapshot): Promise<Mount[]> {
+  protected async mountsFor(s: StoredSnapshot): Promise<Mount[]> {
     const dir = this.path(s.kind, s.id);
     let sid = this.subvolIDs.get(dir);
     if (sid === undefined) {

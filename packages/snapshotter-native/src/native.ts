@@ -6,101 +6,42 @@
 import { chmod, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestContext } from '@containerd-ts/namespaces';
-import type { Logger } from '@containerd-ts/plugin';
 import {
   copyDir,
-  diskUsage,
-  type Info,
-  type InfoUpdate,
   Kind,
   MetaStore,
+  MetaStoreSnapshotter,
   type Mount,
+  noSnapshotterLog,
   type SnapshotOptions,
-  type Snapshotter,
+  type SnapshotterLog,
   type StoredSnapshot,
   type Usage,
-  type WalkFn,
   wrapError,
 } from '@containerd-ts/snapshots';
 
 export interface NativeSnapshotterOptions {
-  log?: Pick<Logger, 'debug' | 'warn'>;
+  log?: SnapshotterLog;
 }
 
-const noLog: Pick<Logger, 'debug' | 'warn'> = { debug: () => {}, warn: () => {} };
-
-export class NativeSnapshotter implements Snapshotter {
-  readonly root: string;
-  private readonly ms: MetaStore;
-  private readonly log: Pick<Logger, 'debug' | 'warn'>;
+export class NativeSnapshotter extends MetaStoreSnapshotter {
   /** Temporary directories of prepares in progress (cleanup must not take them). */
   private readonly inflight = new Set<string>();
-
-  private constructor(root: string, ms: MetaStore, log: Pick<Logger, 'debug' | 'warn'>) {
-    this.root = root;
-    this.ms = ms;
-    this.log = log;
-  }
 
   /** Opens (creating when needed) a native snapshotter in `root`. */
   static async open(root: string, options: NativeSnapshotterOptions = {}): Promise<NativeSnapshotter> {
     await mkdir(root, { recursive: true, mode: 0o700 });
     await mkdir(join(root, 'snapshots'), { recursive: true, mode: 0o700 });
     const ms = await MetaStore.open(join(root, 'metadata.json'));
-    return new NativeSnapshotter(root, ms, options.log ?? noLog);
+    return new NativeSnapshotter(root, ms, options.log ?? noSnapshotterLog, 'failed to get snapshot mount');
   }
 
   private snapshotDir(id: string): string {
     return join(this.root, 'snapshots', id);
   }
 
-  async stat(_ctx: RequestContext, key: string): Promise<Info> {
-    return this.ms.view((tx) => tx.getInfo(key).info);
-  }
-
-  async update(_ctx: RequestContext, info: InfoUpdate, fieldpaths?: readonly string[]): Promise<Info> {
-    return this.ms.update((tx) => tx.updateInfo(info, fieldpaths));
-  }
-
-  async usage(_ctx: RequestContext, key: string): Promise<Usage> {
-    const { id, info, usage } = await this.ms.view((tx) => tx.getInfo(key));
-    if (info.kind === Kind.Active) return diskUsage(this.snapshotDir(id));
-    if (info.kind !== Kind.Committed) return usage ?? { size: 0, inodes: 0 };
-    if (usage) return usage;
-    // Measured on first request: a committed tree never changes, so this equals the
-    // usage at commit time without making every commit walk the tree.
-    const measured = await diskUsage(this.snapshotDir(id));
-    await this.ms.update((tx) => tx.setUsage(key, id, measured));
-    return measured;
-  }
-
-  async mounts(_ctx: RequestContext, key: string): Promise<Mount[]> {
-    let s: StoredSnapshot;
-    try {
-      s = await this.ms.view((tx) => tx.getSnapshot(key));
-    } catch (err) {
-      throw wrapError('failed to get snapshot mount', err);
-    }
-    return this.mountsFor(s);
-  }
-
-  prepare(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.createSnapshot(Kind.Active, key, parent, options);
-  }
-
-  view(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.createSnapshot(Kind.View, key, parent, options);
-  }
-
-  async commit(_ctx: RequestContext, name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
-    await this.ms.update((tx) => {
-      tx.getInfo(key);
-      try {
-        tx.commitActive(key, name, undefined, options);
-      } catch (err) {
-        throw wrapError('failed to commit snapshot', err);
-      }
-    });
+  usage(_ctx: RequestContext, key: string): Promise<Usage> {
+    return this.directoryUsage(key, (id) => this.snapshotDir(id));
   }
 
   async remove(_ctx: RequestContext, key: string): Promise<void> {
@@ -131,35 +72,26 @@ export class NativeSnapshotter implements Snapshotter {
       }
       throw err;
     }
-    if (renamed) {
-      await rm(renamed, { recursive: true, force: true }).catch((e: unknown) =>
-        this.log.warn({ error: String(e), path: renamed }, 'failed to remove root filesystem'),
-      );
-    }
-  }
-
-  async walk(_ctx: RequestContext, fn: WalkFn, filters?: readonly string[]): Promise<void> {
-    await this.ms.view((tx) => tx.walk(fn, filters));
+    await this.removeDirectories([renamed], 'failed to remove root filesystem');
   }
 
   /** Removes directories under `snapshots/` that no snapshot owns (left by a crash or a failed removal). */
   async cleanup(_ctx: RequestContext): Promise<void> {
     const dir = join(this.root, 'snapshots');
     const ids = await this.ms.view((tx) => tx.idMap());
-    for (const name of await readdir(dir)) {
-      const path = join(dir, name);
-      if (ids.has(name) || this.inflight.has(path)) continue;
-      await rm(path, { recursive: true, force: true }).catch((e: unknown) =>
-        this.log.warn({ error: String(e), path }, 'failed to remove directory'),
-      );
+    const names = await readdir(dir);
+    const inflight = this.inflight;
+    // Lazily, so a prepare that starts while earlier orphans are removed is not taken.
+    function* orphans(): Generator<string> {
+      for (const name of names) {
+        const path = join(dir, name);
+        if (!ids.has(name) && !inflight.has(path)) yield path;
+      }
     }
+    await this.removeDirectories(orphans());
   }
 
-  async close(): Promise<void> {
-    await this.ms.close();
-  }
-
-  private async createSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
+  protected async createSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
     // Check first, so a refused request copies nothing; the transaction checks again.
     let parentId: string;
     try {
@@ -206,17 +138,12 @@ export class NativeSnapshotter implements Snapshotter {
       path = '';
       return this.mountsFor(s);
     } finally {
-      for (const p of [td, path]) {
-        if (!p) continue;
-        this.inflight.delete(p);
-        await rm(p, { recursive: true, force: true }).catch((e: unknown) =>
-          this.log.warn({ error: String(e), path: p }, 'failed to remove temporary snapshot directory'),
-        );
-      }
+      for (const p of [td, path]) this.inflight.delete(p);
+      await this.removeDirectories([td, path], 'failed to remove temporary snapshot directory');
     }
   }
 
-  private mountsFor(s: StoredSnapshot): Mount[] {
+  protected mountsFor(s: StoredSnapshot): Mount[] {
     const roFlag = s.kind === Kind.View ? 'ro' : 'rw';
     const source =
       s.parentIds.length === 0 || s.kind === Kind.Active ? this.snapshotDir(s.id) : this.snapshotDir(s.parentIds[0] ?? '');

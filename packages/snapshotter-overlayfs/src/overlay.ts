@@ -8,20 +8,18 @@
 import { chmod, lchown, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestContext } from '@containerd-ts/namespaces';
-import type { Logger } from '@containerd-ts/plugin';
 import {
-  diskUsage,
   type Info,
-  type InfoUpdate,
   Kind,
   MetaStore,
+  MetaStoreSnapshotter,
   type Mount,
+  noSnapshotterLog,
   type ReadTransaction,
   type SnapshotOptions,
-  type Snapshotter,
+  type SnapshotterLog,
   type StoredSnapshot,
   type Usage,
-  type WalkFn,
   wrapError,
 } from '@containerd-ts/snapshots';
 import { needsUserXattr, supportsDType, supportsIndex } from './check.js';
@@ -39,30 +37,23 @@ export interface OverlaySnapshotterOptions {
   syncRemove?: boolean;
   /** Extra options for overlay mounts (not bind mounts), config `mount_options`. */
   mountOptions?: readonly string[];
-  log?: Pick<Logger, 'debug' | 'warn'>;
+  log?: SnapshotterLog;
 }
-
-const noLog: Pick<Logger, 'debug' | 'warn'> = { debug: () => {}, warn: () => {} };
 
 const hasOption = (options: readonly string[], name: string): boolean =>
   options.some((o) => o === name || o.startsWith(`${name}=`));
 
-export class OverlaySnapshotter implements Snapshotter {
-  readonly root: string;
-  private readonly ms: MetaStore;
+export class OverlaySnapshotter extends MetaStoreSnapshotter {
   private readonly upperdirLabel: boolean;
   private readonly syncRemove: boolean;
   /** Options every overlay mount starts with. */
   private readonly overlayOptions: readonly string[];
-  private readonly log: Pick<Logger, 'debug' | 'warn'>;
 
   private constructor(root: string, ms: MetaStore, overlayOptions: string[], options: OverlaySnapshotterOptions) {
-    this.root = root;
-    this.ms = ms;
+    super(root, ms, options.log ?? noSnapshotterLog, 'failed to get active mount');
     this.upperdirLabel = options.upperdirLabel ?? false;
     this.syncRemove = options.syncRemove ?? false;
     this.overlayOptions = overlayOptions;
-    this.log = options.log ?? noLog;
   }
 
   /**
@@ -107,62 +98,17 @@ export class OverlaySnapshotter implements Snapshotter {
     return join(this.root, 'snapshots', id, 'work');
   }
 
-  private withUpperdirLabel(info: Info, id: string): Info {
+  protected override describe(info: Info, id: string): Info {
     if (this.upperdirLabel) info.labels[UPPERDIR_LABEL] = this.upperPath(id);
     return info;
   }
 
-  async stat(_ctx: RequestContext, key: string): Promise<Info> {
-    const { id, info } = await this.ms.view((tx) => tx.getInfo(key));
-    return this.withUpperdirLabel(info, id);
+  protected override get describes(): boolean {
+    return this.upperdirLabel;
   }
 
-  async update(_ctx: RequestContext, info: InfoUpdate, fieldpaths?: readonly string[]): Promise<Info> {
-    return this.ms.update((tx) => {
-      const updated = tx.updateInfo(info, fieldpaths);
-      return this.withUpperdirLabel(updated, tx.getInfo(updated.name).id);
-    });
-  }
-
-  async usage(_ctx: RequestContext, key: string): Promise<Usage> {
-    const { id, info, usage } = await this.ms.view((tx) => tx.getInfo(key));
-    if (info.kind === Kind.Active) return diskUsage(this.upperPath(id));
-    if (info.kind !== Kind.Committed) return usage ?? { size: 0, inodes: 0 };
-    if (usage) return usage;
-    // Measured on first request rather than at commit: a committed upper directory never
-    // changes, so the figure is the same and commit stays free of a tree walk.
-    const measured = await diskUsage(this.upperPath(id));
-    await this.ms.update((tx) => tx.setUsage(key, id, measured));
-    return measured;
-  }
-
-  async mounts(_ctx: RequestContext, key: string): Promise<Mount[]> {
-    let s: StoredSnapshot;
-    try {
-      s = await this.ms.view((tx) => tx.getSnapshot(key));
-    } catch (err) {
-      throw wrapError('failed to get active mount', err);
-    }
-    return this.mountsFor(s);
-  }
-
-  prepare(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.createSnapshot(Kind.Active, key, parent, options);
-  }
-
-  view(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.createSnapshot(Kind.View, key, parent, options);
-  }
-
-  async commit(_ctx: RequestContext, name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
-    await this.ms.update((tx) => {
-      tx.getInfo(key);
-      try {
-        tx.commitActive(key, name, undefined, options);
-      } catch (err) {
-        throw wrapError('failed to commit snapshot', err);
-      }
-    });
+  usage(_ctx: RequestContext, key: string): Promise<Usage> {
+    return this.directoryUsage(key, (id) => this.upperPath(id));
   }
 
   async remove(_ctx: RequestContext, key: string): Promise<void> {
@@ -182,24 +128,14 @@ export class OverlaySnapshotter implements Snapshotter {
       }
     });
     // The record is gone whatever happens now: a directory left behind is only garbage.
-    await this.removeAll(removals);
-  }
-
-  async walk(_ctx: RequestContext, fn: WalkFn, filters?: readonly string[]): Promise<void> {
-    await this.ms.view((tx) =>
-      tx.walk(this.upperdirLabel ? (info) => fn(this.withUpperdirLabel(info, tx.getInfo(info.name).id)) : fn, filters),
-    );
+    await this.removeDirectories(removals);
   }
 
   /** Removes snapshot directories no record owns: removed snapshots, and leftovers of failed or interrupted calls. */
   async cleanup(_ctx: RequestContext): Promise<void> {
     // Listed as the only writer, so no snapshot is being created meanwhile.
     const dirs = await this.ms.update((tx) => this.orphanDirectories(tx));
-    await this.removeAll(dirs);
-  }
-
-  async close(): Promise<void> {
-    await this.ms.close();
+    await this.removeDirectories(dirs);
   }
 
   private async orphanDirectories(tx: ReadTransaction): Promise<string[]> {
@@ -208,15 +144,7 @@ export class OverlaySnapshotter implements Snapshotter {
     return (await readdir(dir)).filter((name) => !ids.has(name)).map((name) => join(dir, name));
   }
 
-  private async removeAll(dirs: readonly string[]): Promise<void> {
-    for (const dir of dirs) {
-      await rm(dir, { recursive: true, force: true }).catch((e: unknown) =>
-        this.log.warn({ error: String(e), path: dir }, 'failed to remove directory'),
-      );
-    }
-  }
-
-  private async createSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
+  protected async createSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
     let td = '';
     let path = '';
     try {
@@ -252,12 +180,7 @@ export class OverlaySnapshotter implements Snapshotter {
       path = '';
       return this.mountsFor(s);
     } finally {
-      for (const p of [td, path]) {
-        if (!p) continue;
-        await rm(p, { recursive: true, force: true }).catch((e: unknown) =>
-          this.log.warn({ error: String(e), path: p }, 'failed to remove temporary snapshot directory'),
-        );
-      }
+      await this.removeDirectories([td, path], 'failed to remove temporary snapshot directory');
     }
   }
 
@@ -274,7 +197,7 @@ export class OverlaySnapshotter implements Snapshotter {
     return td;
   }
 
-  private mountsFor(s: StoredSnapshot): Mount[] {
+  protected mountsFor(s: StoredSnapshot): Mount[] {
     if (s.parentIds.length === 0) {
       // Nothing to overlay: the snapshot's own directory, bound.
       return [{ type: 'bind', source: this.upperPath(s.id), options: [s.kind === Kind.View ? 'ro' : 'rw', 'rbind'] }];

@@ -15,20 +15,18 @@ import { chmod, mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promis
 import { join } from 'node:path';
 import { failedPrecondition, invalidArgument } from '@containerd-ts/errdefs';
 import type { RequestContext } from '@containerd-ts/namespaces';
-import type { Logger } from '@containerd-ts/plugin';
 import {
   copyDir,
   diskUsage,
-  type Info,
-  type InfoUpdate,
   Kind,
   MetaStore,
+  MetaStoreSnapshotter,
   type Mount,
+  noSnapshotterLog,
   type SnapshotOptions,
-  type Snapshotter,
+  type SnapshotterLog,
   type StoredSnapshot,
   type Usage,
-  type WalkFn,
   wrapError,
 } from '@containerd-ts/snapshots';
 import { Semaphore } from './semaphore.js';
@@ -39,7 +37,7 @@ export interface CopySnapshotterOptions {
   copyConcurrency?: number;
   /** fsync each tree before its commit is recorded. */
   syncOnCommit?: boolean;
-  log?: Pick<Logger, 'debug' | 'warn'>;
+  log?: SnapshotterLog;
 }
 
 /** What the snapshotter has done so far; for operators (and the tests that prove the options work). */
@@ -53,22 +51,18 @@ export interface CopyStats {
   syncedEntries: number;
 }
 
-const quiet: Pick<Logger, 'debug' | 'warn'> = { debug: () => {}, warn: () => {} };
-
-export class CopySnapshotter implements Snapshotter {
-  readonly root: string;
-  private readonly store: MetaStore;
+// The record-only calls (stat, update, walk), mounts by key, prepare/view and close come
+// from MetaStoreSnapshotter; this class says how trees are made, mounted, committed,
+// measured and removed.
+export class CopySnapshotter extends MetaStoreSnapshotter {
   private readonly copies: Semaphore;
   private readonly syncOnCommit: boolean;
-  private readonly log: Pick<Logger, 'debug' | 'warn'>;
   private syncedEntries = 0;
 
   private constructor(root: string, store: MetaStore, options: CopySnapshotterOptions) {
-    this.root = root;
-    this.store = store;
+    super(root, store, options.log ?? noSnapshotterLog, 'failed to get snapshot mount');
     this.copies = new Semaphore(options.copyConcurrency ?? 2);
     this.syncOnCommit = options.syncOnCommit ?? true;
-    this.log = options.log ?? quiet;
   }
 
   /** Opens the snapshotter in `root` (created when missing) and repairs what a crash left. */
@@ -102,47 +96,23 @@ export class CopySnapshotter implements Snapshotter {
     return join(this.root, kind === Kind.Committed ? 'committed' : 'active', id);
   }
 
-  async stat(_ctx: RequestContext, key: string): Promise<Info> {
-    return this.store.view((tx) => tx.getInfo(key).info);
-  }
-
-  async update(_ctx: RequestContext, info: InfoUpdate, fieldpaths?: readonly string[]): Promise<Info> {
-    return this.store.update((tx) => tx.updateInfo(info, fieldpaths));
-  }
-
   async usage(_ctx: RequestContext, key: string): Promise<Usage> {
-    const { id, info, usage } = await this.store.view((tx) => tx.getInfo(key));
+    const { id, info, usage } = await this.ms.view((tx) => tx.getInfo(key));
     if (info.kind !== Kind.Committed) return diskUsage(this.treeDir(info.kind, id));
     if (usage) return usage;
     const measured = await diskUsage(this.treeDir(Kind.Committed, id));
-    await this.store.update((tx) => tx.setUsage(key, id, measured));
+    await this.ms.update((tx) => tx.setUsage(key, id, measured));
     return measured;
   }
 
-  async mounts(_ctx: RequestContext, key: string): Promise<Mount[]> {
-    try {
-      return this.mountsOf(await this.store.view((tx) => tx.getSnapshot(key)));
-    } catch (err) {
-      throw wrapError('failed to get snapshot mount', err);
-    }
-  }
-
-  prepare(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.create(Kind.Active, key, parent, options);
-  }
-
-  view(_ctx: RequestContext, key: string, parent = '', options: SnapshotOptions = {}): Promise<Mount[]> {
-    return this.create(Kind.View, key, parent, options);
-  }
-
-  async commit(_ctx: RequestContext, name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
-    const { id, info } = await this.store.view((tx) => tx.getInfo(key));
+  override async commit(_ctx: RequestContext, name: string, key: string, options: SnapshotOptions = {}): Promise<void> {
+    const { id, info } = await this.ms.view((tx) => tx.getInfo(key));
     if (info.kind === Kind.Active && this.syncOnCommit) {
       // Outside the write lock: the tree is the client's until it commits, and syncing a
       // large tree must not hold up other snapshots.
       this.syncedEntries += await syncTree(this.treeDir(Kind.Active, id));
     }
-    await this.store.update(async (tx) => {
+    await this.ms.update(async (tx) => {
       let committedId: string;
       try {
         committedId = tx.commitActive(key, name, undefined, options);
@@ -159,7 +129,7 @@ export class CopySnapshotter implements Snapshotter {
 
   async remove(_ctx: RequestContext, key: string): Promise<void> {
     let trash = '';
-    await this.store.update(async (tx) => {
+    await this.ms.update(async (tx) => {
       let removed: { id: string; kind: Kind };
       try {
         removed = tx.remove(key);
@@ -184,13 +154,9 @@ export class CopySnapshotter implements Snapshotter {
     if (trash) await rm(trash, { recursive: true, force: true }).catch((e: unknown) => this.log.warn({ error: String(e), path: trash }, 'failed to delete removed tree'));
   }
 
-  async walk(_ctx: RequestContext, fn: WalkFn, filters?: readonly string[]): Promise<void> {
-    await this.store.view((tx) => tx.walk(fn, filters));
-  }
-
   /** Deletes trees that no record owns (a crash between a removal's commit and its delete). */
   async cleanup(_ctx: RequestContext): Promise<void> {
-    const owned = await this.store.view((tx) => tx.idMap());
+    const owned = await this.ms.view((tx) => tx.idMap());
     for (const area of ['active', 'committed']) {
       for (const name of await readdir(join(this.root, area))) {
         if (owned.has(name)) continue;
@@ -200,15 +166,11 @@ export class CopySnapshotter implements Snapshotter {
     }
   }
 
-  async close(): Promise<void> {
-    await this.store.close();
-  }
-
-  private async create(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
+  protected async createSnapshot(kind: Kind, key: string, parent: string, options: SnapshotOptions): Promise<Mount[]> {
     let parentIds: string[];
     try {
       // Refuse early (taken key, missing parent) so that a refused request copies nothing.
-      parentIds = await this.store.view((tx) => tx.checkCreate(kind, key, parent));
+      parentIds = await this.ms.view((tx) => tx.checkCreate(kind, key, parent));
     } catch (err) {
       throw wrapError('failed to create snapshot', err);
     }
@@ -223,7 +185,7 @@ export class CopySnapshotter implements Snapshotter {
         await chmod(staged, 0o755);
         if (parentId !== '') await this.copyParent(staged, this.treeDir(Kind.Committed, parentId));
       }
-      const created = await this.store.update(async (tx) => {
+      const created = await this.ms.update(async (tx) => {
         let s: StoredSnapshot;
         try {
           s = tx.createSnapshot(kind, key, parent, options);
@@ -239,7 +201,7 @@ export class CopySnapshotter implements Snapshotter {
         }
         return s;
       });
-      return this.mountsOf(created);
+      return this.mountsFor(created);
     } finally {
       if (staged) await rm(staged, { recursive: true, force: true }).catch(() => {});
     }
@@ -258,7 +220,7 @@ export class CopySnapshotter implements Snapshotter {
     }
   }
 
-  private mountsOf(s: StoredSnapshot): Mount[] {
+  protected mountsFor(s: StoredSnapshot): Mount[] {
     const parentId = s.parentIds[0];
     if (s.kind === Kind.View && parentId !== undefined) {
       return [{ type: 'bind', source: this.treeDir(Kind.Committed, parentId), options: ['rbind', 'ro'] }];
@@ -268,7 +230,7 @@ export class CopySnapshotter implements Snapshotter {
 
   private async restoreTrash(trash: string): Promise<void> {
     const id = trash.slice(trash.lastIndexOf('rm-') + 3);
-    const kind = await this.store.view((tx) => {
+    const kind = await this.ms.view((tx) => {
       for (const [owned, key] of tx.idMap()) if (owned === id) return tx.getInfo(key).info.kind;
       return undefined;
     });
@@ -278,7 +240,7 @@ export class CopySnapshotter implements Snapshotter {
 
   /** A crash between a commit's rename and its record leaves a tree in the wrong area. */
   private async moveBackMisplacedTrees(): Promise<void> {
-    const records = await this.store.view((tx) => [...tx.idMap()].map(([id, key]) => ({ id, kind: tx.getInfo(key).info.kind })));
+    const records = await this.ms.view((tx) => [...tx.idMap()].map(([id, key]) => ({ id, kind: tx.getInfo(key).info.kind })));
     for (const { id, kind } of records) {
       const want = this.treeDir(kind, id);
       const other = this.treeDir(kind === Kind.Committed ? Kind.Active : Kind.Committed, id);
