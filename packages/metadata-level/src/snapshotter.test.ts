@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalContentStore } from '@containerd-ts/content-local';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import type { Info, Snapshotter } from '@containerd-ts/snapshots';
 import { snapshotterSuite } from '@containerd-ts/snapshots/testsuite';
 import { NativeSnapshotter } from '@containerd-ts/snapshotter-native';
@@ -53,15 +53,6 @@ describe('metadata snapshotter on tmpfs', () => {
     { tmpDir: () => dir },
   );
 });
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
-};
 
 const names = async (sn: Snapshotter, ns: string, filters: string[] = []) => {
   const out: string[] = [];

@@ -3,7 +3,7 @@
 // publishes, and containerd's error codes and messages.
 import { unpackFields } from '@containerd-ts/api';
 import { ContainersService as Api, type Container } from '@containerd-ts/api/services/containers';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import type { Envelope } from '@containerd-ts/events-exchange';
 import { compareTimestamps, toMillis } from '@containerd-ts/timestamp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,15 +14,6 @@ beforeEach(async () => {
   env = await createEnv();
 });
 afterEach(async () => env.cleanup());
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
-};
 
 /** `x` with every byte array as a Buffer, so decoded bytes (Buffer views) compare with ours. */
 function plain<T>(x: T): T {

@@ -9,7 +9,7 @@ import { NamespaceCreate } from '@containerd-ts/api/events/namespace';
 import { TaskExit } from '@containerd-ts/api/events/task';
 import { EventsService as Api, type Envelope } from '@containerd-ts/api/services/events';
 import { Connection } from '@containerd-ts/client';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import { Exchange } from '@containerd-ts/events-exchange';
 import { GO_ZERO_TIME, now, toMillis } from '@containerd-ts/timestamp';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -44,15 +44,6 @@ afterEach(async () => {
   server.forceShutdown();
   await rm(dir, { recursive: true, force: true });
 });
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
-};
 
 /** Subscribes and resolves once the exchange has the subscriber; `next(n)` takes n envelopes. */
 async function subscribe(filters: string[]) {

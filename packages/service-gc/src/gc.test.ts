@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Connection } from '@containerd-ts/client';
 import { digestOf } from '@containerd-ts/content';
 import { LocalContentStore } from '@containerd-ts/content-local';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import { GCScheduler } from '@containerd-ts/gc-scheduler';
 import { type GCStats, MetadataDB } from '@containerd-ts/metadata-level';
 import type { RequestContext } from '@containerd-ts/namespaces';
@@ -66,15 +66,6 @@ const backendDigests = async () => {
     out.push(info.digest);
   });
   return out.sort();
-};
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
 };
 
 describe('gc service', () => {

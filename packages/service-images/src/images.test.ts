@@ -3,7 +3,7 @@
 // collection), the events containerd publishes, and its error codes and messages.
 import { unpackAny } from '@containerd-ts/api';
 import { ImagesService as Api, type Image } from '@containerd-ts/api/services/images';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import type { Envelope } from '@containerd-ts/events-exchange';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TestEnv, backendDigests, createEnv, putBlob } from './testing/env.js';
@@ -13,15 +13,6 @@ beforeEach(async () => {
   env = await createEnv();
 });
 afterEach(async () => env.cleanup());
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
-};
 
 const manifestType = 'application/vnd.oci.image.manifest.v1+json';
 const image = (name: string, digest: string, labels: Record<string, string> = {}): Image => ({

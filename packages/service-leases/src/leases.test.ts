@@ -2,7 +2,7 @@
 // labels, random IDs), list with filters, delete (sync waits for the collection),
 // resources, expiry, and containerd's error classes and messages.
 import { LeasesService as Api } from '@containerd-ts/api/services/leases';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import { toMillis } from '@containerd-ts/timestamp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TestEnv, backendDigests, createEnv, putBlob } from './testing/env.js';
@@ -12,15 +12,6 @@ beforeEach(async () => {
   env = await createEnv();
 });
 afterEach(async () => env.cleanup());
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
-};
 
 describe('leases service', () => {
   it('creates leases with an ID or a random one, and lists them with filters', async () => {

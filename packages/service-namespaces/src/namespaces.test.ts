@@ -2,7 +2,7 @@
 // updates with field paths, delete refused while the namespace holds anything, events.
 import { unpackFields } from '@containerd-ts/api';
 import { NamespacesService as Api } from '@containerd-ts/api/services/namespaces';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import type { Envelope } from '@containerd-ts/events-exchange';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TestEnv, createEnv, putBlob } from './testing/env.js';
@@ -12,15 +12,6 @@ beforeEach(async () => {
   env = await createEnv();
 });
 afterEach(async () => env.cleanup());
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
-};
 
 describe('namespaces service', () => {
   it('creates, gets and lists namespaces with labels', async () => {

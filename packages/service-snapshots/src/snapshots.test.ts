@@ -2,7 +2,7 @@
 // every call, containerd's error codes and messages, List batching, and the events.
 import { unpackAny } from '@containerd-ts/api';
 import { Kind, SnapshotsService as Api } from '@containerd-ts/api/services/snapshots';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failure } from '@containerd-ts/errdefs/testing';
 import type { Envelope } from '@containerd-ts/events-exchange';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TestEnv, createEnv } from './testing/env.js';
@@ -12,15 +12,6 @@ beforeEach(async () => {
   env = await createEnv();
 });
 afterEach(async () => env.cleanup());
-
-const failure = async (p: Promise<unknown>) => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { kind: err.kind, message: err.message };
-};
 
 const snapshotter = 'native';
 

@@ -8,7 +8,7 @@ import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/ru
 import { TasksService as Api, type CreateTaskRequest } from '@containerd-ts/api/services/tasks';
 import { Status } from '@containerd-ts/api/types/task';
 import type { Connection } from '@containerd-ts/client';
-import type { ContainerdError } from '@containerd-ts/errdefs';
+import { failureCode as failure } from '@containerd-ts/errdefs/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type TestEnv, createEnv } from './testing/env.js';
 
@@ -22,15 +22,6 @@ beforeEach(async () => {
 afterEach(async () => env.cleanup(), 30_000);
 
 /** The gRPC code and message a call failed with. */
-const failure = async (p: Promise<unknown>): Promise<{ code: number; message: string }> => {
-  const err = (await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ContainerdError | undefined;
-  if (!err) throw new Error('expected the call to fail');
-  return { code: err.code, message: err.message };
-};
-
 const io = { stdin: '', stdout: '', stderr: '', terminal: false };
 const createRequest = (containerId: string, fields: Partial<CreateTaskRequest> = {}): CreateTaskRequest => ({
   containerId,
