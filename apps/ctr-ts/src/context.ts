@@ -45,3 +45,13 @@ export async function connect(opts: GlobalOptions): Promise<Connection> {
   return conn;
 }
 
+
+/** Runs `f` on a connection made from the command's global flags, closed when `f` ends. */
+export async function withConnection<T>(ctx: Context, f: (conn: Connection) => Promise<T>): Promise<T> {
+  const conn = await connect(globalOptions(ctx));
+  try {
+    return await f(conn);
+  } finally {
+    conn.close();
+  }
+}

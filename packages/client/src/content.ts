@@ -44,8 +44,8 @@ const WRITE_WINDOW = 4;
 /** How often a broken-off source is opened again. */
 const MAX_RESUMES = 5;
 
-/** One Write stream, request by request. */
-class WriteStream {
+/** One content Write stream, driven request by request, as containerd's remote writer. */
+export class ContentWriteStream {
   private readonly call;
   private readonly responses: AsyncIterator<WriteContentResponse>;
 
@@ -82,6 +82,32 @@ class WriteStream {
   }
 }
 
+/**
+ * Opens a content writer for `ref` (content.OpenWriter): the Write stream and the status the
+ * daemon answered the first STAT with (`offset` is where a resumed write goes on). Retries
+ * with a growing random wait while another writer holds the ref; undefined when the blob
+ * already exists. The caller closes the stream.
+ */
+export async function openContentWriter(
+  conn: Connection,
+  ref: string,
+  total: number,
+  expected: string,
+  ctx?: CallContext,
+): Promise<{ stream: ContentWriteStream; status: WriteContentResponse } | undefined> {
+  for (let retry = 16; ; retry = Math.min(retry * 2, 2048)) {
+    const stream = new ContentWriteStream(conn, ctx);
+    try {
+      return { stream, status: await stream.send({ action: WriteAction.STAT, ref, total, expected }) };
+    } catch (err) {
+      stream.close();
+      if (isAlreadyExists(err)) return undefined;
+      if (!isUnavailable(err)) throw new Error(`failed to open writer: ${(err as Error).message}`, { cause: err });
+      await sleep(Math.floor(Math.random() * retry));
+    }
+  }
+}
+
 export interface WriteBlobOptions {
   ref: string;
   expected: string;
@@ -102,20 +128,9 @@ export async function writeBlob(
   opts: WriteBlobOptions,
   ctx?: CallContext,
 ): Promise<boolean> {
-  let stream: WriteStream;
-  let status: WriteContentResponse;
-  for (let retry = 16; ; retry = Math.min(retry * 2, 2048)) {
-    stream = new WriteStream(conn, ctx);
-    try {
-      status = await stream.send({ action: WriteAction.STAT, ref: opts.ref, total: opts.size, expected: opts.expected });
-      break;
-    } catch (err) {
-      stream.close();
-      if (isAlreadyExists(err)) return false;
-      if (!isUnavailable(err)) throw new Error(`failed to open writer: ${(err as Error).message}`, { cause: err });
-      await sleep(Math.floor(Math.random() * retry));
-    }
-  }
+  const opened = await openContentWriter(conn, opts.ref, opts.size, opts.expected, ctx);
+  if (!opened) return false;
+  const { stream, status } = opened;
   try {
     let offset = status.offset;
     if (offset > opts.size) offset = 0;

@@ -7,7 +7,16 @@ export {
   errorOf,
   targetOf,
 } from './connection.js';
-export { contentInfo, readContent, readContentStream, updateContentLabels, type WriteBlobOptions, writeBlob } from './content.js';
+export {
+  ContentWriteStream,
+  contentInfo,
+  openContentWriter,
+  readContent,
+  readContentStream,
+  updateContentLabels,
+  type WriteBlobOptions,
+  writeBlob,
+} from './content.js';
 export * from './images.js';
 export { formatRFC3339, randomLeaseId, withLease } from './lease.js';
 export { type Platform, defaultPlatform, formatPlatform, goArch, matchPlatform, normalizePlatform, parsePlatform } from './platforms.js';

@@ -1,26 +1,15 @@
 // ctr-ts content ls/get/ingest/rm/label/active/prune: the content store, in ctr's exact
 // output (tables, messages and errors).
 import { randomBytes } from 'node:crypto';
-import { type Info, type Status, WriteAction, type WriteContentRequest, type WriteContentResponse, ContentService } from '@containerd-ts/api/services/content';
+import { type Info, type Status, WriteAction, type WriteContentResponse, ContentService } from '@containerd-ts/api/services/content';
 import { LeasesService } from '@containerd-ts/api/services/leases';
-import { errorOf } from '@containerd-ts/client';
-import { isAlreadyExists, isNotFound, isUnavailable } from '@containerd-ts/errdefs';
+import { type Connection, openContentWriter } from '@containerd-ts/client';
+import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@containerd-ts/timestamp';
-import type { Command, Context } from '../cli.js';
-import { CommandError, connect, globalOptions } from '../context.js';
+import type { Command } from '../cli.js';
+import { CommandError, withConnection } from '../context.js';
 import { humanDuration, humanSize, parseDigest, validateDigest } from '../format.js';
 import { formatRFC3339Local, labelArgs, logLine } from './namespaces.js';
-
-type Conn = Awaited<ReturnType<typeof connect>>;
-
-async function withConn<T>(ctx: Context, f: (conn: Conn) => Promise<T>): Promise<T> {
-  const conn = await connect(globalOptions(ctx));
-  try {
-    return await f(conn);
-  } finally {
-    conn.close();
-  }
-}
 
 const since = (t: Timestamp | undefined) => Date.now() - toDate(t ?? GO_ZERO_TIME).getTime();
 
@@ -40,7 +29,7 @@ const listCommand: Command = {
   flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the blob digest' }],
   table: true,
   async action(ctx) {
-    const infos = await withConn(ctx, async (conn) => {
+    const infos = await withConnection(ctx, async (conn) => {
       const all: Info[] = [];
       for await (const res of conn.serverStream(ContentService.list, { filters: ctx.args })) all.push(...res.info);
       return all;
@@ -73,7 +62,7 @@ const getCommand: Command = {
   description: 'display the image object',
   async action(ctx) {
     const digest = parseDigest(ctx.args[0] ?? '');
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       // ctr's reader asks for the size first: a missing blob fails there.
       await conn.unary(ContentService.info, { digest });
       for await (const res of conn.serverStream(ContentService.read, { digest, offset: 0, size: 0 })) {
@@ -83,55 +72,16 @@ const getCommand: Command = {
   },
 };
 
-const openWrite = (conn: Conn) => conn.bidiStream(ContentService.write);
-
-/** One content Write stream, driven request by request, as containerd's remote writer. */
-class WriteStream {
-  private readonly call: ReturnType<typeof openWrite>;
-  private readonly responses: AsyncIterator<WriteContentResponse>;
-
-  constructor(conn: Conn) {
-    this.call = openWrite(conn);
-    this.responses = this.call[Symbol.asyncIterator]() as AsyncIterator<WriteContentResponse>;
-  }
-
-  async send(req: Partial<WriteContentRequest> & { action: WriteAction }): Promise<WriteContentResponse> {
-    this.call.write({ ref: '', total: 0, expected: '', offset: 0, data: new Uint8Array(), labels: {}, ...req });
-    let next: IteratorResult<WriteContentResponse>;
-    try {
-      next = await this.responses.next();
-    } catch (err) {
-      throw errorOf(err);
-    }
-    if (next.done) throw new Error('content Write stream ended before answering');
-    return next.value;
-  }
-
-  close(): void {
-    this.call.end();
-    this.call.cancel();
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** content.WriteBlob as ctr calls it: stdin into the store under `ref`. */
-async function ingest(conn: Conn, ref: string, size: number, expected: string): Promise<void> {
-  let stream: WriteStream;
-  let status: WriteContentResponse;
-  // OpenWriter: retry while the ref is locked by another writer.
-  for (let retry = 16; ; retry = Math.min(retry * 2, 2048)) {
-    stream = new WriteStream(conn);
-    try {
-      status = await stream.send({ action: WriteAction.STAT, ref, total: size, expected });
-      break;
-    } catch (err) {
-      stream.close();
-      if (isAlreadyExists(err)) return;
-      if (!isUnavailable(err)) throw new CommandError(`failed to open writer: ${(err as Error).message}`);
-      await sleep(Math.floor(Math.random() * retry));
-    }
+async function ingest(conn: Connection, ref: string, size: number, expected: string): Promise<void> {
+  let opened: Awaited<ReturnType<typeof openContentWriter>>;
+  try {
+    opened = await openContentWriter(conn, ref, size, expected);
+  } catch (err) {
+    throw new CommandError((err as Error).message);
   }
+  if (!opened) return;
+  const { stream, status } = opened;
   try {
     let skip = status.offset;
     let offset = status.offset;
@@ -187,7 +137,7 @@ const ingestCommand: Command = {
     const expected = ctx.string('expected-digest');
     if (expected !== '') validateDigest(expected);
     if (ref === '') throw new CommandError('must specify a transaction reference');
-    await withConn(ctx, (conn) => ingest(conn, ref, ctx.number('expected-size'), expected));
+    await withConnection(ctx, (conn) => ingest(conn, ref, ctx.number('expected-size'), expected));
   },
 };
 
@@ -199,7 +149,7 @@ const deleteCommand: Command = {
   description: 'Delete one or more blobs permanently. Successfully deleted\n\tblobs are printed to stdout.',
   async action(ctx) {
     let exitError: string | undefined;
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       for (const arg of ctx.args) {
         let digest: string;
         try {
@@ -234,7 +184,7 @@ const labelCommand: Command = {
   async action(ctx) {
     const [object = '', ...rest] = ctx.args;
     const labels = labelArgs(rest);
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       const digest = parseDigest(object);
       const paths = Object.keys(labels).map((k) => `labels.${k}`);
       const set = Object.fromEntries(Object.entries(labels).filter(([, v]) => v !== ''));
@@ -263,7 +213,7 @@ const activeCommand: Command = {
   table: true,
   async action(ctx) {
     const match = ctx.args[0] ?? '';
-    const statuses = await withConn(ctx, async (conn) => (await conn.unary(ContentService.listStatuses, { filters: [match] })).statuses);
+    const statuses = await withConnection(ctx, async (conn) => (await conn.unary(ContentService.listStatuses, { filters: [match] })).statuses);
     ctx.table<Status>({
       header: ['REF', 'SIZE', 'AGE'],
       rows: statuses,
@@ -307,7 +257,7 @@ const pruneReferencesCommand: Command = {
     const dry = ctx.bool('dry');
     const debug = (msg: string, fields: Record<string, string> = {}) => logLine('debug', msg, fields);
     if (dry) debug('dry run, no changes will be applied');
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       const infos: Info[] = [];
       for await (const res of conn.serverStream(ContentService.list, { filters: [] })) infos.push(...res.info);
       for (const info of infos) {
