@@ -148,12 +148,15 @@ export function createDaemon(options: DaemonOptions): Daemon {
       const metrics = config.metrics.address ? { ...(await import('./metrics.js')), ...(await import('prom-client')) } : undefined;
       const metricsRegistry = metrics ? new metrics.Registry() : undefined;
       const grpcMetrics = metrics && metricsRegistry ? new metrics.GrpcServerMetrics(metricsRegistry, config.metrics.grpc_histogram) : undefined;
+      const metricsSources: Array<() => Promise<string>> = [];
       if (metrics && metricsRegistry) {
         metrics.registerProcessMetrics(metricsRegistry);
         for (const record of registry.list()) {
           if (record.status !== 'ok' || !metrics.hasMetrics(record.instance)) continue;
           try {
-            await record.instance.registerMetrics(metricsRegistry);
+            await record.instance.registerMetrics?.(metricsRegistry);
+            const render = record.instance.renderMetrics?.bind(record.instance);
+            if (render) metricsSources.push(render);
           } catch (err) {
             log.warn({ id: `${record.type}.${record.id}`, error: (err as Error).message }, 'failed to register metrics');
           }
@@ -205,7 +208,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
         log.info({ address: config.grpc.tcp_address }, 'serving on TCP');
       }
       if (metrics && metricsRegistry) {
-        metricsEndpoint = await metrics.serveMetrics(config.metrics.address, metricsRegistry, { log });
+        metricsEndpoint = await metrics.serveMetrics(config.metrics.address, metricsRegistry, { log, sources: metricsSources });
         log.info({ address: metricsEndpoint.address }, 'serving metrics');
       }
       if (config.debug.address) {

@@ -55,6 +55,19 @@ const providerPlugin = definePlugin({
   }),
 });
 
+// a plugin instance rendering its families as text at each scrape, as the cgroups monitor does
+let renders = 0;
+const renderingPlugin = definePlugin({
+  type: 'io.containerd.internal.v1',
+  id: 'rendering',
+  init: () => ({
+    async renderMetrics() {
+      renders++;
+      return `# HELP test_rendered A rendered family\n# TYPE test_rendered gauge\ntest_rendered{scrape="${renders}"} 1\n`;
+    },
+  }),
+});
+
 let dir = '';
 let daemon: Daemon | undefined;
 beforeEach(async () => {
@@ -68,7 +81,7 @@ afterEach(async () => {
 
 async function start(metrics: { address: string; grpc_histogram?: boolean }): Promise<Daemon> {
   const config = daemonConfigSchema.parse({ root: join(dir, 'root'), state: join(dir, 'state'), grpc: { address: join(dir, 'd.sock') }, metrics });
-  daemon = createDaemon({ plugins: [greeterPlugin, providerPlugin], config, log: createLogger('fatal') });
+  daemon = createDaemon({ plugins: [greeterPlugin, providerPlugin, renderingPlugin], config, log: createLogger('fatal') });
   await daemon.start();
   return daemon;
 }
@@ -115,6 +128,12 @@ describe('[metrics] address', () => {
     expect(line(text, 'process_resident_memory_bytes ')).toMatch(/^process_resident_memory_bytes \d+/);
     expect(line(text, 'nodejs_eventloop_lag_seconds ')).toBeDefined();
     expect(line(text, 'test_provided ')).toBe('test_provided 7');
+    // rendered at each scrape, after the registry's families, apart by a blank line
+    const before = renders;
+    const again = await (await fetch(`http://${d.metricsAddress}/v1/metrics`)).text();
+    expect(renders).toBe(before + 1);
+    expect(again).toContain(`\n\n# HELP test_rendered A rendered family\n# TYPE test_rendered gauge\ntest_rendered{scrape="${renders}"} 1\n`);
+    expect(again.endsWith('} 1\n')).toBe(true);
   });
 
   it('grpc_histogram = true adds grpc_server_handling_seconds', async () => {

@@ -9,13 +9,27 @@ import { grpcCodeName } from '@containerd-ts/errdefs';
 import type { Logger } from '@containerd-ts/plugin';
 import { Counter, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
 
-/** A plugin instance that adds families to the daemon's registry. */
+/**
+ * A plugin instance that contributes families to `/v1/metrics`: through prom-client metrics
+ * it registers in the daemon's registry, or as text it renders at each scrape (families in
+ * the Prometheus text format, apart by blank lines) — the way for many samples, which
+ * prom-client would hash and format one by one (the cgroups monitor's `container_*`).
+ */
 export interface MetricsProvider {
-  registerMetrics(registry: Registry): void | Promise<void>;
+  registerMetrics?(registry: Registry): void | Promise<void>;
+  renderMetrics?(): Promise<string>;
 }
 
 export const hasMetrics = (instance: unknown): instance is MetricsProvider =>
-  typeof instance === 'object' && instance !== null && typeof (instance as { registerMetrics?: unknown }).registerMetrics === 'function';
+  typeof instance === 'object' &&
+  instance !== null &&
+  (typeof (instance as MetricsProvider).registerMetrics === 'function' || typeof (instance as MetricsProvider).renderMetrics === 'function');
+
+/** The registry's families, then each rendered source's, as one exposition. */
+export async function exposition(registry: Registry, sources: ReadonlyArray<() => Promise<string>>): Promise<string> {
+  const parts = await Promise.all([registry.metrics(), ...sources.map((render) => render())]);
+  return parts.filter((p) => p.trim() !== '').join('\n') || '\n';
+}
 
 
 type MethodType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
@@ -121,7 +135,11 @@ export function parseTcpAddress(address: string): { host: string | undefined; po
  * Serves `registry` at `http://<address>/v1/metrics`. At most `maxInFlight` scrapes are
  * rendered at once (the others get 503 at once, they never queue on the event loop).
  */
-export async function serveMetrics(address: string, registry: Registry, options: { log?: Logger; maxInFlight?: number } = {}): Promise<MetricsEndpoint> {
+export async function serveMetrics(
+  address: string,
+  registry: Registry,
+  options: { log?: Logger; maxInFlight?: number; sources?: ReadonlyArray<() => Promise<string>> } = {},
+): Promise<MetricsEndpoint> {
   const { host, port } = parseTcpAddress(address);
   const maxInFlight = options.maxInFlight ?? 4;
   let inFlight = 0;
@@ -136,8 +154,7 @@ export async function serveMetrics(address: string, registry: Registry, options:
       return;
     }
     inFlight++;
-    registry
-      .metrics()
+    exposition(registry, options.sources ?? [])
       .then(
         (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
         (err: Error) => {

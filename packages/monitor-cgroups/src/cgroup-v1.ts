@@ -1,6 +1,6 @@
 // Reads a cgroup v1 hierarchy's statistics into containerd's cgroups v1 Metrics, file by
 // file as github.com/containerd/cgroups does (the runc shim's Stats answers the same).
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlkIOEntry, HugetlbStat, MemoryEntry, Metrics } from '@containerd-ts/api/types/cgroups-v1';
 
@@ -30,6 +30,12 @@ async function readUint(path: string): Promise<bigint> {
 export function parseKV(text: string): Map<string, bigint> {
   const out = new Map<string, bigint>();
   for (const line of text.split('\n')) {
+    // cgroupfs writes `key value` with one space: no regex for those (~40 lines per task and scrape)
+    const sp = line.indexOf(' ');
+    if (sp > 0 && sp < line.length - 1 && line.indexOf(' ', sp + 1) < 0 && line.indexOf('\t') < 0) {
+      out.set(line.slice(0, sp), BigInt(line.slice(sp + 1)));
+      continue;
+    }
     const [key, value] = line.trim().split(/\s+/);
     if (!key || value === undefined) continue;
     out.set(key, BigInt(value));
@@ -185,7 +191,7 @@ const BLKIO_THROTTLE = [
   ['throttle.io_service_bytes', 'ioServiceBytesRecursive'],
 ] as const;
 
-async function blkioStats(dir: string, procRoot: string, m: Metrics): Promise<void> {
+async function blkioStats(dir: string, devices: ReadonlyMap<string, string>, m: Metrics): Promise<void> {
   const blkio: NonNullable<Metrics['blkio']> = {
     ioServiceBytesRecursive: [],
     ioServicedRecursive: [],
@@ -197,7 +203,6 @@ async function blkioStats(dir: string, procRoot: string, m: Metrics): Promise<vo
     sectorsRecursive: [],
   };
   m.blkio = blkio;
-  const devices = parsePartitions(await readFile(join(procRoot, 'partitions'), 'utf8'));
   const read = async (settings: ReadonlyArray<readonly [string, keyof typeof blkio]>) => {
     let size = 0;
     for (const [file, field] of settings) {
@@ -207,16 +212,22 @@ async function blkioStats(dir: string, procRoot: string, m: Metrics): Promise<vo
     return size;
   };
   // CFQ's recursive files first; when the cgroup's devices use another scheduler, the throttle files
-  const hasCfq = await readFile(join(dir, 'blkio.io_serviced_recursive'), 'utf8').then(
-    () => true,
-    () => false,
-  );
+  // (a stat rather than a failed read: no exception per task and scrape where CFQ is absent)
+  const hasCfq = existsSync(join(dir, 'blkio.io_serviced_recursive'));
   if (hasCfq && (await read(BLKIO_RECURSIVE)) > 0) return;
   await read(BLKIO_THROTTLE);
 }
 
-/** Reads every controller the task has a directory for; a controller not mounted is left out. */
-export async function readV1Metrics(dirs: V1CgroupDirs, procRoot = '/proc'): Promise<Metrics> {
+/** The block devices blkio entries are named after, from `<procRoot>/partitions`. */
+export function readDevices(procRoot = '/proc'): Map<string, string> {
+  return parsePartitions(readFileSync(join(procRoot, 'partitions'), 'utf8'));
+}
+
+/**
+ * Reads every controller the task has a directory for; a controller not mounted is left out.
+ * `devices` (from readDevices) may be shared by the tasks of one collection.
+ */
+export async function readV1Metrics(dirs: V1CgroupDirs, procRoot = '/proc', devices?: ReadonlyMap<string, string>): Promise<Metrics> {
   const m: Metrics = {
     hugetlb: [],
     pids: undefined,
@@ -233,7 +244,7 @@ export async function readV1Metrics(dirs: V1CgroupDirs, procRoot = '/proc'): Pro
     ['cpu', (d) => cpuStats(d, m)],
     ['cpuacct', (d) => cpuacctStats(d, m)],
     ['memory', (d) => memoryStats(d, m)],
-    ['blkio', (d) => blkioStats(d, procRoot, m)],
+    ['blkio', (d) => blkioStats(d, devices ?? readDevices(procRoot), m)],
     ['hugetlb', (d) => hugetlbStats(d, m)],
   ];
   await Promise.all(

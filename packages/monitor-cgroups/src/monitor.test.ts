@@ -3,8 +3,9 @@ import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { v2Families } from './families.js';
 import { CgroupsMonitor, type MonitoredTask } from './monitor.js';
 
 const v2Root = fileURLToPath(new URL('../fixtures/v2', import.meta.url));
@@ -52,10 +53,8 @@ describe('CgroupsMonitor on this host (cgroup v1)', () => {
     const pid = child.pid ?? 0;
     const monitor = new CgroupsMonitor({ tasks: () => [task('monitor-test', 'web', pid)] });
     expect(await monitor.mode()).not.toBe('unified');
-    const registry = new Registry();
-    await monitor.registerMetrics(registry);
     monitor.recordOOM('monitor-test', 'web');
-    const text = await registry.metrics();
+    const text = await monitor.renderMetrics();
     expect(text).toContain('# TYPE container_memory_usage_usage_bytes gauge');
     const usage = samples(text, 'container_memory_usage_usage_bytes');
     expect([...usage.keys()]).toEqual(['{container_id="web",namespace="monitor-test"}']);
@@ -69,9 +68,7 @@ describe('CgroupsMonitor on this host (cgroup v1)', () => {
 
   it('labels a task\'s samples with its runtime, labels in name order as Go prints them', async () => {
     const monitor = new CgroupsMonitor({ tasks: () => [task('monitor-test', 'web', child.pid ?? 0)], labels: async () => ({ runtime: 'io.containerd.runc.v2' }) });
-    const registry = new Registry();
-    await monitor.registerMetrics(registry);
-    const text = await registry.metrics();
+    const text = await monitor.renderMetrics();
     expect(text).toMatch(/^container_pids_current\{container_id="web",namespace="monitor-test",runtime="io\.containerd\.runc\.v2"\} [1-9]/m);
     expect(text).toContain('container_per_cpu_nanoseconds{container_id="web",cpu="0",namespace="monitor-test",runtime="io.containerd.runc.v2"}');
   });
@@ -82,11 +79,9 @@ describe('CgroupsMonitor on this host (cgroup v1)', () => {
     expect(await monitor.samples()).toEqual([]);
   });
 
-  it('no_prometheus: registers nothing', async () => {
+  it('no_prometheus: renders nothing', async () => {
     const monitor = new CgroupsMonitor({ tasks: () => [task('monitor-test', 'web', child.pid ?? 0)], prometheus: false });
-    const registry = new Registry();
-    await monitor.registerMetrics(registry);
-    expect(await registry.metrics()).toBe('\n');
+    expect(await monitor.renderMetrics()).toBe('');
   });
 
   it('shares one read between concurrent scrapes and keeps values at most maxAgeMs', async () => {
@@ -143,11 +138,38 @@ describe('CgroupsMonitor on a recorded cgroup v2 tree', () => {
     await rm(proc, { recursive: true, force: true });
   });
 
+  it('renders exactly what prom-client prints for the same samples (format, label order, escapes)', async () => {
+    const monitor = new CgroupsMonitor({
+      tasks: () => [task('ns1', 'limited', 101), task('ns"2\\', 'unl\nimited', 102)],
+      mode: 'unified',
+      procRoot: proc,
+      labels: async (t) => (t.id === 'limited' ? { runtime: 'io.containerd.runc.v2' } : {}),
+    });
+    const text = await monitor.renderMetrics();
+    // the oracle: prom-client's gauges fed the same samples, labels in name order
+    const registry = new Registry();
+    const samples = await monitor.samples();
+    for (const family of v2Families) {
+      const gauge = new Gauge({ name: family.name, help: family.help, labelNames: ['container_id', 'namespace', 'runtime', ...family.labels], registers: [registry] });
+      for (const s of samples) {
+        if (s.stats.version !== 2) throw new Error('a v2 tree read as v1');
+        for (const [value, values] of family.samples(s.stats.metrics)) {
+          const labels: Record<string, string> = { container_id: s.id, namespace: s.namespace, ...s.labels };
+          family.labels.forEach((name, i) => {
+            labels[name] = values[i] ?? '';
+          });
+          gauge.set(Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1))), Number(value));
+        }
+      }
+    }
+    expect(text).toBe(await registry.metrics());
+    expect(text).toContain('container_io_rbytes_bytes{container_id="limited",major="254",minor="0",namespace="ns1",runtime="io.containerd.runc.v2"} 1458176');
+    expect(text).toContain('container_memory_usage_bytes{container_id="unl\\nimited",namespace="ns\\"2\\\\"} 872448');
+  });
+
   it('exposes containerd\'s v2 families', async () => {
     const monitor = new CgroupsMonitor({ tasks: () => [task('ns1', 'limited', 101), task('ns2', 'unlimited', 102)], mode: 'unified', procRoot: proc });
-    const registry = new Registry();
-    await monitor.registerMetrics(registry);
-    const text = await registry.metrics();
+    const text = await monitor.renderMetrics();
     expect(samples(text, 'container_memory_usage_bytes')).toEqual(
       new Map([
         ['{container_id="limited",namespace="ns1"}', 55705600],
