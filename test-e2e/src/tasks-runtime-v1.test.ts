@@ -175,6 +175,30 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
     expect(await v1Leftovers(['v1exit3', 'v1exit3b', 'v1env'])).toEqual([]);
   }, 120_000);
 
+  it('a v1 task killed by its memory limit: 137 and one /tasks/oom from the monitor, as on containerd', async () => {
+    used.push('v1oom');
+    const followers = followBoth();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const args = ['run', '--rm', '--runtime', V1, '--memory-limit', String(16 << 20), image.ref, 'v1oom', 'dd', 'if=/dev/zero', 'of=/dev/null', `bs=${64 << 20}`, 'count=1'];
+      const [a, b] = [await ctrOn('ts', args), await ctrOn('ref', args)];
+      expect(b.code).toBe(137);
+      expect(a.code).toBe(137);
+      for (const f of Object.values(followers)) expect(await f.waitFor('/tasks/delete')).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      const ooms = (f: EventFollower) => topics(f, 'v1oom').filter((t) => t === '/tasks/oom').length;
+      expect(ooms(followers.ref)).toBe(1);
+      expect(ooms(followers.ts)).toBe(1);
+      // the OOM before the exit, as containerd's monitor publishes it when the kernel tells
+      const order = (f: EventFollower) => topics(f, 'v1oom').filter((t) => t === '/tasks/oom' || t === '/tasks/exit');
+      expect(order(followers.ts)).toEqual(['/tasks/oom', '/tasks/exit']);
+      expect(order(followers.ref)).toEqual(['/tasks/oom', '/tasks/exit']);
+    } finally {
+      for (const f of Object.values(followers)) f.stop();
+    }
+    expect(await v1Leftovers(['v1oom'])).toEqual([]);
+  }, 120_000);
+
   it('a failed v1 create (missing binary) fails as on containerd and leaks nothing', async () => {
     used.push('v1missing');
     const r = await both(['run', '--rm', '--runtime', V1, image.ref, 'v1missing', '/bin/nonexistent']);

@@ -1,16 +1,19 @@
 // Plugin registration of the cgroups task monitor: io.containerd.monitor.v1 "cgroups".
 import type { Exchange } from '@containerd-ts/events-exchange';
 import { definePlugin, hostPlatform } from '@containerd-ts/plugin';
-import type { TaskManager } from '@containerd-ts/runtime-v2';
+import { ShimTask, type TaskManager } from '@containerd-ts/runtime-v2';
 import type {} from '@containerd-ts/metadata-level';
 import { backgroundContext } from '@containerd-ts/namespaces';
 import { z } from 'zod';
 import { CgroupsMonitor, type MonitoredTask } from './monitor.js';
+import { packAny } from '@containerd-ts/api';
 import { TaskOOM } from '@containerd-ts/api/events/task';
+import { OOMWatcherV1 } from './oom-v1.js';
 
 export { CgroupsMonitor, type CgroupsMonitorOptions, type MonitoredTask, type TaskSample, type TaskStats } from './monitor.js';
 export { type CgroupMode, cgroupMode, parseCgroupMounts, parseProcCgroup, v1Dirs, v2Dir } from './cgroup-paths.js';
 export { readV1Metrics } from './cgroup-v1.js';
+export { OOMWatcherV1, type OOMWatcherOptions, registerOOMEventfd } from './oom-v1.js';
 export { readV2Metrics } from './cgroup-v2.js';
 export { type Family, v1Families, v2Families } from './families.js';
 
@@ -55,11 +58,33 @@ export default definePlugin({
     const metadata = ctx.plugins().some((p) => p.type === 'io.containerd.metadata.v1' && p.status === 'ok') ? ctx.get('io.containerd.metadata.v1') : undefined;
     const monitor = new CgroupsMonitor({
       tasks: () => [...(runtime?.list(backgroundContext, true) ?? []), ...v1Runtimes.flatMap((r) => [...r.list(backgroundContext, true)])],
+      // a v2 task's shim reads its cgroups (as containerd asks it); v1 tasks' are read here
+      shimStats: (task) => (task instanceof ShimTask ? task.stats() : undefined),
       labels: async (task) => (metadata ? { runtime: (await metadata.containers.get({ namespace: task.namespace }, task.id)).runtime.name } : {}),
       prometheus: !ctx.config.no_prometheus,
       log: ctx.log,
     });
-    // The v2 shim publishes /tasks/oom itself: the monitor counts those, it never publishes one.
+    // runtime v1 tasks on cgroup v1: the monitor watches their OOMs and publishes them, as
+    // containerd's does (the v1 shim does not); v2 tasks' come from their shims
+    let oomWatcher: OOMWatcherV1 | undefined;
+    if (v1Runtimes.length > 0) {
+      oomWatcher = new OOMWatcherV1({
+        tasks: () => v1Runtimes.flatMap((r) => [...r.list(backgroundContext, true)]),
+        memoryDir: (task) => monitor.memoryDir(task),
+        onOOM: (task) => {
+          exchange
+            .publish({ namespace: task.namespace }, '/tasks/oom', packAny(TaskOOM, { containerId: task.id }))
+            .catch((err: unknown) => ctx.log.error({ error: String(err) }, 'post OOM event'));
+        },
+        log: ctx.log,
+      });
+      const watcher = oomWatcher;
+      void monitor.mode().then((mode) => {
+        if (mode !== 'unified') watcher.start();
+      });
+      ctx.onClose(() => watcher.close());
+    }
+    // Every /tasks/oom (the v2 shims', and the v1 watcher's) is counted once.
     const oom = exchange.subscribe(['topic=="/tasks/oom"']);
     void (async () => {
       for await (const envelope of oom) {

@@ -3,6 +3,9 @@ import { mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packAny } from '@containerd-ts/api';
+import { Metrics as V1Metrics } from '@containerd-ts/api/types/cgroups-v1';
+import { fromGrpcStatus } from '@containerd-ts/errdefs';
 import { Gauge, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { v2Families } from './families.js';
@@ -184,5 +187,23 @@ describe('CgroupsMonitor on a recorded cgroup v2 tree', () => {
     // v2's OOM count comes from memory.events
     expect(samples(text, 'container_memory_oom_total').get('{container_id="limited",namespace="ns1"}')).toBe(1);
     expect(text).not.toContain('container_memory_cache_bytes');
+  });
+});
+
+describe('CgroupsMonitor with statistics from the shims (runtime v2)', () => {
+  it('takes a task\'s statistics from its shim\'s Stats answer, cgroup v1 or v2, and drops a task its shim no longer knows', async () => {
+    const v1 = packAny(V1Metrics, V1Metrics.fromPartial({ pids: { current: 7n, limit: 100n } }));
+    const tasks = [task('ns', 'fromshim', 0), task('ns', 'gone', 0)];
+    const monitor = new CgroupsMonitor({
+      tasks: () => tasks,
+      mode: 'hybrid',
+      shimStats: (t) => (t.id === 'gone' ? Promise.reject(fromGrpcStatus(5, 'container gone: not found')) : Promise.resolve(v1)),
+    });
+    const samples = await monitor.samples();
+    expect(samples.map((s) => [s.id, s.stats.version])).toEqual([['fromshim', 1]]);
+    const text = await monitor.renderMetrics();
+    expect(text).toContain('container_pids_current{container_id="fromshim",namespace="ns"} 7\n');
+    expect(text).toContain('container_pids_limit{container_id="fromshim",namespace="ns"} 100\n');
+    expect(text).not.toContain('container_id="gone"');
   });
 });

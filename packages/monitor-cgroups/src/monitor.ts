@@ -4,8 +4,10 @@
 // by concurrent scrapes, cached for at most `maxAgeMs`, and at most `concurrency` tasks
 // are read at once.
 import { readFile } from 'node:fs/promises';
-import type { Metrics as V1Metrics } from '@containerd-ts/api/types/cgroups-v1';
-import type { Metrics as V2Metrics } from '@containerd-ts/api/types/cgroups-v2';
+import { type Any, isType, unpackAs } from '@containerd-ts/api';
+import { isNotFound } from '@containerd-ts/errdefs';
+import { Metrics as V1Metrics } from '@containerd-ts/api/types/cgroups-v1';
+import { Metrics as V2Metrics } from '@containerd-ts/api/types/cgroups-v2';
 import type { Logger } from '@containerd-ts/plugin';
 import { type CgroupMode, type CgroupMount, cgroupMode, parseCgroupMounts, parseProcCgroup, v1Dirs, v2Dir } from './cgroup-paths.js';
 import { readDevices, readV1Metrics } from './cgroup-v1.js';
@@ -39,6 +41,13 @@ export interface CgroupsMonitorOptions {
    * tasks service creates with their `runtime`.
    */
   labels?(task: MonitoredTask): Promise<{ runtime?: string }>;
+  /**
+   * The statistics a task's shim answers (its Stats call), for the tasks whose shims read
+   * their own cgroups (runtime v2, as containerd asks them); undefined for a task whose
+   * cgroups the monitor reads itself (runtime v1: containerd's v1 runtime reads them in the
+   * daemon too).
+   */
+  shimStats?(task: MonitoredTask): Promise<Any | undefined> | undefined;
   /** The host's cgroup mode; read from mountinfo when absent. */
   mode?: CgroupMode;
   /** `/proc` (fixtures and tests point elsewhere). */
@@ -69,7 +78,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-type Location = ({ version: 1; dirs: Map<string, string> } | { version: 2; dir: string }) & { labels: Record<string, string> };
+type Location = { version: 1; dirs: Map<string, string> } | { version: 2; dir: string };
 
 export class CgroupsMonitor {
   private readonly procRoot: string;
@@ -78,6 +87,7 @@ export class CgroupsMonitor {
   private mounts: CgroupMount[] | undefined;
   private modeValue: CgroupMode | undefined;
   private readonly locations = new WeakMap<MonitoredTask, Promise<Location>>();
+  private readonly labelSets = new WeakMap<MonitoredTask, Promise<Record<string, string>>>();
   private readonly oomCounts = new Map<string, number>();
   private cached: { at: number; samples: Promise<TaskSample[]> } | undefined;
 
@@ -106,14 +116,12 @@ export class CgroupsMonitor {
         const pid = task.initPid || (await task.pid());
         const proc = parseProcCgroup(await readFile(`${this.procRoot}/${pid}/cgroup`, 'utf8'));
         const mounts = await this.cgroupMounts();
-        const extra = await this.options.labels?.(task).catch(() => undefined);
-        const labels: Record<string, string> = extra?.runtime ? { runtime: extra.runtime } : {};
         if ((await this.mode()) === 'unified') {
           const dir = v2Dir(proc, mounts);
           if (!dir) throw new Error(`no cgroup2 directory for pid ${pid}`);
-          return { version: 2, dir, labels };
+          return { version: 2, dir };
         }
-        return { version: 1, dirs: v1Dirs(proc, mounts), labels };
+        return { version: 1, dirs: v1Dirs(proc, mounts) };
       })();
       // a failed lookup (task not started yet, shim gone) is retried next time
       found.catch(() => this.locations.delete(task));
@@ -122,14 +130,35 @@ export class CgroupsMonitor {
     return found;
   }
 
+  /** A task's v1 memory cgroup directory (undefined on a unified host or without the controller). */
+  async memoryDir(task: MonitoredTask): Promise<string | undefined> {
+    const where = await this.locate(task);
+    return where.version === 1 ? where.dirs.get('memory') : undefined;
+  }
+
   /** One task's statistics, read now. */
   async stats(task: MonitoredTask): Promise<TaskStats> {
     return (await this.read(task)).stats;
   }
 
+  /** The labels of a task's samples beyond its ID and namespace, asked once per task. */
+  private labelsOf(task: MonitoredTask): Promise<Record<string, string>> {
+    let labels = this.labelSets.get(task);
+    if (!labels) {
+      labels = (async (): Promise<Record<string, string>> => {
+        const extra = await this.options.labels?.(task).catch(() => undefined);
+        return extra?.runtime ? { runtime: extra.runtime } : {};
+      })();
+      this.labelSets.set(task, labels);
+    }
+    return labels;
+  }
+
   private async read(task: MonitoredTask, devices?: ReadonlyMap<string, string>): Promise<{ stats: TaskStats; labels: Record<string, string> }> {
-    const where = await this.locate(task);
-    return { stats: await this.statsAt(where, devices), labels: where.labels };
+    const labels = await this.labelsOf(task);
+    const fromShim = this.options.shimStats?.(task);
+    if (fromShim) return { stats: decodeStats(await fromShim), labels };
+    return { stats: await this.statsAt(await this.locate(task), devices), labels };
   }
 
   private async statsAt(where: Location, devices?: ReadonlyMap<string, string>): Promise<TaskStats> {
@@ -160,7 +189,7 @@ export class CgroupsMonitor {
       } catch (err) {
         // a task that exited between the listing and the read has no cgroup left: not an error
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ESRCH') this.options.log?.warn({ id: task.id, namespace: task.namespace, error: String(err) }, 'stat task');
+        if (code !== 'ENOENT' && code !== 'ESRCH' && !isNotFound(err)) this.options.log?.warn({ id: task.id, namespace: task.namespace, error: String(err) }, 'stat task');
         this.locations.delete(task);
         return undefined;
       }
@@ -221,6 +250,14 @@ export class CgroupsMonitor {
     }
     return `${out.join('\n\n')}\n`;
   }
+}
+
+/** A shim's Stats answer: cgroup v1 or v2 metrics. */
+function decodeStats(any: Any | undefined): TaskStats {
+  if (!any) throw new Error('the shim answered no statistics');
+  if (isType(any, V1Metrics)) return { version: 1, metrics: unpackAs(any, V1Metrics) };
+  if (isType(any, V2Metrics)) return { version: 2, metrics: unpackAs(any, V2Metrics) };
+  throw new Error(`statistics of an unknown type ${JSON.stringify(any.typeUrl)}`);
 }
 
 /** Label pairs in name order, as Go's Prometheus client prints them. */

@@ -12,3 +12,4 @@ export * from './dirent.js';
 export { LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, tryLockExclusive, unlock } from './flock.js';
 export { type PosixSpawnOptions, type WaitStatus, pipe, posixSpawn, waitpidNoHang } from './spawn.js';
 export { mallocTrim, setMallocArenaMax } from './malloc.js';
+export { EFD_CLOEXEC, EFD_NONBLOCK, closeEventfd, eventfd, readEventfd } from './eventfd.js';

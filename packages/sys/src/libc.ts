@@ -63,6 +63,8 @@ export interface Libc {
   sigfillset: (set: Buffer) => number;
   sigemptyset: (set: Buffer) => number;
   pipe2: (fds: number[], flags: number) => number;
+  eventfd: (initval: number, flags: number) => number;
+  read: (fd: number, buf: Buffer, count: number) => number;
   waitpid: (pid: number, status: number[], options: number) => number;
   /** glibc's malloc_trim and mallopt; undefined on a C library without them (musl). */
   mallocTrim: ((pad: number) => number) | undefined;
@@ -188,6 +190,8 @@ function load(): Libc {
     sigfillset: lib.func('int sigfillset(void *set)'),
     sigemptyset: lib.func('int sigemptyset(void *set)'),
     pipe2: lib.func('int pipe2(_Out_ int *fds, int flags)'),
+    eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+    read: lib.func('long read(int fd, void *buf, size_t count)'),
     waitpid: lib.func('int waitpid(int pid, _Out_ int *status, int options)'),
     legacyMknod,
   };
