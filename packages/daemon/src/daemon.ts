@@ -147,8 +147,8 @@ export function createDaemon(options: DaemonOptions): Daemon {
       // [metrics] address: the gRPC metrics, Node's process metrics and what plugins add
       const metrics = config.metrics.address ? { ...(await import('./metrics.js')), ...(await import('prom-client')) } : undefined;
       const metricsRegistry = metrics ? new metrics.Registry() : undefined;
-      const grpcMetrics = metrics && metricsRegistry ? new metrics.GrpcServerMetrics(metricsRegistry, config.metrics.grpc_histogram) : undefined;
-      const metricsSources: Array<() => Promise<string>> = [];
+      const grpcMetrics = metrics ? new metrics.GrpcServerMetrics(config.metrics.grpc_histogram) : undefined;
+      const metricsSources: Array<() => Promise<string>> = grpcMetrics ? [async () => grpcMetrics.render()] : [];
       if (metrics && metricsRegistry) {
         metrics.registerProcessMetrics(metricsRegistry);
         for (const record of registry.list()) {

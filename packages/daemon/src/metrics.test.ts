@@ -11,7 +11,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDaemon, type Daemon } from './daemon.js';
 import { createLogger } from './logger.js';
-import { parseTcpAddress } from './metrics.js';
+import { GrpcServerMetrics, parseTcpAddress } from './metrics.js';
 
 const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
 const greeter = {
@@ -144,6 +144,19 @@ describe('[metrics] address', () => {
     const labels = 'grpc_type="unary",grpc_service="test.v1.Greeter",grpc_method="Hello"';
     expect(line(text, `grpc_server_handling_seconds_count{${labels}}`)).toMatch(/ 1$/);
     expect(line(text, `grpc_server_handling_seconds_bucket{le="10",${labels}}`)).toMatch(/ 1$/);
+  });
+
+  it('renders each preregistered method from zero, every code, and the histogram as prom-client printed it', () => {
+    const m = new GrpcServerMetrics(true);
+    m.preRegister([{ path: '/pkg.S/Get', requestStream: false, responseStream: true }]);
+    const text = m.render();
+    const labels = 'grpc_type="server_stream",grpc_service="pkg.S",grpc_method="Get"';
+    expect(text.startsWith('# HELP grpc_server_started_total Total number of RPCs started on the server.\n# TYPE grpc_server_started_total counter\n')).toBe(true);
+    expect(line(text, 'grpc_server_started_total{')).toBe(`grpc_server_started_total{${labels}} 0`);
+    expect(text.split('\n').filter((l) => l.startsWith('grpc_server_handled_total{'))).toHaveLength(17);
+    expect(line(text, `grpc_server_handled_total{${labels},grpc_code="Unauthenticated"}`)).toMatch(/ 0$/);
+    expect(text).toContain(`grpc_server_handling_seconds_bucket{le="10",${labels}} 0\ngrpc_server_handling_seconds_bucket{le="+Inf",${labels}} 0\ngrpc_server_handling_seconds_sum{${labels}} 0\ngrpc_server_handling_seconds_count{${labels}} 0\n`);
+    expect(text).toContain('\n\n# HELP grpc_server_handled_total ');
   });
 
   it('answers other paths 404 as Go\'s mux does', async () => {

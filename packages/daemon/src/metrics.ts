@@ -7,7 +7,7 @@ import type { ServerMethodDefinition } from '@grpc/grpc-js';
 import { type ServerInterceptingCallInterface, type ServerInterceptor, ServerInterceptingCall, status as grpcStatus } from '@grpc/grpc-js';
 import { grpcCodeName } from '@containerd-ts/errdefs';
 import type { Logger } from '@containerd-ts/plugin';
-import { Counter, Histogram, type Registry, collectDefaultMetrics } from 'prom-client';
+import { type Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * A plugin instance that contributes families to `/v1/metrics`: through prom-client metrics
@@ -41,75 +41,122 @@ const splitPath = (path: string): [service: string, method: string] => {
   return [service, method];
 };
 
-/** go-grpc-prometheus's server metrics, fed by a grpc-js server interceptor. */
-export class GrpcServerMetrics {
-  private readonly started: Counter<string>;
-  private readonly handled: Counter<string>;
-  private readonly received: Counter<string>;
-  private readonly sent: Counter<string>;
-  private readonly handling: Histogram<string> | undefined;
+/** One method's counts (go-grpc-prometheus's series for one grpc_type/service/method). */
+interface MethodSeries {
+  /** `grpc_type="…",grpc_service="…",grpc_method="…"` */
+  readonly labels: string;
+  started: number;
+  received: number;
+  sent: number;
+  /** Completed calls by code name, in the order the codes were first counted. */
+  readonly handled: Map<string, number>;
+  /** Handling-time histogram (with `grpc_histogram`): calls per bucket (not cumulative), sum, count. */
+  readonly buckets: number[] | undefined;
+  sum: number;
+  count: number;
+}
 
-  constructor(registry: Registry, histogram: boolean) {
-    const base = ['grpc_type', 'grpc_service', 'grpc_method'];
-    this.started = new Counter({ name: 'grpc_server_started_total', help: 'Total number of RPCs started on the server.', labelNames: base, registers: [registry] });
-    this.handled = new Counter({
-      name: 'grpc_server_handled_total',
-      help: 'Total number of RPCs completed on the server, regardless of success or failure.',
-      labelNames: [...base, 'grpc_code'],
-      registers: [registry],
-    });
-    this.received = new Counter({ name: 'grpc_server_msg_received_total', help: 'Total number of RPC stream messages received on the server.', labelNames: base, registers: [registry] });
-    this.sent = new Counter({ name: 'grpc_server_msg_sent_total', help: 'Total number of gRPC stream messages sent by the server.', labelNames: base, registers: [registry] });
-    if (histogram) {
-      this.handling = new Histogram({
-        name: 'grpc_server_handling_seconds',
-        help: 'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
-        labelNames: base,
-        // prometheus.DefBuckets
-        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-        registers: [registry],
-      });
+// prometheus.DefBuckets
+const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+const escapeLabel = (v: string): string => (/[\\\n"]/.test(v) ? v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : v);
+
+/**
+ * go-grpc-prometheus's server metrics, fed by a grpc-js server interceptor: counted in plain
+ * fields per method (no label hashing per call) and rendered as text at each scrape.
+ */
+export class GrpcServerMetrics {
+  private readonly methods = new Map<string, MethodSeries>();
+
+  constructor(private readonly histogram: boolean) {}
+
+  private series(m: { path: string; requestStream: boolean; responseStream: boolean }): MethodSeries {
+    let s = this.methods.get(m.path);
+    if (!s) {
+      const [service, method] = splitPath(m.path);
+      s = {
+        labels: `grpc_type="${methodType(m)}",grpc_service="${escapeLabel(service)}",grpc_method="${escapeLabel(method)}"`,
+        started: 0,
+        received: 0,
+        sent: 0,
+        handled: new Map(),
+        buckets: this.histogram ? BUCKETS.map(() => 0) : undefined,
+        sum: 0,
+        count: 0,
+      };
+      this.methods.set(m.path, s);
     }
+    return s;
   }
 
   /** Every served method starts at zero, as grpc_prometheus.Register does. */
   preRegister(methods: Iterable<{ path: string; requestStream: boolean; responseStream: boolean }>): void {
     for (const m of methods) {
-      const [service, method] = splitPath(m.path);
-      const labels = { grpc_type: methodType(m), grpc_service: service, grpc_method: method };
-      this.started.inc(labels, 0);
-      this.received.inc(labels, 0);
-      this.sent.inc(labels, 0);
-      for (const code of Object.values(grpcCodeName)) this.handled.inc({ ...labels, grpc_code: code }, 0);
-      if (this.handling) this.handling.zero(labels);
+      const s = this.series(m);
+      for (const code of Object.values(grpcCodeName)) if (!s.handled.has(code)) s.handled.set(code, 0);
     }
   }
 
   readonly interceptor: ServerInterceptor = (method: ServerMethodDefinition<unknown, unknown>, call: ServerInterceptingCallInterface) => {
-    const [service, name] = splitPath(method.path);
-    const labels = { grpc_type: methodType(method), grpc_service: service, grpc_method: name };
+    const s = this.series(method);
     const startedAt = performance.now();
-    this.started.inc(labels);
+    s.started++;
     return new ServerInterceptingCall(call, {
       start: (next) =>
         next({
           onReceiveMessage: (message, forward) => {
-            this.received.inc(labels);
+            s.received++;
             forward(message);
           },
         }),
       sendMessage: (message, next) => {
-        this.sent.inc(labels);
+        s.sent++;
         next(message);
       },
       sendStatus: (status, next) => {
         const code = status.code ?? grpcStatus.UNKNOWN;
-        this.handled.inc({ ...labels, grpc_code: grpcCodeName[code] ?? `Code(${code})` });
-        this.handling?.observe(labels, (performance.now() - startedAt) / 1000);
+        const name = grpcCodeName[code] ?? `Code(${code})`;
+        s.handled.set(name, (s.handled.get(name) ?? 0) + 1);
+        if (s.buckets) {
+          const seconds = (performance.now() - startedAt) / 1000;
+          const i = BUCKETS.findIndex((le) => seconds <= le);
+          if (i >= 0) s.buckets[i] = (s.buckets[i] ?? 0) + 1;
+          s.sum += seconds;
+          s.count++;
+        }
         next(status);
       },
     });
   };
+
+  /** The families in the Prometheus text format, as prom-client printed them before. */
+  render(): string {
+    const all = [...this.methods.values()];
+    const counter = (name: string, help: string, line: (s: MethodSeries) => string[]): string =>
+      [`# HELP ${name} ${help}`, `# TYPE ${name} counter`, ...all.flatMap(line)].join('\n');
+    const families = [
+      counter('grpc_server_started_total', 'Total number of RPCs started on the server.', (s) => [`grpc_server_started_total{${s.labels}} ${s.started}`]),
+      counter('grpc_server_handled_total', 'Total number of RPCs completed on the server, regardless of success or failure.', (s) =>
+        [...s.handled].map(([code, n]) => `grpc_server_handled_total{${s.labels},grpc_code="${code}"} ${n}`),
+      ),
+      counter('grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', (s) => [`grpc_server_msg_received_total{${s.labels}} ${s.received}`]),
+      counter('grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', (s) => [`grpc_server_msg_sent_total{${s.labels}} ${s.sent}`]),
+    ];
+    if (this.histogram) {
+      const name = 'grpc_server_handling_seconds';
+      const lines = [`# HELP ${name} Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.`, `# TYPE ${name} histogram`];
+      for (const s of all) {
+        let cumulative = 0;
+        BUCKETS.forEach((le, i) => {
+          cumulative += s.buckets?.[i] ?? 0;
+          lines.push(`${name}_bucket{le="${le}",${s.labels}} ${cumulative}`);
+        });
+        lines.push(`${name}_bucket{le="+Inf",${s.labels}} ${s.count}`, `${name}_sum{${s.labels}} ${s.sum}`, `${name}_count{${s.labels}} ${s.count}`);
+      }
+      families.push(lines.join('\n'));
+    }
+    return `${families.join('\n\n')}\n`;
+  }
 }
 
 /** Node's process metrics (`process_*`, `nodejs_*`), the counterpart of Go's `process_*` and `go_*`. */
