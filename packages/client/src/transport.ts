@@ -1,0 +1,113 @@
+// HTTP(S) requests to a registry host with its TLS settings, failures worded as Go's
+// net/http words them (`Head "https://…": dial tcp …: connect: connection refused`,
+// `x509: certificate signed by unknown authority`), since containerd's errors carry them.
+import { type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+
+/** TLS settings of one registry host (containerd's tls.Config for it). */
+export interface TlsOptions {
+  /** Trusted roots (PEM); undefined: Node's default roots. */
+  ca?: Array<string | Buffer>;
+  /** Client certificate and key pairs (PEM). */
+  certs?: Array<{ cert: string | Buffer; key: string | Buffer }>;
+  /** Skip verification of the server's certificate chain and name. */
+  insecureSkipVerify?: boolean;
+}
+
+export interface HttpResponse {
+  status: number;
+  /** `401 Unauthorized`, as Go's resp.Status. */
+  statusText: string;
+  headers: IncomingMessage['headers'];
+  body: IncomingMessage;
+}
+
+export interface HttpInit {
+  headers?: Record<string, string | string[]>;
+  body?: Buffer | Readable;
+  tls?: TlsOptions;
+  signal?: AbortSignal;
+}
+
+export type HttpSend = (method: string, url: string, init?: HttpInit) => Promise<HttpResponse>;
+
+/** Go's message for a dial or TLS error of Node's, for a request to `host` (host[:port]). */
+export function goNetError(err: NodeJS.ErrnoException & { reason?: string }, host: string): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return `dial tcp ${host}: connect: connection refused`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `dial tcp: lookup ${host.replace(/:\d+$/, '')}: no such host`;
+    case 'ETIMEDOUT':
+      return `dial tcp ${host}: i/o timeout`;
+    case 'ECONNRESET':
+      return 'EOF';
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+      return 'x509: certificate signed by unknown authority';
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+      return 'x509: certificate has expired or is not yet valid';
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `x509: certificate is not valid for ${host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')}: ${err.reason ?? err.message}`;
+    case 'EPROTO':
+      return /wrong version number|packet length too long/.test(err.message) ? 'http: server gave HTTP response to HTTPS client' : `remote error: ${err.message}`;
+    default:
+      return err.message;
+  }
+}
+
+/** `Head`, as Go names the method in a url.Error. */
+const goVerb = (method: string) => method[0] + method.slice(1).toLowerCase();
+
+/** A request; a failure to connect rejects with Go's url.Error text (`Get "url": …`). */
+export const send: HttpSend = (method, url, init = {}) => {
+  const https = url.startsWith('https:');
+  const tls = init.tls ?? {};
+  return new Promise((resolve, reject) => {
+    const r = (https ? httpsRequest : httpRequest)(
+      url,
+      {
+        method,
+        headers: init.headers,
+        signal: init.signal,
+        ...(https
+          ? {
+              ca: tls.ca,
+              cert: tls.certs?.map((c) => c.cert),
+              key: tls.certs?.map((c) => c.key),
+              rejectUnauthorized: !tls.insecureSkipVerify,
+            }
+          : {}),
+      },
+      (res) => resolve({ status: res.statusCode ?? 0, statusText: `${res.statusCode} ${res.statusMessage ?? ''}`.trim(), headers: res.headers, body: res }),
+    );
+    r.on('error', (err: NodeJS.ErrnoException) => {
+      reject(new Error(`${goVerb(method)} ${JSON.stringify(url)}: ${goNetError(err, new URL(url).host)}`, { cause: err }));
+    });
+    const body = init.body;
+    if (body === undefined) r.end();
+    else if (Buffer.isBuffer(body)) r.end(body);
+    else {
+      body.on('error', (err) => r.destroy(err));
+      body.pipe(r);
+    }
+  });
+};
+
+/** The body, at most `limit` bytes of it. */
+export async function readBody(body: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const chunk = c as Buffer;
+    if (n < limit) chunks.push(chunk.subarray(0, limit - n));
+    n += chunk.length;
+  }
+  return Buffer.concat(chunks);
+}
