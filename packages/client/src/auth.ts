@@ -47,37 +47,53 @@ const skipSpace = (s: string) => {
   return s.slice(i);
 };
 
-/** parseValueAndParams: `Bearer realm="…",service="…"` → ['bearer', {realm, service}]. */
-function parseValueAndParams(header: string): [string, Record<string, string>] {
-  const params: Record<string, string> = {};
-  let [value, s] = expectToken(header);
-  if (value === '') return [value, params];
-  value = value.toLowerCase();
+/**
+ * parseValueAndParams, extended to RFC 7235's lists: `Bearer realm="…",service="…", Basic
+ * realm="…"` → the two challenges (a token not followed by `=` starts the next one).
+ */
+function parseChallenges(header: string): Array<[string, Record<string, string>]> {
+  const out: Array<[string, Record<string, string>]> = [];
+  let s = header;
   for (;;) {
-    let key: string;
-    [key, s] = expectToken(skipSpace(s));
-    if (key === '' || !s.startsWith('=')) return [value, params];
-    let v: string;
-    [v, s] = expectTokenOrQuoted(s.slice(1));
-    params[key.toLowerCase()] = v;
     s = skipSpace(s);
-    if (!s.startsWith(',')) return [value, params];
-    s = s.slice(1);
+    while (s.startsWith(',')) s = skipSpace(s.slice(1));
+    let scheme: string;
+    [scheme, s] = expectToken(s);
+    if (scheme === '') return out;
+    const params: Record<string, string> = {};
+    out.push([scheme.toLowerCase(), params]);
+    for (;;) {
+      const at = skipSpace(s);
+      const [key, rest] = expectToken(at);
+      if (key === '') return out;
+      if (!rest.startsWith('=')) {
+        // The next challenge's scheme.
+        s = at;
+        break;
+      }
+      let v: string;
+      [v, s] = expectTokenOrQuoted(rest.slice(1));
+      params[key.toLowerCase()] = v;
+      s = skipSpace(s);
+      if (!s.startsWith(',')) return out;
+      s = s.slice(1);
+    }
   }
 }
 
 const PRIORITY: Record<AuthScheme, number> = { bearer: 3, digest: 2, basic: 1 };
 
 /**
- * auth.ParseAuthHeader: the challenges of every `WWW-Authenticate` header value (one per
- * value, as Go's parser reads them), unknown schemes dropped, Bearer before Digest before Basic.
+ * auth.ParseAuthHeader: the challenges of every `WWW-Authenticate` header (several headers,
+ * or several challenges in one), unknown schemes dropped, Bearer before Digest before Basic.
  */
 export function parseAuthHeader(values: string | string[] | undefined): Challenge[] {
   const list = values === undefined ? [] : Array.isArray(values) ? values : [values];
   const out: Challenge[] = [];
   for (const h of list) {
-    const [scheme, parameters] = parseValueAndParams(h);
-    if (scheme === 'basic' || scheme === 'digest' || scheme === 'bearer') out.push({ scheme, parameters });
+    for (const [scheme, parameters] of parseChallenges(h)) {
+      if (scheme === 'basic' || scheme === 'digest' || scheme === 'bearer') out.push({ scheme, parameters });
+    }
   }
   // A stable sort, as sort.Stable.
   return out.map((c, i) => ({ c, i })).sort((a, b) => PRIORITY[b.c.scheme] - PRIORITY[a.c.scheme] || a.i - b.i).map((x) => x.c);
@@ -123,7 +139,7 @@ export class UnexpectedStatusError extends Error {
 export interface AnsweredRequest {
   method: string;
   url: string;
-  response: Pick<HttpResponse, 'status' | 'headers'>;
+  response: Pick<HttpResponse, 'status' | 'headersDistinct'>;
 }
 
 interface BearerOptions {
@@ -181,7 +197,7 @@ export class Authorizer {
     const last = responses.at(-1);
     if (!last) return;
     const host = new URL(last.url).host;
-    for (const c of parseAuthHeader(last.response.headers['www-authenticate'])) {
+    for (const c of parseAuthHeader(last.response.headersDistinct['www-authenticate'])) {
       if (c.scheme === 'bearer') {
         const error = c.parameters.error ?? '';
         const prev = responses.at(-2);

@@ -81,7 +81,7 @@ export async function hostDirFromRoot(root: string, host: string): Promise<strin
   return undefined;
 }
 
-const abs = (p: string, base: string) => (isAbsolute(p) ? p : join(base, p));
+const abs = (p: string, base: string) => (p === '' || isAbsolute(p) ? p : join(base, p));
 
 function stringList(v: unknown[], what: string): string[] {
   return v.map((x) => {

@@ -20,6 +20,8 @@ export interface HttpResponse {
   /** `401 Unauthorized`, as Go's resp.Status. */
   statusText: string;
   headers: IncomingMessage['headers'];
+  /** Every value of each header (several `WWW-Authenticate`s stay apart). */
+  headersDistinct: IncomingMessage['headersDistinct'];
   body: IncomingMessage;
 }
 
@@ -85,7 +87,7 @@ export const send: HttpSend = (method, url, init = {}) => {
             }
           : {}),
       },
-      (res) => resolve({ status: res.statusCode ?? 0, statusText: `${res.statusCode} ${res.statusMessage ?? ''}`.trim(), headers: res.headers, body: res }),
+      (res) => resolve({ status: res.statusCode ?? 0, statusText: `${res.statusCode} ${res.statusMessage ?? ''}`.trim(), headers: res.headers, headersDistinct: res.headersDistinct, body: res }),
     );
     r.on('error', (err: NodeJS.ErrnoException) => {
       reject(new Error(`${goVerb(method)} ${JSON.stringify(url)}: ${goNetError(err, new URL(url).host)}`, { cause: err }));
