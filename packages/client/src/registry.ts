@@ -94,8 +94,8 @@ export class Registry {
 
   /** The URL of `parts` under the repository on `host`; `?ns=<registry>` when the host is a mirror (addNamespace). */
   private url(host: RegistryHost, parts: string[], ns = false): string {
+    // posix.join keeps a trailing slash (`blobs/uploads/`), as containerd re-adds it.
     let p = posix.join('/', host.path, this.repository, ...parts);
-    if (parts.at(-1)?.endsWith('/')) p += '/';
     const mirror = host.host !== this.host && !(this.host === 'docker.io' && host.host === 'registry-1.docker.io');
     if (ns && mirror) p += `?${new URLSearchParams({ ns: this.host }).toString()}`;
     return `${host.scheme}://${host.host}${p}`;
