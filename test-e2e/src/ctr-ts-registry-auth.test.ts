@@ -169,24 +169,24 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
         const auth = ['--hosts-dir', hostsDir, '--user', `${USER}:${PASSWORD}`];
         const target = `${registry.host}/pushed-${d.name}:1`;
         try {
-        const pulled = await run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'pull', ...auth, refs[kind]]);
-        expect(pulled.code, pulled.stderr).toBe(0);
-        tokens.requests.length = 0;
-        const pushed = await run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'push', ...auth, target, refs[kind]]);
-        expect({ code: pushed.code, stderr: pushed.stderr }, what).toEqual({ code: 0, stderr: '' });
-        expect(pushed.stdout, what).toContain(`manifest-${image.manifest.digest}: done`);
-        if (kind === 'bearer') {
-          expect(tokens.requests.filter((r) => r.status === 200).flatMap((r) => r.scopes), what).toContain(`repository:pushed-${d.name}:pull,push`);
-        }
-        const manifest = await registryRequest(registry, 'GET', `/v2/pushed-${d.name}/manifests/1`, {
-          headers: { accept: image.manifest.mediaType, authorization: registry.authorization!(`repository:pushed-${d.name}:pull`) },
-        });
-        expect(manifest.status, what).toBe(200);
-        expect(manifest.headers['docker-content-digest'], what).toBe(image.manifest.digest);
-        // Debian's ctr reads it back into its own namespace.
-        const back = await ctr(d.socket, '-n', ns.ctr, 'images', 'pull', ...auth, target);
-        expect(back.code, back.stderr).toBe(0);
-        expect(comparable((await ctr(d.socket, '-n', ns.ctr, 'images', 'ls')).stdout), what).toContain(`${target} application/vnd.docker.distribution.manifest.v2+json ${image.manifest.digest}`);
+          const pulled = await run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'pull', ...auth, refs[kind]]);
+          expect(pulled.code, pulled.stderr).toBe(0);
+          tokens.requests.length = 0;
+          const pushed = await run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'push', ...auth, target, refs[kind]]);
+          expect({ code: pushed.code, stderr: pushed.stderr }, what).toEqual({ code: 0, stderr: '' });
+          expect(pushed.stdout, what).toContain(`manifest-${image.manifest.digest}: done`);
+          if (kind === 'bearer') {
+            expect(tokens.requests.filter((r) => r.status === 200).flatMap((r) => r.scopes), what).toContain(`repository:pushed-${d.name}:pull,push`);
+          }
+          const manifest = await registryRequest(registry, 'GET', `/v2/pushed-${d.name}/manifests/1`, {
+            headers: { accept: image.manifest.mediaType, authorization: registry.authorization!(`repository:pushed-${d.name}:pull`) },
+          });
+          expect(manifest.status, what).toBe(200);
+          expect(manifest.headers['docker-content-digest'], what).toBe(image.manifest.digest);
+          // Debian's ctr reads it back into its own namespace.
+          const back = await ctr(d.socket, '-n', ns.ctr, 'images', 'pull', ...auth, target);
+          expect(back.code, back.stderr).toBe(0);
+          expect(comparable((await ctr(d.socket, '-n', ns.ctr, 'images', 'ls')).stdout), what).toContain(`${target} application/vnd.docker.distribution.manifest.v2+json ${image.manifest.digest}`);
         } finally {
           await removeBoth(d, target);
           await removeBoth(d, refs[kind]);
@@ -203,6 +203,14 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
           expect(ours.code, what).toBe(1);
           expect(ours.stderr.trim().split('\n'), what).toHaveLength(1);
           expect(ours.stderr.replace('ctr-ts: ', 'ctr: ').trim(), what).toBe(lastLine(theirs.stderr));
+          // What ctr says, so that two equally wrong answers cannot pass.
+          const why =
+            kind === 'basic'
+              ? 'pulling from host [^ ]+ failed with status code \\[manifests gzip\\]: 401 Unauthorized'
+              : flags.length > 0
+                ? 'failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized'
+                : 'pull access denied, repository does not exist or may require authorization: server message: insufficient_scope: authorization failed';
+          expect(ours.stderr, what).toMatch(new RegExp(`^ctr-ts: failed to resolve reference "${refs[kind]}": ${why}\\n$`));
         }
         expect((await ctr(d.socket, '-n', ns.ctrTs, 'leases', 'ls', '-q')).stdout, d.name).toBe('');
         expect((await ctr(d.socket, '-n', ns.ctrTs, 'images', 'ls', '-q')).stdout, d.name).toBe('');
@@ -218,20 +226,29 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
       expect(pulled.code, pulled.stderr).toBe(0);
     }
     try {
-    for (const registry of [basic, bearer]) {
-      for (const flags of [['--user', `${USER}:wrong`], []]) {
-        const target = `${registry.host}/refused:1`;
-        const what = `${registry === basic ? 'basic' : 'bearer'} ${flags.join(' ') || 'no credentials'}`;
-        const [theirs, ours] = await Promise.all([
-          ctr(d.socket, '-n', ns.ctr, 'images', 'push', '--hosts-dir', hostsDir, ...flags, target, refs.basic),
-          run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'push', '--hosts-dir', hostsDir, ...flags, target, refs.basic]),
-        ]);
-        expect(theirs.code, what).toBe(1);
-        expect(ours.code, what).toBe(1);
-        expect(ours.stderr.trim().split('\n'), what).toHaveLength(1);
-        expect(ours.stderr.replace('ctr-ts: ', 'ctr: ').trim(), what).toBe(lastLine(theirs.stderr));
+      for (const registry of [basic, bearer]) {
+        for (const flags of [['--user', `${USER}:wrong`], []]) {
+          const target = `${registry.host}/refused:1`;
+          const what = `${registry === basic ? 'basic' : 'bearer'} ${flags.join(' ') || 'no credentials'}`;
+          const [theirs, ours] = await Promise.all([
+            ctr(d.socket, '-n', ns.ctr, 'images', 'push', '--hosts-dir', hostsDir, ...flags, target, refs.basic),
+            run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'push', '--hosts-dir', hostsDir, ...flags, target, refs.basic]),
+          ]);
+          expect(theirs.code, what).toBe(1);
+          expect(ours.code, what).toBe(1);
+          expect(ours.stderr.trim().split('\n'), what).toHaveLength(1);
+          expect(ours.stderr.replace('ctr-ts: ', 'ctr: ').trim(), what).toBe(lastLine(theirs.stderr));
+          expect(ours.stderr, what).toBe(
+            `ctr-ts: ${
+              registry === basic
+                ? 'unexpected status: 401 Unauthorized'
+                : flags.length > 0
+                  ? 'failed to authorize: failed to fetch oauth token: unexpected status: 401 Unauthorized'
+                  : 'server message: insufficient_scope: authorization failed'
+            }\n`,
+          );
+        }
       }
-    }
     } finally {
       await removeBoth(d, refs.basic);
     }
@@ -261,14 +278,14 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
     for (const d of daemons) {
       const before = mirrored();
       try {
-      const [theirs, ours] = await pullBoth(d, reference, ['--hosts-dir', hostsDir, '--user', `${USER}:${PASSWORD}`]);
-      expect({ code: theirs.code, stderr: pullStderr(theirs.stderr) }, d.name).toEqual({ code: 0, stderr: '' });
-      expect({ code: ours.code, stderr: ours.stderr }, d.name).toEqual({ code: 0, stderr: '' });
-      const [a, b] = await Promise.all([stored(d.socket, ns.ctr), stored(d.socket, ns.ctrTs)]);
-      expect(b, d.name).toBe(a);
-      expect(b, d.name).toContain(`${reference} application/vnd.docker.distribution.manifest.v2+json ${image.manifest.digest}`);
-      // Manifest and blobs of both pulls came from the mirror, asked with ?ns=<upstream>.
-      expect(mirrored() - before, d.name).toBeGreaterThanOrEqual(2 * (2 + image.layers.length));
+        const [theirs, ours] = await pullBoth(d, reference, ['--hosts-dir', hostsDir, '--user', `${USER}:${PASSWORD}`]);
+        expect({ code: theirs.code, stderr: pullStderr(theirs.stderr) }, d.name).toEqual({ code: 0, stderr: '' });
+        expect({ code: ours.code, stderr: ours.stderr }, d.name).toEqual({ code: 0, stderr: '' });
+        const [a, b] = await Promise.all([stored(d.socket, ns.ctr), stored(d.socket, ns.ctrTs)]);
+        expect(b, d.name).toBe(a);
+        expect(b, d.name).toContain(`${reference} application/vnd.docker.distribution.manifest.v2+json ${image.manifest.digest}`);
+        // Manifest and blobs of both pulls came from the mirror, asked with ?ns=<upstream>.
+        expect(mirrored() - before, d.name).toBeGreaterThanOrEqual(2 * (2 + image.layers.length));
       } finally {
         await removeBoth(d, reference);
       }

@@ -183,6 +183,8 @@ export function parseHostsFile(baseDir: string, text: string): HostConfig[] {
 /** loadCertFiles: Docker's certs.d layout (`*.crt` CAs, `*.cert` + `*.key` client pairs) for the registry itself. */
 async function loadCertFiles(dir: string): Promise<HostConfig[]> {
   const host: HostConfig = { scheme: '', host: '', path: '', capabilities: [] };
+  const caCerts: string[] = [];
+  const clientPairs: Array<[string, string]> = [];
   let entries: string[] = [];
   try {
     entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.isDirectory()).map((e) => e.name).sort();
@@ -190,12 +192,14 @@ async function loadCertFiles(dir: string): Promise<HostConfig[]> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   for (const name of entries) {
-    if (name.endsWith('.crt')) (host.caCerts ??= []).push(join(dir, name));
+    if (name.endsWith('.crt')) caCerts.push(join(dir, name));
     if (name.endsWith('.cert')) {
       const key = `${name.slice(0, -5)}.key`;
-      (host.clientPairs ??= []).push([join(dir, name), entries.includes(key) ? join(dir, key) : '']);
+      clientPairs.push([join(dir, name), entries.includes(key) ? join(dir, key) : '']);
     }
   }
+  if (caCerts.length > 0) host.caCerts = caCerts;
+  if (clientPairs.length > 0) host.clientPairs = clientPairs;
   return [host];
 }
 
