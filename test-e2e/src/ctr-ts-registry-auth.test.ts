@@ -272,6 +272,44 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
     }
   }, 300_000);
 
+  it('a registry that wants a client certificate: from hosts.toml `client` or --tlscert/--tlskey, as ctr', async () => {
+    const server = await ca.issue('registry-mtls', ['IP:127.0.0.1']);
+    const client = await ca.issue('registry-client', ['DNS:registry-client']);
+    const mtls = await startRegistry({ tls: { ...server, ca: ca.cert, client } });
+    try {
+      const reference = await pushImage(mtls, 'fixture', 'gzip', image);
+      const withClient = join(work, 'mtls-client');
+      const caOnly = join(work, 'mtls-ca');
+      await mkdir(join(withClient, mtls.host), { recursive: true });
+      await writeFile(join(withClient, mtls.host, 'hosts.toml'), `[host."https://${mtls.host}"]\n  ca = "${ca.cert}"\n  client = [["${client.cert}", "${client.key}"]]\n`);
+      await mkdir(join(caOnly, mtls.host), { recursive: true });
+      await writeFile(join(caOnly, mtls.host, 'hosts.toml'), `[host."https://${mtls.host}"]\n  ca = "${ca.cert}"\n`);
+      for (const d of daemons) {
+        for (const flags of [['--hosts-dir', withClient], ['--hosts-dir', caOnly, '--tlscert', client.cert, '--tlskey', client.key]]) {
+          const what = `${d.name} ${flags.join(' ')}`;
+          try {
+            const [theirs, ours] = await pullBoth(d, reference, flags);
+            expect({ code: theirs.code, stderr: pullStderr(theirs.stderr) }, what).toEqual({ code: 0, stderr: '' });
+            expect({ code: ours.code, stderr: ours.stderr }, what).toEqual({ code: 0, stderr: '' });
+            const [a, b] = await Promise.all([stored(d.socket, ns.ctr), stored(d.socket, ns.ctrTs)]);
+            expect(b, what).toBe(a);
+            expect(b, what).toContain(`${reference} application/vnd.docker.distribution.manifest.v2+json ${image.manifest.digest}`);
+          } finally {
+            await removeBoth(d, reference);
+          }
+        }
+        // Without one the server ends the handshake.
+        const [theirs, ours] = await pullBoth(d, reference, ['--hosts-dir', caOnly]);
+        expect(theirs.code, d.name).toBe(1);
+        expect(ours.code, d.name).toBe(1);
+        expect(ours.stderr.trim().split('\n'), d.name).toHaveLength(1);
+        expect(ours.stderr.replace('ctr-ts: ', 'ctr: ').trim(), d.name).toBe(lastLine(theirs.stderr));
+      }
+    } finally {
+      await mtls.stop();
+    }
+  }, 300_000);
+
   it('a mirror in hosts.toml serves an upstream that is not there; the mirror got the requests', async () => {
     const reference = `${upstream}/fixture:gzip`;
     const mirrored = () => basic.logs().split('\n').filter((l) => l.includes(`ns=${encodeURIComponent(upstream)}`)).length;

@@ -18,6 +18,8 @@ export interface Registry {
   scheme: 'http' | 'https';
   /** The CA the registry's certificate is checked against (TLS only). */
   ca?: Buffer;
+  /** The client certificate the helpers here present (when the registry asks for one). */
+  client?: { cert: Buffer; key: Buffer };
   /** The Authorization header the helpers here send for a scope (auth only). */
   authorization?: (scope: string) => string;
   logs(): string;
@@ -25,8 +27,11 @@ export interface Registry {
 }
 
 export interface RegistryOptions {
-  /** Serve HTTPS with this certificate and key (PEM files); `ca` is the CA that signed it. */
-  tls?: { cert: string; key: string; ca: string };
+  /**
+   * Serve HTTPS with this certificate and key (PEM files); `ca` is the CA that signed it.
+   * With `client`, clients must present a certificate signed by `ca` (the helpers here present `client`).
+   */
+  tls?: { cert: string; key: string; ca: string; client?: { cert: string; key: string } };
   /** Basic auth with this htpasswd file (bcrypt hashes). */
   htpasswd?: string;
   /** Token auth: the registry's `auth.token` section. */
@@ -39,7 +44,7 @@ export interface RegistryOptions {
 
 /** A request to the registry over its scheme, trusting its CA. */
 export function registryRequest(
-  registry: Pick<Registry, 'host' | 'scheme' | 'ca'>,
+  registry: Pick<Registry, 'host' | 'scheme' | 'ca' | 'client'>,
   method: string,
   path: string,
   opts: { headers?: Record<string, string>; body?: Buffer } = {},
@@ -47,7 +52,7 @@ export function registryRequest(
   const url = path.startsWith('http') ? path : `${registry.scheme}://${registry.host}${path}`;
   const request = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: opts.headers, ca: registry.ca }, (res) => {
+    const req = request(url, { method, headers: opts.headers, ca: registry.ca, cert: registry.client?.cert, key: registry.client?.key }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -78,6 +83,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   const config = join(dir, 'config.yml');
   const scheme = options.tls ? 'https' : 'http';
   const ca = options.tls ? await readFile(options.tls.ca) : undefined;
+  const client = options.tls?.client ? { cert: await readFile(options.tls.client.cert), key: await readFile(options.tls.client.key) } : undefined;
   const auth: string[] = [];
   if (options.htpasswd) auth.push('auth:', '  htpasswd:', '    realm: Registry Realm', `    path: ${options.htpasswd}`);
   if (options.token) {
@@ -100,6 +106,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       'http:',
       `  addr: ${host}`,
       ...(options.tls ? ['  tls:', `    certificate: ${options.tls.cert}`, `    key: ${options.tls.key}`] : []),
+      ...(options.tls?.client ? ['    clientcas:', `      - ${options.tls.ca}`] : []),
       ...auth,
       '',
     ].join('\n'),
@@ -113,8 +120,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     if (service.child.exitCode !== null) break;
     try {
       // 401: it is up and wants credentials.
-      const res = await registryRequest({ host, scheme, ca }, 'GET', '/v2/');
-      if (res.status === 200 || res.status === 401) return { host, dir, scheme, ca, authorization: options.authorization, logs: service.logs, stop };
+      const res = await registryRequest({ host, scheme, ca, client }, 'GET', '/v2/');
+      if (res.status === 200 || res.status === 401) return { host, dir, scheme, ca, client, authorization: options.authorization, logs: service.logs, stop };
     } catch {
       // not listening yet
     }
