@@ -284,6 +284,10 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
       await writeFile(join(withClient, mtls.host, 'hosts.toml'), `[host."https://${mtls.host}"]\n  ca = "${ca.cert}"\n  client = [["${client.cert}", "${client.key}"]]\n`);
       await mkdir(join(caOnly, mtls.host), { recursive: true });
       await writeFile(join(caOnly, mtls.host, 'hosts.toml'), `[host."https://${mtls.host}"]\n  ca = "${ca.cert}"\n`);
+      // The certificate names 127.0.0.1 only: as `localhost` the name does not match.
+      const byName = mtls.host.replace('127.0.0.1', 'localhost');
+      await mkdir(join(withClient, byName), { recursive: true });
+      await writeFile(join(withClient, byName, 'hosts.toml'), `[host."https://${byName}"]\n  ca = "${ca.cert}"\n  client = [["${client.cert}", "${client.key}"]]\n`);
       for (const d of daemons) {
         for (const flags of [['--hosts-dir', withClient], ['--hosts-dir', caOnly, '--tlscert', client.cert, '--tlskey', client.key]]) {
           const what = `${d.name} ${flags.join(' ')}`;
@@ -298,12 +302,18 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
             await removeBoth(d, reference);
           }
         }
-        // Without one the server ends the handshake.
-        const [theirs, ours] = await pullBoth(d, reference, ['--hosts-dir', caOnly]);
-        expect(theirs.code, d.name).toBe(1);
-        expect(ours.code, d.name).toBe(1);
-        expect(ours.stderr.trim().split('\n'), d.name).toHaveLength(1);
-        expect(ours.stderr.replace('ctr-ts: ', 'ctr: ').trim(), d.name).toBe(lastLine(theirs.stderr));
+        // Without one the server ends the handshake; under another name the certificate does not match.
+        for (const [what, reference2, dir, why] of [
+          ['no client certificate', reference, caOnly, 'remote error: tls: bad certificate'],
+          ['name mismatch', reference.replace('127.0.0.1', 'localhost'), withClient, 'x509: certificate is not valid for any names, but wanted to match localhost'],
+        ]) {
+          const [theirs, ours] = await pullBoth(d, reference2!, ['--hosts-dir', dir!]);
+          expect(theirs.code, `${d.name} ${what}`).toBe(1);
+          expect(ours.code, `${d.name} ${what}`).toBe(1);
+          expect(ours.stderr.trim().split('\n'), `${d.name} ${what}`).toHaveLength(1);
+          expect(ours.stderr.replace('ctr-ts: ', 'ctr: ').trim(), `${d.name} ${what}`).toBe(lastLine(theirs.stderr));
+          expect(ours.stderr, `${d.name} ${what}`).toContain(`: ${why}\n`);
+        }
       }
     } finally {
       await mtls.stop();

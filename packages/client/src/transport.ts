@@ -3,7 +3,9 @@
 // `x509: certificate signed by unknown authority`), since containerd's errors carry them.
 import { type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
+import { hostname } from './reference.js';
 
 /** TLS settings of one registry host (containerd's tls.Config for it). */
 export interface TlsOptions {
@@ -34,8 +36,46 @@ export interface HttpInit {
 
 export type HttpSend = (method: string, url: string, init?: HttpInit) => Promise<HttpResponse>;
 
+/** crypto/tls's names of the TLS alerts a server may send. */
+const TLS_ALERTS: Record<number, string> = {
+  10: 'unexpected message',
+  20: 'bad record MAC',
+  40: 'handshake failure',
+  42: 'bad certificate',
+  43: 'unsupported certificate',
+  44: 'revoked certificate',
+  45: 'expired certificate',
+  46: 'unknown certificate',
+  47: 'illegal parameter',
+  48: 'unknown certificate authority',
+  49: 'access denied',
+  50: 'error decoding message',
+  51: 'error decrypting message',
+  70: 'protocol version not supported',
+  71: 'insufficient security level',
+  80: 'internal error',
+  112: 'unrecognized name',
+  116: 'certificate required',
+  120: 'no application protocol',
+};
+
+/** Go's x509.HostnameError for a certificate (Node's peer certificate) that does not name `host`. */
+function hostnameError(err: { cert?: { subjectaltname?: string } }, host: string): string {
+  const sans = (err.cert?.subjectaltname ?? '').split(', ').filter((s) => s !== '');
+  let valid: string[];
+  if (isIP(host) !== 0) {
+    valid = sans.filter((s) => s.startsWith('IP Address:')).map((s) => s.slice('IP Address:'.length));
+    if (valid.length === 0) return `x509: cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
+  } else valid = sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice('DNS:'.length));
+  if (valid.length === 0) return `x509: certificate is not valid for any names, but wanted to match ${host}`;
+  return `x509: certificate is valid for ${valid.join(', ')}, not ${host}`;
+}
+
 /** Go's message for a dial or TLS error of Node's, for a request to `host` (host[:port]). */
 export function goNetError(err: NodeJS.ErrnoException & { reason?: string }, host: string): string {
+  // An alert from the server (a client certificate it wants, say): OpenSSL's text names its number.
+  const alert = /SSL alert number (\d+)/.exec(err.message);
+  if (alert) return `remote error: tls: ${TLS_ALERTS[Number(alert[1])] ?? `alert(${alert[1]})`}`;
   switch (err.code) {
     case 'ECONNREFUSED':
       return `dial tcp ${host}: connect: connection refused`;
@@ -56,7 +96,7 @@ export function goNetError(err: NodeJS.ErrnoException & { reason?: string }, hos
     case 'CERT_NOT_YET_VALID':
       return 'x509: certificate has expired or is not yet valid';
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `x509: certificate is not valid for ${host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '')}: ${err.reason ?? err.message}`;
+      return hostnameError(err as { cert?: { subjectaltname?: string } }, hostname(host));
     case 'EPROTO':
       return /wrong version number|packet length too long/.test(err.message) ? 'http: server gave HTTP response to HTTPS client' : `remote error: ${err.message}`;
     default:
