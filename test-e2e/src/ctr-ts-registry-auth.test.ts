@@ -6,10 +6,12 @@
 // each), and must store the same image; wrong or missing credentials and an untrusted
 // certificate give ctr's error on one line; a mirror in hosts.toml serves a registry that
 // is not there.
+import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trackProcess } from './cleanup.js';
 import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
 import { fixtureImage } from './image-fixture.js';
 import { type Ca, type TokenServer, makeCa, startTokenServer, writeHtpasswd } from './registry-auth.js';
@@ -52,6 +54,37 @@ const lastLine = (s: string) => s.trim().split('\n').at(-1) ?? '';
 
 /** ctr's progress loop may log its own cancellation when the fetch ends: those lines are not the pull's. */
 const pullStderr = (stderr: string) => stderr.replace(/^.*msg="(failed to get content info|active check failed)" error="context canceled"\n/gm, '');
+
+/**
+ * Runs `script ARGS` (a command in a pty) and types `input` once `prompt` is on its output
+ * (typed earlier, the terminal would still echo it).
+ */
+function typeAfterPrompt(args: string[], prompt: string, input: string): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn('script', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    trackProcess(child, false);
+    let stdout = '';
+    let stderr = '';
+    let typed = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (!typed && stdout.includes(prompt)) {
+        typed = true;
+        child.stdin.write(input);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.stdin.on('error', () => {});
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ code: code ?? 1, stdout, stderr });
+    });
+  });
+}
 
 const text = (r: RunResult) => `${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`;
 
@@ -348,6 +381,14 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
     const r = await run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'pull', '--hosts-dir', hostsDir, '--user', USER, refs.basic], { input: `${PASSWORD}\n` });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
     expect(r.stdout.startsWith('Password: \n')).toBe(true);
+    await removeBoth(d, refs.basic);
+    // On a terminal (a pty) it is asked for and read without echo.
+    const command = `exec ${ctrTs} -a ${d.socket} -n ${ns.ctrTs} images pull --hosts-dir ${hostsDir} --user ${USER} ${refs.basic}`;
+    const tty = await typeAfterPrompt(['-qfec', command, '/dev/null'], 'Password: ', `${PASSWORD}\r`);
+    expect(tty.code, tty.stdout).toBe(0);
+    expect(tty.stdout.replaceAll('\r\n', '\n').startsWith('Password: \n'), tty.stdout).toBe(true);
+    expect(tty.stdout).not.toContain(PASSWORD);
+    expect((await ctr(d.socket, '-n', ns.ctrTs, 'images', 'ls', '-q')).stdout).toBe(`${refs.basic}\n`);
     await removeBoth(d, refs.basic);
     for (const args of [['images', 'pull'], ['images', 'push']]) {
       const [a, b] = await Promise.all([ctr(d.socket, ...args, '--help'), run(ctrTs, ['-a', d.socket, ...args, '--help'])]);

@@ -24,11 +24,15 @@ function goOpenError(path: string, err: NodeJS.ErrnoException): string {
   return `open ${path}: ${text[err.code ?? ''] ?? err.message}`;
 }
 
-/** One line from the terminal without echo (console.DisableEcho), or from stdin when it is no terminal. */
-async function readPassword(): Promise<string> {
+/**
+ * Writes `prompt`, then reads one line from the terminal without echo (console.DisableEcho;
+ * echo is off before the prompt shows), or from stdin when it is no terminal.
+ */
+async function readPassword(prompt: string): Promise<string> {
   const stdin = process.stdin;
   const tty = stdin.isTTY === true;
   if (tty) stdin.setRawMode(true);
+  process.stdout.write(prompt);
   stdin.resume();
   try {
     return await new Promise<string>((resolve, reject) => {
@@ -114,9 +118,8 @@ export async function registryOptions(ctx: Context): Promise<Omit<RegistryOption
   }
   if (username !== '') {
     if (secret === '') {
-      process.stdout.write('Password: ');
       try {
-        secret = await readPassword();
+        secret = await readPassword('Password: ');
       } catch (err) {
         throw new CommandError((err as Error).message);
       }

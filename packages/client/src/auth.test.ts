@@ -73,6 +73,9 @@ describe('Authorizer', () => {
         if (req.method === 'POST') {
           if (post === 'refuse') return res.writeHead(404).end();
           const form = new URLSearchParams(body);
+          if (form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === 'rt-1') {
+            return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `refreshed:${form.get('scope')}` }));
+          }
           if (form.get('password') !== 's3cret') return res.writeHead(401, 'Unauthorized').end('{}');
           return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: `oauth:${form.get('scope')}` }));
         }
@@ -120,6 +123,21 @@ describe('Authorizer', () => {
       scope: 'repository:x:pull',
       service: 'reg',
       username: 'alice',
+    });
+  });
+
+  it('Bearer with a refresh token and no user (ctr’s --refresh): the OAuth refresh_token grant', async () => {
+    seen.length = 0;
+    post = 'oauth';
+    const a = new Authorizer(send, () => ({ username: '', secret: 'rt-1' }));
+    await a.addResponses([unauthorized('https://r.example/v2/x/manifests/1', `Bearer realm="${base}/token",service="reg"`)]);
+    expect(await a.authorize('https://r.example/v2/x/manifests/1', ['repository:x:pull'])).toBe('Bearer refreshed:repository:x:pull');
+    expect(Object.fromEntries(new URLSearchParams(seen[0]!.body))).toEqual({
+      client_id: 'containerd-client',
+      grant_type: 'refresh_token',
+      refresh_token: 'rt-1',
+      scope: 'repository:x:pull',
+      service: 'reg',
     });
   });
 
