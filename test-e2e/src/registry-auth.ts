@@ -1,7 +1,9 @@
 // What a registry with TLS and auth needs in a test: a CA made with openssl that signs the
 // servers' certificates, an htpasswd file (bcrypt through bcryptjs), and a token server for
 // docker-registry's `auth.token` — JWTs signed with a key whose certificate is in the
-// registry's rootcertbundle, named in the `kid` header by its libtrust key ID.
+// registry's rootcertbundle, named in the `kid` header by its libtrust key ID. (docker-registry
+// 2.8 takes an `x5c` chain as well — verified against the bundle, which may then hold only the
+// CA — but `kid` needs the signing certificate itself in the bundle.)
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
