@@ -40,5 +40,29 @@ export {
   referenceHost,
   referenceRepository,
 } from './reference.js';
+export {
+  type AuthScheme,
+  Authorizer,
+  type Challenge,
+  type Credentials,
+  InvalidAuthorizationError,
+  UnexpectedStatusError,
+  UnsupportedAuthError,
+  parseAuthHeader,
+  repositoryScope,
+  tokenScopes,
+} from './auth.js';
+export {
+  type HostCapability,
+  type HostConfig,
+  type HostOptions,
+  type RegistryHost,
+  configureHosts,
+  hostDirFromRoot,
+  hostDirectory,
+  loadHostDir,
+  parseHostsFile,
+} from './hosts.js';
+export { type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
 export { type PushEvent, type PushOptions, pushImage } from './push.js';

@@ -28,7 +28,7 @@ import {
 import { withLease } from './lease.js';
 import { type Platform, defaultPlatform, matchPlatform } from './platforms.js';
 import { hostname } from './reference.js';
-import { Registry } from './registry.js';
+import { Registry, type RegistryOptions } from './registry.js';
 
 export type PullEvent =
   | { type: 'resolved'; name: string; target: Descriptor }
@@ -45,6 +45,8 @@ export type PullEvent =
 
 export interface FetchOptions {
   plainHttp?: boolean;
+  /** Hosts directory, credentials and TLS for the registry (see RegistryOptions). */
+  registry?: Omit<RegistryOptions, 'plainHttp' | 'signal'>;
   /** The platform to fetch (default: this host's). */
   platform?: Platform;
   /** Labels of the image record. */
@@ -98,7 +100,7 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
   let registry: Registry;
   let target: Descriptor;
   try {
-    registry = new Registry(ref, { plainHttp: opts.plainHttp, signal: ctx.signal });
+    registry = new Registry(ref, { ...opts.registry, plainHttp: opts.plainHttp, signal: ctx.signal });
     target = await registry.resolve();
   } catch (err) {
     throw new Error(`failed to resolve reference ${JSON.stringify(ref)}: ${(err as Error).message}`, { cause: err });

@@ -1,14 +1,20 @@
 // A Docker Registry HTTP API v2 client in the manner of containerd's docker resolver:
 // resolve a reference to a descriptor (HEAD on the manifest with containerd's Accept
 // header, GET when the registry gives no digest or length), fetch manifests and blobs by
-// digest, and push blobs (monolithic upload, existing blobs skipped) and manifests.
+// digest, and push blobs (monolithic upload, existing blobs skipped) and manifests. The
+// endpoints come from configureHosts (hosts.toml mirrors, TLS); a 401 is answered as its
+// `WWW-Authenticate` asks (Basic or Bearer, see auth.ts) and the request retried once.
 // Errors read as containerd's do.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { notFound } from '@containerd-ts/errdefs';
+import { type AnsweredRequest, type Credentials, InvalidAuthorizationError, UnexpectedStatusError, UnsupportedAuthError, repositoryScope } from './auth.js';
+import { type HostCapability, type RegistryHost, configureHosts } from './hosts.js';
 import { type Descriptor, MediaType, isIndexType, isManifestType, sha256 } from './images.js';
-import { type ReferenceSpec, InvalidReferenceError, hostname, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
+import { type ReferenceSpec, InvalidReferenceError, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
+import { type HttpResponse, type TlsOptions, readBody } from './transport.js';
+
+export { isLocalhost } from './hosts.js';
 
 /** The Accept header containerd's resolver sends when resolving a reference. */
 export const RESOLVE_ACCEPT = [MediaType.dockerManifest, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.ociIndex, '*/*'].join(', ');
@@ -16,16 +22,19 @@ export const RESOLVE_ACCEPT = [MediaType.dockerManifest, MediaType.dockerManifes
 /** docker.MaxManifestSize. */
 export const MAX_MANIFEST_SIZE = 4 << 20;
 
-/** docker.IsLocalhost: localhost or a loopback address, with or without a port. */
-export function isLocalhost(host: string): boolean {
-  const h = hostname(host);
-  if (h === 'localhost' || h === '::1') return true;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
+const USER_AGENT = 'containerd-ts/1.6';
 
 export interface RegistryOptions {
-  /** Talk HTTP instead of HTTPS (ctr's --plain-http). */
+  /** Talk HTTP instead of HTTPS to the registry itself (ctr's --plain-http). */
   plainHttp?: boolean;
+  /** containerd's config_path: `<dir>/<host>/hosts.toml` (ctr's --hosts-dir). */
+  hostsDir?: string;
+  /** User and secret for a host that asks (ctr's --user; a secret without a user is a refresh token). */
+  credentials?: Credentials;
+  /** TLS settings of hosts that have none of their own (--skip-verify, --tlscacert, --tlscert/--tlskey). */
+  tls?: TlsOptions;
+  /** The endpoints to use instead of configureHosts' (for callers with their own configuration). */
+  hosts?: RegistryHost[];
   /** Extra headers (User-Agent defaults to containerd-ts's). */
   headers?: Record<string, string>;
   signal?: AbortSignal;
@@ -43,35 +52,21 @@ export function validateDigest(d: string): void {
   if (!/^[a-f0-9]+$/.test(d.slice(i + 1))) throw new Error('invalid checksum digest format');
 }
 
-interface Response {
-  status: number;
-  statusText: string;
-  headers: IncomingMessage['headers'];
-  body: IncomingMessage;
-}
-
-/** What Go's net/http says for a dial error of Node's. */
-function dialError(err: NodeJS.ErrnoException, host: string): string {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return `dial tcp ${host}: connect: connection refused`;
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `dial tcp: lookup ${host.replace(/:\d+$/, '')}: no such host`;
-    case 'ETIMEDOUT':
-      return `dial tcp ${host}: i/o timeout`;
-    case 'ECONNRESET':
-      return 'EOF';
-    default:
-      return err.message;
-  }
+interface Request {
+  method: string;
+  url: string;
+  headers?: Record<string, string>;
+  /** Opened again for a retry. */
+  body?: () => Buffer | Readable;
+  /** The token scopes the request needs. */
+  scopes: string[];
 }
 
 export class Registry {
   readonly spec: ReferenceSpec;
   readonly host: string;
   readonly repository: string;
-  private readonly scheme: 'http' | 'https';
+  private hostsPromise: Promise<RegistryHost[]> | undefined;
 
   constructor(
     readonly ref: string,
@@ -80,50 +75,102 @@ export class Registry {
     this.spec = parseReference(ref);
     this.host = referenceHost(this.spec);
     this.repository = referenceRepository(this.spec);
-    // containerd's default host configuration speaks plain HTTP to a loopback registry.
-    this.scheme = options.plainHttp || isLocalhost(this.host) ? 'http' : 'https';
   }
 
-  private url(...parts: string[]): string {
-    return `${this.scheme}://${this.host}/v2/${this.repository}/${parts.join('/')}`;
+  /** The endpoints for this registry (read once), with every capability in `caps`. */
+  async hosts(...caps: HostCapability[]): Promise<RegistryHost[]> {
+    this.hostsPromise ??= this.options.hosts
+      ? Promise.resolve(this.options.hosts)
+      : configureHosts(this.host, {
+          hostsDir: this.options.hostsDir,
+          credentials: this.options.credentials,
+          defaultScheme: this.options.plainHttp ? 'http' : undefined,
+          defaultTls: this.options.tls,
+          userAgent: USER_AGENT,
+        });
+    const all = await this.hostsPromise;
+    return all.filter((h) => caps.every((c) => h.capabilities.includes(c)));
   }
 
-  private send(method: string, url: string, headers: Record<string, string> = {}, body?: Buffer | Readable): Promise<Response> {
-    const req = url.startsWith('https:') ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const r = req(
-        url,
-        { method, headers: { 'user-agent': 'containerd-ts/1.6', ...this.options.headers, ...headers }, signal: this.options.signal },
-        (res) => resolve({ status: res.statusCode ?? 0, statusText: `${res.statusCode} ${res.statusMessage ?? ''}`.trim(), headers: res.headers, body: res }),
-      );
-      r.on('error', (err: NodeJS.ErrnoException) => {
-        const verb = method[0] + method.slice(1).toLowerCase();
-        reject(new Error(`failed to do request: ${verb} ${JSON.stringify(url)}: ${dialError(err, this.host)}`));
-      });
-      if (body === undefined) r.end();
-      else if (Buffer.isBuffer(body)) r.end(body);
-      else body.pipe(r);
-    });
+  /** The URL of `parts` under the repository on `host`; `?ns=<registry>` when the host is a mirror (addNamespace). */
+  private url(host: RegistryHost, parts: string[], ns = false): string {
+    // posix.join keeps a trailing slash (`blobs/uploads/`), as containerd re-adds it.
+    let p = posix.join('/', host.path, this.repository, ...parts);
+    const mirror = host.host !== this.host && !(this.host === 'docker.io' && host.host === 'registry-1.docker.io');
+    if (ns && mirror) p += `?${new URLSearchParams({ ns: this.host }).toString()}`;
+    return `${host.scheme}://${host.host}${p}`;
   }
 
-  /** Follows redirects (blob stores may answer with one), up to 10 as Go's client. */
-  private async sendFollowing(method: string, url: string, headers: Record<string, string>): Promise<Response> {
+  /** One request with its hops: redirects followed (GET and HEAD, up to 10), each hop authorized for its own host. */
+  private async sendHops(host: RegistryHost, method: string, url: string, req: Request): Promise<HttpResponse> {
     let current = url;
     for (let i = 0; i <= 10; i++) {
-      const res = await this.send(method, current, headers);
-      if (res.status >= 300 && res.status < 400 && res.headers.location) {
+      const headers: Record<string, string | string[]> = { 'user-agent': USER_AGENT, ...this.options.headers, ...host.header, ...req.headers };
+      let authorization: string | undefined;
+      try {
+        authorization = await host.authorizer.authorize(current, req.scopes);
+      } catch (err) {
+        throw new Error(`failed to authorize: ${(err as Error).message}`, { cause: err });
+      }
+      if (authorization !== undefined) headers.authorization = authorization;
+      let res: HttpResponse;
+      try {
+        res = await host.send(method, current, { headers, body: req.body?.(), signal: this.options.signal });
+      } catch (err) {
+        throw new Error(`failed to do request: ${(err as Error).message}`, { cause: err });
+      }
+      if ((method === 'GET' || method === 'HEAD') && res.status >= 300 && res.status < 400 && res.headers.location) {
         res.body.resume();
         current = new URL(res.headers.location, current).toString();
         continue;
       }
       return res;
     }
-    throw new Error('stopped after 10 redirects');
+    throw new Error('failed to do request: stopped after 10 redirects');
   }
 
   /**
-   * Resolver.Resolve: the descriptor the reference names. Throws containerd's errors
-   * (`object required`, `<ref>: not found`, status codes, digest errors).
+   * request.doWithRetries: after a 401 the host's authorizer takes the challenge and the
+   * request is sent once more; a HEAD on a manifest answered 405 becomes a GET; 408 and 429
+   * are retried. Throws InvalidAuthorizationError when a token is refused again.
+   */
+  private async do(host: RegistryHost, req: Request): Promise<HttpResponse> {
+    const answered: AnsweredRequest[] = [];
+    let method = req.method;
+    let unauthorized = 0;
+    for (;;) {
+      const res = await this.sendHops(host, method, req.url, req);
+      answered.push({ method, url: req.url, response: res });
+      if (answered.length > 5) return res;
+      if (res.status === 401) {
+        try {
+          await host.authorizer.addResponses(answered);
+        } catch (err) {
+          if (err instanceof UnsupportedAuthError) return res;
+          res.body.resume();
+          throw err;
+        }
+        if (++unauthorized > 1) return res;
+        res.body.resume();
+        continue;
+      }
+      if (res.status === 405 && method === 'HEAD' && req.url.includes('/manifests/')) {
+        res.body.resume();
+        method = 'GET';
+        continue;
+      }
+      if (res.status === 408 || res.status === 429) {
+        res.body.resume();
+        continue;
+      }
+      return res;
+    }
+  }
+
+  /**
+   * Resolver.Resolve: the descriptor the reference names, from the first host (mirrors
+   * first) that has it. Throws containerd's errors (`object required`, `<ref>: not found`,
+   * status codes, digest errors).
    */
   async resolve(): Promise<Descriptor> {
     if (this.spec.object === '') throw new InvalidReferenceError('object required');
@@ -133,85 +180,120 @@ export class Registry {
       validateDigest(dgst);
       paths.push(['manifests', dgst], ['blobs', dgst]);
     } else paths.push(['manifests', this.spec.object]);
+    const hosts = await this.hosts(...(dgst === '' ? (['pull', 'resolve'] as const) : (['pull'] as const)));
+    if (hosts.length === 0) throw notFound('no resolve hosts');
+    const scopes = [repositoryScope(this.repository)];
     let firstErr: Error | undefined;
     for (const path of paths) {
-      const url = this.url(...path);
-      let res: Response;
-      try {
-        res = await this.send('HEAD', url, { accept: RESOLVE_ACCEPT });
-      } catch (err) {
-        firstErr ??= err as Error;
-        continue;
-      }
-      res.body.resume();
-      if (res.status > 299) {
-        if (res.status === 404) continue;
-        if (res.status > 399) {
-          firstErr ??= new Error(`pulling from host ${this.host} failed with status code [${path.join(' ')}]: ${res.statusText}`);
+      for (const host of hosts) {
+        const url = this.url(host, path, true);
+        let res: HttpResponse;
+        try {
+          res = await this.do(host, { method: 'HEAD', url, headers: { accept: RESOLVE_ACCEPT }, scopes });
+        } catch (err) {
+          firstErr ??=
+            err instanceof InvalidAuthorizationError
+              ? new Error(`pull access denied, repository does not exist or may require authorization: ${err.message}`, { cause: err })
+              : (err as Error);
           continue;
         }
-        throw new Error(`pulling from host ${this.host} failed with unexpected status code [${path.join(' ')}]: ${res.statusText}`);
-      }
-      let size = res.headers['content-length'] === undefined ? -1 : Number(res.headers['content-length']);
-      let mediaType = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
-      if (dgst === '') {
-        const header = String(res.headers['docker-content-digest'] ?? '');
-        if (header !== '' && size !== -1) {
-          try {
-            validateDigest(header);
-          } catch (err) {
-            throw new Error(`${JSON.stringify(header)} in header not a valid digest: ${(err as Error).message}`);
+        res.body.resume();
+        if (res.status > 299) {
+          if (res.status === 404) continue;
+          if (res.status > 399) {
+            firstErr ??= new Error(`pulling from host ${host.host} failed with status code [${path.join(' ')}]: ${res.statusText}`);
+            continue;
           }
-          dgst = header;
+          throw new Error(`pulling from host ${host.host} failed with unexpected status code [${path.join(' ')}]: ${res.statusText}`);
         }
+        let size = res.headers['content-length'] === undefined ? -1 : Number(res.headers['content-length']);
+        let mediaType = (res.headers['content-type'] ?? '').split(';')[0]!.trim();
+        if (dgst === '') {
+          const header = String(res.headers['docker-content-digest'] ?? '');
+          if (header !== '' && size !== -1) {
+            try {
+              validateDigest(header);
+            } catch (err) {
+              throw new Error(`${JSON.stringify(header)} in header not a valid digest: ${(err as Error).message}`);
+            }
+            dgst = header;
+          }
+        }
+        if (dgst === '' || size === -1) {
+          const get = await this.do(host, { method: 'GET', url, headers: { accept: RESOLVE_ACCEPT }, scopes });
+          const data = await readBody(get.body);
+          mediaType = (get.headers['content-type'] ?? '').split(';')[0]!.trim();
+          if (dgst === '') dgst = sha256(data);
+          size = data.length;
+        }
+        if (size > MAX_MANIFEST_SIZE) {
+          firstErr ??= notFound(`rejecting ${size} byte manifest for ${this.ref}`);
+          continue;
+        }
+        return { mediaType, digest: dgst, size };
       }
-      if (dgst === '' || size === -1) {
-        const get = await this.send('GET', url, { accept: RESOLVE_ACCEPT });
-        const chunks: Buffer[] = [];
-        for await (const c of get.body) chunks.push(c as Buffer);
-        const data = Buffer.concat(chunks);
-        mediaType = (get.headers['content-type'] ?? '').split(';')[0]!.trim();
-        if (dgst === '') dgst = sha256(data);
-        size = data.length;
-      }
-      if (size > MAX_MANIFEST_SIZE) {
-        firstErr ??= notFound(`rejecting ${size} byte manifest for ${this.ref}`);
-        continue;
-      }
-      return { mediaType, digest: dgst, size };
     }
     throw firstErr ?? notFound(this.ref);
   }
 
   /**
    * Fetcher.Fetch: the blob or manifest as a stream (manifests from /manifests, then
-   * /blobs), from byte `offset` on: asked with a Range header, the bytes before it dropped
-   * when the registry sends the whole blob anyway.
+   * /blobs), from the first pull host that gives it, from byte `offset` on: asked with a
+   * Range header, the bytes before it dropped when the registry sends the whole blob anyway.
    */
   async fetch(desc: Descriptor, offset = 0): Promise<Readable> {
     const headers: Record<string, string> = { accept: `${desc.mediaType}, */*` };
     if (offset > 0) headers.range = `bytes=${offset}-`;
-    const paths = isManifestType(desc.mediaType) || isIndexType(desc.mediaType) ? ['manifests', 'blobs'] : ['blobs'];
+    const kinds = isManifestType(desc.mediaType) || isIndexType(desc.mediaType) ? ['manifests', 'blobs'] : ['blobs'];
+    const hosts = await this.hosts('pull');
+    if (hosts.length === 0) throw notFound('no pull hosts');
+    const scopes = [repositoryScope(this.repository)];
     let firstErr: Error | undefined;
-    for (const kind of paths) {
-      const res = await this.sendFollowing('GET', this.url(kind, desc.digest), headers);
-      if (res.status === 206 && offset > 0) return res.body;
-      if (res.status === 200) return offset > 0 ? Readable.from(skipBytes(res.body, offset)) : res.body;
-      res.body.resume();
-      if (res.status === 404) {
-        firstErr ??= notFound(`content at ${this.url(kind, desc.digest)} not found`);
-        continue;
+    for (const kind of kinds) {
+      for (const host of hosts) {
+        const url = this.url(host, [kind, desc.digest], true);
+        let res: HttpResponse;
+        try {
+          res = await this.do(host, { method: 'GET', url, headers, scopes });
+        } catch (err) {
+          firstErr ??= err as Error;
+          continue;
+        }
+        if (res.status === 206 && offset > 0) return res.body;
+        if (res.status === 200) return offset > 0 ? Readable.from(skipBytes(res.body, offset)) : res.body;
+        res.body.resume();
+        if (res.status === 404) {
+          firstErr ??= notFound(`content at ${url} not found`);
+          continue;
+        }
+        firstErr ??= new Error(`unexpected status code ${url}: ${res.statusText}`);
       }
-      firstErr ??= new Error(`unexpected status code ${this.url(kind, desc.digest)}: ${res.statusText}`);
     }
     throw firstErr ?? notFound(desc.digest);
   }
 
-  /** Whether the registry has a blob (HEAD on /blobs). */
+  /** The host a push goes to: the first with the push capability. */
+  private async pushHost(): Promise<RegistryHost> {
+    const host = (await this.hosts('push'))[0];
+    if (!host) throw notFound('no push hosts');
+    return host;
+  }
+
+  /** Whether the registry has a blob (HEAD on /blobs); a refused token counts as no. */
   async hasBlob(digest: string): Promise<boolean> {
-    const res = await this.send('HEAD', this.url('blobs', digest));
+    const host = await this.pushHost();
+    let res: HttpResponse;
+    try {
+      res = await this.do(host, { method: 'HEAD', url: this.url(host, ['blobs', digest]), scopes: [repositoryScope(this.repository, true)] });
+    } catch (err) {
+      // containerd goes on with the push when it may not look.
+      if (err instanceof InvalidAuthorizationError) return false;
+      throw err;
+    }
     res.body.resume();
-    return res.status === 200;
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw new UnexpectedStatusError(res.status, res.statusText, '');
   }
 
   /**
@@ -221,10 +303,12 @@ export class Registry {
    */
   async pushBlob(desc: Descriptor, data: () => Readable, mountFrom = ''): Promise<'exists' | 'mounted' | 'uploaded'> {
     if (await this.hasBlob(desc.digest)) return 'exists';
-    let start: Response | undefined;
+    const host = await this.pushHost();
+    const scopes = [repositoryScope(this.repository, true)];
+    let start: HttpResponse | undefined;
     if (mountFrom !== '' && mountFrom !== this.repository) {
-      const url = `${this.url('blobs', 'uploads/')}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
-      start = await this.send('POST', url);
+      const url = `${this.url(host, ['blobs', 'uploads/'])}?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(mountFrom)}`;
+      start = await this.do(host, { method: 'POST', url, scopes: [...scopes, repositoryScope(mountFrom)] });
       if (start.status === 201) {
         start.body.resume();
         return 'mounted';
@@ -235,20 +319,21 @@ export class Registry {
         start = undefined;
       }
     }
-    start ??= await this.send('POST', this.url('blobs', 'uploads/'));
+    start ??= await this.do(host, { method: 'POST', url: this.url(host, ['blobs', 'uploads/']), scopes });
     const text = await readText(start.body);
     if (start.status === 201) return 'mounted';
     if (start.status !== 202 && start.status !== 200 && start.status !== 204) {
       throw new Error(`failed to push ${desc.digest}: unexpected status ${start.statusText}: ${text}`);
     }
-    const location = new URL(String(start.headers.location ?? ''), `${this.scheme}://${this.host}`);
+    const location = new URL(String(start.headers.location ?? ''), `${host.scheme}://${host.host}`);
     location.searchParams.set('digest', desc.digest);
-    const put = await this.send(
-      'PUT',
-      location.toString(),
-      { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-      data(),
-    );
+    const put = await this.do(host, {
+      method: 'PUT',
+      url: location.toString(),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+      body: data,
+      scopes,
+    });
     const putText = await readText(put.body);
     if (put.status !== 201 && put.status !== 204) throw new Error(`failed to push ${desc.digest}: unexpected status ${put.statusText}: ${putText}`);
     return 'uploaded';
@@ -256,16 +341,21 @@ export class Registry {
 
   /** Pushes a manifest or index under `tag` (or its digest). */
   async pushManifest(desc: Descriptor, data: Buffer, tag: string): Promise<void> {
-    const put = await this.send('PUT', this.url('manifests', tag || desc.digest), { 'content-type': desc.mediaType, 'content-length': String(data.length) }, data);
+    const host = await this.pushHost();
+    const put = await this.do(host, {
+      method: 'PUT',
+      url: this.url(host, ['manifests', tag || desc.digest]),
+      headers: { 'content-type': desc.mediaType, 'content-length': String(data.length) },
+      body: () => data,
+      scopes: [repositoryScope(this.repository, true)],
+    });
     const text = await readText(put.body);
     if (put.status !== 201 && put.status !== 204) throw new Error(`failed to push ${desc.digest}: unexpected status ${put.statusText}: ${text}`);
   }
 }
 
-async function readText(body: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString().trim();
+async function readText(body: HttpResponse['body']): Promise<string> {
+  return (await readBody(body, 64_000)).toString().trim();
 }
 
 

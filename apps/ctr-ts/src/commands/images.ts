@@ -31,6 +31,7 @@ import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
 import { type Command, type Context, type Flag, goDuration } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js';
+import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
 import { labelArgs, logLine } from './namespaces.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -44,7 +45,6 @@ async function withConn<T>(ctx: Context, f: (conn: Conn) => Promise<T>): Promise
   }
 }
 
-const PLAIN_HTTP: Flag = { name: 'plain-http', type: 'bool', usage: 'allow connections using plain HTTP' };
 const SNAPSHOTTER: Flag = {
   name: 'snapshotter',
   type: 'string',
@@ -189,7 +189,7 @@ command. As part of this process, we do the following:
 3. Register metadata for the image.
 `,
   flags: [
-    PLAIN_HTTP,
+    ...REGISTRY_FLAGS,
     SNAPSHOTTER,
     { name: 'label', type: 'string-slice', usage: 'labels to attach to the image' },
     { name: 'platform', type: 'string-slice', usage: 'Pull content from a specific platform' },
@@ -201,13 +201,15 @@ command. As part of this process, we do the following:
     const ref = ctx.args[0] ?? '';
     if (ref === '') throw new CommandError('please provide an image reference to pull');
     const platforms = ctx.bool('all-platforms') ? [defaultPlatform()] : platformsOf(ctx);
+    const registry = await registryOptions(ctx);
     await withConn(ctx, async (conn) => {
       const call: CallContext = { namespace: globalOptions(ctx).namespace };
       await withLease(conn, call, async (call) => {
         const tty = process.stdout.isTTY === true;
         const progress = new PullProgress(ref, ctx.out, tty, process.stdout.columns ?? 0);
         const fetchOptions = {
-          plainHttp: ctx.bool('plain-http'),
+          plainHttp: registry.plainHttp,
+          registry,
           platform: platforms[0],
           labels: labelArgs(ctx.strings('label')),
           maxConcurrentDownloads: ctx.number('max-concurrent-downloads'),
@@ -432,11 +434,12 @@ const pushCommand: Command = {
 	creating the associated configuration, and creating the manifest
 	which references those resources.
 `,
-  flags: [PLAIN_HTTP],
+  flags: [...REGISTRY_FLAGS],
   async action(ctx) {
     const remote = ctx.args[0] ?? '';
     const local = ctx.args[1] ?? remote;
     if (remote === '') throw new CommandError('please provide a remote image reference to push');
+    const options = await registryOptions(ctx);
     await withConn(ctx, async (conn) => {
       const call: CallContext = {};
       let target: Descriptor;
@@ -449,7 +452,7 @@ const pushCommand: Command = {
       }
       const registry = (() => {
         try {
-          return new Registry(remote, { plainHttp: ctx.bool('plain-http') });
+          return new Registry(remote, options);
         } catch (err) {
           throw new CommandError((err as Error).message);
         }
