@@ -150,8 +150,8 @@ export class FifoIO {
     }
   }
 
-  /** Closes every end this side holds and removes the fifos and their directory. */
-  async close(): Promise<void> {
+  /** Closes every end this side holds and removes the fifos and their directory (unless `keepDir`). */
+  async close(opts: { keepDir?: boolean } = {}): Promise<void> {
     this.detachStdin();
     for (const s of this.sockets) s.destroy();
     for (const fd of Object.values(this.fds)) {
@@ -160,7 +160,7 @@ export class FifoIO {
       } catch {}
     }
     this.fds = {};
-    await rm(this.dir, { recursive: true, force: true });
+    if (!opts.keepDir && this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }
 
