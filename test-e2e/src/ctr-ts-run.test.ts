@@ -43,7 +43,7 @@ function normalize(r: RunResult, client: Client, d: Daemon, step: Step): string 
   let stdout = r.stdout;
   if (step.labels) stdout = stdout.split('\n').map((line) => line.split(',').sort().join(',')).join('\n');
   let text = `${stdout}\n--stderr--\n${r.stderr}\n--exit ${r.code}`;
-  if (client === 'ctr-ts') text = text.replaceAll('ctr-ts: ', 'ctr: ');
+  if (client === 'ctr-ts') text = text.replaceAll('ctr-ts: ', 'ctr: ').replace(/\bctr-ts (?=[a-z])/g, 'ctr ');
   return text
     .replaceAll(d.namespaces[client], '<ns>')
     .replaceAll(tagOf(client), '<id>')
@@ -101,11 +101,12 @@ function session(hostDir: string): Step[] {
         `type=bind,src=${hostDir},dst=/mnt,options=rbind:ro`,
         '{img}',
         'full-{id}',
-        'sh',
-        '-c',
-        'sleep 1000',
+        'sleep',
+        '1000',
       ],
     },
+    // Flags after the container ID are flags (no SkipArgReorder): `-c` is --config.
+    { args: ['containers', 'create', '{img}', 'cfg-{id}', 'sh', '-c', 'true'] },
     { args: ['containers', 'info', 'full-{id}'] },
     { args: ['containers', 'info', '--spec', 'full-{id}'] },
     { args: ['containers', 'create', '{img}', 'plain-{id}'] },

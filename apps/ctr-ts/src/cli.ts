@@ -287,6 +287,7 @@ export function parseFlags(flags: readonly Flag[], argv: readonly string[], env:
       const b = value === undefined ? true : parseGoBool(value);
       if (b === undefined) throw new UsageError(`invalid boolean value ${JSON.stringify(value)} for -${name}: parse error`);
       setAll(f, b);
+      given.add(f);
       continue;
     }
     if (value === undefined) {

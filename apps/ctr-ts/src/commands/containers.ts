@@ -49,13 +49,7 @@ const createCommand: Command = {
   argsUsage: '[flags] Image|RootFS CONTAINER [COMMAND] [ARG...]',
   flags: [...SNAPSHOTTER_FLAGS, ...CONTAINER_FLAGS],
   async action(ctx) {
-    let ref: string;
-    let id: string;
-    try {
-      ({ ref, id } = refAndId(ctx));
-    } catch (err) {
-      throw new CommandError(`${(err as Error).message}: invalid argument`);
-    }
+    const { ref, id } = refAndId(ctx, ': invalid argument');
     const opts = containerOptions(ctx, ref);
     await withConnection(ctx, (conn, namespace) => createContainer(conn, namespace, id, opts));
   },

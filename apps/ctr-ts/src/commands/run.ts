@@ -178,12 +178,15 @@ export function containerOptions(ctx: Context, ref: string): ContainerOptions {
 }
 
 /** The image ref and container ID of `run`/`containers create`, checked as ctr checks them. */
-export function refAndId(ctx: Context): { ref: string; id: string } {
-  if (ctx.isSet('config')) throw new CommandError('--config is not supported by ctr-ts');
+export function refAndId(ctx: Context, suffix = ''): { ref: string; id: string } {
+  if (ctx.isSet('config')) {
+    if (ctx.args.length > 1) throw new CommandError(`with spec config file, only container id should be provided${suffix}`);
+    throw new CommandError('--config is not supported by ctr-ts');
+  }
   const ref = ctx.args[0] ?? '';
   const id = ctx.args[1] ?? '';
-  if (ref === '') throw new CommandError('image ref must be provided');
-  if (id === '') throw new CommandError('container id must be provided');
+  if (ref === '') throw new CommandError(`image ref must be provided${suffix}`);
+  if (id === '') throw new CommandError(`container id must be provided${suffix}`);
   return { ref, id };
 }
 
