@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { StateRequest, StateResponse } from '@containerd-ts/api/runtime/task';
+import { DeleteRequest, DeleteResponse, StartRequest, StartResponse, StateRequest, StateResponse } from '@containerd-ts/api/runtime/task';
 import { TtrpcClient } from '@containerd-ts/ttrpc';
 import { formatRFC3339Nano, GO_ZERO_TIME } from '@containerd-ts/timestamp';
 import type { Command, Context } from '../cli.js';
@@ -70,9 +70,40 @@ const stateCommand: Command = {
   },
 };
 
+/** A shim error as ctr prints it (the ttrpc status message). */
+async function withShim<T>(ctx: Context, f: (client: TtrpcClient) => Promise<T>): Promise<T> {
+  const client = await dialShim(ctx);
+  try {
+    return await f(client);
+  } finally {
+    client.close();
+  }
+}
+
+const startCommand: Command = {
+  name: 'start',
+  usage: 'start a container with a task',
+  async action(ctx) {
+    await withShim(ctx, (client) =>
+      client.callMessage(SERVICE, 'Start', StartRequest.fromPartial({ id: ctx.args[0] ?? '' }), { request: StartRequest, response: StartResponse }),
+    );
+  },
+};
+
+const deleteCommand: Command = {
+  name: 'delete',
+  usage: 'delete a container with a task',
+  async action(ctx) {
+    const r = await withShim(ctx, (client) =>
+      client.callMessage(SERVICE, 'Delete', DeleteRequest.fromPartial({ id: ctx.args[0] ?? '' }), { request: DeleteRequest, response: DeleteResponse }),
+    );
+    ctx.out(`container deleted and returned exit status ${r.exitStatus}\n`);
+  },
+};
+
 export const shimCommand: Command = {
   name: 'shim',
   usage: 'interact with a shim directly',
   flags: [{ name: 'id', type: 'string', usage: 'container id' }],
-  subcommands: [stateCommand],
+  subcommands: [deleteCommand, startCommand, stateCommand],
 };

@@ -21,7 +21,7 @@ import type { Command, Context } from '../cli.js';
 import { ExitError } from '../cli.js';
 import { CommandError } from '../context.js';
 import { TabWriter } from '../tabwriter.js';
-import { attachAndWait, noPivotOptions, processStreams, rawTerminal, releaseStdin, withConnection, writePidFile } from './run.js';
+import { attachAndWait, processStreams, rawTerminal, releaseStdin, withConnection, writePidFile } from './run.js';
 
 /** Status.String() of Go's generated enum. */
 const statusName = (s: Status) => Status[s] ?? String(s);
@@ -75,7 +75,6 @@ const startCommand: Command = {
     FIFO_DIR,
     { name: 'pid-file', type: 'string', usage: "file path to write the task's pid" },
     { name: 'detach', aliases: ['d'], type: 'bool', usage: 'detach from the task after it has started execution' },
-    { name: 'no-pivot', type: 'bool', usage: 'disable use of pivot-root (linux only)' },
   ],
   async action(ctx) {
     const id = requireId(ctx);
@@ -90,7 +89,7 @@ const startCommand: Command = {
       let io: FifoIO | undefined;
       try {
         if (!ctx.bool('null-io')) io = await FifoIO.create(id, { fifoDir: ctx.string('fifo-dir'), terminal: tty, streams: processStreams(tty) });
-        const task = await Task.create(conn, id, io?.paths ?? { stdin: '', stdout: '', stderr: '', terminal: false }, {}, noPivotOptions(ctx));
+        const task = await Task.create(conn, id, io?.paths ?? { stdin: '', stdout: '', stderr: '', terminal: false });
         const pidFile = ctx.isSet('pid-file') ? ctx.string('pid-file') : undefined;
         if (detach) {
           if (pidFile) await writePidFile(pidFile, task.pid);
