@@ -36,7 +36,6 @@ export class FifoIO {
   private fds: { stdin?: number; stdout?: number; stderr?: number } = {};
   private sockets: Socket[] = [];
   private copies: Promise<void>[] = [];
-  private stdinDone: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
@@ -119,20 +118,16 @@ export class FifoIO {
       const sock = new Socket({ fd: inFd, readable: false, writable: true });
       this.sockets.push(sock);
       sock.on('error', () => {});
-      this.stdinDone = new Promise<void>((resolve) => {
-        const finish = () => {
-          from.unpipe(sock);
-          sock.end(() => {
-            sock.destroy();
-            Promise.resolve(onStdinEnd?.())
-              .catch(() => {})
-              .finally(resolve);
-          });
-        };
-        from.once('end', finish);
-        from.once('error', finish);
-        from.pipe(sock, { end: false });
-      });
+      const finish = () => {
+        from.unpipe(sock);
+        sock.end(() => {
+          sock.destroy();
+          Promise.resolve(onStdinEnd?.()).catch(() => {});
+        });
+      };
+      from.once('end', finish);
+      from.once('error', finish);
+      from.pipe(sock, { end: false });
     }
   }
 
@@ -174,7 +169,7 @@ export async function attachFifos(paths: StdioPaths, streams: Streams): Promise<
   if (paths.stdin && streams.stdin) fds.stdin = openSync(paths.stdin, constants.O_RDWR | constants.O_NONBLOCK);
   if (paths.stdout && streams.stdout) fds.stdout = openSync(paths.stdout, constants.O_RDONLY | constants.O_NONBLOCK);
   if (paths.stderr && streams.stderr) fds.stderr = openSync(paths.stderr, constants.O_RDONLY | constants.O_NONBLOCK);
-  Object.assign(io, { dir: '', paths, streams, fds, sockets: [], copies: [], stdinDone: Promise.resolve() });
+  Object.assign(io, { dir: '', paths, streams, fds, sockets: [], copies: [] });
   return io;
 }
 

@@ -193,7 +193,7 @@ const resourcesOf = (s: Spec): Resources => {
 export function replaceOrAppendEnv(defaults: readonly string[], overrides: readonly string[]): string[] {
   const results = [...defaults];
   const index = new Map<string, number>();
-  defaults.forEach((e, i) => index.set(e.split('=')[0]!, i));
+  for (const [i, e] of defaults.entries()) index.set(e.split('=')[0]!, i);
   for (const v of overrides) {
     if (!v.includes('=')) {
       const i = index.get(v);
