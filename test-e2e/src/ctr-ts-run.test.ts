@@ -183,7 +183,7 @@ describe('ctr-ts run, containers, tasks: the same session as ctr on containerd-t
   }, 180_000);
 
   afterAll(async () => {
-    const names = ['echo', 'exit', 'env', 'ro', 'bind', 'net', 'lim', 'full', 'plain', 'svc', 'det', 'bad', 'x', 'tty'];
+    const names = ['echo', 'exit', 'env', 'ro', 'bind', 'net', 'lim', 'full', 'plain', 'cfg', 'svc', 'det', 'bad', 'x', 'tty', 'ttyd', 'hi', 'three', 'cat', 'shim'];
     for (const d of daemons) {
       for (const client of ['ctr', 'ctr-ts'] as const) {
         await removeContainers(
@@ -234,6 +234,37 @@ describe('ctr-ts run, containers, tasks: the same session as ctr on containerd-t
     expect(await leftovers(ts, tsDaemon.namespaces['ctr-ts'], [])).toEqual([]);
     expect(fifosOf(tagOf('ctr-ts'))).toEqual([]);
   }, 600_000);
+
+  it('run -t and tasks exec -t run the process on a pty, as ctr does', async () => {
+    for (const d of daemons) {
+      const inPty = (client: Client, command: string) => {
+        const bin = client === 'ctr' ? 'ctr' : ctrTs;
+        return run('script', ['-qec', `${bin} -a ${d.socket} -n ${d.namespaces[client]} ${command.replaceAll('{id}', tagOf(client))}`, '/dev/null'], {
+          timeoutMs: 60_000,
+        });
+      };
+      // The processes sleep first: ctr logs an error when one is gone before its pty is resized.
+      for (const command of [
+        `run --rm -t ${image.ref} tty-{id} sh -c 'sleep 1; tty; stty size; exit 5'`,
+        `run -d -t ${image.ref} ttyd-{id} sleep 1000`,
+        `tasks exec -t --exec-id t1 ttyd-{id} sh -c 'sleep 1; tty; echo $TERM'`,
+        'tasks kill -s KILL ttyd-{id}',
+      ]) {
+        const a = await inPty('ctr', command);
+        const b = await inPty('ctr-ts', command);
+        expect(normalize(b, 'ctr-ts', d, { args: [] }), `${d.name}: ${command}`).toBe(normalize(a, 'ctr', d, { args: [] }));
+      }
+      for (const client of ['ctr', 'ctr-ts'] as const) {
+        await waitStopped(client, d, 'ttyd-{id}', image.ref);
+        await runStep(client, d, { args: ['tasks', 'delete', 'ttyd-{id}'] }, image.ref);
+        await runStep(client, d, { args: ['containers', 'rm', 'ttyd-{id}'] }, image.ref);
+      }
+      const first = await inPty('ctr-ts', `run --rm -t ${image.ref} tty-{id} tty`);
+      expect(first.stdout, d.name).toContain('/dev/pts/0');
+    }
+    expect(await leftovers(ts, daemons[0]!.namespaces['ctr-ts'], [])).toEqual([]);
+    expect(fifosOf(tagOf('ctr-ts'))).toEqual([]);
+  }, 180_000);
 
   it('oci spec prints what ctr prints, byte for byte', async () => {
     for (const ns of ['default', `spec-${pid}`]) {
