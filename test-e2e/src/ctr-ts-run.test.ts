@@ -199,7 +199,7 @@ describe('ctr-ts run, containers, tasks: the same session as ctr on containerd-t
   }, 180_000);
 
   afterAll(async () => {
-    const names = ['echo', 'exit', 'env', 'ro', 'bind', 'net', 'lim', 'full', 'plain', 'cfg', 'att', 'svc', 'det', 'bad', 'x', 'tty', 'ttyd', 'hi', 'three', 'cat', 'shim'];
+    const names = ['echo', 'exit', 'env', 'ro', 'bind', 'net', 'lim', 'full', 'plain', 'cfg', 'att', 'svc', 'det', 'bad', 'x', 'tty', 'ttyd', 'hi', 'three', 'cat', 'miss', 'shim'];
     for (const d of daemons) {
       for (const client of ['ctr', 'ctr-ts'] as const) {
         await removeContainers(
@@ -226,6 +226,13 @@ describe('ctr-ts run, containers, tasks: the same session as ctr on containerd-t
       expect(three, d.name).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
       const stdin = await run(ctrTs, ['-a', d.socket, '-n', ns, 'run', '--rm', image.ref, `cat-${tagOf('ctr-ts')}`, 'cat'], { input: 'piped in\n' });
       expect(stdin, d.name).toEqual({ code: 0, stdout: 'piped in\n', stderr: '' });
+      // A task that cannot be created: one line, exit 1, and (unlike ctr) no container left.
+      const missing = await run(ctrTs, ['-a', d.socket, '-n', ns, 'run', '--rm', image.ref, `miss-${tagOf('ctr-ts')}`, '/bin/nonexistent'], { input: '' });
+      expect(missing.code, d.name).toBe(1);
+      expect(missing.stderr.trim().split('\n'), d.name).toHaveLength(1);
+      expect(missing.stderr, d.name).toContain('/bin/nonexistent');
+      const listed = await run(ctrTs, ['-a', d.socket, '-n', ns, 'containers', 'ls', '-q']);
+      expect(listed.stdout, d.name).toBe('');
     }
   }, 120_000);
 
@@ -281,6 +288,33 @@ describe('ctr-ts run, containers, tasks: the same session as ctr on containerd-t
     expect(await leftovers(ts, daemons[0]!.namespaces['ctr-ts'], [])).toEqual([]);
     expect(fifosOf(tagOf('ctr-ts'))).toEqual([]);
   }, 180_000);
+
+  it('--help of run, containers, tasks, oci and shim commands is ctr’s', async () => {
+    const commands = [
+      ['run'],
+      ['containers', 'create'],
+      ['containers', 'info'],
+      ['containers', 'label'],
+      ['containers', 'rm'],
+      ['tasks', 'start'],
+      ['tasks', 'kill'],
+      ['tasks', 'ps'],
+      ['tasks', 'exec'],
+      ['tasks', 'delete'],
+      ['tasks', 'pause'],
+      ['tasks', 'resume'],
+      ['tasks', 'metrics'],
+      ['tasks', 'attach'],
+      ['oci'],
+      ['oci', 'spec'],
+      ['shim', 'state'],
+    ];
+    for (const args of commands) {
+      const a = await run('ctr', [...args, '--help']);
+      const b = await run(ctrTs, [...args, '--help']);
+      expect({ ...b, stdout: b.stdout.replace(/\bctr-ts (?=[a-z])/g, 'ctr ') }, args.join(' ')).toEqual(a);
+    }
+  });
 
   it('oci spec prints what ctr prints, byte for byte', async () => {
     for (const ns of ['default', `spec-${pid}`]) {
