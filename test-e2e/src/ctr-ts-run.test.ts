@@ -8,6 +8,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Connection, FifoIO, Task, createContainer, deleteContainer, subscribeEvents } from '@containerd-ts/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ImageSource, leftovers, pullInto, removeContainers, serveBusybox } from './containers-run.js';
 import { type RunResult, type StartedDaemon, ctrTs, run, startDaemon, startReference } from './harness.js';
@@ -199,7 +201,7 @@ describe('ctr-ts run, containers, tasks: the same session as ctr on containerd-t
   }, 180_000);
 
   afterAll(async () => {
-    const names = ['echo', 'exit', 'env', 'ro', 'bind', 'net', 'lim', 'full', 'plain', 'cfg', 'att', 'svc', 'det', 'bad', 'x', 'tty', 'ttyd', 'hi', 'three', 'cat', 'miss', 'shim'];
+    const names = ['echo', 'exit', 'env', 'ro', 'bind', 'net', 'lim', 'full', 'plain', 'cfg', 'att', 'svc', 'det', 'bad', 'x', 'tty', 'ttyd', 'hi', 'three', 'cat', 'miss', 'lib', 'shim'];
     for (const d of daemons) {
       for (const client of ['ctr', 'ctr-ts'] as const) {
         await removeContainers(
@@ -315,6 +317,51 @@ describe('ctr-ts run, containers, tasks: the same session as ctr on containerd-t
       expect({ ...b, stdout: b.stdout.replace(/\bctr-ts (?=[a-z])/g, 'ctr ') }, args.join(' ')).toEqual(a);
     }
   });
+
+  it('the client library runs a container and reports its events on both daemons', async () => {
+    for (const d of daemons) {
+      const ns = d.namespaces['ctr-ts'];
+      const id = `lib-${tagOf('ctr-ts')}`;
+      const conn = new Connection(d.socket, { namespace: ns });
+      const ac = new AbortController();
+      const topics: string[] = [];
+      const exits: unknown[] = [];
+      const following = (async () => {
+        for await (const e of subscribeEvents(conn, [`namespace==${ns}`], { signal: ac.signal })) {
+          topics.push(e.topic);
+          if (e.topic === '/tasks/exit') exits.push(e.event);
+        }
+      })().catch(() => {});
+      try {
+        await new Promise((r) => setTimeout(r, 200));
+        await createContainer(conn, ns, id, { image: image.ref, args: ['sh', '-c', 'echo lib; exit 2'], cpuShares: 1024 });
+        const out = new PassThrough();
+        let text = '';
+        out.on('data', (c: Buffer) => (text += c.toString()));
+        const io = await FifoIO.create(id, { streams: { stdout: out } });
+        const task = await Task.create(conn, id, io.paths);
+        io.start();
+        const exited = task.wait();
+        await task.start();
+        const status = await exited;
+        await io.wait();
+        await io.close();
+        expect(existsSync(io.dir), d.name).toBe(false);
+        expect((await task.delete()).code, d.name).toBe(2);
+        await deleteContainer(conn, id);
+        expect({ code: status.code, text }, d.name).toEqual({ code: 2, text: 'lib\n' });
+        for (let i = 0; i < 50 && !topics.includes('/containers/delete'); i++) await new Promise((r) => setTimeout(r, 100));
+        // The snapshot's prepare and remove come in between.
+        expect(topics.filter((t) => !t.startsWith('/snapshot/')), d.name).toEqual(['/containers/create', '/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete', '/containers/delete']);
+        expect(topics.filter((t) => t.startsWith('/snapshot/')), d.name).toEqual(['/snapshot/prepare', '/snapshot/remove']);
+        expect(exits, d.name).toEqual([expect.objectContaining({ containerId: id, exitStatus: 2 })]);
+      } finally {
+        ac.abort();
+        await following;
+        conn.close();
+      }
+    }
+  }, 120_000);
 
   it('oci spec prints what ctr prints, byte for byte', async () => {
     for (const ns of ['default', `spec-${pid}`]) {

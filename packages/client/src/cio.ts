@@ -56,8 +56,9 @@ export class FifoIO {
     const s = opts.streams;
     const paths: StdioPaths = {
       stdin: s.stdin ? join(dir, `${id}-stdin`) : '',
-      stdout: s.stdout ? join(dir, `${id}-stdout`) : '',
-      stderr: s.stderr && !terminal ? join(dir, `${id}-stderr`) : '',
+      // The shim opens stdout and stderr whatever the caller wants: what nobody reads is drained.
+      stdout: join(dir, `${id}-stdout`),
+      stderr: terminal ? '' : join(dir, `${id}-stderr`),
       terminal,
     };
     const io = new FifoIO(dir, paths, s);
@@ -93,15 +94,15 @@ export class FifoIO {
       return fd;
     };
     const out = (fd: number | undefined, to: Writable | undefined) => {
-      if (fd === undefined || !to) return;
+      if (fd === undefined) return;
       const sock = new Socket({ fd, readable: true, writable: false });
       this.sockets.push(sock);
       this.copies.push(
         new Promise<void>((resolve) => {
           sock.on('data', (chunk: Buffer) => {
-            if (!to.write(chunk)) {
+            if (to && !to.write(chunk)) {
               sock.pause();
-              to.once('drain', () => sock.resume());
+              to?.once('drain', () => sock.resume());
             }
           });
           sock.once('end', () => resolve());
@@ -110,8 +111,8 @@ export class FifoIO {
         }),
       );
     };
-    out(this.streams.stdout ? take('stdout') : undefined, this.streams.stdout);
-    out(this.streams.stderr ? take('stderr') : undefined, this.streams.stderr);
+    out(take('stdout'), this.streams.stdout);
+    out(take('stderr'), this.streams.stderr);
     const from = this.streams.stdin;
     const inFd = from ? take('stdin') : undefined;
     if (inFd !== undefined && from) {

@@ -10,7 +10,8 @@ import { ImagesService } from '@containerd-ts/api/services/images';
 import { NamespacesService } from '@containerd-ts/api/services/namespaces';
 import { Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
 import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
-import { isNotFound } from '@containerd-ts/errdefs';
+import { failedPrecondition, isNotFound } from '@containerd-ts/errdefs';
+import { TasksService } from '@containerd-ts/api/services/tasks';
 import type { CallContext, Connection } from './connection.js';
 import { readContent } from './content.js';
 import { type Descriptor, chainId } from './images.js';
@@ -258,15 +259,24 @@ export function containerSpec(c: Container): Spec | undefined {
   return JSON.parse(Buffer.from(c.spec.value).toString()) as Spec;
 }
 
-/** container.Delete with WithSnapshotCleanup: the record, then its snapshot (unless `keepSnapshot`). */
+/**
+ * container.Delete with WithSnapshotCleanup: refused while the container has a task
+ * (`cannot delete running task <id>: failed precondition`); its snapshot is removed (unless
+ * `keepSnapshot`), then the record.
+ */
 export async function deleteContainer(conn: Connection, id: string, opts: { keepSnapshot?: boolean } = {}, ctx: CallContext = {}): Promise<void> {
+  const hasTask = await conn.unary(TasksService.get, { containerId: id, execId: '' }, ctx).then(
+    () => true,
+    () => false,
+  );
+  if (hasTask) throw failedPrecondition(`cannot delete running task ${id}`);
   const c = await getContainer(conn, id, ctx);
-  await conn.unary(ContainersService.delete, { id }, ctx);
   if (!opts.keepSnapshot && c.snapshotter && c.snapshotKey) {
     await conn.unary(SnapshotsService.remove, { snapshotter: c.snapshotter, key: c.snapshotKey }, ctx).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
   }
+  await conn.unary(ContainersService.delete, { id }, ctx);
 }
 
 export { replaceOrAppendEnv };

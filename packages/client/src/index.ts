@@ -53,3 +53,4 @@ export {
 export * as spec from './spec.js';
 export { type Spec, canonicalSpec, defaultSpec, formatSpec, marshalSpec, parseMountFlag, SPEC_TYPE_URL, OCI_VERSION } from './spec.js';
 export { type ExitStatus, PROCESS_TYPE_URL, Task, parseSignal, statusString } from './task.js';
+export { type Envelope, subscribeEvents } from './events.js';
