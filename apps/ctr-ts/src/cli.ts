@@ -5,7 +5,7 @@
 // the positionals of a leaf command as urfave does, and its error messages and exit codes.
 import { TabWriter } from './tabwriter.js';
 
-export type FlagType = 'bool' | 'string' | 'int' | 'duration' | 'string-slice';
+export type FlagType = 'bool' | 'string' | 'int' | 'float' | 'duration' | 'string-slice';
 export type FlagValue = boolean | string | number | string[];
 
 export interface Flag {
@@ -17,6 +17,8 @@ export interface Flag {
   value?: string | number | string[];
   /** Environment variable that sets the default. */
   env?: string;
+  /** The command fails with its help and `Required flag "<name>" not set` without it. */
+  required?: boolean;
 }
 
 export interface Command {
@@ -28,6 +30,8 @@ export interface Command {
   description?: string;
   flags?: Flag[];
   subcommands?: Command[];
+  /** Flags after the first positional are arguments, not flags (urfave's SkipArgReorder). */
+  skipArgReorder?: boolean;
   /** The command prints a table: it gets `--format table|json` and prints through `ctx.table`. */
   table?: boolean;
   action?: (ctx: Context) => Promise<void> | void;
@@ -116,7 +120,10 @@ function parseGoInt(v: string): number | undefined {
 
 /** One flag as urfave prints it in OPTIONS: names, placeholder, usage, default, env var. */
 export function flagHelpLine(f: Flag): string {
-  const placeholder = f.type === 'bool' ? '' : ' value';
+  // urfave's unquoteUsage: a `name` in backquotes is the placeholder, printed without them.
+  const quoted = /`([^`]*)`/.exec(f.usage);
+  const usage = quoted ? f.usage.replace(/`/g, '') : f.usage;
+  const placeholder = f.type === 'bool' ? '' : ` ${quoted ? quoted[1] : 'value'}`;
   const names = namesOf(f)
     .map((n) => `${n.length === 1 ? '-' : '--'}${n}${placeholder}`)
     .join(', ');
@@ -126,10 +133,10 @@ export function flagHelpLine(f: Flag): string {
     if (vals.length > 0) def = ` (default: ${vals.map((s) => JSON.stringify(s)).join(', ')})`;
   } else if (f.type === 'string') {
     if (f.value !== undefined && f.value !== '') def = ` (default: ${JSON.stringify(f.value)})`;
-  } else if (f.type === 'int') def = ` (default: ${(f.value as number | undefined) ?? 0})`;
+  } else if (f.type === 'int' || f.type === 'float') def = ` (default: ${(f.value as number | undefined) ?? 0})`;
   else if (f.type === 'duration') def = ` (default: ${goDuration((f.value as number | undefined) ?? 0)})`;
   const env = f.env ? ` [$${f.env}]` : '';
-  return `${names}\t${`${f.usage}${def}`.trim()}${env}`;
+  return `${names}\t${`${usage}${def}`.trim()}${env}`;
 }
 
 const flagsOf = (c: Command): Flag[] => [...(c.flags ?? []), ...(c.table ? [FORMAT_FLAG] : [])];
@@ -176,6 +183,8 @@ export function appHelp(app: App): string {
 interface Parsed {
   values: Map<string, FlagValue>;
   args: string[];
+  /** Names (and aliases) of the flags given on the command line. */
+  given?: Set<string>;
 }
 
 /** urfave's reorderArgs: the command's own flags (and the value after each) go first. */
@@ -229,6 +238,9 @@ export function parseFlags(flags: readonly Flag[], argv: readonly string[], env:
         v = n ?? (f.value as number | undefined) ?? 0;
         break;
       }
+      case 'float':
+        v = fromEnv !== undefined && fromEnv !== '' && Number.isFinite(Number(fromEnv)) ? Number(fromEnv) : ((f.value as number | undefined) ?? 0);
+        break;
       case 'duration':
         if (fromEnv !== undefined && fromEnv !== '') {
           try {
@@ -275,6 +287,7 @@ export function parseFlags(flags: readonly Flag[], argv: readonly string[], env:
       const b = value === undefined ? true : parseGoBool(value);
       if (b === undefined) throw new UsageError(`invalid boolean value ${JSON.stringify(value)} for -${name}: parse error`);
       setAll(f, b);
+      given.add(f);
       continue;
     }
     if (value === undefined) {
@@ -289,6 +302,12 @@ export function parseFlags(flags: readonly Flag[], argv: readonly string[], env:
       case 'int': {
         const n = parseGoInt(value);
         if (n === undefined) throw invalid();
+        setAll(f, n);
+        break;
+      }
+      case 'float': {
+        const n = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(value) ? Number(value) : Number.NaN;
+        if (Number.isNaN(n)) throw invalid();
         setAll(f, n);
         break;
       }
@@ -308,7 +327,7 @@ export function parseFlags(flags: readonly Flag[], argv: readonly string[], env:
     }
     given.add(f);
   }
-  return { values, args };
+  return { values, args, given: new Set([...given].flatMap(namesOf)) };
 }
 
 /** A table as ctr prints it, and the rows as JSON objects for `--format json`. */
@@ -332,7 +351,13 @@ export class Context {
     private readonly values: Map<string, FlagValue>,
     readonly parent: Context | undefined,
     readonly out: (s: string) => void,
+    private readonly given: Set<string> = new Set(),
   ) {}
+
+  /** Whether the flag was given on this command's command line (urfave's IsSet). */
+  isSet(name: string): boolean {
+    return this.given.has(name);
+  }
 
   /** A flag of this command or, failing that, of the nearest enclosing command that has it. */
   private lookup(name: string): FlagValue | undefined {
@@ -423,14 +448,20 @@ async function runCommand(parent: Context, c: Command, argv: string[], helpName:
   const help = () => (isGroup ? groupHelp(c, helpName) : commandHelp(c, helpName));
   let parsed: Parsed;
   try {
-    parsed = parseFlags(flags, isGroup ? argv : reorderArgs(flags, argv));
+    parsed = parseFlags(flags, isGroup || c.skipArgReorder ? argv : reorderArgs(flags, argv));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     parent.out(`${isGroup ? 'Incorrect Usage.' : 'Incorrect Usage:'} ${err.message}\n\n${help()}`);
     throw err;
   }
-  const ctx = new Context(parent.app, c, helpName, parsed.args, parsed.values, parent, parent.out);
+  const ctx = new Context(parent.app, c, helpName, parsed.args, parsed.values, parent, parent.out, parsed.given);
   if (ctx.bool('help')) return ctx.out(help());
+  // urfave's checkRequiredFlags: the help, then the missing flags as the error.
+  const missing = flags.filter((f) => f.required && !ctx.isSet(f.name)).map((f) => f.name);
+  if (missing.length > 0) {
+    ctx.out(help());
+    throw new Error(missing.length === 1 ? `Required flag "${missing[0]}" not set` : `Required flags "${missing.join(', ')}" not set`);
+  }
   if (c.table) {
     const format = parsed.values.get('format');
     if (format !== 'table' && format !== 'json') throw new UsageError(`unknown format ${JSON.stringify(format)}: table or json`);

@@ -1,15 +1,19 @@
 #!/usr/bin/env node
 // ctr-ts: the containerd-ts CLI. Commands, global flags, help and output follow containerd's ctr.
 import { type App, ExitError, runApp } from './cli.js';
-import { containersCommand, tasksCommand } from './commands/containers.js';
+import { containersCommand } from './commands/containers.js';
 import { contentCommand } from './commands/content.js';
 import { eventsCommand } from './commands/events.js';
 import { gcCommand } from './commands/gc.js';
 import { imagesCommand } from './commands/images.js';
 import { leasesCommand } from './commands/leases.js';
 import { namespacesCommand } from './commands/namespaces.js';
+import { ociCommand } from './commands/oci.js';
 import { pluginsCommand } from './commands/plugins.js';
+import { runCommand } from './commands/run.js';
+import { shimCommand } from './commands/shim.js';
 import { snapshotsCommand } from './commands/snapshots.js';
+import { tasksCommand } from './commands/tasks.js';
 import { CLIENT_REVISION, CLIENT_VERSION, versionCommand } from './commands/version.js';
 import { DEFAULT_ADDRESS } from './context.js';
 
@@ -29,12 +33,28 @@ can also be printed as JSON (--format json).`,
     { name: 'connect-timeout', type: 'duration', usage: 'timeout for connecting to containerd' },
     { name: 'namespace', aliases: ['n'], type: 'string', usage: 'namespace to use with commands', value: 'default', env: 'CONTAINERD_NAMESPACE' },
   ],
-  subcommands: [pluginsCommand, versionCommand, containersCommand, contentCommand, eventsCommand, imagesCommand, leasesCommand, namespacesCommand, snapshotsCommand, tasksCommand, gcCommand],
+  subcommands: [
+    pluginsCommand,
+    versionCommand,
+    containersCommand,
+    contentCommand,
+    eventsCommand,
+    imagesCommand,
+    leasesCommand,
+    namespacesCommand,
+    runCommand,
+    snapshotsCommand,
+    tasksCommand,
+    ociCommand,
+    shimCommand,
+    gcCommand,
+  ],
 };
 
 runApp(app, process.argv.slice(2), (s) => process.stdout.write(s)).catch((err: unknown) => {
   if (err instanceof ExitError) {
-    process.stderr.write(`${err.message}\n`);
+    // An exit status with no message (a container's exit code) prints nothing, as urfave.
+    if (err.message !== '') process.stderr.write(`${err.message}\n`);
     process.exit(err.exitCode);
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -66,3 +66,24 @@ export {
 export { type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
 export { type PushEvent, type PushOptions, pushImage } from './push.js';
+export { DEFAULT_FIFO_DIR, FifoIO, type StdioPaths, type Streams, attachFifos, removeFifos } from './cio.js';
+export {
+  type ContainerOptions,
+  DEFAULT_RUNTIME,
+  DEFAULT_SNAPSHOTTER,
+  DEFAULT_SNAPSHOTTER_LABEL,
+  STOP_SIGNAL_LABEL,
+  containerSpec,
+  createContainer,
+  deleteContainer,
+  generateContainerSpec,
+  getContainer,
+  imageConfig,
+  resolveSnapshotter,
+  runcOptionsAny,
+  snapshotReader,
+} from './container.js';
+export * as spec from './spec.js';
+export { type Spec, canonicalSpec, defaultSpec, formatSpec, marshalSpec, parseMountFlag, SPEC_TYPE_URL, OCI_VERSION } from './spec.js';
+export { type ExitStatus, PROCESS_TYPE_URL, Task, parseSignal, statusString } from './task.js';
+export { type Envelope, subscribeEvents } from './events.js';

@@ -1,22 +1,159 @@
-// ctr-ts containers ls and tasks ls: the rows ctr prints (and `--format json`).
-import { ContainersService } from '@containerd-ts/api/services/containers';
-import { TasksService } from '@containerd-ts/api/services/tasks';
-import { Status } from '@containerd-ts/api/types/task';
+// ctr-ts containers: create, delete, info, list and label, with ctr's output (`info` prints
+// the record as ctr's PrintAsJSON does, the spec decoded) and `--format json` for `ls`.
+import { type Container, ContainersService } from '@containerd-ts/api/services/containers';
+import { Task, canonicalSpec, containerSpec, createContainer, deleteContainer, getContainer, statusString } from '@containerd-ts/client';
+import { isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
-import type { Command, Context } from '../cli.js';
-import { connect, globalOptions } from '../context.js';
-import { TabWriter } from '../tabwriter.js';
+import type { Command } from '../cli.js';
+import { CommandError } from '../context.js';
+import { CONTAINER_FLAGS, SNAPSHOTTER_FLAGS, containerOptions, labelArgs, refAndId, withConnection } from './run.js';
 
-async function withConn<T>(ctx: Context, f: (conn: Awaited<ReturnType<typeof connect>>) => Promise<T>): Promise<T> {
-  const conn = await connect(globalOptions(ctx));
-  try {
-    return await f(conn);
-  } finally {
-    conn.close();
-  }
+/** encoding/json's escaping of <, >, & (and U+2028/9) in a JSON text. */
+const goEscape = (json: string) => json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+const sortedMap = (m: Record<string, string> | undefined) =>
+  m && Object.keys(m).length > 0 ? Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : null;
+
+/** A gogo types.Any as encoding/json writes it (`type_url`, base64 `value`, both omitempty). */
+const anyJson = (a: { typeUrl: string; value: Uint8Array } | undefined) => {
+  if (!a) return null;
+  const out: Record<string, string> = {};
+  if (a.typeUrl) out.type_url = a.typeUrl;
+  if (a.value && a.value.length > 0) out.value = Buffer.from(a.value).toString('base64');
+  return out;
+};
+
+/** containers.Container as ctr's `containers info` prints it. */
+export function containerInfoJson(c: Container): string {
+  const spec = containerSpec(c);
+  const extensions = Object.keys(c.extensions ?? {}).length > 0 ? Object.fromEntries(Object.entries(c.extensions).map(([k, v]) => [k, anyJson(v as { typeUrl: string; value: Uint8Array })])) : null;
+  const obj: Record<string, unknown> = {
+    ID: c.id,
+    Labels: sortedMap(c.labels),
+    Image: c.image,
+    Runtime: { Name: c.runtime?.name ?? '', Options: anyJson(c.runtime?.options) },
+    ...(spec ? {} : { Spec: anyJson(c.spec) }),
+    SnapshotKey: c.snapshotKey,
+    Snapshotter: c.snapshotter,
+    CreatedAt: formatRFC3339Nano(c.createdAt ?? GO_ZERO_TIME),
+    UpdatedAt: formatRFC3339Nano(c.updatedAt ?? GO_ZERO_TIME),
+    Extensions: extensions,
+  };
+  if (spec) obj.Spec = canonicalSpec(spec);
+  return goEscape(JSON.stringify(obj, null, 4));
 }
 
-const containersList: Command = {
+const createCommand: Command = {
+  name: 'create',
+  usage: 'create container',
+  argsUsage: '[flags] Image|RootFS CONTAINER [COMMAND] [ARG...]',
+  flags: [...SNAPSHOTTER_FLAGS, ...CONTAINER_FLAGS],
+  async action(ctx) {
+    const { ref, id } = refAndId(ctx, ': invalid argument');
+    const opts = containerOptions(ctx, ref);
+    await withConnection(ctx, (conn, namespace) => createContainer(conn, namespace, id, opts));
+  },
+};
+
+const deleteCommand: Command = {
+  name: 'delete',
+  aliases: ['del', 'remove', 'rm'],
+  usage: 'delete one or more existing containers',
+  argsUsage: '[flags] CONTAINER [CONTAINER, ...]',
+  flags: [{ name: 'keep-snapshot', type: 'bool', usage: 'do not clean up snapshot with container' }],
+  async action(ctx) {
+    await withConnection(ctx, async (conn) => {
+      if (ctx.args.length === 0) throw new CommandError('must specify at least one container to delete: invalid argument');
+      let first: Error | undefined;
+      for (const id of ctx.args) {
+        try {
+          await getContainer(conn, id);
+          let task: Awaited<ReturnType<typeof Task.load>> | undefined;
+          try {
+            task = await Task.load(conn, id);
+          } catch (err) {
+            if (!isNotFound(err) && (err as { kind?: string }).kind !== 'not-found') throw err;
+          }
+          if (task) {
+            const status = statusString(task.process.status);
+            if (status !== 'stopped' && status !== 'created') throw new Error(`cannot delete a non stopped container: {${status} ${task.process.exitStatus} ${goTime(task.process.exitedAt)}}`);
+            await task.delete();
+          }
+          await deleteContainer(conn, id, { keepSnapshot: ctx.bool('keep-snapshot') });
+        } catch (err) {
+          first ??= err as Error;
+          const msg = (err as Error).message;
+          process.stderr.write(`time="${logTime()}" level=error msg="failed to delete container \\"${id}\\"" error=${quoteLogValue(msg)}\n`);
+        }
+      }
+      if (first) throw first;
+    });
+  },
+};
+
+/** A time as Go's %v prints a time.Time in a struct (`0001-01-01 00:00:00 +0000 UTC`). */
+function goTime(t: { seconds: number | bigint; nanos: number } | undefined): string {
+  if (!t || (Number(t.seconds) === GO_ZERO_TIME.seconds && t.nanos === 0) || Number(t.seconds) <= 0) return '0001-01-01 00:00:00 +0000 UTC';
+  const d = new Date(Number(t.seconds) * 1000);
+  const base = d.toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, '');
+  const frac = t.nanos ? `.${String(t.nanos).padStart(9, '0').replace(/0+$/, '')}` : '';
+  return `${base}${frac} +0000 UTC`;
+}
+
+/** logrus's text time (RFC3339 in local time, seconds precision). */
+function logTime(): string {
+  const d = new Date();
+  const off = -d.getTimezoneOffset();
+  const local = new Date(d.getTime() + off * 60_000).toISOString().replace(/\.\d{3}Z$/, '');
+  if (off === 0) return `${local}Z`;
+  const abs = Math.abs(off);
+  return `${local}${off > 0 ? '+' : '-'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+/** logrus quotes a value that needs it. */
+const quoteLogValue = (v: string) => (/^[A-Za-z0-9\-._/@^+]+$/.test(v) ? v : JSON.stringify(v));
+
+const infoCommand: Command = {
+  name: 'info',
+  usage: 'get info about a container',
+  argsUsage: 'CONTAINER',
+  flags: [{ name: 'spec', type: 'bool', usage: 'only display the spec' }],
+  async action(ctx) {
+    const id = ctx.args[0] ?? '';
+    if (id === '') throw new CommandError('container id must be provided: invalid argument');
+    const c = await withConnection(ctx, (conn) => getContainer(conn, id));
+    if (ctx.bool('spec')) {
+      const spec = containerSpec(c);
+      ctx.out(`${spec ? goEscape(JSON.stringify(canonicalSpec(spec), null, 4)) : 'null'}\n`);
+      return;
+    }
+    ctx.out(`${containerInfoJson(c)}\n`);
+  },
+};
+
+const labelCommand: Command = {
+  name: 'label',
+  usage: 'set and clear labels for a container',
+  argsUsage: '[flags] CONTAINER [<key>=<value>, ...]',
+  description: 'set and clear labels for a container',
+  async action(ctx) {
+    const id = ctx.args[0] ?? '';
+    if (id === '') throw new CommandError('container id must be provided: invalid argument');
+    const labels = labelArgs(ctx.args.slice(1));
+    const updated = await withConnection(ctx, async (conn) => {
+      await getContainer(conn, id);
+      const paths = Object.keys(labels).map((k) => `labels.${k}`);
+      const container = { id, labels, image: '', runtime: undefined, spec: undefined, snapshotter: '', snapshotKey: '', createdAt: undefined, updatedAt: undefined, extensions: {} };
+      const r = await conn.unary(ContainersService.update, { container, updateMask: paths });
+      return r.container?.labels ?? {};
+    });
+    ctx.out(`${Object.entries(updated)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}\n`);
+  },
+};
+
+const listCommand: Command = {
   name: 'list',
   aliases: ['ls'],
   usage: 'list containers',
@@ -24,7 +161,7 @@ const containersList: Command = {
   flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the container id' }],
   table: true,
   async action(ctx) {
-    const containers = await withConn(ctx, async (conn) => (await conn.unary(ContainersService.list, { filters: ctx.args })).containers);
+    const containers = await withConnection(ctx, async (conn) => (await conn.unary(ContainersService.list, { filters: ctx.args })).containers);
     if (ctx.bool('quiet')) {
       for (const c of containers) ctx.out(`${c.id}\n`);
       return;
@@ -49,44 +186,10 @@ const containersList: Command = {
   },
 };
 
-/** Status.String() of Go's generated enum. */
-const statusName = (s: Status) => Status[s] ?? String(s);
-
-const tasksList: Command = {
-  name: 'list',
-  aliases: ['ls'],
-  usage: 'list tasks',
-  argsUsage: '[flags]',
-  flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the task id' }],
-  table: true,
-  async action(ctx) {
-    const tasks = await withConn(ctx, async (conn) => (await conn.unary(TasksService.list, { filter: '' })).tasks);
-    if (ctx.bool('quiet')) {
-      for (const t of tasks) ctx.out(`${t.id}\n`);
-      return;
-    }
-    if (ctx.string('format') === 'json') {
-      ctx.out(`${JSON.stringify(tasks.map((t) => ({ id: t.id, pid: t.pid, status: statusName(t.status) })), null, 2)}\n`);
-      return;
-    }
-    // ctr ends the header with a tab and the rows without one.
-    const w = new TabWriter(4, 4, ' ', 8);
-    w.write('TASK\tPID\tSTATUS\t\n');
-    for (const t of tasks) w.write(`${t.id}\t${t.pid}\t${statusName(t.status)}\n`);
-    ctx.out(w.flush());
-  },
-};
-
 export const containersCommand: Command = {
   name: 'containers',
   aliases: ['c', 'container'],
   usage: 'manage containers',
-  subcommands: [containersList],
+  subcommands: [createCommand, deleteCommand, infoCommand, listCommand, labelCommand],
 };
 
-export const tasksCommand: Command = {
-  name: 'tasks',
-  aliases: ['t', 'task'],
-  usage: 'manage tasks',
-  subcommands: [tasksList],
-};
