@@ -33,3 +33,19 @@ export {
 } from './reference.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
 export { type PushEvent, type PushOptions, pushImage } from './push.js';
+export {
+  ANNOTATION_IMAGE_NAME,
+  ANNOTATION_REF_NAME,
+  type ExportOptions,
+  exportImages,
+} from './archive-export.js';
+export { type ImportOptions, importArchive, strictPlatformMatcher } from './archive-import.js';
+export {
+  type DockerReference,
+  InvalidDockerReferenceError,
+  familiarizeReference,
+  normalizeDockerReference,
+  ociReferenceName,
+  parseNormalizedNamed,
+  refTranslator,
+} from './archive-reference.js';
