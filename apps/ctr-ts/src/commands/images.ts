@@ -31,6 +31,7 @@ import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
 import { type Command, type Context, type Flag, goDuration } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js';
+import { imagesArchiveCommands } from './images-archive.js';
 import { labelArgs, logLine } from './namespaces.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -478,5 +479,15 @@ export const imagesCommand: Command = {
   name: 'images',
   aliases: ['image', 'i'],
   usage: 'manage images',
-  subcommands: [listCommand, pullCommand, pushCommand, removeCommand],
+  subcommands: [
+    imagesArchiveCommands.check,
+    imagesArchiveCommands.export,
+    imagesArchiveCommands.import,
+    listCommand,
+    pullCommand,
+    pushCommand,
+    removeCommand,
+    imagesArchiveCommands.tag,
+    imagesArchiveCommands.label,
+  ],
 };
