@@ -48,6 +48,13 @@ export function strictPlatformMatcher(want: Platform): (p: Platform) => boolean 
   };
 }
 
+/** A tar stream that ended inside an entry, in Go's words (io.ReadFull of the entry). */
+function truncated(err: unknown): Error {
+  const message = (err as Error).message;
+  if (/^Unexpected end of data/.test(message)) return new Error('failed to read expected number of bytes: unexpected EOF', { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /** The largest JSON file (oci-layout, manifest.json) read from an archive. */
 const JSON_LIMIT = 20 << 20;
 
@@ -219,14 +226,23 @@ async function importIndex(conn: Connection, source: AsyncIterable<Uint8Array> |
       // onUntarBlob: written as it passes, its digest taken on the way.
       const hash = createHash('sha256');
       const size = hdr.size ?? 0;
+      // A tar cut short is not a download to resume: the writer gets the error again if it retries.
+      let broken: Error | undefined;
       try {
         await writeBlob(
           conn,
-          async (offset) =>
-            (async function* () {
+          async (offset) => {
+            if (broken) throw broken;
+            return (async function* () {
               let skip = offset;
               for (;;) {
-                const n = await it.next();
+                let n: IteratorResult<Buffer>;
+                try {
+                  n = await it.next();
+                } catch (err) {
+                  broken = truncated(err);
+                  throw broken;
+                }
                 if (n.done) return;
                 hash.update(n.value);
                 if (skip >= n.value.length) {
@@ -236,7 +252,8 @@ async function importIndex(conn: Connection, source: AsyncIterable<Uint8Array> |
                 yield skip > 0 ? n.value.subarray(skip) : n.value;
                 skip = 0;
               }
-            })(),
+            })();
+          },
           { ref: `tar-${name}`, expected: '', size },
           ctx,
         );
@@ -251,9 +268,8 @@ async function importIndex(conn: Connection, source: AsyncIterable<Uint8Array> |
     input.unpipe(extract as unknown as NodeJS.WritableStream);
     input.destroy();
     const message = (err as Error).message;
-    if (/Invalid tar header|Unexpected end of data|unexpected end/i.test(message)) {
-      throw new Error(/end/i.test(message) ? 'unexpected EOF' : 'archive/tar: invalid tar header', { cause: err });
-    }
+    if (/^Invalid tar header/.test(message)) throw new Error('archive/tar: invalid tar header', { cause: err });
+    if (/^Unexpected end of data/.test(message)) throw new Error('unexpected EOF', { cause: err });
     throw err;
   }
 
