@@ -2,13 +2,16 @@
 // ctr-ts: the containerd-ts CLI. Commands, global flags, help and output follow containerd's ctr.
 import { type App, ExitError, runApp } from './cli.js';
 import { containersCommand, tasksCommand } from './commands/containers.js';
+import { completionCommand } from './commands/completion.js';
 import { contentCommand } from './commands/content.js';
 import { eventsCommand } from './commands/events.js';
 import { gcCommand } from './commands/gc.js';
 import { imagesCommand } from './commands/images.js';
+import { installCommand } from './commands/install.js';
 import { leasesCommand } from './commands/leases.js';
 import { namespacesCommand } from './commands/namespaces.js';
 import { pluginsCommand } from './commands/plugins.js';
+import { pprofCommand } from './commands/pprof.js';
 import { snapshotsCommand } from './commands/snapshots.js';
 import { CLIENT_REVISION, CLIENT_VERSION, versionCommand } from './commands/version.js';
 import { DEFAULT_ADDRESS } from './context.js';
@@ -29,7 +32,7 @@ can also be printed as JSON (--format json).`,
     { name: 'connect-timeout', type: 'duration', usage: 'timeout for connecting to containerd' },
     { name: 'namespace', aliases: ['n'], type: 'string', usage: 'namespace to use with commands', value: 'default', env: 'CONTAINERD_NAMESPACE' },
   ],
-  subcommands: [pluginsCommand, versionCommand, containersCommand, contentCommand, eventsCommand, imagesCommand, leasesCommand, namespacesCommand, snapshotsCommand, tasksCommand, gcCommand],
+  subcommands: [pluginsCommand, versionCommand, containersCommand, contentCommand, eventsCommand, imagesCommand, leasesCommand, namespacesCommand, pprofCommand, snapshotsCommand, tasksCommand, installCommand, gcCommand, completionCommand],
 };
 
 runApp(app, process.argv.slice(2), (s) => process.stdout.write(s)).catch((err: unknown) => {

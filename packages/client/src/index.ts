@@ -49,3 +49,4 @@ export {
   parseNormalizedNamed,
   refTranslator,
 } from './archive-reference.js';
+export { type InstallOptions, installImage, optPath } from './install.js';
