@@ -4,7 +4,7 @@
 // in order, decompressed (gzip) and applied as containerd's archive.Apply applies the
 // entries its filter keeps: files with their mode, owner and mtime, symlinks, hard links,
 // whiteouts; an existing file is an error unless `replace`.
-import { link, lstat, mkdir, rm, symlink, utimes, chmod, chown, lutimes } from 'node:fs/promises';
+import { chmod, chown, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -83,6 +83,8 @@ export async function installImage(conn: Connection, image: string, opts: Instal
     const input = Readable.from(layerTar(conn, layer, ctx));
     input.on('error', (err) => extract.destroy(err));
     input.pipe(extract as unknown as NodeJS.WritableStream);
+    // Directory times are set once the layer is applied (entries below them change them).
+    const dirs: Array<[string, Date]> = [];
     for await (const entry of extract) {
       const hdr = entry.header;
       const name = posix.normalize(hdr.name).replace(/^(\.\/|\/)+/, '').replace(/\/$/, '');
@@ -95,9 +97,14 @@ export async function installImage(conn: Connection, image: string, opts: Instal
       const dest = join(root, name);
       if (!opts.replace && (await exists(dest))) {
         input.destroy();
-        throw new Error(`cannot replace ${hdr.name} in ${root}`);
+        throw new Error(`cannot replace ${name} in ${root}`);
       }
-      await mkdir(join(root, dir), { recursive: true, mode: 0o755 });
+      // The parent (bin/ or lib/) is made below the root; the root itself must exist, as for containerd.
+      await mkdir(join(root, dir), { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'EEXIST') return;
+        input.destroy();
+        throw new Error(`mkdir ${join(root, dir)}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
+      });
       const base = posix.basename(name);
       if (base.startsWith('.wh.')) {
         // A whiteout removes what a lower layer installed.
@@ -111,24 +118,34 @@ export async function installImage(conn: Connection, image: string, opts: Instal
         case 'file':
         case 'contiguous-file':
           await pipeline(entry, createWriteStream(dest, { mode: (hdr.mode ?? 0o644) & 0o777 }));
-          await chmod(dest, (hdr.mode ?? 0o644) & 0o7777);
-          await chown(dest, hdr.uid ?? 0, hdr.gid ?? 0).catch(() => {});
-          await utimes(dest, mtime, mtime);
-          continue;
+          break;
         case 'directory':
-          await mkdir(dest, { recursive: true, mode: (hdr.mode ?? 0o755) & 0o7777 });
+          await mkdir(dest, { recursive: true, mode: (hdr.mode ?? 0o755) & 0o777 });
+          dirs.push([dest, mtime]);
           break;
         case 'symlink':
           await symlink(hdr.linkname ?? '', dest);
-          await lutimes(dest, mtime, mtime).catch(() => {});
           break;
         case 'link':
           await link(join(root, posix.normalize(hdr.linkname ?? '').replace(/^(\.\.\/|\/)+/, '')), dest);
           break;
         default:
-          break;
+          // Devices and fifos are no binaries or libraries.
+          await drain(entry);
+          continue;
+      }
+      // As archive.Apply: owner, then mode (chown clears setuid/setgid; for a hard link the
+      // shared inode takes the link entry's), then times.
+      if (hdr.type === 'symlink') {
+        await lchown(dest, hdr.uid ?? 0, hdr.gid ?? 0).catch(() => {});
+        await lutimes(dest, mtime, mtime);
+      } else {
+        await chown(dest, hdr.uid ?? 0, hdr.gid ?? 0).catch(() => {});
+        await chmod(dest, (hdr.mode ?? 0o644) & 0o7777);
+        if (hdr.type !== 'directory') await utimes(dest, mtime, mtime);
       }
       await drain(entry);
     }
+    for (const [dir, mtime] of dirs) await utimes(dir, mtime, mtime);
   }
 }
