@@ -43,7 +43,7 @@ describe('ctr-ts completion', () => {
   async function complete(...words: string[]): Promise<string[]> {
     const r = await run('bash', [
       '-c',
-      'source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _ctr_ts; printf "%s\\n" "${COMPREPLY[@]}"',
+      `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _ctr_ts; printf "%s\\n" "\${COMPREPLY[@]}"`,
       script,
       'ctr-ts',
       ...words,
