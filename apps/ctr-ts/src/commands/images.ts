@@ -32,6 +32,7 @@ import { type Command, type Context, type Flag, goDuration } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js';
 import { imagesArchiveCommands } from './images-archive.js';
+import { imagesMountCommands } from './images-mount.js';
 import { labelArgs, logLine } from './namespaces.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -484,6 +485,8 @@ export const imagesCommand: Command = {
     imagesArchiveCommands.export,
     imagesArchiveCommands.import,
     listCommand,
+    imagesMountCommands.mount,
+    imagesMountCommands.unmount,
     pullCommand,
     pushCommand,
     removeCommand,
