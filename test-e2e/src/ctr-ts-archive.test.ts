@@ -384,6 +384,53 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
     }
   }, 300_000);
 
+  it('images mount/unmount [--rw] [--rm] as ctr: the same output, tree, lease and snapshots, and ctr’s errors', async () => {
+    for (const pair of pairs) {
+      const ns = `mount-${process.pid}`;
+      for (const socket of [pair.ctr.socket, pair.ctrTs.socket]) expect((await ctr(socket, '-n', ns, 'images', 'import', '--no-unpack', archives.docker)).code).toBe(0);
+      // Paths of one length: the tables ctr prints of them align alike.
+      const targets = [await mkdtemp(join(tmpdir(), 'mount-a-')), await mkdtemp(join(tmpdir(), 'mount-b-'))] as const;
+      /** The same command with each side's target: ctr's on its daemon, ctr-ts's on the twin. */
+      const step = async (...args: string[]) => {
+        const [a, b] = await Promise.all([
+          ctr(pair.ctr.socket, '-n', ns, ...args.map((x) => x.replace('<target>', targets[0]))),
+          run(ctrTs, ['-a', pair.ctrTs.socket, '-n', ns, ...args.map((x) => x.replace('<target>', targets[1]))]),
+        ]);
+        expect(comparable(text(b).replaceAll(targets[1], '<target>')), `${pair.name}: ${args.join(' ')}`).toBe(comparable(text(a).replaceAll(targets[0], '<target>')));
+        const [s1, s2] = await Promise.all([storedState(pair.ctr.socket, ns), storedState(pair.ctrTs.socket, ns)]);
+        expect(s2.replaceAll(targets[1], '<target>'), `${pair.name}: state after ${args.join(' ')}`).toBe(s1.replaceAll(targets[0], '<target>'));
+        return a;
+      };
+      try {
+        const mounted = await step('images', 'mount', 'docker.io/library/fixture:gzip', '<target>');
+        expect(mounted.stdout).toBe(`${chainId(diffIdsOf(gzip))}\n${targets[0]}\n`);
+        const [t1, t2] = [snapshotTree(targets[0]), snapshotTree(targets[1])];
+        expect(t2.length).toBeGreaterThan(50);
+        expect(comparableTree(t2), pair.name).toEqual(comparableTree(t1));
+        expect((await step('images', 'unmount', '<target>')).stdout).toBe(`${targets[0]}\n`);
+        // Mounted again (the view is there): the same; then gone with --rm.
+        await step('images', 'mount', 'docker.io/library/fixture:gzip', '<target>');
+        await step('images', 'unmount', '--rm', '<target>');
+        // --rw: an active snapshot one can write to.
+        await step('images', 'mount', '--rw', 'example.com/app/fixture:1', '<target>');
+        for (const t of targets) await writeFile(join(t, 'written'), 'rw\n');
+        const rw = await step('images', 'unmount', '--rm', '<target>');
+        expect(rw.code).toBe(0);
+        // Errors: ctr's line and exit code, no lease left behind.
+        for (const args of [['images', 'mount'], ['images', 'mount', 'x'], ['images', 'mount', 'example.com/none:1', '<target>'], ['images', 'unmount'], ['images', 'mount', '--platform', 'linux/a b', 'docker.io/library/fixture:gzip', '<target>']]) {
+          const r = await step(...args);
+          expect(r.code, args.join(' ')).toBe(1);
+        }
+        expect((await ctr(pair.ctrTs.socket, '-n', ns, 'leases', 'ls', '-q')).stdout).toBe('');
+      } finally {
+        for (const t of targets) {
+          await run('umount', [t]);
+          await rm(t, { recursive: true, force: true });
+        }
+      }
+    }
+  }, 600_000);
+
   it('--help of images export/import/tag/label/check is ctr’s, and `images` lists them in ctr’s order', async () => {
     const socket = pairs[0]!.ctr.socket;
     const comparableHelp = (t: string) =>
@@ -392,7 +439,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
         .split('\n')
         .filter((l) => !l.startsWith('   --format value'))
         .join('\n');
-    for (const sub of ['export', 'import', 'tag', 'label', 'check']) {
+    for (const sub of ['export', 'import', 'tag', 'label', 'check', 'mount', 'unmount']) {
       const [a, b] = await Promise.all([ctr(socket, 'images', sub, '--help'), run(ctrTs, ['-a', socket, 'images', sub, '--help'])]);
       expect(a.code).toBe(0);
       expect({ code: b.code, help: comparableHelp(b.stdout) }, sub).toEqual({ code: 0, help: comparableHelp(a.stdout) });
@@ -400,7 +447,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
     const [a, b] = await Promise.all([ctr(socket, 'images', '--help'), run(ctrTs, ['-a', socket, 'images', '--help'])]);
     const commands = (t: string) => (t.split('COMMANDS:\n')[1] ?? '').split('\n\n')[0]!.split('\n').map((l) => l.trim().replace(/ {2,}/g, '  '));
     const ours = commands(b.stdout);
-    expect(ours.map((l) => l.split('  ')[0])).toEqual(['check', 'export', 'import', 'list, ls', 'pull', 'push', 'delete, del, remove, rm', 'tag', 'label']);
+    expect(ours.map((l) => l.split('  ')[0])).toEqual(['check', 'export', 'import', 'list, ls', 'mount', 'unmount', 'pull', 'push', 'delete, del, remove, rm', 'tag', 'label']);
     expect(ours).toEqual(commands(a.stdout).filter((l) => ours.includes(l)));
   }, 120_000);
 });
