@@ -258,6 +258,9 @@ describe('ctr-ts help and flag parsing as ctr', () => {
     ...['ls', 'get', 'ingest', 'rm', 'label', 'active', 'prune'].map((c) => ['content', c]),
     ['content', 'prune', 'references'],
     ...['info', 'prepare', 'view', 'mounts', 'commit', 'rm', 'label', 'usage', 'tree'].map((c) => ['snapshots', c]),
+    ...['check', 'export', 'import', 'tag', 'label'].map((c) => ['images', c]),
+    ...['block', 'goroutines', 'heap', 'profile', 'threadcreate', 'trace'].map((c) => ['pprof', c]),
+    ['install'],
   ];
   /** ctr-ts's help without its `--format` line, columns compared with single spaces. */
   const comparable = (text: string) =>

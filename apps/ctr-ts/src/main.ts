@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // ctr-ts: the containerd-ts CLI. Commands, global flags, help and output follow containerd's ctr.
 import { type App, ExitError, runApp } from './cli.js';
+import { completionCommand } from './commands/completion.js';
 import { containersCommand } from './commands/containers.js';
 import { contentCommand } from './commands/content.js';
 import { eventsCommand } from './commands/events.js';
 import { gcCommand } from './commands/gc.js';
 import { imagesCommand } from './commands/images.js';
+import { installCommand } from './commands/install.js';
 import { leasesCommand } from './commands/leases.js';
 import { namespacesCommand } from './commands/namespaces.js';
 import { ociCommand } from './commands/oci.js';
 import { pluginsCommand } from './commands/plugins.js';
+import { pprofCommand } from './commands/pprof.js';
 import { runCommand } from './commands/run.js';
 import { shimCommand } from './commands/shim.js';
 import { snapshotsCommand } from './commands/snapshots.js';
@@ -42,12 +45,15 @@ can also be printed as JSON (--format json).`,
     imagesCommand,
     leasesCommand,
     namespacesCommand,
+    pprofCommand,
     runCommand,
     snapshotsCommand,
     tasksCommand,
+    installCommand,
     ociCommand,
     shimCommand,
     gcCommand,
+    completionCommand,
   ],
 };
 

@@ -87,3 +87,20 @@ export * as spec from './spec.js';
 export { type Spec, canonicalSpec, defaultSpec, formatSpec, marshalSpec, parseMountFlag, SPEC_TYPE_URL, OCI_VERSION } from './spec.js';
 export { type ExitStatus, PROCESS_TYPE_URL, Task, parseSignal, statusString } from './task.js';
 export { type Envelope, subscribeEvents } from './events.js';
+export {
+  ANNOTATION_IMAGE_NAME,
+  ANNOTATION_REF_NAME,
+  type ExportOptions,
+  exportImages,
+} from './archive-export.js';
+export { type ImportOptions, importArchive, strictPlatformMatcher } from './archive-import.js';
+export {
+  type DockerReference,
+  InvalidDockerReferenceError,
+  familiarizeReference,
+  normalizeDockerReference,
+  ociReferenceName,
+  parseNormalizedNamed,
+  refTranslator,
+} from './archive-reference.js';
+export { type InstallOptions, installImage, optPath } from './install.js';

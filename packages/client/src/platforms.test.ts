@@ -8,7 +8,10 @@ describe('platforms', () => {
     expect(formatPlatform(normalizePlatform({ os: 'linux', architecture: 'armhf' }))).toBe('linux/arm/v7');
     expect(formatPlatform({ os: '', architecture: '' })).toBe('unknown');
     expect(formatPlatform(parsePlatform('linux/arm64/v8'))).toBe('linux/arm64');
-    expect(() => parsePlatform('linux/a b')).toThrow('invalid platform specifier');
+    expect(() => parsePlatform('linux/a b')).toThrow(
+      '"a b" is an invalid component of "linux/a b": platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument',
+    );
+    expect(() => parsePlatform('a/b/c/d')).toThrow('"a/b/c/d": cannot parse platform specifier: invalid argument');
   });
 
   it('matches the wanted platform only (older arm variants on arm)', () => {

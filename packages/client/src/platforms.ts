@@ -89,8 +89,13 @@ export function matchPlatform(want: Platform, have: Platform): boolean {
 
 /** platforms.Parse for the forms a --platform flag takes (os, os/arch, os/arch/variant). */
 export function parsePlatform(s: string): Platform {
+  if (s.includes('*')) throw new Error(`${JSON.stringify(s)}: wildcards not yet supported: invalid argument`);
   const parts = s.split('/');
-  if (parts.some((p) => !/^[A-Za-z0-9_-]+$/.test(p)) || parts.length > 3) throw new Error(`"${s}": invalid platform specifier`);
+  const bad = parts.find((p) => !/^[A-Za-z0-9_-]+$/.test(p));
+  if (bad !== undefined) {
+    throw new Error(`${JSON.stringify(bad)} is an invalid component of ${JSON.stringify(s)}: platform specifier component must match "^[A-Za-z0-9_-]+$": invalid argument`);
+  }
+  if (parts.length > 3) throw new Error(`${JSON.stringify(s)}: cannot parse platform specifier: invalid argument`);
   if (parts.length === 1) return normalizePlatform({ os: parts[0]!, architecture: goArch() });
   return normalizePlatform({ os: parts[0]!, architecture: parts[1]!, ...(parts[2] ? { variant: parts[2] } : {}) });
 }

@@ -32,6 +32,8 @@ import { type Command, type Context, type Flag, goDuration } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js';
 import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
+import { imagesArchiveCommands } from './images-archive.js';
+import { imagesMountCommands } from './images-mount.js';
 import { labelArgs, logLine } from './namespaces.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
@@ -481,5 +483,17 @@ export const imagesCommand: Command = {
   name: 'images',
   aliases: ['image', 'i'],
   usage: 'manage images',
-  subcommands: [listCommand, pullCommand, pushCommand, removeCommand],
+  subcommands: [
+    imagesArchiveCommands.check,
+    imagesArchiveCommands.export,
+    imagesArchiveCommands.import,
+    listCommand,
+    imagesMountCommands.mount,
+    imagesMountCommands.unmount,
+    pullCommand,
+    pushCommand,
+    removeCommand,
+    imagesArchiveCommands.tag,
+    imagesArchiveCommands.label,
+  ],
 };
