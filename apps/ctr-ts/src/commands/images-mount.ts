@@ -21,20 +21,14 @@ import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { ImagesService } from '@containerd-ts/api/services/images';
 import { mountAll, unmountAll } from '@containerd-ts/snapshots';
 import type { Command, Flag } from '../cli.js';
+import { REGISTRY_FLAGS as PULL_REGISTRY_FLAGS } from '../resolver.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 
 const DEFAULT_SNAPSHOTTER = 'overlayfs';
 
 /** ctr's registry flags, which its mount and unmount commands list (and do not use: nothing is fetched). */
 const REGISTRY_FLAGS: Flag[] = [
-  { name: 'skip-verify', aliases: ['k'], type: 'bool', usage: 'skip SSL certificate validation' },
-  { name: 'plain-http', type: 'bool', usage: 'allow connections using plain HTTP' },
-  { name: 'user', aliases: ['u'], type: 'string', usage: 'user[:password] Registry user and password' },
-  { name: 'refresh', type: 'string', usage: 'refresh token for authorization server' },
-  { name: 'hosts-dir', type: 'string', usage: 'Custom hosts configuration directory' },
-  { name: 'tlscacert', type: 'string', usage: 'path to TLS root CA' },
-  { name: 'tlscert', type: 'string', usage: 'path to TLS client certificate' },
-  { name: 'tlskey', type: 'string', usage: 'path to TLS client key' },
+  ...PULL_REGISTRY_FLAGS,
   { name: 'http-dump', type: 'bool', usage: 'dump all HTTP request/responses when interacting with container registry' },
   { name: 'http-trace', type: 'bool', usage: 'enable HTTP tracing for registry interactions' },
 ];
