@@ -6,6 +6,7 @@ import { isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
 import type { Command } from '../cli.js';
 import { CommandError } from '../context.js';
+import { logLine } from '../log.js';
 import { CONTAINER_FLAGS, SNAPSHOTTER_FLAGS, containerOptions, labelArgs, refAndId, withConnection } from './run.js';
 
 /** encoding/json's escaping of <, >, & (and U+2028/9) in a JSON text. */
@@ -83,7 +84,7 @@ const deleteCommand: Command = {
         } catch (err) {
           first ??= err as Error;
           const msg = (err as Error).message;
-          process.stderr.write(`time="${logTime()}" level=error msg="failed to delete container \\"${id}\\"" error=${quoteLogValue(msg)}\n`);
+          logLine('error', `failed to delete container "${id}"`, { error: msg });
         }
       }
       if (first) throw first;
@@ -99,19 +100,6 @@ function goTime(t: { seconds: number | bigint; nanos: number } | undefined): str
   const frac = t.nanos ? `.${String(t.nanos).padStart(9, '0').replace(/0+$/, '')}` : '';
   return `${base}${frac} +0000 UTC`;
 }
-
-/** logrus's text time (RFC3339 in local time, seconds precision). */
-function logTime(): string {
-  const d = new Date();
-  const off = -d.getTimezoneOffset();
-  const local = new Date(d.getTime() + off * 60_000).toISOString().replace(/\.\d{3}Z$/, '');
-  if (off === 0) return `${local}Z`;
-  const abs = Math.abs(off);
-  return `${local}${off > 0 ? '+' : '-'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-}
-
-/** logrus quotes a value that needs it. */
-const quoteLogValue = (v: string) => (/^[A-Za-z0-9\-._/@^+]+$/.test(v) ? v : JSON.stringify(v));
 
 const infoCommand: Command = {
   name: 'info',

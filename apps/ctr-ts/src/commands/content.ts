@@ -9,7 +9,8 @@ import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@contai
 import type { Command } from '../cli.js';
 import { CommandError, withConnection } from '../context.js';
 import { humanDuration, humanSize, parseDigest, validateDigest } from '../format.js';
-import { formatRFC3339Local, labelArgs, logLine } from './namespaces.js';
+import { labelArgs } from './namespaces.js';
+import { formatRFC3339Local, logLine } from '../log.js';
 
 const since = (t: Timestamp | undefined) => Date.now() - toDate(t ?? GO_ZERO_TIME).getTime();
 

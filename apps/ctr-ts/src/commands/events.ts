@@ -5,7 +5,7 @@ import { EventsService } from '@containerd-ts/api/services/events';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, goFraction } from '@containerd-ts/timestamp';
 import type { Command } from '../cli.js';
 import { connect, globalOptions } from '../context.js';
-import { logLine } from './namespaces.js';
+import { logLine } from '../log.js';
 
 /** time.Time.String() of a UTC time: `2006-01-02 15:04:05.999999999 +0000 UTC`. */
 export function goTimeString(t: Timestamp): string {

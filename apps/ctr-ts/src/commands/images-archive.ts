@@ -31,7 +31,8 @@ import { type Command, type Flag, UsageError } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 import { progressBytes } from '../progress.js';
 import { TabWriter } from '../tabwriter.js';
-import { labelArgs, logLine } from './namespaces.js';
+import { labelArgs } from './namespaces.js';
+import { logLine } from '../log.js';
 
 const SNAPSHOTTER: Flag = {
   name: 'snapshotter',

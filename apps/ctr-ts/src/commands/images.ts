@@ -34,7 +34,8 @@ import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js'
 import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
 import { imagesArchiveCommands } from './images-archive.js';
 import { imagesMountCommands } from './images-mount.js';
-import { labelArgs, logLine } from './namespaces.js';
+import { labelArgs } from './namespaces.js';
+import { logLine } from '../log.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
 

@@ -3,7 +3,7 @@ import { LeasesService } from '@containerd-ts/api/services/leases';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@containerd-ts/timestamp';
 import type { Command } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
-import { formatRFC3339Local } from './namespaces.js';
+import { formatRFC3339Local } from '../log.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 

@@ -21,6 +21,7 @@ import type { Command, Context } from '../cli.js';
 import { ExitError } from '../cli.js';
 import { CommandError } from '../context.js';
 import { TabWriter } from '../tabwriter.js';
+import { logLine } from '../log.js';
 import { attachAndWait, processStreams, rawTerminal, releaseStdin, withConnection, writePidFile } from './run.js';
 
 /** Status.String() of Go's generated enum. */
@@ -261,17 +262,17 @@ const deleteCommand: Command = {
           task = await loadTask(conn, id);
         } catch (err) {
           first ??= err as Error;
-          logError(`failed to load task from ${id}`, (err as Error).message);
+          logLine('error', `failed to load task from ${id}`, { error: (err as Error).message });
           continue;
         }
         try {
           const paths = { stdin: task.process.stdin, stdout: task.process.stdout, stderr: task.process.stderr };
           const status = await task.delete({ force });
           await removeFifos(paths);
-          if (status.code !== 0) logWarning(`task ${id} exit with non-zero exit code ${status.code}`);
+          if (status.code !== 0) logLine('warning', `task ${id} exit with non-zero exit code ${status.code}`);
         } catch (err) {
           first ??= err as Error;
-          logError(`unable to delete ${id}`, (err as Error).message);
+          logLine('error', `unable to delete ${id}`, { error: (err as Error).message });
         }
       }
       if (first) throw first;
@@ -280,18 +281,6 @@ const deleteCommand: Command = {
   },
 };
 
-/** logrus's text time (RFC3339, local zone). */
-function logTime(): string {
-  const d = new Date();
-  const off = -d.getTimezoneOffset();
-  const local = new Date(d.getTime() + off * 60_000).toISOString().replace(/\.\d{3}Z$/, '');
-  if (off === 0) return `${local}Z`;
-  const abs = Math.abs(off);
-  return `${local}${off > 0 ? '+' : '-'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-}
-const logQuote = (v: string) => (/^[A-Za-z0-9\-._/@^+]+$/.test(v) ? v : JSON.stringify(v));
-const logError = (msg: string, error: string) => process.stderr.write(`time="${logTime()}" level=error msg=${logQuote(msg)} error=${logQuote(error)}\n`);
-const logWarning = (msg: string) => process.stderr.write(`time="${logTime()}" level=warning msg=${logQuote(msg)}\n`);
 
 const simple = (name: string, usage: string, f: (t: Task) => Promise<void>): Command => ({
   name,
