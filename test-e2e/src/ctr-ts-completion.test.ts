@@ -18,7 +18,8 @@ function helpListing(help: string): { commands: string[]; flags: string[] } {
       .trim()
       .split(/ {2,}/)[0]!
       .split(', ')
-      .map((f) => f.replace(/ value$/, '')),
+      // the name without its placeholder (`value`, or a backquoted one: `--uidmap container-uid:host-uid:length`)
+      .map((f) => f.split(' ')[0]!),
   );
   return { commands, flags };
 }
