@@ -102,7 +102,18 @@ export function createDaemon(options: DaemonOptions): Daemon {
   let bound = false;
   let ttrpcBound = false;
   // Memory taken by a burst of calls goes back once they have stopped for a moment.
-  const idleMemory = new IdleMemory({ quietMs: IDLE_RELEASE_MS, release: releaseMemory });
+  const idleMemory = new IdleMemory({
+    quietMs: IDLE_RELEASE_MS,
+    release: () => {
+      const t0 = performance.now();
+      const before = process.memoryUsage.rss();
+      releaseMemory();
+      log.debug(
+        { ms: Math.round(performance.now() - t0), rssBefore: before, rssAfter: process.memoryUsage.rss() },
+        'released memory after going idle',
+      );
+    },
+  });
   const touch = () => idleMemory.touch();
 
   /**
