@@ -72,6 +72,28 @@ describe('IdleMemory', () => {
     idle.close();
   });
 
+  it('settles once the daemon stays quiet after a release, and not when calls come in between', async () => {
+    const events: string[] = [];
+    const idle = new IdleMemory({ quietMs: 20, release: () => events.push('release'), settle: { afterMs: 300, run: () => events.push('settle') } });
+    idle.touch();
+    await releasesReach(idle, 1);
+    expect(idle.pending).toBe(false);
+    while (idle.settled < 1) await sleep(5);
+    expect(events).toEqual(['release', 'settle']);
+    await sleep(100);
+    expect(events).toEqual(['release', 'settle']); // nothing more while idle
+
+    // calls between the release and the settle step: no settle, a new release after them
+    idle.touch();
+    await releasesReach(idle, 2);
+    idle.touch();
+    expect(idle.pending).toBe(true);
+    await releasesReach(idle, 3);
+    while (idle.settled < 2) await sleep(5);
+    expect(events).toEqual(['release', 'settle', 'release', 'release', 'settle']);
+    idle.close();
+  });
+
   it('close cancels a pending release', async () => {
     let released = 0;
     const idle = new IdleMemory({ quietMs: 10, release: () => released++ });
