@@ -155,11 +155,17 @@ export function releaseMemory(): void {
 }
 
 /**
- * A plain full GC a few seconds after a release, the daemon still quiet. V8 shrinks the young
+ * A plain full GC and malloc_trim a few seconds after a release, the daemon still quiet. V8 shrinks the young
  * generation (2 MB → 0.3 MB here) only after a GC that finds the allocation rate of the last
  * ~5 s low; the release's GC comes 2 s after a burst, too soon. V8's own memory reducer does
  * the same ~8 s after the last full GC; this makes it happen at a known time.
  */
 export function settleMemory(): void {
   (globalThis as { gc?: () => void }).gc?.();
+  // what that GC freed (finalised native objects, their buffers) goes back too
+  try {
+    mallocTrim();
+  } catch {
+    // no koffi or no glibc here
+  }
 }
