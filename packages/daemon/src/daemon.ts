@@ -11,7 +11,7 @@ import { TtrpcServer, type TtrpcServiceRegistration, hasTtrpcServices } from '@c
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
-import { IdleMemory, releaseMemory } from './idle-memory.js';
+import { IdleMemory, releaseMemory, settleMemory } from './idle-memory.js';
 import { createLogger } from './logger.js';
 // the metrics and debug endpoints load their libraries (prom-client, @datadog/pprof) only when configured
 import type { DebugEndpoint } from './debug.js';
@@ -67,6 +67,8 @@ const processEvents: NodeJS.EventEmitter = process;
 
 /** Quiet time after the last call before memory is given back. */
 const IDLE_RELEASE_MS = 2000;
+/** Further quiet time after a release before the young generation is shrunk. */
+const IDLE_SETTLE_MS = 5000;
 /** Quiet time after start-up before what starting left behind is given back (~2.5 MB). */
 const IDLE_AFTER_START_MS = 300;
 
@@ -102,7 +104,19 @@ export function createDaemon(options: DaemonOptions): Daemon {
   let bound = false;
   let ttrpcBound = false;
   // Memory taken by a burst of calls goes back once they have stopped for a moment.
-  const idleMemory = new IdleMemory({ quietMs: IDLE_RELEASE_MS, release: releaseMemory });
+  const idleMemory = new IdleMemory({
+    quietMs: IDLE_RELEASE_MS,
+    release: () => {
+      const t0 = performance.now();
+      const before = process.memoryUsage.rss();
+      releaseMemory();
+      log.debug(
+        { ms: Math.round(performance.now() - t0), rssBefore: before, rssAfter: process.memoryUsage.rss() },
+        'released memory after going idle',
+      );
+    },
+    settle: { afterMs: IDLE_SETTLE_MS, run: settleMemory },
+  });
   const touch = () => idleMemory.touch();
 
   /**

@@ -1,5 +1,7 @@
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { IdleMemory } from './idle-memory.js';
+import { IdleMemory, releaseMemory } from './idle-memory.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,6 +60,40 @@ describe('IdleMemory', () => {
     idle.close();
   });
 
+  it('after start-up releases after the shorter period even when a call during start armed the usual one', async () => {
+    let released = 0;
+    const idle = new IdleMemory({ quietMs: 5000, release: () => released++ });
+    const t0 = performance.now();
+    idle.touch(); // a client that connected while the daemon was still starting
+    idle.started(20);
+    await releasesReach(idle, 1);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(released).toBe(1);
+    idle.close();
+  });
+
+  it('settles once the daemon stays quiet after a release, and not when calls come in between', async () => {
+    const events: string[] = [];
+    const idle = new IdleMemory({ quietMs: 20, release: () => events.push('release'), settle: { afterMs: 300, run: () => events.push('settle') } });
+    idle.touch();
+    await releasesReach(idle, 1);
+    expect(idle.pending).toBe(false);
+    while (idle.settled < 1) await sleep(5);
+    expect(events).toEqual(['release', 'settle']);
+    await sleep(100);
+    expect(events).toEqual(['release', 'settle']); // nothing more while idle
+
+    // calls between the release and the settle step: no settle, a new release after them
+    idle.touch();
+    await releasesReach(idle, 2);
+    idle.touch();
+    expect(idle.pending).toBe(true);
+    await releasesReach(idle, 3);
+    while (idle.settled < 2) await sleep(5);
+    expect(events).toEqual(['release', 'settle', 'release', 'release', 'settle']);
+    idle.close();
+  });
+
   it('close cancels a pending release', async () => {
     let released = 0;
     const idle = new IdleMemory({ quietMs: 10, release: () => released++ });
@@ -66,5 +102,50 @@ describe('IdleMemory', () => {
     await sleep(50);
     expect(released).toBe(0);
     expect(idle.pending).toBe(false);
+  });
+});
+
+describe('releaseMemory', () => {
+  const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!;
+
+  it('compacts the heap: the pages a burst left sparsely used go back, which a plain full GC keeps', () => {
+    // the daemon runs node with --expose-gc; vitest does not
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const holder = globalThis as { gc?: () => void };
+    const had = holder.gc;
+    holder.gc = gc;
+    try {
+      // a burst: 40 MB of small objects, one in 50 still referenced afterwards, spread over every page
+      let burst: Array<{ i: number; s: string }> | undefined = [];
+      for (let i = 0; i < 400_000; i++) burst.push({ i, s: `object ${i}` });
+      gc(); // promoted to old space
+      const survivors = burst.filter((_, i) => i % 50 === 0);
+      burst = undefined;
+      gc();
+      const plain = oldSpace();
+      // most of old space is free yet committed
+      expect(plain.space_size - plain.space_used_size).toBeGreaterThan(8 << 20);
+      releaseMemory();
+      const released = oldSpace();
+      expect(released.space_size).toBeLessThan(plain.space_size - (8 << 20));
+      expect(released.space_size - released.space_used_size).toBeLessThan(4 << 20);
+      // what was still referenced survived the move
+      expect(survivors.length).toBe(8000);
+      expect(survivors[7999]).toEqual({ i: 399_950, s: 'object 399950' });
+      // and the daemon's later GCs do not compact every time: a second burst leaves free pages again
+      let again: Array<{ i: number }> | undefined = [];
+      for (let i = 0; i < 400_000; i++) again.push({ i });
+      gc();
+      const kept = again.filter((_, i) => i % 50 === 0);
+      again = undefined;
+      gc();
+      const later = oldSpace();
+      expect(later.space_size - later.space_used_size).toBeGreaterThan(4 << 20);
+      expect(kept.length).toBe(8000);
+    } finally {
+      if (had === undefined) delete holder.gc;
+      else holder.gc = had;
+    }
   });
 });
