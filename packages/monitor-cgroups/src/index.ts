@@ -32,6 +32,10 @@ export const cgroupsMonitorConfig = z
 /** A runtime whose tasks the monitor can list (the v1 runtime, known here by its shape only). */
 interface TaskLister {
   list(ctx: typeof backgroundContext, all: boolean): Iterable<MonitoredTask>;
+  /** Called for each task it creates, before the create returns. */
+  onTaskCreated?(listener: (task: MonitoredTask) => Promise<void> | void): void;
+  /** Called for each task it is about to delete, while its cgroup still exists. */
+  onTaskDeleting?(listener: (task: MonitoredTask) => Promise<void> | void): void;
 }
 
 const isTaskLister = (r: unknown): r is TaskLister => typeof r === 'object' && r !== null && typeof (r as { list?: unknown }).list === 'function';
@@ -79,9 +83,17 @@ export default definePlugin({
         log: ctx.log,
       });
       const watcher = oomWatcher;
-      void monitor.mode().then((mode) => {
-        if (mode !== 'unified') watcher.start();
+      const mode = monitor.mode();
+      void mode.then((m) => {
+        if (m !== 'unified') watcher.start();
       });
+      // a new v1 task is watched before its create returns (an OOM can come right after its start)
+      for (const r of v1Runtimes) {
+        r.onTaskCreated?.(async (task) => {
+          if ((await mode) !== 'unified') await watcher.watch(task);
+        });
+        r.onTaskDeleting?.((task) => watcher.unwatch(task));
+      }
       ctx.onClose(() => watcher.close());
     }
     // Every /tasks/oom (the v2 shims', and the v1 watcher's) is counted once.

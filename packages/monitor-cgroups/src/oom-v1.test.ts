@@ -84,6 +84,22 @@ describe('OOMWatcherV1', () => {
     await watcher.close();
   });
 
+  it('watch registers a task at once; unwatch delivers an OOM that came just before the cgroup goes', async () => {
+    const dir = await cgroup('oom-unwatch', 64 << 20);
+    const t = task('quick');
+    const ooms: string[] = [];
+    const watcher = new OOMWatcherV1({ tasks: () => [], memoryDir: async () => dir, onOOM: (x) => ooms.push(x.id) });
+    const before = eventfds();
+    await watcher.watch(t);
+    expect(watcher.watched).toBe(1);
+    expect(await allocateIn(dir, 256 << 20)).toBe('SIGKILL');
+    watcher.unwatch(t);
+    expect(ooms).toEqual(['quick']);
+    expect(watcher.watched).toBe(0);
+    expect(eventfds()).toBe(before);
+    await watcher.close();
+  });
+
   it('close stops polling and closes every eventfd', async () => {
     const dir = await cgroup('oom-close', 64 << 20);
     const watcher = new OOMWatcherV1({ tasks: () => [task('x')], memoryDir: async () => dir, onOOM: () => {}, intervalMs: 10 });

@@ -70,6 +70,29 @@ export class OOMWatcherV1 {
     return this.polling;
   }
 
+  /**
+   * Starts watching `task` now (the runtime calls this when it creates one, before the task
+   * can start, so an OOM right after its start is not missed); the polls cover what this misses.
+   */
+  async watch(task: MonitoredTask): Promise<void> {
+    if (this.closed || this.watches.has(task)) return;
+    const dir = await this.options.memoryDir(task);
+    if (dir === undefined || this.closed || this.watches.has(task)) return;
+    this.watches.set(task, { fd: registerOOMEventfd(dir), dir });
+    this.retries.delete(task);
+  }
+
+  /**
+   * A last look at `task`'s eventfd before its cgroup goes (the runtime calls this before
+   * deleting it): an OOM that killed it just before is delivered, then the watch released.
+   */
+  unwatch(task: MonitoredTask): void {
+    const watch = this.watches.get(task);
+    if (!watch) return;
+    this.check(task, watch);
+    this.release(task, watch);
+  }
+
   /** Tasks watched now (for tests and /debug/vars). */
   get watched(): number {
     return this.watches.size;

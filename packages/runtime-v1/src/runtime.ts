@@ -91,8 +91,38 @@ export class V1Runtime {
   private readonly tasks = new TaskTable<Entry>();
   private readonly pending = new Set<string>();
   private closing = false;
+  private readonly createdListeners: Array<(task: V1Task) => Promise<void> | void> = [];
+  private readonly deletingListeners: Array<(task: V1Task) => Promise<void> | void> = [];
 
   constructor(private readonly config: V1RuntimeConfig) {}
+
+  /**
+   * Runs `listener` for every task this runtime creates, before its Create returns (as
+   * containerd's tasks service hands a new task to the monitor before answering): the
+   * cgroups monitor starts watching a v1 task's OOMs there, so one that hits its limit as
+   * soon as it starts is seen. A listener's failure is logged, not the create's.
+   */
+  onTaskCreated(listener: (task: V1Task) => Promise<void> | void): void {
+    this.createdListeners.push(listener);
+  }
+
+  /**
+   * Runs `listener` when a task is about to be deleted, while its cgroup still exists (the
+   * shim's Delete removes it): the monitor reads a last OOM notification there.
+   */
+  onTaskDeleting(listener: (task: V1Task) => Promise<void> | void): void {
+    this.deletingListeners.push(listener);
+  }
+
+  private async notify(listeners: ReadonlyArray<(task: V1Task) => Promise<void> | void>, task: V1Task, what: string): Promise<void> {
+    for (const listener of listeners) {
+      try {
+        await listener(task);
+      } catch (err) {
+        this.config.log.warn({ id: task.id, error: String(err) }, what);
+      }
+    }
+  }
 
   get(ctx: RequestContext, id: string): V1Task {
     const e = this.tasks.get(namespaceRequired(ctx), id);
@@ -206,6 +236,7 @@ export class V1Runtime {
         pid: task.initPid,
       }),
     );
+    await this.notify(this.createdListeners, task, 'task created listener');
     return task;
   }
 
@@ -294,6 +325,7 @@ export class V1Runtime {
     if (!entry) throw fromGrpcStatus(5, TASK_NOT_EXISTS);
     let exit: Exit | undefined;
     let shimError: unknown;
+    await this.notify(this.deletingListeners, entry.task, 'task deleting listener');
     try {
       exit = await entry.task.delete();
     } catch (err) {
