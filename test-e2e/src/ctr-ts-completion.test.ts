@@ -57,7 +57,7 @@ describe('ctr-ts completion', () => {
       script,
       'ctr-ts',
       ...words,
-    ]);
+    ], { input: '' });
     expect(r.code, r.stderr).toBe(0);
     return r.stdout.split('\n').filter((l) => l !== '');
   }

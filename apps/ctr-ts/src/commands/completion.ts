@@ -85,6 +85,16 @@ ${flags.join('\n')}
   esac
 }
 
+# COMPREPLY from compgen's lines (a command substitution, no process substitution: nothing
+# left running in the background for the shell to wait on).
+${fn}_reply() {
+  COMPREPLY=()
+  local line
+  while IFS= read -r line; do
+    if [ -n "$line" ]; then COMPREPLY+=("$line"); fi
+  done <<< "$1"
+}
+
 ${fn}() {
   local cur="\${COMP_WORDS[COMP_CWORD]}" prev="" path="" i=1 w next
   COMPREPLY=()
@@ -102,19 +112,19 @@ ${fn}() {
   done
   if [ "$COMP_CWORD" -gt 1 ]; then prev="\${COMP_WORDS[COMP_CWORD - 1]}"; fi
   if [[ "$prev" == -* && "$prev" != *=* ]] && ${fn}_takes_value "$path" "$prev"; then
-    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+    ${fn}_reply "$(compgen -f -- "$cur")"
     return 0
   fi
   if [[ "$cur" == -* ]]; then
-    mapfile -t COMPREPLY < <(compgen -W "$(${fn}_flags "$path")" -- "$cur")
+    ${fn}_reply "$(compgen -W "$(${fn}_flags "$path")" -- "$cur")"
     return 0
   fi
   local words
   words="$(${fn}_words "$path")"
   if [ -n "$words" ]; then
-    mapfile -t COMPREPLY < <(compgen -W "$words" -- "$cur")
+    ${fn}_reply "$(compgen -W "$words" -- "$cur")"
   else
-    mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+    ${fn}_reply "$(compgen -f -- "$cur")"
   fi
   return 0
 }
