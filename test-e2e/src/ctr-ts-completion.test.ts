@@ -63,9 +63,9 @@ describe('ctr-ts completion', () => {
   }
 
   it('the bash script is valid bash and registers the function', async () => {
-    const syntax = await run('bash', ['-n', script]);
+    const syntax = await run('bash', ['-n', script], { input: '' });
     expect(syntax, syntax.stderr).toMatchObject({ code: 0, stderr: '' });
-    const registered = await run('bash', ['-c', 'source "$0"; complete -p ctr-ts', script]);
+    const registered = await run('bash', ['-c', 'source "$0"; complete -p ctr-ts', script], { input: '' });
     expect(registered.stdout).toBe('complete -o default -F _ctr_ts ctr-ts\n');
   });
 
