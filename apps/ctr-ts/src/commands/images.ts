@@ -29,7 +29,7 @@ import {
 import { isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
 import { type Command, type Context, type Flag, goDuration } from '../cli.js';
-import { CommandError, connect, globalOptions } from '../context.js';
+import { CommandError, type connect, globalOptions, withConnection } from '../context.js';
 import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js';
 import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
 import { imagesArchiveCommands } from './images-archive.js';
@@ -38,15 +38,6 @@ import { labelArgs } from './namespaces.js';
 import { logLine } from '../log.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
-
-async function withConn<T>(ctx: Context, f: (conn: Conn) => Promise<T>): Promise<T> {
-  const conn = await connect(globalOptions(ctx));
-  try {
-    return await f(conn);
-  } finally {
-    conn.close();
-  }
-}
 
 const SNAPSHOTTER: Flag = {
   name: 'snapshotter',
@@ -205,7 +196,7 @@ command. As part of this process, we do the following:
     if (ref === '') throw new CommandError('please provide an image reference to pull');
     const platforms = ctx.bool('all-platforms') ? [defaultPlatform()] : platformsOf(ctx);
     const registry = await registryOptions(ctx);
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       const call: CallContext = { namespace: globalOptions(ctx).namespace };
       await withLease(conn, call, async (call) => {
         const tty = process.stdout.isTTY === true;
@@ -346,7 +337,7 @@ const listCommand: Command = {
   flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the image refs' }],
   table: true,
   async action(ctx) {
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       const call: CallContext = {};
       let images: Image[];
       try {
@@ -403,7 +394,7 @@ const removeCommand: Command = {
   flags: [{ name: 'sync', type: 'bool', usage: 'Synchronously remove image and all associated resources' }],
   async action(ctx) {
     let exitError: string | undefined;
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       for (const [i, name] of ctx.args.entries()) {
         const sync = ctx.bool('sync') && i === ctx.args.length - 1;
         try {
@@ -443,7 +434,7 @@ const pushCommand: Command = {
     const local = ctx.args[1] ?? remote;
     if (remote === '') throw new CommandError('please provide a remote image reference to push');
     const options = await registryOptions(ctx);
-    await withConn(ctx, async (conn) => {
+    await withConnection(ctx, async (conn) => {
       const call: CallContext = {};
       let target: Descriptor;
       try {
