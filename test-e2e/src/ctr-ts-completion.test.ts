@@ -17,6 +17,15 @@ async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/**
+ * Runs a non-interactive bash. `--norc`: bash sources ~/.bashrc (and /etc/bash.bashrc) for
+ * `bash -c` when its stdin is a socket and SHLVL is unset, taking itself to be started by rshd —
+ * and Node gives a child's stdin as a socket, while turbo and `env -i` leave SHLVL out. On this
+ * machine that rc ran `pyenv rehash`, which waits on a lock the concurrent shells hold: the
+ * tests hung for minutes in CI and never in a terminal.
+ */
+const bash = (args: readonly string[]) => run('bash', ['--norc', '--noprofile', ...args], { input: '' });
+
 /** The names of the COMMANDS and the flags of the OPTIONS of a help text. */
 function helpListing(help: string): { commands: string[]; flags: string[] } {
   const section = (title: string) => (help.split(`\n${title}:\n`)[1] ?? '').split('\n\n')[0]!.split('\n').filter((l) => l.trim() !== '');
@@ -39,10 +48,10 @@ describe('ctr-ts completion', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ctr-ts-completion-'));
-    const bash = await run(ctrTs, ['completion', 'bash']);
-    expect(bash.code, bash.stderr).toBe(0);
+    const generated = await run(ctrTs, ['completion', 'bash']);
+    expect(generated.code, generated.stderr).toBe(0);
     script = join(dir, 'ctr-ts.bash');
-    await writeFile(script, bash.stdout);
+    await writeFile(script, generated.stdout);
   });
 
   afterAll(async () => {
@@ -51,21 +60,21 @@ describe('ctr-ts completion', () => {
 
   /** What the completion function offers for the words (the last one is being completed). */
   async function complete(...words: string[]): Promise<string[]> {
-    const r = await run('bash', [
+    const r = await bash([
       '-c',
       `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _ctr_ts; printf "%s\\n" "\${COMPREPLY[@]}"`,
       script,
       'ctr-ts',
       ...words,
-    ], { input: '' });
+    ]);
     expect(r.code, r.stderr).toBe(0);
     return r.stdout.split('\n').filter((l) => l !== '');
   }
 
   it('the bash script is valid bash and registers the function', async () => {
-    const syntax = await run('bash', ['-n', script], { input: '' });
+    const syntax = await bash(['-n', script]);
     expect(syntax, syntax.stderr).toMatchObject({ code: 0, stderr: '' });
-    const registered = await run('bash', ['-c', 'source "$0"; complete -p ctr-ts', script], { input: '' });
+    const registered = await bash(['-c', 'source "$0"; complete -p ctr-ts', script]);
     expect(registered.stdout).toBe('complete -o default -F _ctr_ts ctr-ts\n');
   });
 

@@ -32,7 +32,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function complete(script: string, ...words: string[]): string[] {
   const file = join(dir, 'c.bash');
   writeFileSync(file, script);
-  const out = execFileSync('bash', ['-c', `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _tool; printf "%s\\n" "\${COMPREPLY[@]}"`, file, 'tool', ...words], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+  const out = execFileSync('bash', ['--norc', '--noprofile', '-c', `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _tool; printf "%s\\n" "\${COMPREPLY[@]}"`, file, 'tool', ...words], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
   return out.toString().split('\n').filter((l) => l !== '');
 }
 
