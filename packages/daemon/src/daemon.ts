@@ -162,7 +162,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       const metrics = config.metrics.address ? { ...(await import('./metrics.js')), ...(await import('prom-client')) } : undefined;
       const metricsRegistry = metrics ? new metrics.Registry() : undefined;
       const grpcMetrics = metrics ? new metrics.GrpcServerMetrics(config.metrics.grpc_histogram) : undefined;
-      const metricsSources: Array<() => Promise<string>> = grpcMetrics ? [async () => grpcMetrics.render()] : [];
+      const metricsSources: Array<() => Promise<string | readonly string[]>> = grpcMetrics ? [async () => grpcMetrics.render()] : [];
       if (metrics && metricsRegistry) {
         metrics.registerProcessMetrics(metricsRegistry);
         for (const record of registry.list()) {

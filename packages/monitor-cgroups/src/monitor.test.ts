@@ -57,7 +57,7 @@ describe('CgroupsMonitor on this host (cgroup v1)', () => {
     const monitor = new CgroupsMonitor({ tasks: () => [task('monitor-test', 'web', pid)] });
     expect(await monitor.mode()).not.toBe('unified');
     monitor.recordOOM('monitor-test', 'web');
-    const text = await monitor.renderMetrics();
+    const text = (await monitor.renderMetrics()).join('');
     expect(text).toContain('# TYPE container_memory_usage_usage_bytes gauge');
     const usage = samples(text, 'container_memory_usage_usage_bytes');
     expect([...usage.keys()]).toEqual(['{container_id="web",namespace="monitor-test"}']);
@@ -71,7 +71,7 @@ describe('CgroupsMonitor on this host (cgroup v1)', () => {
 
   it('labels a task\'s samples with its runtime, labels in name order as Go prints them', async () => {
     const monitor = new CgroupsMonitor({ tasks: () => [task('monitor-test', 'web', child.pid ?? 0)], labels: async () => ({ runtime: 'io.containerd.runc.v2' }) });
-    const text = await monitor.renderMetrics();
+    const text = (await monitor.renderMetrics()).join('');
     expect(text).toMatch(/^container_pids_current\{container_id="web",namespace="monitor-test",runtime="io\.containerd\.runc\.v2"\} [1-9]/m);
     expect(text).toContain('container_per_cpu_nanoseconds{container_id="web",cpu="0",namespace="monitor-test",runtime="io.containerd.runc.v2"}');
   });
@@ -84,7 +84,7 @@ describe('CgroupsMonitor on this host (cgroup v1)', () => {
 
   it('no_prometheus: renders nothing', async () => {
     const monitor = new CgroupsMonitor({ tasks: () => [task('monitor-test', 'web', child.pid ?? 0)], prometheus: false });
-    expect(await monitor.renderMetrics()).toBe('');
+    expect(await monitor.renderMetrics()).toEqual([]);
   });
 
   it('shares one read between concurrent scrapes and keeps values at most maxAgeMs', async () => {
@@ -148,7 +148,7 @@ describe('CgroupsMonitor on a recorded cgroup v2 tree', () => {
       procRoot: proc,
       labels: async (t) => (t.id === 'limited' ? { runtime: 'io.containerd.runc.v2' } : {}),
     });
-    const text = await monitor.renderMetrics();
+    const text = (await monitor.renderMetrics()).join('');
     // the oracle: prom-client's gauges fed the same samples, labels in name order
     const registry = new Registry();
     const samples = await monitor.samples();
@@ -172,7 +172,7 @@ describe('CgroupsMonitor on a recorded cgroup v2 tree', () => {
 
   it('exposes containerd\'s v2 families', async () => {
     const monitor = new CgroupsMonitor({ tasks: () => [task('ns1', 'limited', 101), task('ns2', 'unlimited', 102)], mode: 'unified', procRoot: proc });
-    const text = await monitor.renderMetrics();
+    const text = (await monitor.renderMetrics()).join('');
     expect(samples(text, 'container_memory_usage_bytes')).toEqual(
       new Map([
         ['{container_id="limited",namespace="ns1"}', 55705600],
@@ -201,7 +201,7 @@ describe('CgroupsMonitor with statistics from the shims (runtime v2)', () => {
     });
     const samples = await monitor.samples();
     expect(samples.map((s) => [s.id, s.stats.version])).toEqual([['fromshim', 1]]);
-    const text = await monitor.renderMetrics();
+    const text = (await monitor.renderMetrics()).join('');
     expect(text).toContain('container_pids_current{container_id="fromshim",namespace="ns"} 7\n');
     expect(text).toContain('container_pids_limit{container_id="fromshim",namespace="ns"} 100\n');
     expect(text).not.toContain('container_id="gone"');

@@ -210,11 +210,12 @@ export class CgroupsMonitor {
 
   /**
    * containerd's `container_*` families of every task, in the Prometheus text format
-   * (families apart by a blank line, as prom-client prints its own; '' with `no_prometheus`).
-   * Written directly from the statistics: a scrape of 50 containers has ~5,000 samples.
+   * (families apart by a blank line, as prom-client prints its own; nothing with
+   * `no_prometheus`), one part per family: a scrape of 50 containers has ~5,000 samples,
+   * ~600 kB that the daemon writes out part by part without joining them.
    */
-  async renderMetrics(): Promise<string> {
-    if (this.options.prometheus === false) return '';
+  async renderMetrics(): Promise<string[]> {
+    if (this.options.prometheus === false) return [];
     const unified = (await this.mode()) === 'unified';
     const families: readonly Family<V1Metrics | V2Metrics>[] = (unified ? v2Families : v1Families) as readonly Family<V1Metrics | V2Metrics>[];
     const samples = (await this.samples()).filter((s) => s.stats.version === (unified ? 2 : 1));
@@ -229,7 +230,7 @@ export class CgroupsMonitor {
     });
     const out: string[] = [];
     for (const family of families) {
-      const lines = [`# HELP ${family.name} ${escapeHelp(family.help)}`, `# TYPE ${family.name} gauge`];
+      let text = `${out.length > 0 ? '\n' : ''}# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} gauge\n`;
       for (const t of tasks) {
         for (const [value, values] of family.samples(t.metrics)) {
           let labels = t.labels;
@@ -237,18 +238,18 @@ export class CgroupsMonitor {
             const all: Array<[string, string]> = [...t.base, ...family.labels.map((name, i): [string, string] => [name, values[i] ?? ''])];
             labels = formatLabels(all.sort(byName));
           }
-          lines.push(`${family.name}{${labels}} ${Number(value)}`);
+          text += `${family.name}{${labels}} ${Number(value)}\n`;
         }
       }
-      out.push(lines.join('\n'));
+      out.push(text);
     }
     if (!unified) {
       // v1 has no OOM counter in its statistics: containerd counts the OOM events it gets
-      const lines = [`# HELP container_memory_oom_total ${OOM_HELP}`, '# TYPE container_memory_oom_total counter'];
-      for (const t of tasks) lines.push(`container_memory_oom_total{${t.labels}} ${t.oom}`);
-      out.push(lines.join('\n'));
+      let text = `\n# HELP container_memory_oom_total ${OOM_HELP}\n# TYPE container_memory_oom_total counter\n`;
+      for (const t of tasks) text += `container_memory_oom_total{${t.labels}} ${t.oom}\n`;
+      out.push(text);
     }
-    return `${out.join('\n\n')}\n`;
+    return out;
   }
 }
 
