@@ -9,6 +9,14 @@
 // price of seeing the frames Node sends. A Duplex that acknowledged each write only once
 // the kernel took it made Node's HTTP/2 session send GOAWAY(INTERNAL_ERROR) under load
 // (grpc-go clients saw "transport is closing"), so plain pipes are used.
+// Handing Node the socket itself (its native path) was measured and left out (2026-12-05,
+// docs/benchmarks.md, "The connection guard's cost"): it saves CPU, and the fatal GOAWAY
+// stays visible (after `setGracefulClose()` on the session's native handle, Node 20.20 calls
+// its `ongracefulclosecomplete` once nghttp2 wants neither to read nor to write), but a peer
+// stopped inside a frame does not: nghttp2's frame state is not exposed, and such a peer
+// produces the same events and timings as an idle one. A leaner JavaScript pipe (one Duplex,
+// or the socket behind a proxy) saved nothing measurable: Node's JSStreamSocket, which
+// copies every chunk in and out of the session, is most of the cost.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import { Duplex, PassThrough, Transform } from 'node:stream';
