@@ -130,7 +130,8 @@ describe('namespaces and leases: the same session on containerd-ts and container
       const [a, b] = await Promise.all([runStep('ctr', ref3.socket, step), runStep('ctr-ts', ref2.socket, step)]);
       expect(normalize(b, 'ctr-ts'), step.args.join(' ')).toBe(normalize(a, 'ctr'));
     }
-  });
+    // 38 steps, each a start of ctr-ts (node): over a minute on a loaded 2-core machine
+  }, 240_000);
 
   it('a random lease ID has containerd\'s form, and --expires sets gc.expire from now', async () => {
     for (const socket of [ref.socket, ts.socket]) {
