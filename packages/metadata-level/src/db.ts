@@ -34,6 +34,67 @@ import { LevelStore, type Txn } from './store.js';
 
 /** Blob deletes a collection keeps in flight. */
 const BLOB_DELETES_IN_FLIGHT = 16;
+/**
+ * Snapshot removals a collection keeps in flight: snapshots with no orphan child left are
+ * independent, and a snapshotter whose records group-commit shares one fsync among them.
+ */
+const SNAPSHOT_REMOVES_IN_FLIGHT = 16;
+
+/**
+ * Calls `remove` for every name of `order` (children before parents), up to `limit` at
+ * once: a name starts only once every child of it in `order` has finished (removed or
+ * failed, which `remove` reports by resolving). The first rejection stops new removals and
+ * is thrown once none is in flight.
+ */
+export function removeChildrenFirst(
+  order: readonly string[],
+  parents: ReadonlyMap<string, string>,
+  limit: number,
+  remove: (name: string) => Promise<void>,
+): Promise<void> {
+  const waiting = new Map<string, number>();
+  const included = new Set(order);
+  for (const name of order) {
+    const parent = parents.get(name);
+    if (parent !== undefined && included.has(parent)) waiting.set(parent, (waiting.get(parent) ?? 0) + 1);
+  }
+  const ready = order.filter((name) => !waiting.has(name));
+  let next = 0;
+  let inFlight = 0;
+  let failure: { err: unknown } | undefined;
+  return new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      while (!failure && inFlight < limit && next < ready.length) {
+        const name = ready[next++]!;
+        inFlight++;
+        remove(name).then(
+          () => finish(name),
+          (err: unknown) => {
+            failure ??= { err };
+            finish(name);
+          },
+        );
+      }
+      if (inFlight === 0) {
+        if (failure) reject(failure.err);
+        else resolve();
+      }
+    };
+    const finish = (name: string) => {
+      inFlight--;
+      const parent = parents.get(name);
+      if (parent !== undefined && waiting.has(parent)) {
+        const left = waiting.get(parent)! - 1;
+        if (left === 0) {
+          waiting.delete(parent);
+          ready.push(parent);
+        } else waiting.set(parent, left);
+      }
+      pump();
+    };
+    pump();
+  });
+}
 
 /** Optional backend method: every ingest ref, without reading statuses (the local store has it). */
 interface StatusRefWalker {
@@ -488,15 +549,25 @@ export class MetadataDB implements DBCore {
 
   /** Backend snapshots no record references, children before parents. */
   private async snapshotOrphans(backend: SnapshotGCBackend, seen: Set<string>): Promise<string[]> {
+    return (await this.snapshotOrphanTree(backend, seen)).order;
+  }
+
+  /**
+   * Backend snapshots no record references: children before parents (`order`), and the
+   * parent of each that has one in the backend.
+   */
+  private async snapshotOrphanTree(backend: SnapshotGCBackend, seen: Set<string>): Promise<{ order: string[]; parents: Map<string, string> }> {
     const infos: SnapshotGCInfo[] = [];
     await backend.walk({}, (info) => {
       infos.push(info);
     });
     const children = new Map<string, string[]>();
+    const parents = new Map<string, string>();
     const names = new Set(infos.map((i) => i.name));
     const roots: string[] = [];
     for (const info of infos) {
       if (info.parent && names.has(info.parent)) {
+        parents.set(info.name, info.parent);
         let list = children.get(info.parent);
         if (!list) {
           list = [];
@@ -507,20 +578,20 @@ export class MetadataDB implements DBCore {
         roots.push(info.name);
       }
     }
-    const out: string[] = [];
+    const order: string[] = [];
     const visit = (name: string) => {
       for (const child of children.get(name) ?? []) visit(child);
-      if (!seen.has(name)) out.push(name);
+      if (!seen.has(name)) order.push(name);
     };
     for (const r of roots) visit(r);
-    return out;
+    return { order, parents };
   }
 
   private cleanupSnapshotter(name: string, backend: SnapshotGCBackend): Promise<number> {
     return this.snapshotLock(name).withExclusive(async () => {
-      const orphans = await this.snapshotOrphans(backend, await this.snapshotReferences(name));
+      const { order, parents } = await this.snapshotOrphanTree(backend, await this.snapshotReferences(name));
       let removed = 0;
-      for (const key of orphans) {
+      const removeOne = async (key: string) => {
         try {
           await backend.remove({}, key);
           removed++;
@@ -530,7 +601,8 @@ export class MetadataDB implements DBCore {
           if (!isFailedPrecondition(err) && !isNotFound(err)) throw err;
           this.log?.warn({ snapshotter: name, key, error: (err as Error).message }, 'failed to remove snapshot');
         }
-      }
+      };
+      await removeChildrenFirst(order, parents, SNAPSHOT_REMOVES_IN_FLIGHT, removeOne);
       if (backend.cleanup) {
         try {
           await backend.cleanup({});
