@@ -101,6 +101,11 @@ interface StatusRefWalker {
   walkStatusRefs(ctx: RequestContext, fn: (ref: string) => void | Promise<void>): Promise<void>;
 }
 
+/** Optional backend method: every blob's digest, without reading its info (the local store has it). */
+interface DigestWalker {
+  walkDigests(ctx: RequestContext, fn: (digest: string) => void | Promise<void>): Promise<void>;
+}
+
 export type ContentSharingPolicy = 'shared' | 'isolated';
 
 export interface MetadataDBOptions {
@@ -481,17 +486,21 @@ export class MetadataDB implements DBCore {
   private async contentOrphans(excluded?: ReadonlySet<string>): Promise<{ blobs: string[]; ingests: string[] }> {
     const seen = await this.contentReferences(excluded);
     const blobs: string[] = [];
-    await this.backend.walk({}, (info) => {
-      if (!seen.blobs.has(info.digest)) blobs.push(info.digest);
-    });
+    const note = (digest: string) => {
+      if (!seen.blobs.has(digest)) blobs.push(digest);
+    };
+    // A backend that can list digests without reading infos saves a stat per blob.
+    const digests = this.backend as Partial<DigestWalker>;
+    if (typeof digests.walkDigests === 'function') await digests.walkDigests({}, note);
+    else await this.backend.walk({}, (info) => note(info.digest));
     const ingests: string[] = [];
-    const note = (ref: string) => {
+    const noteRef = (ref: string) => {
       if (!seen.ingests.has(ref)) ingests.push(ref);
     };
     // A backend that can list ingest refs without reading their status saves a read per ingest.
     const walker = this.backend as Partial<StatusRefWalker>;
-    if (typeof walker.walkStatusRefs === 'function') await walker.walkStatusRefs({}, note);
-    else for (const st of await this.backend.listStatuses({})) note(st.ref);
+    if (typeof walker.walkStatusRefs === 'function') await walker.walkStatusRefs({}, noteRef);
+    else for (const st of await this.backend.listStatuses({})) noteRef(st.ref);
     return { blobs, ingests };
   }
 
