@@ -2,6 +2,7 @@
 // <root>/ingest/<sha256 of ref>/, the layout containerd's local store uses. Not
 // namespaced: the metadata layer above it scopes content to namespaces and leases.
 import { createHash } from 'node:crypto';
+import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
@@ -181,6 +182,31 @@ export class LocalContentStore implements ContentStore {
         if (!st.isFile()) continue;
         const info = this.#info(digest, st, await this.#labels(digest));
         if (filter.match(adaptInfo(info))) await fn(info);
+      }
+    }
+  }
+
+  /**
+   * The digest of every blob, without reading sizes, times or labels (what a collection
+   * needs to find the blobs no record references): one directory read per algorithm and
+   * no `stat` per blob. Entries that are not regular files are left out, as `walk` does.
+   */
+  async walkDigests(_ctx: RequestContext, fn: (digest: string) => void | Promise<void>): Promise<void> {
+    const blobs = join(this.root, 'blobs');
+    const algorithms = (await readdirIfExists(blobs)).filter((a) => DIGEST_ALGORITHMS[a] !== undefined);
+    for (const algorithm of algorithms.sort()) {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(join(blobs, algorithm), { withFileTypes: true });
+      } catch (err) {
+        if (isErrno(err, 'ENOENT')) continue;
+        throw err;
+      }
+      for (const entry of entries) {
+        if (!entry.isFile()) continue;
+        const digest = `${algorithm}:${entry.name}`;
+        if (digestProblem(digest)) continue; // not a blob (a stray file)
+        await fn(digest);
       }
     }
   }

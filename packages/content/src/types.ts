@@ -93,6 +93,11 @@ export interface ContentStore {
    */
   walkStatusRefs?(ctx: RequestContext, fn: (ref: string) => void | Promise<void>): Promise<void>;
   /**
+   * Calls `fn` with the digest of every blob, without reading its info (garbage
+   * collection uses it to find blobs no record references). Optional.
+   */
+  walkDigests?(ctx: RequestContext, fn: (digest: string) => void | Promise<void>): Promise<void>;
+  /**
    * A number that changes whenever a blob may have stopped being visible in some
    * namespace (a delete or a collection). A visibility check made while it stays the
    * same still holds, so readers kept open between calls need not check again. Optional.

@@ -41,6 +41,9 @@ const toInfo = (digest: string, rec: BlobRecord): Info => ({
   labels: { ...(rec.labels ?? {}) },
 });
 
+/** Records read per native iterator call in a walk (a List's responses hold 100 infos). */
+const WALK_BATCH = 200;
+
 const backendContext = (ctx: RequestContext): RequestContext => (ctx.signal ? { signal: ctx.signal } : {});
 
 export class MetadataContentStore implements ContentStore {
@@ -79,15 +82,15 @@ export class MetadataContentStore implements ContentStore {
     const ns = namespaceRequired(ctx);
     const filter = parseAll(filters);
     const prefix = blobsPrefix(ns);
-    const infos: Info[] = [];
     const everything = filter === always;
-    for await (const batch of this.core.store.batches(prefix)) {
+    // A batch of records at a time from one consistent snapshot, each handed on before the
+    // next is read: a List sends its first response without decoding every record first.
+    for await (const batch of this.core.store.batches(prefix, WALK_BATCH)) {
       for (const [key, value] of batch) {
         const info = toInfo(key.slice(prefix.length), JSON.parse(value) as BlobRecord);
-        if (everything || filter.match(adaptInfo(info))) infos.push(info);
+        if (everything || filter.match(adaptInfo(info))) await fn(info);
       }
     }
-    for (const info of infos) await fn(info);
   }
 
   /** Removes the blob from the request's namespace; the data goes with the next collection. */

@@ -34,10 +34,76 @@ import { LevelStore, type Txn } from './store.js';
 
 /** Blob deletes a collection keeps in flight. */
 const BLOB_DELETES_IN_FLIGHT = 16;
+/**
+ * Snapshot removals a collection keeps in flight: snapshots with no orphan child left are
+ * independent, and a snapshotter whose records group-commit shares one fsync among them.
+ */
+const SNAPSHOT_REMOVES_IN_FLIGHT = 16;
+
+/**
+ * Calls `remove` for every name of `order` (children before parents), up to `limit` at
+ * once: a name starts only once every child of it in `order` has finished (removed or
+ * failed, which `remove` reports by resolving). The first rejection stops new removals and
+ * is thrown once none is in flight.
+ */
+export function removeChildrenFirst(
+  order: readonly string[],
+  parents: ReadonlyMap<string, string>,
+  limit: number,
+  remove: (name: string) => Promise<void>,
+): Promise<void> {
+  const waiting = new Map<string, number>();
+  const included = new Set(order);
+  for (const name of order) {
+    const parent = parents.get(name);
+    if (parent !== undefined && included.has(parent)) waiting.set(parent, (waiting.get(parent) ?? 0) + 1);
+  }
+  const ready = order.filter((name) => !waiting.has(name));
+  let next = 0;
+  let inFlight = 0;
+  let failure: { err: unknown } | undefined;
+  return new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      while (!failure && inFlight < limit && next < ready.length) {
+        const name = ready[next++]!;
+        inFlight++;
+        remove(name).then(
+          () => finish(name),
+          (err: unknown) => {
+            failure ??= { err };
+            finish(name);
+          },
+        );
+      }
+      if (inFlight === 0) {
+        if (failure) reject(failure.err);
+        else resolve();
+      }
+    };
+    const finish = (name: string) => {
+      inFlight--;
+      const parent = parents.get(name);
+      if (parent !== undefined && waiting.has(parent)) {
+        const left = waiting.get(parent)! - 1;
+        if (left === 0) {
+          waiting.delete(parent);
+          ready.push(parent);
+        } else waiting.set(parent, left);
+      }
+      pump();
+    };
+    pump();
+  });
+}
 
 /** Optional backend method: every ingest ref, without reading statuses (the local store has it). */
 interface StatusRefWalker {
   walkStatusRefs(ctx: RequestContext, fn: (ref: string) => void | Promise<void>): Promise<void>;
+}
+
+/** Optional backend method: every blob's digest, without reading its info (the local store has it). */
+interface DigestWalker {
+  walkDigests(ctx: RequestContext, fn: (digest: string) => void | Promise<void>): Promise<void>;
 }
 
 export type ContentSharingPolicy = 'shared' | 'isolated';
@@ -420,17 +486,21 @@ export class MetadataDB implements DBCore {
   private async contentOrphans(excluded?: ReadonlySet<string>): Promise<{ blobs: string[]; ingests: string[] }> {
     const seen = await this.contentReferences(excluded);
     const blobs: string[] = [];
-    await this.backend.walk({}, (info) => {
-      if (!seen.blobs.has(info.digest)) blobs.push(info.digest);
-    });
+    const note = (digest: string) => {
+      if (!seen.blobs.has(digest)) blobs.push(digest);
+    };
+    // A backend that can list digests without reading infos saves a stat per blob.
+    const digests = this.backend as Partial<DigestWalker>;
+    if (typeof digests.walkDigests === 'function') await digests.walkDigests({}, note);
+    else await this.backend.walk({}, (info) => note(info.digest));
     const ingests: string[] = [];
-    const note = (ref: string) => {
+    const noteRef = (ref: string) => {
       if (!seen.ingests.has(ref)) ingests.push(ref);
     };
     // A backend that can list ingest refs without reading their status saves a read per ingest.
     const walker = this.backend as Partial<StatusRefWalker>;
-    if (typeof walker.walkStatusRefs === 'function') await walker.walkStatusRefs({}, note);
-    else for (const st of await this.backend.listStatuses({})) note(st.ref);
+    if (typeof walker.walkStatusRefs === 'function') await walker.walkStatusRefs({}, noteRef);
+    else for (const st of await this.backend.listStatuses({})) noteRef(st.ref);
     return { blobs, ingests };
   }
 
@@ -488,15 +558,25 @@ export class MetadataDB implements DBCore {
 
   /** Backend snapshots no record references, children before parents. */
   private async snapshotOrphans(backend: SnapshotGCBackend, seen: Set<string>): Promise<string[]> {
+    return (await this.snapshotOrphanTree(backend, seen)).order;
+  }
+
+  /**
+   * Backend snapshots no record references: children before parents (`order`), and the
+   * parent of each that has one in the backend.
+   */
+  private async snapshotOrphanTree(backend: SnapshotGCBackend, seen: Set<string>): Promise<{ order: string[]; parents: Map<string, string> }> {
     const infos: SnapshotGCInfo[] = [];
     await backend.walk({}, (info) => {
       infos.push(info);
     });
     const children = new Map<string, string[]>();
+    const parents = new Map<string, string>();
     const names = new Set(infos.map((i) => i.name));
     const roots: string[] = [];
     for (const info of infos) {
       if (info.parent && names.has(info.parent)) {
+        parents.set(info.name, info.parent);
         let list = children.get(info.parent);
         if (!list) {
           list = [];
@@ -507,20 +587,20 @@ export class MetadataDB implements DBCore {
         roots.push(info.name);
       }
     }
-    const out: string[] = [];
+    const order: string[] = [];
     const visit = (name: string) => {
       for (const child of children.get(name) ?? []) visit(child);
-      if (!seen.has(name)) out.push(name);
+      if (!seen.has(name)) order.push(name);
     };
     for (const r of roots) visit(r);
-    return out;
+    return { order, parents };
   }
 
   private cleanupSnapshotter(name: string, backend: SnapshotGCBackend): Promise<number> {
     return this.snapshotLock(name).withExclusive(async () => {
-      const orphans = await this.snapshotOrphans(backend, await this.snapshotReferences(name));
+      const { order, parents } = await this.snapshotOrphanTree(backend, await this.snapshotReferences(name));
       let removed = 0;
-      for (const key of orphans) {
+      const removeOne = async (key: string) => {
         try {
           await backend.remove({}, key);
           removed++;
@@ -530,7 +610,8 @@ export class MetadataDB implements DBCore {
           if (!isFailedPrecondition(err) && !isNotFound(err)) throw err;
           this.log?.warn({ snapshotter: name, key, error: (err as Error).message }, 'failed to remove snapshot');
         }
-      }
+      };
+      await removeChildrenFirst(order, parents, SNAPSHOT_REMOVES_IN_FLIGHT, removeOne);
       if (backend.cleanup) {
         try {
           await backend.cleanup({});

@@ -20,7 +20,7 @@ export {
   UNPACK_KEY_PREFIX,
   unpackKey,
 } from './labels.js';
-export { MetaStore, ReadTransaction, type StoredSnapshot, WriteTransaction } from './metastore.js';
+export { MetaStore, type MetaStoreOptions, ReadTransaction, type StoredSnapshot, WriteTransaction } from './metastore.js';
 export { MetaStoreSnapshotter, noSnapshotterLog, type SnapshotterLog } from './metastore-snapshotter.js';
 export {
   compactLowerdirOption,

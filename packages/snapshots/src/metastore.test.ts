@@ -1,4 +1,4 @@
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlreadyExists, isFailedPrecondition, isInvalidArgument, isNotFound } from '@containerd-ts/errdefs';
@@ -201,5 +201,90 @@ describe('MetaStore', () => {
     await ms.close();
     await ms.close();
     await expect(ms.view((tx) => tx.has('a'))).rejects.toThrow('closed');
+  });
+
+  describe('group commit', () => {
+    it('answers each of 16 concurrent writers only after the fsync that covers its change, sharing fsyncs', async () => {
+      const events: string[] = [];
+      const batches: string[][] = [];
+      const ms = await MetaStore.open(file, {
+        onSync: (keys) => {
+          batches.push([...keys]);
+          for (const k of keys) events.push(`synced ${k}`);
+        },
+      });
+      const keys = Array.from({ length: 16 }, (_, i) => `s${i}`);
+      await Promise.all(
+        keys.map(async (key) => {
+          await ms.update((tx) => tx.createSnapshot(Kind.Active, key, ''));
+          events.push(`answered ${key}`);
+          // acknowledged means visible to readers
+          expect(await ms.view((tx) => tx.has(key))).toBe(true);
+        }),
+      );
+      for (const key of keys) {
+        const synced = events.indexOf(`synced ${key}`);
+        expect(synced, `${key} was synced`).toBeGreaterThanOrEqual(0);
+        expect(events.indexOf(`answered ${key}`), `${key} answered after its sync`).toBeGreaterThan(synced);
+      }
+      // writers arriving while a batch is being written join the next one
+      expect(batches.length).toBeLessThan(keys.length);
+      expect(Math.max(...batches.map((b) => b.length))).toBeGreaterThan(1);
+      // one journal line per transaction, every acknowledged change there after a reopen
+      await ms.close();
+      expect((await readFile(`${file}.log`, 'utf8')).split('\n').filter(Boolean)).toHaveLength(16);
+      const again = await MetaStore.open(file);
+      expect(await again.view((tx) => keys.map((k) => tx.has(k)))).toEqual(keys.map(() => true));
+      expect(new Set(await again.view((tx) => keys.map((k) => tx.getInfo(k).id))).size).toBe(16);
+      await again.close();
+    });
+
+    it('lets a writer build on a change not yet on disk; readers see it only once it is', async () => {
+      const events: string[] = [];
+      const ms = await MetaStore.open(file, {
+        onSync: (keys) => events.push(`synced ${keys.join(',')}`),
+      });
+      const readerSaw: boolean[] = [];
+      const parent = ms.update((tx) => {
+        tx.createSnapshot(Kind.Active, 'a', '');
+        tx.commitActive('a', 'p', undefined);
+      });
+      const child = ms.update(async (tx) => {
+        // the parent's batch may still be in flight: writers see it, readers not yet
+        readerSaw.push(await ms.view((r) => r.has('p')));
+        return tx.createSnapshot(Kind.Active, 'c', 'p');
+      });
+      const [, c] = await Promise.all([parent, child]);
+      expect(c.parentIds).toEqual(['1']);
+      expect(events.join(' ')).toContain('synced');
+      await ms.close();
+      const again = await MetaStore.open(file);
+      expect(await again.view((tx) => tx.getSnapshot('c').parentIds)).toEqual(['1']);
+      await again.close();
+      expect(readerSaw).toHaveLength(1);
+    });
+
+    it('fails a batch that cannot be written and the writers built on it, and goes on from what is on disk', async () => {
+      const ms = await MetaStore.open(file);
+      await ms.update((tx) => tx.createSnapshot(Kind.Active, 'kept', ''));
+      await ms.close();
+      const store = await MetaStore.open(file);
+      // the journal cannot be opened for appending: every batch fails until it can
+      await rename(`${file}.log`, `${file}.saved`);
+      await mkdir(`${file}.log`);
+      const first = store.update((tx) => tx.createSnapshot(Kind.Active, 'lost1', ''));
+      const second = store.update((tx) => tx.createSnapshot(Kind.Active, 'lost2', ''));
+      const results = await Promise.allSettled([first, second]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect(await store.view((tx) => [tx.has('kept'), tx.has('lost1'), tx.has('lost2')])).toEqual([true, false, false]);
+      await rm(`${file}.log`, { recursive: true });
+      await rename(`${file}.saved`, `${file}.log`);
+      // writers start again from the state on disk: the lost IDs are free again
+      expect((await store.update((tx) => tx.createSnapshot(Kind.Active, 'next', ''))).id).toBe('2');
+      await store.close();
+      const again = await MetaStore.open(file);
+      expect(await again.view((tx) => [tx.has('kept'), tx.has('lost1'), tx.has('lost2'), tx.has('next')])).toEqual([true, false, false, true]);
+      await again.close();
+    });
   });
 });

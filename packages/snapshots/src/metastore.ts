@@ -197,7 +197,8 @@ function compareKeys(a: string, b: string): number {
 
 /** Changes to the records; they become visible and durable together when the transaction commits. */
 export class WriteTransaction extends ReadTransaction {
-  private readonly snapshots: Map<string, SnapshotRecord>;
+  /** The records as changed so far: a copy of the base made at the first change. */
+  private own: Map<string, SnapshotRecord> | undefined;
   private nextId: number;
   /** Whether anything changed (an untouched transaction writes nothing). */
   dirty = false;
@@ -205,10 +206,21 @@ export class WriteTransaction extends ReadTransaction {
   readonly changed = new Set<string>();
 
   constructor(state: State) {
-    const snapshots = new Map(state.snapshots);
-    super({ nextId: state.nextId, snapshots });
-    this.snapshots = snapshots;
+    super(state);
     this.nextId = state.nextId;
+  }
+
+  /** The records as this transaction sees them. */
+  private get snapshots(): ReadonlyMap<string, SnapshotRecord> {
+    return this.state.snapshots;
+  }
+
+  private writable(): Map<string, SnapshotRecord> {
+    if (!this.own) {
+      this.own = new Map(this.state.snapshots);
+      this.state = { nextId: this.nextId, snapshots: this.own };
+    }
+    return this.own;
   }
 
   /** The state this transaction leads to. */
@@ -217,13 +229,13 @@ export class WriteTransaction extends ReadTransaction {
   }
 
   private put(key: string, r: SnapshotRecord): void {
-    this.snapshots.set(key, r);
+    this.writable().set(key, r);
     this.changed.add(key);
     this.dirty = true;
   }
 
   private drop(key: string): void {
-    this.snapshots.delete(key);
+    this.writable().delete(key);
     this.changed.add(key);
     this.dirty = true;
   }
@@ -327,29 +339,80 @@ class Mutex {
   }
 }
 
-/** The record store of one snapshotter, in one file (`<root>/metadata.json` by convention) and its journal. */
+/** Journal lines of transactions written and fsynced together, and the state after the last. */
+class Batch {
+  readonly lines: Buffer[] = [];
+  readonly keys: string[] = [];
+  state!: State;
+  readonly done: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: unknown) => void;
+
+  constructor() {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    // Rejections are seen through `done` by every waiter; none is unhandled.
+    this.done.catch(() => {});
+  }
+}
+
+export interface MetaStoreOptions {
+  /**
+   * Called with the keys of each batch once its journal lines are written and fsynced,
+   * before any transaction of the batch returns (tests observe the order through it).
+   */
+  onSync?: (keys: readonly string[]) => void;
+}
+
+/**
+ * The record store of one snapshotter, in one file (`<root>/metadata.json` by convention)
+ * and its journal.
+ *
+ * Group commit: writers run one at a time, but a transaction that finishes while an
+ * earlier batch of journal lines is being written and fsynced joins the next batch
+ * instead of waiting for a fsync of its own, so concurrent writers (a collection removing
+ * many snapshots) share one fdatasync. A transaction returns only once the batch holding
+ * its line is on disk. Writers see the changes of batches not yet on disk (they are
+ * ordered after them and written in a later or the same batch); readers (`view`) see only
+ * what is on disk. When a batch fails, its transactions and those built on it fail and
+ * the store goes on from what is on disk.
+ */
 export class MetaStore {
+  /** The records as on disk: what readers see. */
   private state: State;
+  /** The records after every finished transaction, on disk or not: what writers build on. */
+  private head: State;
+  /** Bumped when a batch fails: transactions begun before were built on lost changes. */
+  private epoch = 0;
   private readonly file: string;
   private readonly journalFile: string;
   private readonly writeLock = new Mutex();
+  private readonly onSync: ((keys: readonly string[]) => void) | undefined;
   private closed = false;
+  /** The batch being written, if any. */
+  private flushing: Batch | undefined;
+  /** Transactions finished while a batch is being written: the next batch. */
+  private next: Batch | undefined;
   /** The journal, open for appending once the first change since open is written. */
   private journal: FileHandle | undefined;
   private journalBytes: number;
   /** Size of the records file when last written. */
   private recordsBytes: number;
 
-  private constructor(file: string, state: State, journalBytes: number, recordsBytes: number) {
+  private constructor(file: string, state: State, journalBytes: number, recordsBytes: number, options: MetaStoreOptions) {
     this.file = file;
     this.journalFile = `${file}.log`;
     this.state = state;
+    this.head = state;
     this.journalBytes = journalBytes;
     this.recordsBytes = recordsBytes;
+    this.onSync = options.onSync;
   }
 
   /** Opens the store in `file` (and its journal), starting empty when neither exists. */
-  static async open(file: string): Promise<MetaStore> {
+  static async open(file: string, options: MetaStoreOptions = {}): Promise<MetaStore> {
     await rm(`${file}.tmp`, { force: true });
     let state: State = { nextId: 1, snapshots: new Map() };
     let recordsBytes = 0;
@@ -365,7 +428,7 @@ export class MetaStore {
     try {
       text = await readFile(journal, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new MetaStore(file, state, 0, recordsBytes);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new MetaStore(file, state, 0, recordsBytes, options);
       throw err;
     }
     const complete = text.lastIndexOf('\n') + 1;
@@ -395,72 +458,131 @@ export class MetaStore {
         await fh.close();
       }
     }
-    return new MetaStore(file, { nextId, snapshots }, Buffer.byteLength(text.slice(0, complete)), recordsBytes);
+    return new MetaStore(file, { nextId, snapshots }, Buffer.byteLength(text.slice(0, complete)), recordsBytes, options);
   }
 
   private checkOpen(): void {
     if (this.closed) throw failedPrecondition('snapshot metadata store is closed');
   }
 
-  /** Runs `fn` on the records as they are now; never waits for writers. */
+  /** Runs `fn` on the records as they are on disk now; never waits for writers. */
   async view<T>(fn: (tx: ReadTransaction) => T | Promise<T>): Promise<T> {
     this.checkOpen();
     return fn(new ReadTransaction(this.state));
   }
 
   /**
-   * Runs `fn` as the only writer. When `fn` returns, its changes are written durably and
-   * become visible; when `fn` or the write throws, nothing changes.
+   * Runs `fn` as the only writer. Its changes are written with the next batch; it returns
+   * once they are on disk, and they are visible to readers from then on. When `fn` or the
+   * write throws, nothing changes. An answer that changed nothing (or an error) still
+   * waits for the batches it saw, so it never reports a state a crash could undo.
    */
   async update<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
     this.checkOpen();
     const release = await this.writeLock.lock();
+    let batch: Batch | undefined;
+    let seen: Batch | undefined;
+    let result: T;
     try {
       this.checkOpen();
-      const tx = new WriteTransaction(this.state);
-      const result = await fn(tx);
-      if (tx.dirty) {
-        const next = tx.result();
-        await this.append(next, tx.changed);
-        this.state = next;
+      const epoch = this.epoch;
+      const tx = new WriteTransaction(this.head);
+      try {
+        result = await fn(tx);
+        if (tx.dirty) {
+          // A batch this transaction built on failed while `fn` ran: its base is lost.
+          if (this.epoch !== epoch) throw failedPrecondition('snapshot metadata changed under the transaction: an earlier write failed');
+          batch = this.enqueue(tx);
+        }
+      } finally {
+        seen = batch ?? this.next ?? this.flushing;
       }
-      return result;
-    } finally {
+    } catch (err) {
       release();
+      await seen?.done.catch(() => {});
+      throw err;
     }
+    release();
+    if (batch) await batch.done;
+    else await seen?.done.catch(() => {});
+    return result;
   }
 
-  /**
-   * Appends one transaction's changes to the journal (fsynced). When the journal has grown
-   * large, the records as they were before this transaction are written out first and the
-   * journal emptied: the records then hold exactly what the journal did, so a crash before
-   * the journal is gone replays it to the same state. (Records that already held this
-   * transaction would be rolled back, key by key, by an older journal replayed over them.)
-   */
-  private async append(state: State, changed: ReadonlySet<string>): Promise<void> {
-    if (this.journalBytes >= MIN_COMPACT_BYTES && this.journalBytes >= this.recordsBytes) await this.persist(this.state);
+  /** Adds a finished transaction's line to the next batch (written now when none is being written). */
+  private enqueue(tx: WriteTransaction): Batch {
+    const state = tx.result();
     const entry: JournalEntry = { nextId: state.nextId, set: {} };
-    for (const key of changed) {
+    for (const key of tx.changed) {
       const r = state.snapshots.get(key);
       entry.set[key] = r ? recordFormat(r) : null;
     }
-    const line = Buffer.from(`${JSON.stringify(entry)}\n`);
+    this.next ??= new Batch();
+    const batch = this.next;
+    batch.lines.push(Buffer.from(`${JSON.stringify(entry)}\n`));
+    batch.keys.push(...tx.changed);
+    batch.state = state;
+    this.head = state;
+    if (!this.flushing) this.flushNext();
+    return batch;
+  }
+
+  private flushNext(): void {
+    const batch = this.next;
+    if (!batch) return;
+    this.next = undefined;
+    this.flushing = batch;
+    this.append(batch.lines).then(
+      () => {
+        this.flushing = undefined;
+        this.state = batch.state;
+        try {
+          this.onSync?.(batch.keys);
+        } finally {
+          batch.resolve();
+          this.flushNext();
+        }
+      },
+      (err: unknown) => {
+        // The next batch was built on this one's changes: it fails with it, and so does
+        // a transaction running now (its epoch is gone).
+        const dependent = this.next;
+        this.flushing = undefined;
+        this.next = undefined;
+        this.epoch += 1;
+        this.head = this.state;
+        batch.reject(err);
+        dependent?.reject(err);
+      },
+    );
+  }
+
+  /**
+   * Appends journal lines in one write and fdatasyncs them. When the journal has grown
+   * large, the records as on disk (what the journal holds, none of these lines) are
+   * written out first and the journal emptied: the records then hold exactly what the
+   * journal did, so a crash before the journal is gone replays it to the same state.
+   * (Records that already held these lines would be rolled back, key by key, by an older
+   * journal replayed over them.)
+   */
+  private async append(lines: readonly Buffer[]): Promise<void> {
+    if (this.journalBytes >= MIN_COMPACT_BYTES && this.journalBytes >= this.recordsBytes) await this.persist(this.state);
+    const data = lines.length === 1 ? lines[0]! : Buffer.concat(lines);
     if (!this.journal) {
       this.journal = await open(this.journalFile, 'a', 0o600);
       // the journal's name must survive a crash as its lines do
       await syncDir(dirname(this.file));
     }
     try {
-      await this.journal.write(line);
+      await this.journal.write(data);
       await this.journal.datasync();
     } catch (err) {
-      // The transaction fails: its line, whole or partly written, must not count nor have
-      // later lines appended to it.
+      // The batch fails: its lines, whole or partly written, must not count nor have
+      // later lines appended to them.
       await this.journal.truncate(this.journalBytes).catch(() => {});
       await this.closeJournal();
       throw err;
     }
-    this.journalBytes += line.length;
+    this.journalBytes += data.length;
   }
 
   /** Writes every record to the records file, then empties the journal. */
@@ -491,10 +613,11 @@ export class MetaStore {
     await journal?.close().catch(() => {});
   }
 
-  /** Waits for a running writer, then refuses further use. A second close does nothing. */
+  /** Waits for a running writer and the batches being written, then refuses further use. A second close does nothing. */
   async close(): Promise<void> {
     if (this.closed) return;
     const release = await this.writeLock.lock();
+    while (this.flushing || this.next) await (this.next ?? this.flushing)!.done.catch(() => {});
     this.closed = true;
     await this.closeJournal();
     release();
