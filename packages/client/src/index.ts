@@ -104,3 +104,5 @@ export {
   refTranslator,
 } from './archive-reference.js';
 export { type InstallOptions, installImage, optPath } from './install.js';
+export { type ConvertOptions, clearGCLabels, convertImage, dockerMediaTypeToOCI, uncompressedMediaType } from './convert.js';
+export { GoMap, RawJSON, compactJSON, goEscape, goMarshal, marshalIndex, marshalManifest } from './go-json.js';
