@@ -108,3 +108,4 @@ export { type ConvertOptions, clearGCLabels, convertImage, dockerMediaTypeToOCI,
 export { GoMap, RawJSON, compactJSON, goEscape, goMarshal, marshalIndex, marshalManifest } from './go-json.js';
 export { KNOWN_CAPABILITIES, type LinuxDevice, capabilitiesFromBitmap, currentCapabilities, deviceFromPath, getDevices, goPathError } from './host-linux.js';
 export { type Seccomp, defaultSeccompProfile } from './seccomp.js';
+export { type CheckpointOptions, checkpointOptionsAny, checkpointTask } from './checkpoint.js';
