@@ -28,6 +28,9 @@ export interface Streams {
 
 const mkfifo = (path: string) => mknod(path, constants.S_IFIFO | 0o700, 0);
 
+/** Makes a fifo (mode 0700) at `path`, as fifo.OpenFifo with O_CREAT does. */
+export const makeFifo = (path: string): void => mkfifo(path);
+
 /**
  * One process's fifos and the copies to and from them. Create with `FifoIO.create`, pass
  * `paths` to Tasks.Create or Exec, then `start()` once the daemon has the fifos open.

@@ -16,7 +16,9 @@ import type { CallContext, Connection } from './connection.js';
 import { readContent } from './content.js';
 import { type Descriptor, chainId } from './images.js';
 import { withLease } from './lease.js';
+import { type LinuxDevice, currentCapabilities, getDevices } from './host-linux.js';
 import { type Platform, defaultPlatform } from './platforms.js';
+import { defaultSeccompProfile } from './seccomp.js';
 import { resolveManifest, unpackImage } from './pull.js';
 import {
   type ImageRuntimeConfig,
@@ -91,6 +93,22 @@ export interface ContainerOptions {
   cgroup?: string;
   joinNamespaces?: Namespace[];
   rootfsPropagation?: string;
+  /**
+   * A directory as the container's root instead of an image (ctr's `--rootfs`): no image,
+   * no snapshot, no image config; `image` is not read.
+   */
+  rootfs?: string;
+  /**
+   * A complete spec (ctr's `--config`, oci.WithSpecFromFile): used as it is, with `labels`
+   * as its annotations; no image or snapshot, and every other spec option is ignored.
+   */
+  spec?: Spec;
+  /** oci.WithPrivileged, WithAllDevicesAllowed, WithHostDevices: this process's capabilities and every device of /dev. */
+  privileged?: boolean;
+  /** Device nodes or directories of them (oci.WithDevices(path, "", "rwm")). */
+  devices?: string[];
+  /** A seccomp profile: `true` for containerd's default one, else the profile (specs.LinuxSeccomp as decoded JSON). */
+  seccomp?: true | Record<string, unknown>;
   /** A last change to the spec. */
   specOpt?: (spec: Spec) => void | Promise<void>;
 }
@@ -166,11 +184,13 @@ export async function generateContainerSpec(
   if (opts.envFile) withEnv(s, opts.envFile);
   withEnv(s, opts.env ?? []);
   s.mounts = [...(s.mounts ?? []), ...(opts.mounts ?? [])];
-  await withImageConfig(s, image.runtime, read);
+  if (opts.rootfs !== undefined) s.root = { ...s.root, path: opts.rootfs };
+  else await withImageConfig(s, image.runtime, read);
   if (opts.readOnly) s.root = { path: s.root?.path ?? '', readonly: true };
   if (opts.args && opts.args.length > 0) s.process!.args = [...opts.args];
   if (opts.cwd) s.process!.cwd = opts.cwd;
   if (opts.tty) withTTY(s);
+  if (opts.privileged) withPrivileged(s);
   if (opts.netHost) {
     withHostNamespace(s, 'network');
     withHostFiles(s);
@@ -179,6 +199,8 @@ export async function generateContainerSpec(
   if (opts.annotations && Object.keys(opts.annotations).length > 0) withAnnotations(s, opts.annotations);
   if (opts.capAdd && opts.capAdd.length > 0) withAddedCapabilities(s, opts.capAdd);
   if (opts.capDrop && opts.capDrop.length > 0) withDroppedCapabilities(s, opts.capDrop);
+  if (opts.seccomp === true) s.linux = { ...s.linux, seccomp: defaultSeccompProfile(s) };
+  else if (opts.seccomp) s.linux = { ...s.linux, seccomp: opts.seccomp };
   if (opts.cpus && opts.cpus > 0) withCPUCFS(s, Math.trunc(opts.cpus * 100000), 100000);
   if (opts.cpuShares && opts.cpuShares > 0) withCPUShares(s, opts.cpuShares);
   if ((opts.cpuQuota !== undefined && opts.cpuQuota !== -1) || (opts.cpuPeriod !== undefined && opts.cpuPeriod !== 0)) {
@@ -188,11 +210,71 @@ export async function generateContainerSpec(
   if (opts.allowNewPrivileges) s.process!.noNewPrivileges = false;
   if (opts.cgroup !== undefined) s.linux = { ...s.linux, cgroupsPath: opts.cgroup };
   if (opts.memoryLimit) withMemoryLimit(s, opts.memoryLimit);
+  for (const path of opts.devices ?? []) withDevices(s, getDevices(path), 'rwm');
   if (opts.rootfsPropagation && s.linux) s.linux.rootfsPropagation = opts.rootfsPropagation;
   if (opts.user) await withUser(s, opts.user, read);
   withAnnotations(s, opts.labels ?? {});
   await opts.specOpt?.(s);
   return s;
+}
+
+/** oci.WithPrivileged + WithAllDevicesAllowed + WithHostDevices. */
+function withPrivileged(s: Spec): void {
+  const caps = currentCapabilities();
+  s.process!.capabilities = { ...s.process!.capabilities, bounding: caps, effective: [...caps], permitted: [...caps] };
+  s.linux ??= {};
+  const linux = s.linux;
+  linux.maskedPaths = undefined;
+  linux.readonlyPaths = undefined;
+  for (const m of s.mounts ?? []) {
+    if (m.type === 'sysfs' || m.type === 'cgroup') m.options = m.options?.map((o) => (o === 'ro' ? 'rw' : o));
+  }
+  s.process!.selinuxLabel = '';
+  s.process!.apparmorProfile = '';
+  linux.seccomp = undefined;
+  linux.resources = { ...linux.resources, devices: [{ allow: true, access: 'rwm' }] };
+  linux.devices = [...(linux.devices ?? []), ...getDevices('/dev')];
+}
+
+/** oci.WithDevices: the devices and a cgroup rule allowing each. */
+function withDevices(s: Spec, devices: LinuxDevice[], access: string): void {
+  s.linux ??= {};
+  const linux = s.linux;
+  linux.devices = [...(linux.devices ?? []), ...devices];
+  linux.resources = {
+    ...linux.resources,
+    devices: [...(linux.resources?.devices ?? []), ...devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access }))],
+  };
+}
+
+/**
+ * A container whose spec does not come from an image (`--rootfs` or `--config`): no
+ * snapshot, the caller's labels only. The spec is `opts.spec` (with the labels as
+ * annotations) or generated for a rootfs directory.
+ */
+async function createImagelessContainer(conn: Connection, namespace: string, id: string, opts: ContainerOptions, call: CallContext): Promise<Container> {
+  let spec: Spec;
+  if (opts.spec) {
+    spec = opts.spec;
+    withAnnotations(spec, opts.labels ?? {});
+  } else {
+    spec = await generateContainerSpec(namespace, id, { runtime: {} }, opts, async () => undefined);
+  }
+  const runtime = opts.runtime || DEFAULT_RUNTIME;
+  const container: Container = {
+    id,
+    labels: { ...(opts.labels ?? {}) },
+    image: '',
+    runtime: { name: runtime, options: runtime === DEFAULT_RUNTIME ? runcOptionsAny(opts.runc) : undefined },
+    spec: { typeUrl: SPEC_TYPE_URL, value: marshalSpec(spec) },
+    snapshotter: '',
+    snapshotKey: '',
+    createdAt: undefined,
+    updatedAt: undefined,
+    extensions: {},
+  };
+  const created = await conn.unary(ContainersService.create, { container }, call);
+  return created.container ?? container;
 }
 
 /**
@@ -202,6 +284,7 @@ export async function generateContainerSpec(
  */
 export async function createContainer(conn: Connection, namespace: string, id: string, opts: ContainerOptions, ctx: CallContext = {}): Promise<Container> {
   const call: CallContext = { ...ctx, namespace };
+  if (opts.spec || opts.rootfs !== undefined) return createImagelessContainer(conn, namespace, id, opts, call);
   const { image } = await conn.unary(ImagesService.get, { name: opts.image }, call);
   if (!image?.target) throw new Error(`image "${opts.image}": not found`);
   const target: Descriptor = { mediaType: image.target.mediaType, digest: image.target.digest, size: image.target.size, annotations: image.target.annotations };

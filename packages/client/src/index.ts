@@ -66,7 +66,7 @@ export {
 export { type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
 export { type PushEvent, type PushOptions, pushImage } from './push.js';
-export { DEFAULT_FIFO_DIR, FifoIO, type StdioPaths, type Streams, attachFifos, removeFifos } from './cio.js';
+export { DEFAULT_FIFO_DIR, FifoIO, type StdioPaths, type Streams, attachFifos, makeFifo, removeFifos } from './cio.js';
 export {
   type ContainerOptions,
   DEFAULT_RUNTIME,
@@ -104,3 +104,8 @@ export {
   refTranslator,
 } from './archive-reference.js';
 export { type InstallOptions, installImage, optPath } from './install.js';
+export { type ConvertOptions, clearGCLabels, convertImage, dockerMediaTypeToOCI, uncompressedMediaType } from './convert.js';
+export { GoMap, RawJSON, compactJSON, goEscape, goMarshal, marshalIndex, marshalManifest } from './go-json.js';
+export { KNOWN_CAPABILITIES, type LinuxDevice, capabilitiesFromBitmap, currentCapabilities, deviceFromPath, getDevices, goPathError } from './host-linux.js';
+export { type Seccomp, defaultSeccompProfile } from './seccomp.js';
+export { type CheckpointOptions, checkpointOptionsAny, checkpointTask } from './checkpoint.js';

@@ -527,7 +527,7 @@ function parseCsvRecord(text: string): string[] {
 
 // Go's field order of the runtime-spec structs; `o` marks omitempty, `p` an omitempty pointer
 // (kept when it is 0 or false).
-type FieldRule = [key: string, omit: '' | 'o' | 'p', child?: string];
+type FieldRule = [key: string, omit: '' | 'o' | 'p' | 'n', child?: string];
 const STRUCTS: Record<string, FieldRule[]> = {
   Spec: [
     ['ociVersion', ''],
@@ -607,13 +607,34 @@ const STRUCTS: Record<string, FieldRule[]> = {
     ['cgroupsPath', 'o'],
     ['namespaces', 'o', 'Namespace'],
     ['devices', 'o', 'Device'],
-    ['seccomp', 'p'],
+    ['seccomp', 'p', 'Seccomp'],
     ['rootfsPropagation', 'o'],
     ['maskedPaths', 'o'],
     ['readonlyPaths', 'o'],
     ['mountLabel', 'o'],
     ['intelRdt', 'p'],
     ['personality', 'p'],
+  ],
+  Seccomp: [
+    ['defaultAction', ''],
+    ['defaultErrnoRet', 'p'],
+    ['architectures', 'o'],
+    ['flags', 'o'],
+    ['listenerPath', 'o'],
+    ['listenerMetadata', 'o'],
+    ['syscalls', 'o', 'Syscall'],
+  ],
+  Syscall: [
+    ['names', 'n'],
+    ['action', ''],
+    ['errnoRet', 'p'],
+    ['args', 'o', 'SeccompArg'],
+  ],
+  SeccompArg: [
+    ['index', ''],
+    ['value', ''],
+    ['valueTwo', 'o'],
+    ['op', ''],
   ],
   Namespace: [
     ['type', ''],
@@ -694,6 +715,11 @@ function canonical(value: unknown, type: string | undefined): unknown {
     const v = src[key];
     if (omit === 'o' && isEmpty(v)) continue;
     if (omit === 'p' && (v === undefined || v === null)) continue;
+    // A slice without omitempty: Go writes a nil one as null.
+    if (omit === 'n' && (v === undefined || v === null)) {
+      out[key] = null;
+      continue;
+    }
     if (omit === '' && v === undefined) {
       out[key] = child ? canonical({}, child) : emptyOf(key);
       continue;
@@ -705,7 +731,7 @@ function canonical(value: unknown, type: string | undefined): unknown {
 
 // Zero values of the required fields a spec may lack (Go would print them).
 function emptyOf(key: string): unknown {
-  return ['uid', 'gid', 'hard', 'soft', 'height', 'width', 'containerID', 'hostID', 'size', 'major', 'minor'].includes(key)
+  return ['uid', 'gid', 'hard', 'soft', 'height', 'width', 'containerID', 'hostID', 'size', 'major', 'minor', 'index', 'value'].includes(key)
     ? 0
     : key === 'allow'
       ? false

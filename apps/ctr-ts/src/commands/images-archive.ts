@@ -15,6 +15,7 @@ import {
   type Platform,
   chainId,
   contentInfo,
+  convertImage,
   defaultPlatform,
   exportImages,
   importArchive,
@@ -397,4 +398,45 @@ const checkCommand: Command = {
 };
 
 /** The subcommands this file adds to `ctr-ts images`, in ctr's order around list/pull/push/rm. */
-export const imagesArchiveCommands = { check: checkCommand, export: exportCommand, import: importCommand, tag: tagCommand, label: labelCommand };
+const convertCommand: Command = {
+  name: 'convert',
+  usage: 'convert an image',
+  argsUsage: '[flags] <source_ref> <target_ref>',
+  description: `Convert an image format.
+
+e.g., 'ctr convert --uncompress --oci example.com/foo:orig example.com/foo:converted'
+
+Use '--platform' to define the output platform.
+When '--all-platforms' is given all images in a manifest list must be available.
+`,
+  flags: [
+    { name: 'uncompress', type: 'bool', usage: 'convert tar.gz layers to uncompressed tar layers' },
+    { name: 'oci', type: 'bool', usage: 'convert Docker media types to OCI media types' },
+    { name: 'platform', type: 'string-slice', usage: 'Pull content from a specific platform' },
+    { name: 'all-platforms', type: 'bool', usage: 'exports content from all platforms' },
+  ],
+  async action(ctx) {
+    const [srcRef = '', targetRef = ''] = ctx.args;
+    if (srcRef === '' || targetRef === '') throw new CommandError('src and target image need to be specified');
+    let platform: ((p: Platform) => boolean) | undefined;
+    if (!ctx.bool('all-platforms')) {
+      const wanted: Platform[] = [];
+      for (const p of ctx.strings('platform')) {
+        try {
+          wanted.push(parsePlatform(p));
+        } catch (err) {
+          throw new CommandError(`invalid platform ${JSON.stringify(p)}: ${(err as Error).message}`);
+        }
+      }
+      // platforms.Ordered(...) of the flags, else platforms.DefaultStrict(): exact matches only.
+      const matchers = (wanted.length > 0 ? wanted : [defaultPlatform()]).map(strictPlatformMatcher);
+      platform = (p) => matchers.some((m) => m(p));
+    }
+    await withConn(ctx, async (conn, call) => {
+      const image = await convertImage(conn, srcRef, targetRef, { uncompress: ctx.bool('uncompress'), docker2oci: ctx.bool('oci'), platform }, call).catch(fail);
+      ctx.out(`${image.target?.digest ?? ''}\n`);
+    });
+  },
+};
+
+export const imagesArchiveCommands = { check: checkCommand, convert: convertCommand, export: exportCommand, import: importCommand, tag: tagCommand, label: labelCommand };

@@ -487,5 +487,6 @@ export const imagesCommand: Command = {
     removeCommand,
     imagesArchiveCommands.tag,
     imagesArchiveCommands.label,
+    imagesArchiveCommands.convert,
   ],
 };

@@ -12,6 +12,9 @@ import {
   Task,
   createContainer,
   deleteContainer,
+  OCI_VERSION,
+  type Spec,
+  goPathError,
   parseMountFlag,
   parsePlatform,
   type Streams,
@@ -101,12 +104,27 @@ const NAMESPACE_TYPES = ['pid', 'network', 'uts', 'mount', 'user', 'ipc', 'cgrou
 
 /** What ctr's NewContainer does with the flags, as the client library's options. */
 export function containerOptions(ctx: Context, ref: string): ContainerOptions {
-  const unsupported = ['config', 'rootfs', 'uidmap', 'gidmap', 'privileged', 'seccomp', 'apparmor-default-profile', 'apparmor-profile', 'device', 'gpus', 'rdt-class'];
-  for (const name of unsupported) {
-    if (ctx.isSet(name)) throw new CommandError(`--${name} is not supported by ctr-ts`);
+  for (const name of ['uidmap', 'gidmap', 'apparmor-default-profile', 'apparmor-profile', 'gpus', 'rdt-class']) {
+    if (ctx.isSet(name)) throw new CommandError(unsupportedFlag(name));
   }
-  if (ctx.string('seccomp-profile') !== '') throw new CommandError('seccomp must be set to true, if using a custom seccomp-profile');
+  if (ctx.isSet('config')) {
+    const file = ctx.string('config');
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new CommandError(`cannot load spec config file: ${goPathError('open', file, err as NodeJS.ErrnoException)}`);
+    }
+    let spec: Spec;
+    try {
+      spec = JSON.parse(text) as Spec;
+    } catch (err) {
+      throw new CommandError(`decoding spec config file failed, current supported OCI runtime-spec : v${OCI_VERSION}: ${(err as Error).message}`);
+    }
+    return { image: '', spec, labels: labelArgs(ctx.strings('label')), runtime: ctx.string('runtime'), runc: runcFlags(ctx) };
+  }
   const opts: ContainerOptions = { image: ref, snapshotter: ctx.string('snapshotter'), snapshotterLabels: labelArgs(ctx.strings('snapshotter-label')) };
+  if (ctx.bool('rootfs')) opts.rootfs = resolve(ref);
   const envFile = ctx.string('env-file');
   if (envFile) {
     try {
@@ -143,6 +161,25 @@ export function containerOptions(ctx: Context, ref: string): ContainerOptions {
   }
   opts.capAdd = ctx.strings('cap-add');
   opts.capDrop = ctx.strings('cap-drop');
+  opts.privileged = ctx.bool('privileged');
+  const seccompProfile = ctx.string('seccomp-profile');
+  if (!ctx.bool('seccomp') && seccompProfile !== '') throw new CommandError('seccomp must be set to true, if using a custom seccomp-profile');
+  if (ctx.bool('seccomp')) {
+    if (seccompProfile === '') opts.seccomp = true;
+    else {
+      let text: string;
+      try {
+        text = readFileSync(seccompProfile, 'utf8');
+      } catch (err) {
+        throw new CommandError(`cannot load seccomp profile ${JSON.stringify(seccompProfile)}: ${goPathError('open', seccompProfile, err as NodeJS.ErrnoException)}`);
+      }
+      try {
+        opts.seccomp = JSON.parse(text) as Record<string, unknown>;
+      } catch (err) {
+        throw new CommandError(`decoding seccomp profile failed ${JSON.stringify(seccompProfile)}: ${(err as Error).message}`);
+      }
+    }
+  }
   const cpus = ctx.number('cpus');
   if (cpus > 0) opts.cpus = cpus;
   if (ctx.number('cpu-shares') > 0) opts.cpuShares = ctx.number('cpu-shares');
@@ -162,6 +199,7 @@ export function containerOptions(ctx: Context, ref: string): ContainerOptions {
   if (ctx.isSet('allow-new-privs')) opts.allowNewPrivileges = true;
   if (ctx.isSet('cgroup')) opts.cgroup = ctx.string('cgroup');
   if (ctx.number('memory-limit') !== 0) opts.memoryLimit = ctx.number('memory-limit');
+  opts.devices = ctx.strings('device');
   opts.rootfsPropagation = ctx.string('rootfs-propagation') || undefined;
   const runtime = ctx.string('runtime');
   if ((ctx.string('runc-binary') !== '' || ctx.bool('runc-systemd-cgroup')) && runtime !== 'io.containerd.runc.v2') {
@@ -171,17 +209,35 @@ export function containerOptions(ctx: Context, ref: string): ContainerOptions {
     throw new CommandError('option --runc-systemd-cgroup requires --cgroup to be set, e.g. "machine.slice:foo:deadbeef"');
   }
   opts.runtime = runtime;
-  opts.runc = { binaryName: ctx.string('runc-binary'), root: ctx.string('runc-root'), systemdCgroup: ctx.bool('runc-systemd-cgroup') };
+  opts.runc = runcFlags(ctx);
   const platform = ctx.string('platform');
   if (platform) opts.platform = parsePlatform(platform);
   return opts;
+}
+
+const runcFlags = (ctx: Context) => ({ binaryName: ctx.string('runc-binary'), root: ctx.string('runc-root'), systemdCgroup: ctx.bool('runc-systemd-cgroup') });
+
+/** Flags whose feature this host or ctr-ts does not offer: one line saying so. */
+export function unsupportedFlag(name: string): string {
+  const why: Record<string, string> = {
+    uidmap: 'user namespace remapping (--uidmap/--gidmap) is not supported by ctr-ts',
+    gidmap: 'user namespace remapping (--uidmap/--gidmap) is not supported by ctr-ts',
+    'apparmor-default-profile': 'AppArmor profiles are not supported by ctr-ts',
+    'apparmor-profile': 'AppArmor profiles are not supported by ctr-ts',
+    gpus: 'GPUs (--gpus) are not supported by ctr-ts',
+    'rdt-class': 'RDT classes (--rdt-class) are not supported by ctr-ts',
+    cni: 'CNI networking (--cni) is not supported by ctr-ts',
+  };
+  return why[name] ?? `--${name} is not supported by ctr-ts`;
 }
 
 /** The image ref and container ID of `run`/`containers create`, checked as ctr checks them. */
 export function refAndId(ctx: Context, suffix = ''): { ref: string; id: string } {
   if (ctx.isSet('config')) {
     if (ctx.args.length > 1) throw new CommandError(`with spec config file, only container id should be provided${suffix}`);
-    throw new CommandError('--config is not supported by ctr-ts');
+    const id = ctx.args[0] ?? '';
+    if (id === '') throw new CommandError(`container id must be provided${suffix}`);
+    return { ref: '', id };
   }
   const ref = ctx.args[0] ?? '';
   const id = ctx.args[1] ?? '';
@@ -297,8 +353,9 @@ export const runCommand: Command = {
     const detach = ctx.bool('detach');
     const tty = ctx.bool('tty');
     if (rm && detach) throw new CommandError('flags --detach and --rm cannot be specified together');
-    if (ctx.bool('cni')) throw new CommandError('--cni is not supported by ctr-ts');
-    if (ctx.string('log-uri') !== '') throw new CommandError('--log-uri is not supported by ctr-ts');
+    if (ctx.bool('cni')) throw new CommandError(unsupportedFlag('cni'));
+    const logUri = ctx.string('log-uri');
+    if (logUri !== '' && !tty && !ctx.bool('null-io')) checkLogUri(logUri);
     if (tty && ctx.bool('null-io')) throw new CommandError('tty and null-io cannot be used together');
     const opts = containerOptions(ctx, ref);
     let code = 0;
@@ -308,8 +365,11 @@ export const runCommand: Command = {
       let restore = () => {};
       try {
         restore = rawTerminal(tty);
-        if (!ctx.bool('null-io')) io = await FifoIO.create(id, { fifoDir: ctx.string('fifo-dir'), terminal: tty, streams: processStreams(tty) });
-        const task = await Task.create(conn, id, io?.paths ?? { stdin: '', stdout: '', stderr: '', terminal: false }, {}, noPivotOptions(ctx));
+        // cio.LogURI: the shim writes stdout and stderr to the URI (file:// or binary://); no stdin.
+        const logged = logUri !== '' && !tty && !ctx.bool('null-io');
+        if (!ctx.bool('null-io') && !logged) io = await FifoIO.create(id, { fifoDir: ctx.string('fifo-dir'), terminal: tty, streams: processStreams(tty) });
+        const paths = logged ? { stdin: '', stdout: logUri, stderr: logUri, terminal: false } : (io?.paths ?? { stdin: '', stdout: '', stderr: '', terminal: false });
+        const task = await Task.create(conn, id, paths, {}, noPivotOptions(ctx));
         if (detach) {
           await task.start();
           if (ctx.isSet('pid-file')) await writePidFile(ctx.string('pid-file'), task.pid);
@@ -330,6 +390,11 @@ export const runCommand: Command = {
     if (code !== 0) throw new ExitError('', code);
   },
 };
+
+/** url.Parse of a --log-uri as ctr checks it (a scheme is what the shim needs). */
+function checkLogUri(uri: string): void {
+  if ([...uri].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) throw new CommandError(`parse ${JSON.stringify(uri)}: net/url: invalid control character in URL`);
+}
 
 /** The task options of `--no-pivot` (runc's NoPivotRoot). */
 export function noPivotOptions(ctx: Context): { typeUrl: string; value: Buffer } | undefined {

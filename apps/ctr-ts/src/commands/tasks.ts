@@ -22,6 +22,7 @@ import { ExitError } from '../cli.js';
 import { CommandError } from '../context.js';
 import { TabWriter } from '../tabwriter.js';
 import { logLine } from '../log.js';
+import { taskCheckpointCommand } from './checkpoint.js';
 import { attachAndWait, processStreams, rawTerminal, releaseStdin, withConnection, writePidFile } from './run.js';
 
 /** Status.String() of Go's generated enum. */
@@ -402,6 +403,7 @@ export const tasksCommand: Command = {
   usage: 'manage tasks',
   subcommands: [
     attachCommand,
+    taskCheckpointCommand,
     deleteCommand,
     execCommand,
     listCommand,
