@@ -4,7 +4,9 @@
 // containerd-ts, and `ctr-ts` into containerd-ts (its pull fetches layers concurrently and
 // unpacks each as it arrives). Every image is removed (`images rm --sync`, so blobs and
 // snapshots go too) before each pull, so each pull downloads and unpacks everything.
-// Prints medians and the ratios to ctr + containerd.
+// Prints medians and the ratios to ctr + containerd. BENCH_CTR_TS_BASELINE=<another ctr-ts>
+// (e.g. a copy of an earlier build) adds a fourth row, that ctr-ts into the same containerd-ts,
+// so a change is measured before and after in one run.
 // Not a timed test: it reports, it does not fail on a slow machine.
 import { spawn } from 'node:child_process';
 import { ctr, ctrTs, startDaemon, startReference } from '../src/harness.js';
@@ -13,6 +15,7 @@ import { pushImage, startRegistry } from '../src/registry.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const snapshotter = process.env.BENCH_SNAPSHOTTER ?? 'overlayfs';
+const baseline = process.env.BENCH_CTR_TS_BASELINE ?? '';
 
 async function timedPull(client: string, socket: string, ref: string): Promise<number> {
   const started = performance.now();
@@ -48,6 +51,8 @@ export interface PullBenchResult {
   containerdTsMs: number[];
   /** ctr-ts into containerd-ts. */
   ctrTsMs: number[];
+  /** BENCH_CTR_TS_BASELINE's ctr-ts into containerd-ts (empty without it). */
+  baselineMs: number[];
 }
 
 export async function benchPull(): Promise<PullBenchResult[]> {
@@ -65,6 +70,7 @@ export async function benchPull(): Promise<PullBenchResult[]> {
       containerdMs: [],
       containerdTsMs: [],
       ctrTsMs: [],
+      baselineMs: [],
     });
   }
   const reference = await startReference();
@@ -73,14 +79,15 @@ export async function benchPull(): Promise<PullBenchResult[]> {
     for (const result of results) {
       const ref = refs.get(result.compression)!;
       for (let i = 0; i < runs; i++) {
-        const kinds = ['containerd', 'containerd-ts', 'ctr-ts'] as const;
+        const kinds = baseline !== '' ? (['containerd', 'containerd-ts', 'ctr-ts', 'baseline'] as const) : (['containerd', 'containerd-ts', 'ctr-ts'] as const);
         // rotate which goes first
         const order = kinds.map((_, k) => kinds[(k + i) % kinds.length] as (typeof kinds)[number]);
         for (const kind of order) {
           const socket = kind === 'containerd' ? reference.socket : ts.socket;
           await removeAll(socket);
-          const ms = await timedPull(kind === 'ctr-ts' ? ctrTs : 'ctr', socket, ref);
-          (kind === 'containerd' ? result.containerdMs : kind === 'containerd-ts' ? result.containerdTsMs : result.ctrTsMs).push(ms);
+          const ms = await timedPull(kind === 'ctr-ts' ? ctrTs : kind === 'baseline' ? baseline : 'ctr', socket, ref);
+          const into = { containerd: result.containerdMs, 'containerd-ts': result.containerdTsMs, 'ctr-ts': result.ctrTsMs, baseline: result.baselineMs };
+          into[kind].push(ms);
           if (process.env.BENCH_VERBOSE) console.log(`  ${result.compression} ${kind} run ${i + 1}: ${ms.toFixed(0)} ms`);
         }
       }
@@ -101,6 +108,10 @@ export async function benchPull(): Promise<PullBenchResult[]> {
     console.log(`  ctr    + containerd     ${(a / 1000).toFixed(2)} s   runs: ${list(r.containerdMs)}`);
     console.log(`  ctr    + containerd-ts  ${(b / 1000).toFixed(2)} s   runs: ${list(r.containerdTsMs)}   ratio ${(b / a).toFixed(2)}x (goal <= 1.0x)`);
     console.log(`  ctr-ts + containerd-ts  ${(c / 1000).toFixed(2)} s   runs: ${list(r.ctrTsMs)}   ratio ${(c / a).toFixed(2)}x (goal <= 0.5x)`);
+    if (r.baselineMs.length > 0) {
+      const d = median(r.baselineMs);
+      console.log(`  baseline ctr-ts + containerd-ts  ${(d / 1000).toFixed(2)} s   runs: ${list(r.baselineMs)}   ratio ${(d / a).toFixed(2)}x`);
+    }
   }
   return results;
 }

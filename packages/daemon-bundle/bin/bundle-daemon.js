@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// bundle-daemon --entry dist/main.js --out dist --name NAME [--launcher FILE] [--external MOD]...
+// bundle-daemon --entry dist/main.js --out dist --name NAME [--launcher FILE] [--external MOD]... [--cache-on-exit]
 import { parseArgs } from 'node:util';
 import { bundleDaemon } from '../dist/index.js';
 
@@ -10,10 +10,11 @@ const { values } = parseArgs({
     name: { type: 'string' },
     launcher: { type: 'string' },
     external: { type: 'string', multiple: true },
+    'cache-on-exit': { type: 'boolean' },
   },
 });
 if (!values.entry || !values.out || !values.name) {
-  process.stderr.write('usage: bundle-daemon --entry dist/main.js --out dist --name NAME [--launcher FILE] [--external MODULE]...\n');
+  process.stderr.write('usage: bundle-daemon --entry dist/main.js --out dist --name NAME [--launcher FILE] [--external MODULE]... [--cache-on-exit]\n');
   process.exit(2);
 }
 let result;
@@ -24,6 +25,7 @@ try {
     name: values.name,
     ...(values.launcher ? { launcher: values.launcher } : {}),
     ...(values.external ? { external: values.external } : {}),
+    ...(values['cache-on-exit'] ? { cacheOnExit: true } : {}),
   });
 } catch (err) {
   process.stderr.write(`bundle-daemon: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -48,6 +48,29 @@ describe('bundleDaemon', () => {
     expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('args= worker=true\n');
   }, 20_000);
 
+  it('with cacheOnExit (a command-line program), writes the code cache as the first run exits, also through process.exit', async () => {
+    // A program that never says it serves and exits at once, with a status of its own.
+    await writeFile(join(dir, 'main.js'), "console.log('ran ' + process.argv[2]);\nif (process.argv[2] === 'fail') process.exit(3);\n");
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'cli', launcher: 'run.cjs', cacheOnExit: true });
+    const caches = () => readdirSync(out).filter((f) => f.endsWith('.v8cache'));
+    const failed = await run('node', [join(out, 'run.cjs'), 'fail']).catch((err: { code: number; stdout: string }) => err);
+    expect(failed).toMatchObject({ code: 3, stdout: 'ran fail\n' });
+    expect(caches()).toHaveLength(1);
+    const cache = caches()[0];
+    // Later runs read it and leave it as it is.
+    expect((await run('node', [join(out, 'run.cjs'), 'ok'])).stdout).toBe('ran ok\n');
+    expect(caches()).toEqual([cache]);
+  }, 20_000);
+
+  it('without cacheOnExit, a program that exits before it serves writes no cache', async () => {
+    await writeFile(join(dir, 'main.js'), "console.log('ran');\n");
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'short', launcher: 'run.cjs' });
+    expect((await run('node', [join(out, 'run.cjs')])).stdout).toBe('ran\n');
+    expect(readdirSync(out).filter((f) => f.endsWith('.v8cache'))).toEqual([]);
+  }, 20_000);
+
   it('sets DAEMON_LAUNCHER_SERVING_FLAGS once the program serves, and not for its children', async () => {
     await writeFile(
       join(dir, 'main.js'),

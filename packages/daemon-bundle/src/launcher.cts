@@ -4,6 +4,10 @@
 // the daemon simply starts without it. bundleDaemon copies this file beside each bundle
 // (as daemon-launcher.cjs) so an installed daemon needs nothing else to start.
 //
+// A command-line program (one that runs and exits, such as ctr-ts) is launched with
+// `cacheOnExit`: its cache is written as it exits, after its first run, and covers every
+// function that run compiled.
+//
 // V8 flags in DAEMON_LAUNCHER_SERVING_FLAGS are set once the daemon says it serves
 // (`process.emit('daemon:serving')`, as @containerd-ts/daemon does). containerd-ts starts
 // node with `--no-sparkplug --no-turbofan` and sets them back there: the start-up path runs
@@ -31,8 +35,13 @@ function takeServingFlags(): string[] {
   return flags;
 }
 
+interface LaunchOptions {
+  /** Write the code cache when the process exits (a command-line program) instead of once it serves. */
+  cacheOnExit?: boolean;
+}
+
 /** Runs the CommonJS bundle `file` as the main program. */
-function launch(file: string): void {
+function launch(file: string, options: LaunchOptions = {}): void {
   const dir = dirname(file);
   const st = statSync(file);
   const servingFlags = takeServingFlags();
@@ -77,6 +86,12 @@ function launch(file: string): void {
   };
   const fallback = setTimeout(serving, FALLBACK_MS).unref();
   process.on(SERVING_EVENT, serving);
+  if (options.cacheOnExit && !hadCache) {
+    // Synchronously, in the exit handler: the process is done, and the functions it ran are compiled.
+    process.once('exit', () => {
+      if (!served) writeCache();
+    });
+  }
   fn.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dir);
 
   // Once serving, the functions of the whole boot path are compiled, and the cache covers them.
