@@ -109,7 +109,8 @@ async function resumeAndCommit(store: LocalContentStore, ref: string, size: numb
   return resumedAt;
 }
 
-describe('LocalContentStore after kill -9', () => {
+// each test starts node children and kills them: seconds apiece, more on a loaded machine
+describe('LocalContentStore after kill -9', { timeout: 60_000 }, () => {
   it('resumes an ingest killed mid-write at the offset status reports', async () => {
     const size = 40 * MiB + 123;
     const run = startWriter('layer', size, 7);

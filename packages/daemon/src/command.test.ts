@@ -13,7 +13,8 @@ const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 // The script lives in a temp dir: name this package's own copy of the contract by its path.
 const pluginModule = pathToFileURL(createRequire(import.meta.url).resolve('@containerd-ts/plugin')).href;
 
-describe('runDaemonCommand', () => {
+// some cases load every plugin package (default config): seconds on a loaded machine
+describe('runDaemonCommand', { timeout: 60_000 }, () => {
   let dir = '';
   let script = '';
   beforeAll(async () => {
