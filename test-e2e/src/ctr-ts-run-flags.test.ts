@@ -10,58 +10,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUSYBOX_PATH } from './busybox-image.js';
-import { type ImageSource, leftovers, pullInto, removeContainers, serveBusybox } from './containers-run.js';
-import { type RunResult, type StartedDaemon, ctrTs, run, startDaemon, startReference } from './harness.js';
-
-type Reference = Awaited<ReturnType<typeof startReference>>;
-type Client = 'ctr' | 'ctr-ts';
-
-const pid = process.pid;
-const tagOf = (client: Client) => (client === 'ctr' ? `fgo${pid}` : `fts${pid}`);
-
-interface Daemon {
-  name: string;
-  socket: string;
-  namespaces: Record<Client, string>;
-}
-
-function runStep(client: Client, d: Daemon, args: string[], vars: Record<string, string>): Promise<RunResult> {
-  const expanded = args.map((a) => {
-    let s = a.replaceAll('{id}', tagOf(client));
-    for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, v);
-    return s;
-  });
-  return run(client === 'ctr' ? 'ctr' : ctrTs, ['-a', d.socket, '-n', d.namespaces[client], ...expanded], { input: '', timeoutMs: 60_000 });
-}
-
-function normalize(r: RunResult, client: Client, d: Daemon): string {
-  let text = `${r.stdout}\n--stderr--\n${r.stderr}\n--exit ${r.code}`;
-  if (client === 'ctr-ts') text = text.replaceAll('ctr-ts: ', 'ctr: ');
-  return text
-    .replaceAll(d.namespaces[client], '<ns>')
-    .replaceAll(tagOf(client), '<id>')
-    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
-    .replace(/time="[^"]*"/g, 'time=<time>');
-}
+import { leftovers } from './containers-run.js';
+import { CLIENTS, type Sessions, startSessions } from './ctr-sessions.js';
+import { run } from './harness.js';
 
 const NAMES = ['priv', 'dev', 'devdir', 'sec', 'secadm', 'secfile', 'rfs', 'rfsrun', 'cfg', 'cfgrun', 'log', 'bad1', 'bad2', 'bad3', 'bad4', 'x'];
 
 describe('ctr-ts run/containers create flags: the same records and output as ctr on containerd-ts and containerd', () => {
-  let ts: StartedDaemon;
-  let ref: Reference;
-  let image: ImageSource;
+  let sessions: Sessions | undefined;
   let work: string;
-  let daemons: Daemon[] = [];
   const vars: Record<string, string> = {};
 
   beforeAll(async () => {
-    image = await serveBusybox();
-    [ts, ref] = await Promise.all([startDaemon(), startReference()]);
-    daemons = [
-      { name: 'containerd-ts', socket: ts.socket, namespaces: { ctr: `flagts-go-${pid}`, 'ctr-ts': `flagts-ts-${pid}` } },
-      { name: 'containerd', socket: ref.socket, namespaces: { ctr: `flagref-go-${pid}`, 'ctr-ts': `flagref-ts-${pid}` } },
-    ];
-    for (const d of daemons) for (const ns of Object.values(d.namespaces)) await pullInto(d.socket, ns, image.ref);
+    sessions = await startSessions({ namespace: 'flag', tag: 'f' });
     work = await mkdtemp(join(tmpdir(), 'ctr-ts-run-flags-'));
     // A root filesystem directory: busybox (static) and its applets.
     const rootfs = join(work, 'rootfs');
@@ -87,19 +48,7 @@ describe('ctr-ts run/containers create flags: the same records and output as ctr
   }, 180_000);
 
   afterAll(async () => {
-    for (const d of daemons) {
-      for (const client of ['ctr', 'ctr-ts'] as const) {
-        await removeContainers(
-          d.socket,
-          d.namespaces[client],
-          NAMES.map((n) => `${n}-${tagOf(client)}`),
-          { concurrent: true },
-        );
-      }
-    }
-    await ts?.cleanup();
-    await ref?.stop();
-    await image?.registry.stop();
+    await sessions?.stop(NAMES);
     if (work) await rm(work, { recursive: true, force: true });
   }, 300_000);
 
@@ -138,21 +87,15 @@ describe('ctr-ts run/containers create flags: the same records and output as ctr
       ['containers', 'ls'],
       ['tasks', 'ls'],
     ];
+    const { daemons, image, tag, ts } = sessions!;
+    const runStep = sessions!.run;
     for (const d of daemons) {
-      const differing: string[] = [];
-      const all = { ...vars, img: image.ref };
-      for (const args of steps) {
-        const a = await runStep('ctr', d, args, all);
-        const b = await runStep('ctr-ts', d, args, all);
-        const [na, nb] = [normalize(a, 'ctr', d), normalize(b, 'ctr-ts', d)];
-        if (na !== nb) differing.push(`${d.name}: ${args.join(' ')}\n${na}\n≠\n${nb}`);
-      }
-      expect(differing).toEqual([]);
-      for (const client of ['ctr', 'ctr-ts'] as const) {
+      expect(await sessions!.compare(d, steps, { ...vars, img: image.ref })).toEqual([]);
+      for (const client of CLIENTS) {
         // stdout and stderr are copied into the file side by side: their order varies.
-        const logged = (await readFile(join(work, `${tagOf(client)}.log`), 'utf8')).split('\n').sort();
+        const logged = (await readFile(join(work, `${tag(client)}.log`), 'utf8')).split('\n').sort();
         expect(logged, `${d.name} ${client}`).toEqual(['', 'logged', 'to stderr']);
-        await rm(join(work, `${tagOf(client)}.log`));
+        await rm(join(work, `${tag(client)}.log`));
       }
     }
     // What ctr-ts printed for the privileged spec, so that two equally wrong runs cannot pass.
@@ -170,6 +113,8 @@ describe('ctr-ts run/containers create flags: the same records and output as ctr
   }, 600_000);
 
   it('flags whose feature ctr-ts does not offer give one line and exit 1, and leave nothing', async () => {
+    const { daemons, image } = sessions!;
+    const runStep = sessions!.run;
     const d = daemons[0]!;
     for (const flags of [
       ['--gpus', '0'],

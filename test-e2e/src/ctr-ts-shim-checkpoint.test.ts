@@ -9,57 +9,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ImageSource, pullInto, removeContainers, serveBusybox } from './containers-run.js';
-import { type RunResult, type StartedDaemon, ctrTs, run, startDaemon, startReference } from './harness.js';
-
-type Reference = Awaited<ReturnType<typeof startReference>>;
-type Client = 'ctr' | 'ctr-ts';
-
-const pid = process.pid;
-const tagOf = (client: Client) => (client === 'ctr' ? `cgo${pid}` : `cts${pid}`);
-
-interface Daemon {
-  name: string;
-  socket: string;
-  namespaces: Record<Client, string>;
-}
-
-function runStep(client: Client, d: Daemon, args: string[], vars: Record<string, string>): Promise<RunResult> {
-  const expanded = args.map((a) => {
-    let s = a.replaceAll('{id}', tagOf(client));
-    for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, v);
-    return s;
-  });
-  return run(client === 'ctr' ? 'ctr' : ctrTs, ['-a', d.socket, '-n', d.namespaces[client], ...expanded], { input: '', timeoutMs: 60_000 });
-}
-
-function normalize(r: RunResult, client: Client, d: Daemon): string {
-  let text = `${r.stdout}\n--stderr--\n${r.stderr}\n--exit ${r.code}`;
-  if (client === 'ctr-ts') text = text.replaceAll('ctr-ts: ', 'ctr: ');
-  return text
-    .replaceAll(d.namespaces[client], '<ns>')
-    .replaceAll(tagOf(client), '<id>')
-    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
-    .replace(/time="[^"]*"/g, 'time=<time>')
-    .replace(/\b\d{3,7}\b/g, '<pid>');
-}
+import { type Sessions, startSessions } from './ctr-sessions.js';
 
 describe('ctr-ts shim exec and tasks checkpoint: the same errors as ctr on containerd-ts and containerd, nothing left', () => {
-  let ts: StartedDaemon;
-  let ref: Reference;
-  let image: ImageSource;
+  let sessions: Sessions | undefined;
   let work: string;
-  let daemons: Daemon[] = [];
   const vars: Record<string, string> = {};
 
   beforeAll(async () => {
-    image = await serveBusybox();
-    [ts, ref] = await Promise.all([startDaemon(), startReference()]);
-    daemons = [
-      { name: 'containerd-ts', socket: ts.socket, namespaces: { ctr: `ckts-go-${pid}`, 'ctr-ts': `ckts-ts-${pid}` } },
-      { name: 'containerd', socket: ref.socket, namespaces: { ctr: `ckref-go-${pid}`, 'ctr-ts': `ckref-ts-${pid}` } },
-    ];
-    for (const d of daemons) for (const ns of Object.values(d.namespaces)) await pullInto(d.socket, ns, image.ref);
+    sessions = await startSessions({ namespace: 'ck', tag: 'c', pids: true });
     work = await mkdtemp(join(tmpdir(), 'ctr-ts-shim-ckpt-'));
     vars.work = work;
     vars.spec = join(work, 'process.json');
@@ -67,12 +25,7 @@ describe('ctr-ts shim exec and tasks checkpoint: the same errors as ctr on conta
   }, 180_000);
 
   afterAll(async () => {
-    for (const d of daemons) {
-      for (const client of ['ctr', 'ctr-ts'] as const) await removeContainers(d.socket, d.namespaces[client], [`svc-${tagOf(client)}`], { concurrent: true });
-    }
-    await ts?.cleanup();
-    await ref?.stop();
-    await image?.registry.stop();
+    await sessions?.stop(['svc']);
     if (work) await rm(work, { recursive: true, force: true });
   }, 300_000);
 
@@ -93,22 +46,18 @@ describe('ctr-ts shim exec and tasks checkpoint: the same errors as ctr on conta
       ['shim', '--id', 'nope-{id}', 'exec', 'e1'],
       ['tasks', 'ls'],
     ];
+    const { daemons, image, tag } = sessions!;
+    const runStep = sessions!.run;
     for (const d of daemons) {
-      const differing: string[] = [];
-      const all = { ...vars, img: image.ref };
-      for (const args of steps) {
-        const a = await runStep('ctr', d, args, all);
-        const b = await runStep('ctr-ts', d, args, all);
-        const [na, nb] = [normalize(a, 'ctr', d), normalize(b, 'ctr-ts', d)];
-        if (na !== nb) differing.push(`${d.name}: ${args.join(' ')}\n${na}\n≠\n${nb}`);
+      const differing = await sessions!.compare(d, steps, { ...vars, img: image.ref }, (args, b) => {
         if (args[0] !== 'run' && args[1] !== 'ls' && args[2] !== '-q' && !(args[0] === 'tasks' && args[1] === 'ls')) {
           expect(b.code, `${d.name}: ${args.join(' ')}: ${b.stderr}`).toBe(1);
           expect(b.stderr.trim().split('\n'), `${d.name}: ${args.join(' ')}`).toHaveLength(1);
         }
-      }
+      });
       expect(differing).toEqual([]);
       // ctr-ts removed the fifos it made for an exec that did not run.
-      for (const f of ['in', 'out', 'err']) expect(existsSync(join(work, `${tagOf('ctr-ts')}-${f}`)), f).toBe(false);
+      for (const f of ['in', 'out', 'err']) expect(existsSync(join(work, `${tag('ctr-ts')}-${f}`)), f).toBe(false);
       // With a process spec, ctr 1.6 panics (typeurl.TypeURL of a non-pointer) before it sends
       // anything; ctr-ts sends Exec and Start for the container's exec ID and, attached, copies
       // the process's output.
@@ -121,7 +70,7 @@ describe('ctr-ts shim exec and tasks checkpoint: the same errors as ctr on conta
       const again = await runStep('ctr-ts', d, ['shim', '--id', 'svc-{id}', 'exec', ...fifos(`4${d.name}`), '--spec', '{spec}', 'e3'], vars);
       expect({ code: again.code, stderr: again.stderr }, d.name).toEqual({ code: 1, stderr: 'ctr-ts: rpc error: code = AlreadyExists desc = id e3: already exists\n' });
       const tasks = await runStep('ctr-ts', d, ['tasks', 'ls'], {});
-      expect(tasks.stdout).toMatch(new RegExp(`svc-${tagOf('ctr-ts')} +\\d+ +RUNNING`));
+      expect(tasks.stdout).toMatch(new RegExp(`svc-${tag('ctr-ts')} +\\d+ +RUNNING`));
       const leases = await runStep('ctr-ts', d, ['leases', 'ls', '-q'], {});
       expect(leases.stdout).toBe('');
     }

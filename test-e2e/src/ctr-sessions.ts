@@ -1,0 +1,101 @@
+// The same ctr command lines run with Debian's ctr and with ctr-ts, each client in a
+// namespace of its own, on containerd-ts and on Debian's containerd: the two daemons, the
+// busybox test image pulled into every namespace, each step's expansion (`{id}` is the
+// client's container tag, `{name}` a variable), its output normalised for comparison, and
+// the comparison of a whole session step by step.
+import { type ImageSource, pullInto, removeContainers, serveBusybox } from './containers-run.js';
+import { type RunResult, type StartedDaemon, ctrTs, run, startDaemon, startReference } from './harness.js';
+
+export type Client = 'ctr' | 'ctr-ts';
+export const CLIENTS: readonly Client[] = ['ctr', 'ctr-ts'];
+
+export interface SessionDaemon {
+  name: 'containerd-ts' | 'containerd';
+  socket: string;
+  namespaces: Record<Client, string>;
+}
+
+export interface Sessions {
+  ts: StartedDaemon;
+  ref: Awaited<ReturnType<typeof startReference>>;
+  image: ImageSource;
+  /** containerd-ts first, then containerd. */
+  daemons: SessionDaemon[];
+  /** A client's container tag (unique to this test process), what `{id}` expands to. */
+  tag(client: Client): string;
+  /** Runs one step as `client` on `d`, in the client's namespace, with stdin closed. */
+  run(client: Client, d: SessionDaemon, args: readonly string[], vars?: Readonly<Record<string, string>>): Promise<RunResult>;
+  /** Output, error and exit code as one text, with names, tags, times (and pids) made neutral. */
+  normalize(r: RunResult, client: Client, d: SessionDaemon): string;
+  /**
+   * Runs every step with ctr, then with ctr-ts, on `d`; gives the steps whose normalised
+   * results differ (empty when the sessions agree). `check` sees each step's ctr-ts result.
+   */
+  compare(d: SessionDaemon, steps: readonly (readonly string[])[], vars: Readonly<Record<string, string>>, check?: (args: readonly string[], ours: RunResult) => void): Promise<string[]>;
+  /** Removes the named containers (each `<name>-<tag>`) of both clients, stops both daemons and the registry. */
+  stop(names: readonly string[]): Promise<void>;
+}
+
+/**
+ * Starts both daemons and the busybox registry and pulls the image into the four namespaces
+ * `<namespace>{ts,ref}-{go,ts}-<pid>`. Container tags are `<tag>{go,ts}<pid>`. With
+ * `pids`, runs of 3–7 digits are normalised too (pids that differ from run to run).
+ */
+export async function startSessions(options: { namespace: string; tag: string; pids?: boolean }): Promise<Sessions> {
+  const pid = process.pid;
+  const tag = (client: Client) => `${options.tag}${client === 'ctr' ? 'go' : 'ts'}${pid}`;
+  const image = await serveBusybox();
+  const [ts, ref] = await Promise.all([startDaemon(), startReference()]);
+  const daemons: SessionDaemon[] = [
+    { name: 'containerd-ts', socket: ts.socket, namespaces: { ctr: `${options.namespace}ts-go-${pid}`, 'ctr-ts': `${options.namespace}ts-ts-${pid}` } },
+    { name: 'containerd', socket: ref.socket, namespaces: { ctr: `${options.namespace}ref-go-${pid}`, 'ctr-ts': `${options.namespace}ref-ts-${pid}` } },
+  ];
+  for (const d of daemons) for (const ns of Object.values(d.namespaces)) await pullInto(d.socket, ns, image.ref);
+
+  const runAs: Sessions['run'] = (client, d, args, vars = {}) => {
+    const expanded = args.map((a) => {
+      let s = a.replaceAll('{id}', tag(client));
+      for (const [k, v] of Object.entries(vars)) s = s.replaceAll(`{${k}}`, v);
+      return s;
+    });
+    return run(client === 'ctr' ? 'ctr' : ctrTs, ['-a', d.socket, '-n', d.namespaces[client], ...expanded], { input: '', timeoutMs: 60_000 });
+  };
+  const normalize: Sessions['normalize'] = (r, client, d) => {
+    let text = `${r.stdout}\n--stderr--\n${r.stderr}\n--exit ${r.code}`;
+    if (client === 'ctr-ts') text = text.replaceAll('ctr-ts: ', 'ctr: ');
+    text = text
+      .replaceAll(d.namespaces[client], '<ns>')
+      .replaceAll(tag(client), '<id>')
+      .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
+      .replace(/time="[^"]*"/g, 'time=<time>');
+    return options.pids ? text.replace(/\b\d{3,7}\b/g, '<pid>') : text;
+  };
+  return {
+    ts,
+    ref,
+    image,
+    daemons,
+    tag,
+    run: runAs,
+    normalize,
+    async compare(d, steps, vars, check) {
+      const differing: string[] = [];
+      for (const args of steps) {
+        const theirs = await runAs('ctr', d, args, vars);
+        const ours = await runAs('ctr-ts', d, args, vars);
+        const [a, b] = [normalize(theirs, 'ctr', d), normalize(ours, 'ctr-ts', d)];
+        if (a !== b) differing.push(`${d.name}: ${args.join(' ')}\n${a}\n≠\n${b}`);
+        check?.(args, ours);
+      }
+      return differing;
+    },
+    async stop(names) {
+      for (const d of daemons) {
+        for (const client of CLIENTS) await removeContainers(d.socket, d.namespaces[client], names.map((n) => `${n}-${tag(client)}`), { concurrent: true });
+      }
+      await ts.cleanup();
+      await ref.stop();
+      await image.registry.stop();
+    },
+  };
+}
