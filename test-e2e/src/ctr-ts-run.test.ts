@@ -149,8 +149,10 @@ function session(hostDir: string): Step[] {
     { args: ['tasks', 'kill', '-a', '-s', '9', 'det-{id}'] },
     { args: ['tasks', 'delete', '-f', 'det-{id}'] },
     { args: ['containers', 'delete', 'det-{id}'] },
-    // Attached later to a detached task: its output, its exit code, the task deleted.
-    { args: ['run', '-d', '{img}', 'att-{id}', 'sh', '-c', 'sleep 2; echo late; exit 6'] },
+    // Attached later to a detached task: its output, its exit code, the task deleted. The
+    // task waits 5 s before it prints, so that the attach (a new client process, slow to start
+    // on a loaded machine) is there first; with 2 s ctr-ts once came late and saw no output.
+    { args: ['run', '-d', '{img}', 'att-{id}', 'sh', '-c', 'sleep 5; echo late; exit 6'] },
     { args: ['tasks', 'attach', 'att-{id}'] },
     { args: ['tasks', 'ls'] },
     { args: ['containers', 'rm', 'att-{id}'] },
