@@ -46,11 +46,12 @@ export async function connect(opts: GlobalOptions): Promise<Connection> {
 }
 
 
-/** Runs `f` on a connection made from the command's global flags, closed when `f` ends. */
-export async function withConnection<T>(ctx: Context, f: (conn: Connection) => Promise<T>): Promise<T> {
-  const conn = await connect(globalOptions(ctx));
+/** Runs `f` on a connection made from the command's global flags (and their namespace), closed when `f` ends. */
+export async function withConnection<T>(ctx: Context, f: (conn: Connection, namespace: string) => Promise<T>): Promise<T> {
+  const g = globalOptions(ctx);
+  const conn = await connect(g);
   try {
-    return await f(conn);
+    return await f(conn, g.namespace);
   } finally {
     conn.close();
   }

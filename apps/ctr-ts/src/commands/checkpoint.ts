@@ -2,8 +2,8 @@
 // flags; prints the checkpoint image's name unless the images went to --image-path.
 import { checkpointTask } from '@containerd-ts/client';
 import type { Command } from '../cli.js';
-import { CommandError } from '../context.js';
-import { withConnection } from './run.js';
+import { CommandError, withConnection } from '../context.js';
+
 
 export const taskCheckpointCommand: Command = {
   name: 'checkpoint',

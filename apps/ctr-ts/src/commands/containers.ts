@@ -5,9 +5,9 @@ import { Task, canonicalSpec, containerSpec, createContainer, deleteContainer, g
 import { isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
 import type { Command } from '../cli.js';
-import { CommandError } from '../context.js';
+import { CommandError, withConnection } from '../context.js';
 import { logLine } from '../log.js';
-import { CONTAINER_FLAGS, SNAPSHOTTER_FLAGS, containerOptions, labelArgs, refAndId, withConnection } from './run.js';
+import { CONTAINER_FLAGS, SNAPSHOTTER_FLAGS, containerOptions, labelArgs, refAndId } from './run.js';
 
 /** encoding/json's escaping of <, >, & (and U+2028/9) in a JSON text. */
 const goEscape = (json: string) => json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

@@ -6,7 +6,6 @@ import { writeFile, rename } from 'node:fs/promises';
 import { hostname, constants as osConstants } from 'node:os';
 import { dirname, basename, join, resolve } from 'node:path';
 import {
-  type Connection,
   type ContainerOptions,
   FifoIO,
   Task,
@@ -20,7 +19,7 @@ import {
   type Streams,
 } from '@containerd-ts/client';
 import { type Command, type Context, ExitError, type Flag } from '../cli.js';
-import { CommandError, connect, globalOptions } from '../context.js';
+import { CommandError, withConnection } from '../context.js';
 
 export const SNAPSHOTTER_FLAGS: Flag[] = [
   { name: 'snapshotter', type: 'string', usage: 'snapshotter name. Empty value stands for the default value.', env: 'CONTAINERD_SNAPSHOTTER' },
@@ -317,16 +316,6 @@ export function releaseStdin(): void {
   process.stdin.unpipe();
   process.stdin.pause();
   process.stdin.destroy();
-}
-
-export async function withConnection<T>(ctx: Context, f: (conn: Connection, namespace: string) => Promise<T>): Promise<T> {
-  const g = globalOptions(ctx);
-  const conn = await connect(g);
-  try {
-    return await f(conn, g.namespace);
-  } finally {
-    conn.close();
-  }
 }
 
 export const runCommand: Command = {

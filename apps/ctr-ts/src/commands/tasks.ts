@@ -19,11 +19,11 @@ import {
 } from '@containerd-ts/client';
 import type { Command, Context } from '../cli.js';
 import { ExitError } from '../cli.js';
-import { CommandError } from '../context.js';
+import { CommandError, withConnection } from '../context.js';
 import { TabWriter } from '../tabwriter.js';
 import { logLine } from '../log.js';
 import { taskCheckpointCommand } from './checkpoint.js';
-import { attachAndWait, processStreams, rawTerminal, releaseStdin, withConnection, writePidFile } from './run.js';
+import { attachAndWait, processStreams, rawTerminal, releaseStdin, writePidFile } from './run.js';
 
 /** Status.String() of Go's generated enum. */
 const statusName = (s: Status) => Status[s] ?? String(s);
