@@ -144,6 +144,12 @@ describe('[metrics] address', () => {
     const labels = 'grpc_type="unary",grpc_service="test.v1.Greeter",grpc_method="Hello"';
     expect(line(text, `grpc_server_handling_seconds_count{${labels}}`)).toMatch(/ 1$/);
     expect(line(text, `grpc_server_handling_seconds_bucket{le="10",${labels}}`)).toMatch(/ 1$/);
+    // a scrape re-renders a method called since the last one
+    await hello(d, 'again');
+    const next = (await scrape(d)).text;
+    expect(line(next, `grpc_server_handling_seconds_count{${labels}}`)).toMatch(/ 2$/);
+    expect(line(next, `grpc_server_handling_seconds_bucket{le="+Inf",${labels}}`)).toMatch(/ 2$/);
+    expect(line(next, `grpc_server_handled_total{${labels},grpc_code="OK"}`)).toBe(`grpc_server_handled_total{${labels},grpc_code="OK"} 2`);
   });
 
   it('renders each preregistered method from zero, every code, and the histogram as prom-client printed it', () => {

@@ -14,6 +14,8 @@ export interface Family<S> {
   /** Labels after `container_id` and `namespace`. */
   readonly labels: readonly string[];
   samples(stats: S): Sample[];
+  /** A family without labels of its own: its one value for a task, if it has one (no arrays made per sample). */
+  readonly value?: (stats: S) => bigint | undefined;
 }
 
 const fullName = (name: string, unit: string) => `container_${name}_${unit}`;
@@ -27,6 +29,7 @@ function scalar<S>(name: string, help: string, unit: string, get: (s: S) => bigi
       const v = get(s);
       return v === undefined ? [] : [[v, []]];
     },
+    value: get,
   };
 }
 

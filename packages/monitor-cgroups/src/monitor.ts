@@ -231,6 +231,16 @@ export class CgroupsMonitor {
     const out: string[] = [];
     for (const family of families) {
       let text = `${out.length > 0 ? '\n' : ''}# HELP ${family.name} ${escapeHelp(family.help)}\n# TYPE ${family.name} gauge\n`;
+      const { value: scalar } = family;
+      if (scalar) {
+        const prefix = `${family.name}{`;
+        for (const t of tasks) {
+          const value = scalar(t.metrics);
+          if (value !== undefined) text += `${prefix}${t.labels}} ${Number(value)}\n`;
+        }
+        out.push(text);
+        continue;
+      }
       for (const t of tasks) {
         for (const [value, values] of family.samples(t.metrics)) {
           let labels = t.labels;
