@@ -6,6 +6,26 @@
 import { type ImageSource, pullInto, removeContainers, serveBusybox } from './containers-run.js';
 import { type RunResult, type StartedDaemon, ctrTs, run, startDaemon, startReference } from './harness.js';
 
+/** A run's output, error output and exit code as one text. */
+export const outputText = (r: RunResult): string => `${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`;
+
+/**
+ * Output made comparable: each of `dirs` read as `<dir>`, label lists sorted, times and ages
+ * replaced, `ctr-ts:` read as `ctr:` (ctr-ts's error lines name the program as ctr's do).
+ */
+export function comparableOutput(out: string, dirs: readonly string[] = []): string {
+  let s = out;
+  for (const d of dirs) s = s.replaceAll(d, '<dir>');
+  return s
+    .replaceAll('ctr-ts: ', 'ctr: ')
+    .split('\n')
+    .map((line) => line.replace(/([\w./-]+=[^\s,]*(?:,[\w./-]+=[^\s,]*)+)/g, (m) => m.split(',').sort().join(',')))
+    .join('\n')
+    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
+    .replace(/Less than a second|About a minute|\d+ (?:seconds?|minutes?)/g, '<age>')
+    .replace(/\t+/g, '\t');
+}
+
 export type Client = 'ctr' | 'ctr-ts';
 export const CLIENTS: readonly Client[] = ['ctr', 'ctr-ts'];
 

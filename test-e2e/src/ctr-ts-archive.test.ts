@@ -12,6 +12,7 @@ import { type TreeEntry, snapshotTree } from '@containerd-ts/archive/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDockerArchive, buildOciIndexArchive } from './docker-archive.js';
 import { type RunResult, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+import { comparableOutput, outputText } from './ctr-sessions.js';
 import { chainId, comparableTree, diffIdsOf, fixtureImage } from './image-fixture.js';
 import { buildImageArchive } from './oci-archive.js';
 
@@ -21,22 +22,6 @@ interface Pair {
   ctr: { socket: string; dir: string };
   /** Its twin, which ctr-ts works on. */
   ctrTs: { socket: string; dir: string };
-}
-
-const text = (r: RunResult) => `${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`;
-
-/** Output made comparable: label lists sorted, ages and times replaced, `ctr-ts:` read as `ctr:`. */
-function comparable(out: string, dirs: string[] = []): string {
-  let s = out;
-  for (const d of dirs) s = s.replaceAll(d, '<dir>');
-  return s
-    .replaceAll('ctr-ts: ', 'ctr: ')
-    .split('\n')
-    .map((line) => line.replace(/([\w./-]+=[^\s,]*(?:,[\w./-]+=[^\s,]*)+)/g, (m) => m.split(',').sort().join(',')))
-    .join('\n')
-    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
-    .replace(/Less than a second|About a minute|\d+ (?:seconds?|minutes?)/g, '<age>')
-    .replace(/\t+/g, '\t');
 }
 
 /**
@@ -53,9 +38,9 @@ async function storedState(socket: string, ns: string): Promise<string> {
   const parts: string[] = [];
   for (const args of [['images', 'ls'], ['images', 'check'], ['content', 'ls'], ['snapshots', 'ls'], ['leases', 'ls'], ['content', 'active']]) {
     const r = await ctr(socket, '-n', ns, ...args);
-    parts.push(`$ ctr ${args.join(' ')}\n${text(r)}`);
+    parts.push(`$ ctr ${args.join(' ')}\n${outputText(r)}`);
   }
-  return comparable(parts.join('\n'));
+  return comparableOutput(parts.join('\n'));
 }
 
 /** The tree of an image as Debian's `ctr images mount` shows it. */
@@ -127,7 +112,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
   /** Runs a step on both sides, expects ctr's output, and then ctr's read-back of both namespaces. */
   async function sameStep(pair: Pair, ns: string, args: string[], what: string): Promise<{ theirs: RunResult; ours: RunResult }> {
     const [theirs, ours] = await both(pair, ns, ...args);
-    expect(comparable(text(ours)), `${what}: ${args.join(' ')}`).toBe(comparable(text(theirs)));
+    expect(comparableOutput(outputText(ours)), `${what}: ${args.join(' ')}`).toBe(comparableOutput(outputText(theirs)));
     const [a, b] = await Promise.all([storedState(pair.ctr.socket, ns), storedState(pair.ctrTs.socket, ns)]);
     expect(b, `${what}: state after ${args.join(' ')}`).toBe(a);
     return { theirs, ours };
@@ -167,7 +152,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
         ctr(pair.ctr.socket, '-n', ns, 'images', 'export', outs.theirs, ...names),
         run(ctrTs, ['-a', pair.ctrTs.socket, '-n', ns, 'images', 'export', outs.ours, ...names]),
       ]);
-      expect(text(e2)).toBe(text(e1));
+      expect(outputText(e2)).toBe(outputText(e1));
       expect(e1.code, e1.stderr).toBe(0);
       expect((await stat(outs.ours)).size).toBeGreaterThan(gzip.layers.reduce((n, l) => n + l.size, 0));
       expect(await sha256File(outs.ours), what).toBe(await sha256File(outs.theirs));
@@ -184,7 +169,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
         ctr(pair.ctr.socket, '-n', cross, 'images', 'import', outs.ours),
         run(ctrTs, ['-a', pair.ctrTs.socket, '-n', cross, 'images', 'import', outs.theirs]),
       ]);
-      expect(text(c2)).toBe(text(c1));
+      expect(outputText(c2)).toBe(outputText(c1));
       expect(c1.code, c1.stderr).toBe(0);
       const [s1, s2] = await Promise.all([storedState(pair.ctr.socket, cross), storedState(pair.ctrTs.socket, cross)]);
       expect(s2, what).toBe(s1);
@@ -254,7 +239,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
           ctr(pair.ctr.socket, '-n', ns, 'images', 'export', ...flags, outs.theirs, 'example.com/idx:all'),
           run(ctrTs, ['-a', pair.ctrTs.socket, '-n', ns, 'images', 'export', ...flags, outs.ours, 'example.com/idx:all']),
         ]);
-        expect(text(b), flags.join(' ')).toBe(text(a));
+        expect(outputText(b), flags.join(' ')).toBe(outputText(a));
         expect(a.code, a.stderr).toBe(0);
         expect(await sha256File(outs.ours), `${pair.name} export ${flags.join(' ')}`).toBe(await sha256File(outs.theirs));
         const names = (await run('tar', ['-tf', outs.ours])).stdout;
@@ -264,7 +249,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
       // --all-platforms of an index whose other platform's content was not kept: ctr's error, and no file from ctr-ts.
       const out = join(work, 'partial.tar');
       const [a, b] = await both(pair, `oci-0-${process.pid}`, 'images', 'export', '--all-platforms', out, 'example.com/idx:host');
-      expect(comparable(text(b)), pair.name).toBe(comparable(text(a)));
+      expect(comparableOutput(outputText(b)), pair.name).toBe(comparableOutput(outputText(a)));
       expect(a).toMatchObject({ code: 1, stderr: `ctr: content digest ${zstd.manifest.digest}: not found\n` });
       await rm(out, { force: true });
       const ours = await run(ctrTs, ['-a', pair.ctrTs.socket, '-n', `oci-0-${process.pid}`, 'images', 'export', '--all-platforms', out, 'example.com/idx:host']);
@@ -396,7 +381,7 @@ describe('ctr-ts images export/import/tag/label/check, against ctr on containerd
           ctr(pair.ctr.socket, '-n', ns, ...args.map((x) => x.replace('<target>', targets[0]))),
           run(ctrTs, ['-a', pair.ctrTs.socket, '-n', ns, ...args.map((x) => x.replace('<target>', targets[1]))]),
         ]);
-        expect(comparable(text(b).replaceAll(targets[1], '<target>')), `${pair.name}: ${args.join(' ')}`).toBe(comparable(text(a).replaceAll(targets[0], '<target>')));
+        expect(comparableOutput(outputText(b).replaceAll(targets[1], '<target>')), `${pair.name}: ${args.join(' ')}`).toBe(comparableOutput(outputText(a).replaceAll(targets[0], '<target>')));
         const [s1, s2] = await Promise.all([storedState(pair.ctr.socket, ns), storedState(pair.ctrTs.socket, ns)]);
         expect(s2.replaceAll(targets[1], '<target>'), `${pair.name}: state after ${args.join(' ')}`).toBe(s1.replaceAll(targets[0], '<target>'));
         return a;

@@ -9,22 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDockerArchive, buildOciIndexArchive } from './docker-archive.js';
-import { type RunResult, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+import { ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+import { comparableOutput, outputText } from './ctr-sessions.js';
 import { type Blob, type FixtureImage, fixtureImage } from './image-fixture.js';
-
-const text = (r: RunResult) => `${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`;
-
-/** Output made comparable: label lists sorted, ages replaced, `ctr-ts:` read as `ctr:`. */
-function comparable(out: string): string {
-  return out
-    .replaceAll('ctr-ts: ', 'ctr: ')
-    .split('\n')
-    .map((line) => line.replace(/([\w./-]+=[^\s,]*(?:,[\w./-]+=[^\s,]*)+)/g, (m) => m.split(',').sort().join(',')))
-    .join('\n')
-    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
-    .replace(/Less than a second|About a minute|\d+ (?:seconds?|minutes?)/g, '<age>')
-    .replace(/\t+/g, '\t');
-}
 
 /** What Debian's ctr reads back of a namespace after a synchronous GC (a tag removed with --sync). */
 async function storedState(socket: string, ns: string): Promise<string> {
@@ -33,9 +20,9 @@ async function storedState(socket: string, ns: string): Promise<string> {
   const parts: string[] = [];
   for (const args of [['images', 'ls'], ['content', 'ls'], ['leases', 'ls'], ['content', 'active']]) {
     const r = await ctr(socket, '-n', ns, ...args);
-    parts.push(`$ ctr ${args.join(' ')}\n${text(r)}`);
+    parts.push(`$ ctr ${args.join(' ')}\n${outputText(r)}`);
   }
-  return comparable(parts.join('\n'));
+  return comparableOutput(parts.join('\n'));
 }
 
 const sha256 = async (data: Buffer) => `sha256:${(await import('node:crypto')).createHash('sha256').update(data).digest('hex')}`;
@@ -158,7 +145,7 @@ describe('ctr-ts images convert, against ctr on containerd-ts and on containerd'
         ]);
         expect(theirs.code, `${what}: ${theirs.stderr}`).toBe(0);
         expect(theirs.stdout, what).toMatch(/^sha256:[0-9a-f]{64}\n$/);
-        expect(text(ours), what).toBe(text(theirs));
+        expect(outputText(ours), what).toBe(outputText(theirs));
         digests.add(theirs.stdout);
         const [a, b] = await Promise.all([storedState(d.socket, nsCtr), storedState(d.socket, nsTs)]);
         expect(b, `${what}: state`).toBe(a);
@@ -204,7 +191,7 @@ describe('ctr-ts images convert, against ctr on containerd-ts and on containerd'
           run(ctrTs, ['-a', d.socket, '-n', nsTs, 'images', 'convert', ...args]),
         ]);
         expect(theirs.code, what).toBe(1);
-        expect(comparable(text(ours)), what).toBe(comparable(text(theirs)));
+        expect(comparableOutput(outputText(ours)), what).toBe(comparableOutput(outputText(theirs)));
         expect(ours.stderr.split('\n').filter((l) => l !== '')).toHaveLength(1);
       }
       for (const ns of [nsCtr, nsTs]) {

@@ -12,6 +12,7 @@ import { type TreeEntry, snapshotTree } from '@containerd-ts/archive/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
 import { busyboxImage } from './busybox-image.js';
+import { comparableOutput, outputText } from './ctr-sessions.js';
 import { type FixtureImage, chainId, comparableTree, diffIdsOf, fixtureImage } from './image-fixture.js';
 import { type Registry, pushImage, startRegistry } from './registry.js';
 
@@ -44,19 +45,6 @@ function pullSummary(stdout: string): { rows: string[]; after: string[] } {
 /** ctr's progress loop may log its own cancellation when the fetch ends: those lines are not the pull's. */
 const pullStderr = (stderr: string) => stderr.replace(/^.*msg="(failed to get content info|active check failed)" error="context canceled"\n/gm, '');
 
-/** Label lists sorted, ages and times made comparable, tabs collapsed. */
-function comparable(text: string, dirs: string[]): string {
-  let out = text;
-  for (const d of dirs) out = out.replaceAll(d, '<dir>');
-  return out
-    .split('\n')
-    .map((line) => line.replace(/([\w./-]+=[^\s,]*(?:,[\w./-]+=[^\s,]*)+)/g, (m) => m.split(',').sort().join(',')))
-    .join('\n')
-    .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
-    .replace(/Less than a second|About a minute|\d+ (?:seconds?|minutes?)/g, '<age>')
-    .replace(/\t+/g, '\t');
-}
-
 /** Mounts the image with Debian's `ctr images mount` (default snapshotter) and returns its tree. */
 async function mountedTree(socket: string, ref: string, image: FixtureImage): Promise<TreeEntry[]> {
   const target = await mkdtemp(join(tmpdir(), 'ctr-ts-tree-'));
@@ -87,12 +75,10 @@ async function storedState(socket: string, chain: string, dirs: string[]): Promi
     ['leases', 'ls'],
   ]) {
     const r = await ctr(socket, ...args);
-    parts.push(`$ ctr ${args.join(' ')}\n${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`);
+    parts.push(`$ ctr ${args.join(' ')}\n${outputText(r)}`);
   }
-  return comparable(parts.join('\n'), dirs);
+  return comparableOutput(parts.join('\n'), dirs);
 }
-
-const text = (r: RunResult) => `${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`;
 
 describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on containerd', () => {
   let registry: Registry;
@@ -200,7 +186,7 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
       // Both images are there from the pulls above, on both daemons.
       for (const args of [['images', 'ls'], ['images', 'ls', '-q'], ['images', 'ls', `name==${refs.zstd}`], ['images', 'list', '--quiet']]) {
         const [a, b] = await Promise.all([ctr(pair.ctr.socket, ...args), run(ctrTs, ['-a', pair.ctrTs.socket, ...args])]);
-        expect(text(b), `${pair.name}: ${args.join(' ')}`).toBe(text(a));
+        expect(outputText(b), `${pair.name}: ${args.join(' ')}`).toBe(outputText(a));
       }
       const json = await run(ctrTs, ['-a', pair.ctrTs.socket, 'images', 'ls', '--format', 'json']);
       expect(json.code, json.stderr).toBe(0);
@@ -224,8 +210,8 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
         ['content', 'ls'],
       ]) {
         const [a, b] = await Promise.all([ctr(pair.ctr.socket, ...args), args[1] === 'ls' ? ctr(pair.ctrTs.socket, ...args) : run(ctrTs, ['-a', pair.ctrTs.socket, ...args])]);
-        const norm = (r: RunResult) => comparable(text(r), dirs).replace(/time="[^"]*"/g, 'time=<time>');
-        expect(norm(b).replaceAll('ctr-ts: ', 'ctr: '), `${pair.name}: ${args.join(' ')}`).toBe(norm(a));
+        const norm = (r: RunResult) => comparableOutput(outputText(r), dirs).replace(/time="[^"]*"/g, 'time=<time>');
+        expect(norm(b), `${pair.name}: ${args.join(' ')}`).toBe(norm(a));
       }
     }
   }, 300_000);
@@ -303,7 +289,7 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
         expect(await run('ctr', [...n, 'containers', 'create', '--label', 'k=v', busybox, 'created'])).toMatchObject({ code: 0, stderr: '' });
         for (const args of [['containers', 'ls'], ['containers', 'ls', '-q'], ['c', 'list', 'id==created'], ['tasks', 'ls'], ['tasks', 'ls', '-q'], ['t', 'list']]) {
           const [a, b] = await Promise.all([run('ctr', [...n, ...args]), run(ctrTs, [...n, ...args])]);
-          expect(text(b), `${socket}: ${args.join(' ')}`).toBe(text(a));
+          expect(outputText(b), `${socket}: ${args.join(' ')}`).toBe(outputText(a));
           // What ctr printed, so that two equally empty answers cannot pass.
           if (args.join(' ') === 'tasks ls') expect(a.stdout).toMatch(/^TASK +PID +STATUS +\nrunning +\d+ +RUNNING\n$/);
           if (args.join(' ') === 'containers ls') expect(a.stdout.split('\n').slice(1).map((l) => l.split(/ +/)[0])).toEqual(['created', 'running', '']);
