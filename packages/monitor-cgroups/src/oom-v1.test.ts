@@ -100,6 +100,42 @@ describe('OOMWatcherV1', () => {
     await watcher.close();
   });
 
+  it('polls only while there are tasks: a round with none stops the timer, watch starts it again', async () => {
+    const dir = await cgroup('oom-idle', 64 << 20);
+    let listed: MonitoredTask[] = [];
+    let rounds = 0;
+    const watcher = new OOMWatcherV1({
+      tasks: () => {
+        rounds++;
+        return listed;
+      },
+      memoryDir: async () => dir,
+      onOOM: () => {},
+      intervalMs: 10,
+    });
+    watcher.start();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(watcher.pollingTimer).toBe(false);
+    const idle = rounds;
+    expect(idle).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rounds).toBe(idle);
+    // a task created: watched at once, and polled from then on
+    const t = task('created');
+    listed = [t];
+    await watcher.watch(t);
+    expect(watcher.pollingTimer).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(rounds).toBeGreaterThan(idle + 2);
+    expect(watcher.watched).toBe(1);
+    // its removal: released, and the timer stops again
+    listed = [];
+    await new Promise((r) => setTimeout(r, 100));
+    expect(watcher.watched).toBe(0);
+    expect(watcher.pollingTimer).toBe(false);
+    await watcher.close();
+  });
+
   it('close stops polling and closes every eventfd', async () => {
     const dir = await cgroup('oom-close', 64 << 20);
     const watcher = new OOMWatcherV1({ tasks: () => [task('x')], memoryDir: async () => dir, onOOM: () => {}, intervalMs: 10 });

@@ -52,14 +52,34 @@ export class OOMWatcherV1 {
   private readonly retries = new Map<MonitoredTask, { at: number; delayMs: number }>();
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
+  private started = false;
   private closed = false;
 
   constructor(private readonly options: OOMWatcherOptions) {}
 
-  /** Polls every `intervalMs` until closed (the timer does not keep the process alive). */
+  /**
+   * Polls every `intervalMs` until closed, while there are tasks to watch: a round that finds
+   * none stops the timer, and `watch` starts it again (the timer never keeps the process alive).
+   */
   start(): void {
-    this.timer ??= setInterval(() => void this.poll(), this.options.intervalMs ?? 100);
+    this.started = true;
+    this.arm();
+  }
+
+  /** Whether the poll timer runs now (for tests). */
+  get pollingTimer(): boolean {
+    return this.timer !== undefined;
+  }
+
+  private arm(): void {
+    if (!this.started || this.closed || this.timer) return;
+    this.timer = setInterval(() => void this.poll(), this.options.intervalMs ?? 100);
     this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   /** One round: new tasks registered, removed ones released, notifications delivered. */
@@ -76,6 +96,8 @@ export class OOMWatcherV1 {
    */
   async watch(task: MonitoredTask): Promise<void> {
     if (this.closed || this.watches.has(task)) return;
+    // the polls retry what this cannot register yet
+    this.arm();
     const dir = await this.options.memoryDir(task);
     if (dir === undefined || this.closed || this.watches.has(task)) return;
     this.watches.set(task, { fd: registerOOMEventfd(dir), dir });
@@ -127,6 +149,8 @@ export class OOMWatcherV1 {
       }
     }
     for (const [task, watch] of this.watches) this.check(task, watch);
+    // nothing to watch: no wake-ups (10 a second by default) until a task is created
+    if (current.size === 0 && this.watches.size === 0 && this.retries.size === 0) this.disarm();
   }
 
   private check(task: MonitoredTask, watch: Watch): void {
@@ -156,8 +180,7 @@ export class OOMWatcherV1 {
   /** Stops polling and closes every eventfd. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.disarm();
     await this.polling;
     for (const [task, watch] of [...this.watches]) this.release(task, watch);
   }
