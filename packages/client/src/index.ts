@@ -109,3 +109,14 @@ export { GoMap, RawJSON, compactJSON, goEscape, goMarshal, marshalIndex, marshal
 export { KNOWN_CAPABILITIES, type LinuxDevice, capabilitiesFromBitmap, currentCapabilities, deviceFromPath, getDevices, goPathError } from './host-linux.js';
 export { type Seccomp, defaultSeccompProfile } from './seccomp.js';
 export { type CheckpointOptions, checkpointOptionsAny, checkpointTask } from './checkpoint.js';
+export {
+  CHECKPOINT_IMAGE_NAME_LABEL,
+  CHECKPOINT_RUNTIME_NAME_LABEL,
+  CHECKPOINT_SNAPSHOTTER_NAME_LABEL,
+  CheckpointMediaType,
+  type ContainerCheckpointOptions,
+  type ContainerRestoreOptions,
+  checkpointContainer,
+  restoreContainer,
+  startRestoredTask,
+} from './container-checkpoint.js';

@@ -296,8 +296,15 @@ async function imageSize(conn: Conn, target: Descriptor, call: CallContext): Pro
     size += desc.size;
     let kids = (await children(conn, desc, call)).filter((c) => c.platform === undefined || matchPlatform(platform, c.platform));
     if (isIndexType(desc.mediaType)) {
-      const manifests = kids.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
-      kids = kids.filter((c) => !manifests.includes(c) || c === manifests[0]);
+      // images.LimitManifests(…, 1): the entries sorted (stable) by the platform matcher —
+      // the exact platform first, entries without a platform last — and only the first kept,
+      // whatever its media type (a checkpoint index's first entry is a blob of its own).
+      const rank = (c: Descriptor) => (c.platform === undefined ? 2 : c.platform.architecture === platform.architecture && c.platform.os === platform.os ? 0 : 1);
+      kids = kids
+        .map((c, i) => ({ c, i }))
+        .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+        .slice(0, 1)
+        .map((x) => x.c);
     }
     for (const c of kids) await walk(c);
   };
