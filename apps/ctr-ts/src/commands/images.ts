@@ -188,6 +188,7 @@ command. As part of this process, we do the following:
     { name: 'label', type: 'string-slice', usage: 'labels to attach to the image' },
     { name: 'platform', type: 'string-slice', usage: 'Pull content from a specific platform' },
     { name: 'all-platforms', type: 'bool', usage: 'pull content and metadata from all platforms' },
+    { name: 'all-metadata', type: 'bool', usage: 'Pull metadata for all platforms' },
     { name: 'print-chainid', type: 'bool', usage: "Print the resulting image's chain ID" },
     { name: 'max-concurrent-downloads', type: 'int', usage: 'Set the max concurrent downloads for each pull' },
   ],
@@ -208,6 +209,7 @@ command. As part of this process, we do the following:
           labels: labelArgs(ctx.strings('label')),
           maxConcurrentDownloads: ctx.number('max-concurrent-downloads'),
           allPlatforms: ctx.bool('all-platforms'),
+          allMetadata: ctx.bool('all-metadata'),
         };
         const snapshotter = ctx.string('snapshotter');
         let start = 0;
