@@ -181,6 +181,41 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
     }
   }, 600_000);
 
+  it('pull --all-metadata of an index fetches every platform’s manifest and config but only this platform’s layers, as ctr does', async () => {
+    // A namespace of its own: nothing pulled before is visible there.
+    const ns = `allmeta-${process.pid}`;
+    for (const pair of pairs) {
+      const dirs = [pair.ctr.dir, pair.ctrTs.dir];
+      const [theirs, ours] = await Promise.all([
+        ctr(pair.ctr.socket, '-n', ns, 'images', 'pull', '--plain-http', '--all-metadata', refs.index),
+        run(ctrTs, ['-a', pair.ctrTs.socket, '-n', ns, 'images', 'pull', '--plain-http', '--all-metadata', refs.index]),
+      ]);
+      expect({ code: theirs.code, stderr: pullStderr(theirs.stderr) }, pair.name).toEqual({ code: 0, stderr: '' });
+      expect({ code: ours.code, stderr: ours.stderr }, pair.name).toEqual({ code: 0, stderr: '' });
+      const summary = pullSummary(ours.stdout);
+      expect(summary, pair.name).toEqual(pullSummary(theirs.stdout));
+      // The ref, the index, both manifests, both configs (the fixtures share theirs), this platform's layers.
+      const configs = new Set([gzip.config.digest, zstd.config.digest]);
+      expect(summary.rows, pair.name).toHaveLength(1 + 1 + 2 + configs.size + gzip.layers.length);
+      const state = async (socket: string) => {
+        const parts: string[] = [];
+        for (const args of [['images', 'ls'], ['images', 'check'], ['content', 'ls'], ['snapshots', 'ls'], ['leases', 'ls']]) {
+          const r = await ctr(socket, '-n', ns, ...args);
+          parts.push(`$ ctr ${args.join(' ')}\n${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`);
+        }
+        return comparable(parts.join('\n'), dirs);
+      };
+      const [stateTheirs, stateOurs] = await Promise.all([state(pair.ctr.socket), state(pair.ctrTs.socket)]);
+      expect(stateOurs, pair.name).toBe(stateTheirs);
+      // What ctr's read-back holds: the other platform's manifest and config, none of its layers.
+      const digests = stateOurs.split('$ ctr content ls')[1]!.split('$ ctr snapshots ls')[0]!.match(/^sha256:[0-9a-f]{64}/gm) ?? [];
+      expect(digests.sort(), pair.name).toEqual(
+        [indexDigest, gzip.manifest.digest, ...configs, ...gzip.layers.map((l) => l.digest), zstd.manifest.digest].sort(),
+      );
+      for (const socket of [pair.ctr.socket, pair.ctrTs.socket]) expect((await ctr(socket, '-n', ns, 'images', 'rm', '--sync', refs.index)).code).toBe(0);
+    }
+  }, 600_000);
+
   it('images ls [-q] and --format json print ctr’s rows; rm prints what ctr prints', async () => {
     for (const pair of pairs) {
       // Both images are there from the pulls above, on both daemons.

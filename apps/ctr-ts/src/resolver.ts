@@ -2,11 +2,20 @@
 // (the password asked for when it is missing) or --refresh, --plain-http, the default TLS
 // settings (--skip-verify, --tlscacert, --tlscert/--tlskey) and --hosts-dir.
 import { readFile } from 'node:fs/promises';
-import type { RegistryOptions, TlsOptions } from '@containerd-ts/client';
+import type { ConnectionInfo, RegistryOptions, TlsOptions } from '@containerd-ts/client';
 import type { Context, Flag } from './cli.js';
-import { CommandError } from './context.js';
+import { CommandError, globalOptions } from './context.js';
+import { LogrusWriter, logLine } from './log.js';
 
-/** ctr 1.6's RegistryFlags, in its order and words (--http-dump and --http-trace are not offered). */
+/** One logrus writer per process, as ctr's log.G(ctx).Writer() (a line can span two dumps). */
+let writer: LogrusWriter | undefined;
+const dumpWriter = () => {
+  writer ??= new LogrusWriter();
+  const w = writer;
+  return (dump: Buffer) => w.write(dump);
+};
+
+/** ctr 1.6's RegistryFlags, in its order and words. */
 export const REGISTRY_FLAGS: Flag[] = [
   { name: 'skip-verify', aliases: ['k'], type: 'bool', usage: 'skip SSL certificate validation' },
   { name: 'plain-http', type: 'bool', usage: 'allow connections using plain HTTP' },
@@ -16,6 +25,8 @@ export const REGISTRY_FLAGS: Flag[] = [
   { name: 'tlscacert', type: 'string', usage: 'path to TLS root CA' },
   { name: 'tlscert', type: 'string', usage: 'path to TLS client certificate' },
   { name: 'tlskey', type: 'string', usage: 'path to TLS client key' },
+  { name: 'http-dump', type: 'bool', usage: 'dump all HTTP request/responses when interacting with container registry' },
+  { name: 'http-trace', type: 'bool', usage: 'enable HTTP tracing for registry interactions' },
 ];
 
 /** Go's os error text for a failed read (`open <path>: no such file or directory`). */
@@ -133,5 +144,10 @@ export async function registryOptions(ctx: Context): Promise<Omit<RegistryOption
     credentials: () => ({ username, secret }),
     tls: await defaultTls(ctx),
     hostsDir: hostsDir === '' ? undefined : hostsDir,
+    ...(ctx.bool('http-dump') ? { httpDump: dumpWriter() } : {}),
+    // httptrace's GotConn line is logged at debug level: seen with --debug only, as in ctr.
+    ...(ctx.bool('http-trace') && globalOptions(ctx).debug
+      ? { httpTrace: (c: ConnectionInfo) => logLine('debug', 'Connection successful', { remote_addr: c.remoteAddr, reused: String(c.reused) }) }
+      : {}),
   };
 }

@@ -47,7 +47,7 @@ export function checkpointOptionsAny(runtime: string, opts: CheckpointOptions): 
 }
 
 /** rootfs.CreateDiff: the writable snapshot against a view of its parent, through the diff service. */
-async function snapshotDiff(conn: Connection, snapshotter: string, key: string, ctx: CallContext): Promise<Descriptor> {
+export async function snapshotDiff(conn: Connection, snapshotter: string, key: string, ctx: CallContext): Promise<Descriptor> {
   const { info } = await conn.unary(SnapshotsService.stat, { snapshotter, key }, ctx);
   const lowerKey = `${info?.parent ?? ''}-parent-view-${randomBytes(8).toString('base64url')}`;
   const lower = await conn.unary(SnapshotsService.view, { snapshotter, key: lowerKey, parent: info?.parent ?? '', labels: {} }, ctx);

@@ -63,7 +63,8 @@ export {
   loadHostDir,
   parseHostsFile,
 } from './hosts.js';
-export { type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
+export { type ConnectionInfo, type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
+export { canonicalHeaderKey, dumpRequest, dumpResponse } from './http-dump.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
 export { type PushEvent, type PushOptions, pushImage } from './push.js';
 export { DEFAULT_FIFO_DIR, FifoIO, type StdioPaths, type Streams, attachFifos, makeFifo, removeFifos } from './cio.js';
@@ -109,3 +110,14 @@ export { GoMap, RawJSON, compactJSON, goEscape, goMarshal, marshalIndex, marshal
 export { KNOWN_CAPABILITIES, type LinuxDevice, capabilitiesFromBitmap, currentCapabilities, deviceFromPath, getDevices, goPathError } from './host-linux.js';
 export { type Seccomp, defaultSeccompProfile } from './seccomp.js';
 export { type CheckpointOptions, checkpointOptionsAny, checkpointTask } from './checkpoint.js';
+export {
+  CHECKPOINT_IMAGE_NAME_LABEL,
+  CHECKPOINT_RUNTIME_NAME_LABEL,
+  CHECKPOINT_SNAPSHOTTER_NAME_LABEL,
+  CheckpointMediaType,
+  type ContainerCheckpointOptions,
+  type ContainerRestoreOptions,
+  checkpointContainer,
+  restoreContainer,
+  startRestoredTask,
+} from './container-checkpoint.js';

@@ -21,6 +21,7 @@ import {
   chainId,
   childrenLabels,
   childrenOf,
+  MediaType,
   isIndexType,
   isManifestType,
   makeRefKey as refKey,
@@ -53,6 +54,11 @@ export interface FetchOptions {
   labels?: Record<string, string>;
   /** Fetch every platform's manifest, config and layers (ctr's --all-platforms). */
   allPlatforms?: boolean;
+  /**
+   * Fetch every platform's manifest and config, but layers only for `platform` (ctr's
+   * --all-metadata: remotes.FilterManifestByPlatformHandler, no limit on the manifests).
+   */
+  allMetadata?: boolean;
   /** Concurrent blob downloads (0: unbounded, as ctr's default). */
   maxConcurrentDownloads?: number;
   onEvent?: (e: PullEvent) => void;
@@ -145,8 +151,13 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
       children = childrenOf(desc, await readContent(conn, desc.digest, ctx));
       // containerd labels every child (SetChildrenMappedLabels runs inside FilterPlatforms).
       if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
-      if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || matchPlatform(platform, { ...c.platform, os: c.platform.os ?? '' }));
-      if (isIndexType(desc.mediaType) && !opts.allPlatforms) {
+      if (opts.allMetadata && !opts.allPlatforms) {
+        // A manifest the index gives another platform: its config only.
+        if (isManifestType(desc.mediaType) && desc.platform && !matchPlatform(platform, { ...desc.platform, os: desc.platform.os ?? '' })) {
+          children = children.filter((c) => c.mediaType === MediaType.dockerConfig || c.mediaType === MediaType.ociConfig);
+        }
+      } else if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || matchPlatform(platform, { ...c.platform, os: c.platform.os ?? '' }));
+      if (isIndexType(desc.mediaType) && !opts.allPlatforms && !opts.allMetadata) {
         // images.LimitManifests(…, 1): the best-matching manifest only.
         const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
         children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);

@@ -12,7 +12,8 @@ import { type AnsweredRequest, type Credentials, InvalidAuthorizationError, Unex
 import { type HostCapability, type RegistryHost, configureHosts } from './hosts.js';
 import { type Descriptor, MediaType, isIndexType, isManifestType, sha256 } from './images.js';
 import { type ReferenceSpec, InvalidReferenceError, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
-import { type HttpResponse, type TlsOptions, readBody } from './transport.js';
+import { dumpRequest, dumpResponse } from './http-dump.js';
+import { type ConnectionInfo, type HttpResponse, type TlsOptions, readBody } from './transport.js';
 
 export { isLocalhost } from './hosts.js';
 
@@ -37,6 +38,13 @@ export interface RegistryOptions {
   hosts?: RegistryHost[];
   /** Extra headers (User-Agent defaults to containerd-ts's). */
   headers?: Record<string, string>;
+  /**
+   * Receives each request and response as Go's httputil.DumpRequest/DumpResponse write them,
+   * bodies included (ctr's --http-dump; the bodies are read whole before they are used).
+   */
+  httpDump?: (dump: Buffer) => void;
+  /** Receives each request's connection (ctr's --http-trace: httptrace's GotConn). */
+  httpTrace?: (info: ConnectionInfo) => void;
   signal?: AbortSignal;
 }
 
@@ -114,8 +122,20 @@ export class Registry {
       }
       if (authorization !== undefined) headers.authorization = authorization;
       let res: HttpResponse;
+      const dump = this.options.httpDump;
       try {
-        res = await host.send(method, current, { headers, body: req.body?.(), signal: this.options.signal });
+        let body = req.body?.();
+        if (dump) {
+          // DumpRequest reads the body whole and sends what it read.
+          if (body !== undefined && !Buffer.isBuffer(body)) body = await readBody(body);
+          dump(dumpRequest(method, current, headers, body));
+        }
+        res = await host.send(method, current, { headers, body, signal: this.options.signal, onConnection: this.options.httpTrace });
+        if (dump) {
+          const data = await readBody(res.body);
+          dump(dumpResponse(res, data, method === 'HEAD'));
+          res = { ...res, body: Readable.from(data.length > 0 ? [data] : []) };
+        }
       } catch (err) {
         throw new Error(`failed to do request: ${(err as Error).message}`, { cause: err });
       }

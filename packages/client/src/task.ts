@@ -63,7 +63,14 @@ export class Task {
    * container.NewTask: the rootfs mounts of the container's snapshot and the stdio paths
    * (empty for none) go to Tasks.Create; `options` are the runtime's task options.
    */
-  static async create(conn: Connection, id: string, io: StdioPaths, ctx: CallContext = {}, options?: { typeUrl: string; value: Buffer }): Promise<Task> {
+  static async create(
+    conn: Connection,
+    id: string,
+    io: StdioPaths,
+    ctx: CallContext = {},
+    options?: { typeUrl: string; value: Buffer },
+    checkpoint?: { mediaType: string; digest: string; size: number; annotations?: Record<string, string> },
+  ): Promise<Task> {
     const c = await getContainer(conn, id, ctx);
     let rootfs: Array<{ type: string; source: string; target: string; options: string[] }> = [];
     if (c.snapshotKey) {
@@ -73,7 +80,7 @@ export class Task {
     }
     const r = await conn.unary(
       TasksService.create,
-      { containerId: id, rootfs, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal: io.terminal, checkpoint: undefined, options, runtimePath: '' },
+      { containerId: id, rootfs, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, terminal: io.terminal, checkpoint: checkpoint && { ...checkpoint, annotations: checkpoint.annotations ?? {} }, options, runtimePath: '' },
       ctx,
     );
     return new Task(conn, id, r.pid, ctx);

@@ -24,7 +24,15 @@ export interface HttpResponse {
   headers: IncomingMessage['headers'];
   /** Every value of each header (several `WWW-Authenticate`s stay apart). */
   headersDistinct: IncomingMessage['headersDistinct'];
-  body: IncomingMessage;
+  body: Readable;
+}
+
+/** httptrace's GotConn: the connection a request goes out on. */
+export interface ConnectionInfo {
+  /** `ip:port` of the registry end. */
+  remoteAddr: string;
+  /** Whether the connection carried an earlier request. */
+  reused: boolean;
 }
 
 export interface HttpInit {
@@ -32,6 +40,8 @@ export interface HttpInit {
   body?: Buffer | Readable;
   tls?: TlsOptions;
   signal?: AbortSignal;
+  /** Called once the request has its connection (ctr's --http-trace). */
+  onConnection?: (info: ConnectionInfo) => void;
 }
 
 export type HttpSend = (method: string, url: string, init?: HttpInit) => Promise<HttpResponse>;
@@ -129,6 +139,15 @@ export const send: HttpSend = (method, url, init = {}) => {
       },
       (res) => resolve({ status: res.statusCode ?? 0, statusText: `${res.statusCode} ${res.statusMessage ?? ''}`.trim(), headers: res.headers, headersDistinct: res.headersDistinct, body: res }),
     );
+    if (init.onConnection) {
+      const report = init.onConnection;
+      r.on('socket', (socket) => {
+        const reused = r.reusedSocket;
+        const done = () => report({ remoteAddr: `${socket.remoteAddress ?? ''}:${socket.remotePort ?? ''}`, reused });
+        if (socket.remoteAddress !== undefined && !(socket as { connecting?: boolean }).connecting) done();
+        else socket.once(https ? 'secureConnect' : 'connect', done);
+      });
+    }
     r.on('error', (err: NodeJS.ErrnoException) => {
       reject(new Error(`${goVerb(method)} ${JSON.stringify(url)}: ${goNetError(err, new URL(url).host)}`, { cause: err }));
     });
@@ -143,7 +162,7 @@ export const send: HttpSend = (method, url, init = {}) => {
 };
 
 /** The body, at most `limit` bytes of it. */
-export async function readBody(body: IncomingMessage, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
+export async function readBody(body: Readable, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   for await (const c of body) {

@@ -7,6 +7,7 @@ import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
 import type { Command } from '../cli.js';
 import { CommandError, withConnection } from '../context.js';
 import { logLine } from '../log.js';
+import { containerCheckpointCommand, containerRestoreCommand } from './containers-checkpoint.js';
 import { CONTAINER_FLAGS, SNAPSHOTTER_FLAGS, containerOptions, labelArgs, refAndId } from './run.js';
 
 /** encoding/json's escaping of <, >, & (and U+2028/9) in a JSON text. */
@@ -178,6 +179,6 @@ export const containersCommand: Command = {
   name: 'containers',
   aliases: ['c', 'container'],
   usage: 'manage containers',
-  subcommands: [createCommand, deleteCommand, infoCommand, listCommand, labelCommand],
+  subcommands: [createCommand, deleteCommand, infoCommand, listCommand, labelCommand, containerCheckpointCommand, containerRestoreCommand],
 };
 

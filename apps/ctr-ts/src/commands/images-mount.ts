@@ -21,17 +21,12 @@ import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { ImagesService } from '@containerd-ts/api/services/images';
 import { mountAll, unmountAll } from '@containerd-ts/snapshots';
 import type { Command, Flag } from '../cli.js';
-import { REGISTRY_FLAGS as PULL_REGISTRY_FLAGS } from '../resolver.js';
+import { REGISTRY_FLAGS } from '../resolver.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 
 const DEFAULT_SNAPSHOTTER = 'overlayfs';
 
-/** ctr's registry flags, which its mount and unmount commands list (and do not use: nothing is fetched). */
-const REGISTRY_FLAGS: Flag[] = [
-  ...PULL_REGISTRY_FLAGS,
-  { name: 'http-dump', type: 'bool', usage: 'dump all HTTP request/responses when interacting with container registry' },
-  { name: 'http-trace', type: 'bool', usage: 'enable HTTP tracing for registry interactions' },
-];
+// ctr's registry flags, which its mount and unmount commands list (and do not use: nothing is fetched).
 const COMMON_FLAGS: Flag[] = [
   ...REGISTRY_FLAGS,
   { name: 'snapshotter', type: 'string', usage: 'snapshotter name. Empty value stands for the default value.', env: 'CONTAINERD_SNAPSHOTTER' },

@@ -188,6 +188,7 @@ command. As part of this process, we do the following:
     { name: 'label', type: 'string-slice', usage: 'labels to attach to the image' },
     { name: 'platform', type: 'string-slice', usage: 'Pull content from a specific platform' },
     { name: 'all-platforms', type: 'bool', usage: 'pull content and metadata from all platforms' },
+    { name: 'all-metadata', type: 'bool', usage: 'Pull metadata for all platforms' },
     { name: 'print-chainid', type: 'bool', usage: "Print the resulting image's chain ID" },
     { name: 'max-concurrent-downloads', type: 'int', usage: 'Set the max concurrent downloads for each pull' },
   ],
@@ -208,6 +209,7 @@ command. As part of this process, we do the following:
           labels: labelArgs(ctx.strings('label')),
           maxConcurrentDownloads: ctx.number('max-concurrent-downloads'),
           allPlatforms: ctx.bool('all-platforms'),
+          allMetadata: ctx.bool('all-metadata'),
         };
         const snapshotter = ctx.string('snapshotter');
         let start = 0;
@@ -296,8 +298,15 @@ async function imageSize(conn: Conn, target: Descriptor, call: CallContext): Pro
     size += desc.size;
     let kids = (await children(conn, desc, call)).filter((c) => c.platform === undefined || matchPlatform(platform, c.platform));
     if (isIndexType(desc.mediaType)) {
-      const manifests = kids.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
-      kids = kids.filter((c) => !manifests.includes(c) || c === manifests[0]);
+      // images.LimitManifests(…, 1): the entries sorted (stable) by the platform matcher —
+      // the exact platform first, entries without a platform last — and only the first kept,
+      // whatever its media type (a checkpoint index's first entry is a blob of its own).
+      const rank = (c: Descriptor) => (c.platform === undefined ? 2 : c.platform.architecture === platform.architecture && c.platform.os === platform.os ? 0 : 1);
+      kids = kids
+        .map((c, i) => ({ c, i }))
+        .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+        .slice(0, 1)
+        .map((x) => x.c);
     }
     for (const c of kids) await walk(c);
   };
