@@ -201,9 +201,9 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
         const parts: string[] = [];
         for (const args of [['images', 'ls'], ['images', 'check'], ['content', 'ls'], ['snapshots', 'ls'], ['leases', 'ls']]) {
           const r = await ctr(socket, '-n', ns, ...args);
-          parts.push(`$ ctr ${args.join(' ')}\n${r.stdout}--stderr--\n${r.stderr}--exit ${r.code}`);
+          parts.push(`$ ctr ${args.join(' ')}\n${outputText(r)}`);
         }
-        return comparable(parts.join('\n'), dirs);
+        return comparableOutput(parts.join('\n'), dirs);
       };
       const [stateTheirs, stateOurs] = await Promise.all([state(pair.ctr.socket), state(pair.ctrTs.socket)]);
       expect(stateOurs, pair.name).toBe(stateTheirs);
