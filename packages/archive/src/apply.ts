@@ -33,11 +33,15 @@ import {
   utimensatNoFollow,
   XATTR_CREATE,
 } from '@containerd-ts/sys';
+import { applyInWorker } from './apply-in-worker.js';
 import { type Compression, decompressKnown, sniffCompression } from './compression.js';
 import { decompressInWorker, decompressionWorkerFree } from './decompress-worker.js';
+import { InvalidArchiveError } from './errors.js';
 import { diffCompression } from './media-types.js';
 import { basePath, cleanPath, compareBytes, dirPath, joinPath, resolveInRoot, rootPath, splitPath } from './root-path.js';
 import { createTarReader, type EntryStream as Source, type TarHeader } from './tar-reader.js';
+
+export { InvalidArchiveError };
 
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -83,10 +87,15 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   log?: ApplyLogger;
   /**
-   * Decompress and hash in a worker thread (default), leaving this thread to parse and
-   * write. `false` does everything here (zlib still inflates on the libuv pool).
+   * Where the work runs. `true` (default): the whole apply — tar parsing and every file
+   * syscall — runs in a worker thread of the apply pool, with decompression and hashing in
+   * a worker of its own, so this thread only feeds it the compressed bytes (applies beyond
+   * the pool's size wait for a worker). `'decompress'`: decompression and hashing in a
+   * worker, parsing and writing on this thread. `false`: everything here (zlib still
+   * inflates on the libuv pool). A `filter` (a function, which cannot cross to a worker)
+   * makes `true` act as `'decompress'`.
    */
-  worker?: boolean;
+  worker?: boolean | 'decompress';
 }
 
 export interface ApplyResult {
@@ -100,21 +109,32 @@ export interface ApplyResult {
   entries: number;
 }
 
-/** A layer entry that breaks the rules of layer tars (containerd's errInvalidArchive). */
-export class InvalidArchiveError extends Error {
-  constructor(message: string) {
-    super(`${message}: invalid archive`);
-    this.name = 'InvalidArchiveError';
-  }
-}
 
 /**
  * Applies the layer read from `source` (compressed or not) to `root`. Entries are
  * written as their bytes arrive; nothing outside `root` is created, changed or removed
  * (symlinks are resolved inside the root, `..` stops at it). Returns the digest and
  * size of the uncompressed tar, every byte of it hashed, trailing padding included.
+ * By default the work runs in a worker thread (see ApplyOptions.worker).
  */
 export async function applyLayer(
+  root: string,
+  source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  options: ApplyOptions = {},
+): Promise<ApplyResult> {
+  if ((options.worker ?? true) === true && !options.filter) {
+    // An unknown media type fails here, as it would in the worker, before a worker is taken.
+    if (options.mediaType !== undefined) diffCompression(options.mediaType);
+    return applyInWorker(root, source, options);
+  }
+  return applyLayerHere(root, source, options);
+}
+
+/**
+ * applyLayer on this thread (decompressing in a worker unless `worker` is false): what
+ * the apply worker runs, and the path for `worker: 'decompress' | false` or a filter.
+ */
+export async function applyLayerHere(
   root: string,
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   options: ApplyOptions = {},
