@@ -120,7 +120,9 @@ export async function benchPull(): Promise<PullBenchResult[]> {
           const ms = await timedPull(client, socket, ref);
           if (pid && before) {
             const after = cpuMs(pid);
-            (result.cpu[kind] ??= []).push({ all: after.all - before.all, main: after.main - before.main });
+            const cpus = result.cpu[kind] ?? [];
+            cpus.push({ all: after.all - before.all, main: after.main - before.main });
+            result.cpu[kind] = cpus;
           }
           const into: Record<Kind, number[]> = {
             containerd: result.containerdMs,

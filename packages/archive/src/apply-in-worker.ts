@@ -104,10 +104,21 @@ function releaseSlot(): void {
 
 function takeWorker(): Worker {
   const reused = idle.pop();
-  const worker = reused?.worker ?? new Worker(workerProgram());
+  let worker: Worker;
   if (reused) {
     clearTimeout(reused.timer);
+    worker = reused.worker;
     worker.ref();
+  } else {
+    worker = new Worker(workerProgram());
+    // A job listens for its worker's errors itself; an idle worker's error (nobody to tell)
+    // only ends it, and must not become an uncaught 'error' event of this thread.
+    worker.on('error', () => {});
+    worker.once('exit', () => {
+      busy.delete(worker);
+      const at = idle.findIndex((entry) => entry.worker === worker);
+      if (at >= 0) clearTimeout(idle.splice(at, 1)[0]!.timer);
+    });
   }
   busy.add(worker);
   return worker;
@@ -118,7 +129,11 @@ function takeWorker(): Worker {
  * apply fails with "layer apply worker exited unexpectedly".
  */
 export async function terminateApplyWorkers(): Promise<void> {
-  const all = [...busy, ...idle.splice(0).map((entry) => (clearTimeout(entry.timer), entry.worker))];
+  const all = [...busy];
+  for (const entry of idle.splice(0)) {
+    clearTimeout(entry.timer);
+    all.push(entry.worker);
+  }
   await Promise.all(all.map((worker) => worker.terminate()));
 }
 
@@ -215,6 +230,7 @@ function runJob(
     let sourceError: Error | null = null;
     let graceTimer: NodeJS.Timeout | undefined;
     let settled = false;
+    const stop = new SharedArrayBuffer(4);
 
     const wakeFeeder = () => {
       const w = inputWake;
@@ -268,6 +284,8 @@ function runJob(
       aborted = true;
       stopped = true;
       wakeFeeder();
+      // Seen by the applier before its next entry; the message wakes a worker waiting for bytes.
+      Atomics.store(new Int32Array(stop), 0, 1);
       post({ t: 'abort', id });
       // A worker stuck in a syscall gets a while to stop; then it is ended.
       graceTimer = setTimeout(() => finish(false, { error: abortError() }), ABORT_GRACE_MS);
@@ -288,6 +306,7 @@ function runJob(
         ...(options.userxattr !== undefined ? { userxattr: options.userxattr } : {}),
         log: log !== undefined,
       },
+      stop,
     });
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();

@@ -14,7 +14,8 @@ export interface WorkerApplyOptions {
 }
 
 export type ToApplyWorker =
-  | { t: 'job'; id: number; root: string; options: WorkerApplyOptions }
+  /** `stop`: an Int32Array's buffer whose element 0 the caller sets to 1 on abort (seen before each entry). */
+  | { t: 'job'; id: number; root: string; options: WorkerApplyOptions; stop: SharedArrayBuffer }
   /** Compressed layer bytes (transferred). */
   | { t: 'in'; id: number; buf: ArrayBuffer; off: number; len: number }
   /** The source ended. */

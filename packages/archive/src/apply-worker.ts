@@ -38,6 +38,14 @@ class Job {
     this.notify();
   }
 
+  /** The caller aborted: the source fails and the apply's signal fires. */
+  abort(): void {
+    if (this.controller.signal.aborted) return;
+    const reason = new Error('apply aborted');
+    this.fail(reason);
+    this.controller.abort(reason);
+  }
+
   private notify(): void {
     const w = this.wake;
     this.wake = null;
@@ -72,12 +80,18 @@ function start(msg: Extract<ToApplyWorker, { t: 'job' }>): void {
         debug: (obj, text) => send({ t: 'log', id: job.id, level: 'debug', obj, ...(text !== undefined ? { msg: text } : {}) }),
       }
     : undefined;
-  applyLayerHere(msg.root, job.source(), {
-    ...options,
-    signal: job.controller.signal,
-    worker: 'decompress',
-    ...(logger ? { log: logger } : {}),
-  }).then(
+  const stop = new Int32Array(msg.stop);
+  const stopRequested = () => {
+    if (Atomics.load(stop, 0) === 0) return false;
+    job.abort();
+    return true;
+  };
+  applyLayerHere(
+    msg.root,
+    job.source(),
+    { ...options, signal: job.controller.signal, worker: 'decompress', ...(logger ? { log: logger } : {}) },
+    stopRequested,
+  ).then(
     (result) => {
       if (current === job) current = null;
       send({ t: 'done', id: job.id, result });
@@ -108,11 +122,8 @@ port.on('message', (msg: ToApplyWorker) => {
     case 'source-error':
       job.fail(new Error(msg.message));
       return;
-    case 'abort': {
-      const reason = new Error('apply aborted');
-      job.fail(reason);
-      job.controller.abort(reason);
+    case 'abort':
+      job.abort();
       return;
-    }
   }
 });

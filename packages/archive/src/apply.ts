@@ -138,9 +138,14 @@ export async function applyLayerHere(
   root: string,
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   options: ApplyOptions = {},
+  /**
+   * Polled before each entry (the apply worker's view of its caller's abort, which a
+   * message would bring only between chunks): true stops the apply as an abort does.
+   */
+  stopRequested?: () => boolean,
 ): Promise<ApplyResult> {
   const kind = options.mediaType === undefined ? 'unknown' : diffCompression(options.mediaType);
-  const applier = new LayerApplier(cleanPath(root), options);
+  const applier = new LayerApplier(cleanPath(root), options, stopRequested);
   const extract = createTarReader((header, entry, next) => applier.onEntry(header, entry, next));
   let failure: Error | undefined;
   const finished = new Promise<void>((resolve, reject) => {
@@ -203,6 +208,11 @@ export async function applyLayerHere(
       }
       // After an error the parser is gone; keep nothing running.
       if (extract.destroyed) parsing = false;
+      // Chunks already queued (a fast decompressor is megabytes ahead) are parsed and written
+      // in one run of microtasks: yield to the event loop between them, so an abort (or,
+      // on a daemon's thread, its other work) gets in before the whole layer is written.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (failure) throw failure;
     }
     if (failure) throw failure;
     extract.end(undefined);
@@ -270,12 +280,17 @@ class LayerApplier {
   constructor(
     private readonly root: string,
     private readonly options: ApplyOptions,
+    private readonly stopRequested?: () => boolean,
   ) {
     this.whiteouts = options.whiteouts ?? 'remove';
     this.parents = options.parents ?? [];
   }
 
   onEntry(header: TarHeader, stream: Source, next: (err?: Error | null) => void): void {
+    if (this.stopRequested?.()) {
+      next(new Error('apply aborted'));
+      return;
+    }
     this.entries++;
     let path: string | null;
     try {
