@@ -90,7 +90,8 @@ function start(msg: Extract<ToApplyWorker, { t: 'job' }>): void {
     msg.root,
     job.source(),
     { ...options, signal: job.controller.signal, worker: 'decompress', ...(logger ? { log: logger } : {}) },
-    stopRequested,
+    // The chunks arrived by transfer and nothing else holds them.
+    { stopRequested, ownsChunks: true },
   ).then(
     (result) => {
       if (current === job) current = null;

@@ -138,14 +138,18 @@ export async function applyLayerHere(
   root: string,
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   options: ApplyOptions = {},
-  /**
-   * Polled before each entry (the apply worker's view of its caller's abort, which a
-   * message would bring only between chunks): true stops the apply as an abort does.
-   */
-  stopRequested?: () => boolean,
+  internal: {
+    /**
+     * Polled before each entry (the apply worker's view of its caller's abort, which a
+     * message would bring only between chunks): true stops the apply as an abort does.
+     */
+    stopRequested?: () => boolean;
+    /** The source's chunks are this apply's alone: handed to the decompression worker without a copy. */
+    ownsChunks?: boolean;
+  } = {},
 ): Promise<ApplyResult> {
   const kind = options.mediaType === undefined ? 'unknown' : diffCompression(options.mediaType);
-  const applier = new LayerApplier(cleanPath(root), options, stopRequested);
+  const applier = new LayerApplier(cleanPath(root), options, internal.stopRequested);
   const extract = createTarReader((header, entry, next) => applier.onEntry(header, entry, next));
   let failure: Error | undefined;
   const finished = new Promise<void>((resolve, reject) => {
@@ -179,7 +183,7 @@ export async function applyLayerHere(
     digestOf = async () => ({ digest: `sha256:${hash.digest('hex')}`, size });
   } else {
     // Inflate/decode and hash in a worker; this thread parses and writes.
-    const job = decompressInWorker(sniffed.stream as AsyncIterable<Buffer>, compression);
+    const job = decompressInWorker(sniffed.stream as AsyncIterable<Buffer>, compression, { transfer: internal.ownsChunks === true });
     chunks = job.chunks;
     stop = () => {
       void job.chunks.return(undefined);
