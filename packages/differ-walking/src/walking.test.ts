@@ -216,8 +216,8 @@ describe('apply in the apply worker', () => {
     const descs = await Promise.all(layers.map((tar, k) => ingest(k % 2 ? zstdLayer(tar) : gzipLayer(tar), k % 2 ? MediaType.ociLayerZstd : MediaType.ociLayerGzip)));
     const dirs = layers.map(() => freshDir('many'));
     const applied = await Promise.all(descs.map((desc, k) => differ.apply(ctx, desc, bind(dirs[k]!))));
-    applied.forEach((d, k) => expect(d).toEqual({ mediaType: MEDIA_TYPE_LAYER, digest: sha256(layers[k]!), size: layers[k]!.length }));
     for (const [k, dir] of dirs.entries()) {
+      expect(applied[k]).toEqual({ mediaType: MEDIA_TYPE_LAYER, digest: sha256(layers[k]!), size: layers[k]!.length });
       expect(readFileSync(join(dir, 'own', String(k)), 'utf8')).toBe(`layer ${k}`);
       expect(snapshotTree(dir).filter((e) => !e.path.startsWith('/own'))).toEqual(snapshotTree(dirs[0]!).filter((e) => !e.path.startsWith('/own')));
     }
