@@ -109,7 +109,6 @@ export interface ApplyResult {
   entries: number;
 }
 
-
 /**
  * Applies the layer read from `source` (compressed or not) to `root`. Entries are
  * written as their bytes arrive; nothing outside `root` is created, changed or removed
