@@ -6,9 +6,14 @@
 // snapshots go too) before each pull, so each pull downloads and unpacks everything.
 // Prints medians and the ratios to ctr + containerd. BENCH_CTR_TS_BASELINE=<another ctr-ts>
 // (e.g. a copy of an earlier build) adds a fourth row, that ctr-ts into the same containerd-ts,
-// so a change is measured before and after in one run.
+// so a change is measured before and after in one run. BENCH_DAEMON_BASELINE=<another
+// containerd-ts command> (e.g. a copy of an earlier build's bin/containerd-ts and dist) starts
+// that daemon too and adds `ctr` and `ctr-ts` into it as rows, for a daemon change. For every
+// pull into a containerd-ts the daemon's CPU time (all threads, and its main thread alone, from
+// /proc) is printed too: on a shared machine it is steadier than the wall-clock time.
 // Not a timed test: it reports, it does not fail on a slow machine.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { ctr, ctrTs, startDaemon, startReference } from '../src/harness.js';
 import { type Compression, fixtureImage } from '../src/image-fixture.js';
 import { pushImage, startRegistry } from '../src/registry.js';
@@ -16,6 +21,17 @@ import { pushImage, startRegistry } from '../src/registry.js';
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const snapshotter = process.env.BENCH_SNAPSHOTTER ?? 'overlayfs';
 const baseline = process.env.BENCH_CTR_TS_BASELINE ?? '';
+const daemonBaseline = process.env.BENCH_DAEMON_BASELINE ?? '';
+
+/** CPU time (ms) of a process, all threads and its main thread, from /proc (utime + stime). */
+function cpuMs(pid: number): { all: number; main: number } {
+  const ticks = (file: string) => {
+    const fields = readFileSync(file, 'utf8').split(') ')[1]!.split(' ');
+    // After "pid (comm) ": state is field 0, utime 11, stime 12 (fields 14 and 15 of proc(5)).
+    return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ is 100
+  };
+  return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
+}
 
 async function timedPull(client: string, socket: string, ref: string): Promise<number> {
   const started = performance.now();
@@ -53,6 +69,11 @@ export interface PullBenchResult {
   ctrTsMs: number[];
   /** BENCH_CTR_TS_BASELINE's ctr-ts into containerd-ts (empty without it). */
   baselineMs: number[];
+  /** `ctr` and `ctr-ts` into BENCH_DAEMON_BASELINE's containerd-ts (empty without it). */
+  baseDaemonMs: number[];
+  baseDaemonCtrTsMs: number[];
+  /** Daemon CPU per pull (ms, all threads / main thread), by row. */
+  cpu: Record<string, Array<{ all: number; main: number }>>;
 }
 
 export async function benchPull(): Promise<PullBenchResult[]> {
@@ -71,28 +92,53 @@ export async function benchPull(): Promise<PullBenchResult[]> {
       containerdTsMs: [],
       ctrTsMs: [],
       baselineMs: [],
+      baseDaemonMs: [],
+      baseDaemonCtrTsMs: [],
+      cpu: {},
     });
   }
   const reference = await startReference();
   const ts = await startDaemon();
+  const baseTs = daemonBaseline !== '' ? await startDaemon({ command: [daemonBaseline] }) : undefined;
   try {
     for (const result of results) {
       const ref = refs.get(result.compression)!;
       for (let i = 0; i < runs; i++) {
-        const kinds = baseline !== '' ? (['containerd', 'containerd-ts', 'ctr-ts', 'baseline'] as const) : (['containerd', 'containerd-ts', 'ctr-ts'] as const);
+        type Kind = 'containerd' | 'containerd-ts' | 'ctr-ts' | 'baseline' | 'base-daemon' | 'ctr-ts-base-daemon';
+        const kinds: Kind[] = ['containerd', 'containerd-ts', 'ctr-ts'];
+        if (baseline !== '') kinds.push('baseline');
+        if (baseTs) kinds.push('base-daemon', 'ctr-ts-base-daemon');
         // rotate which goes first
-        const order = kinds.map((_, k) => kinds[(k + i) % kinds.length] as (typeof kinds)[number]);
+        const order = kinds.map((_, k) => kinds[(k + i) % kinds.length] as Kind);
         for (const kind of order) {
-          const socket = kind === 'containerd' ? reference.socket : ts.socket;
+          const daemon = kind === 'containerd' ? undefined : kind === 'base-daemon' || kind === 'ctr-ts-base-daemon' ? baseTs : ts;
+          const socket = daemon ? daemon.socket : reference.socket;
           await removeAll(socket);
-          const ms = await timedPull(kind === 'ctr-ts' ? ctrTs : kind === 'baseline' ? baseline : 'ctr', socket, ref);
-          const into = { containerd: result.containerdMs, 'containerd-ts': result.containerdTsMs, 'ctr-ts': result.ctrTsMs, baseline: result.baselineMs };
+          const pid = daemon?.child.pid;
+          const before = pid ? cpuMs(pid) : undefined;
+          const client = kind === 'ctr-ts' || kind === 'ctr-ts-base-daemon' ? ctrTs : kind === 'baseline' ? baseline : 'ctr';
+          const ms = await timedPull(client, socket, ref);
+          if (pid && before) {
+            const after = cpuMs(pid);
+            const cpus = result.cpu[kind] ?? [];
+            cpus.push({ all: after.all - before.all, main: after.main - before.main });
+            result.cpu[kind] = cpus;
+          }
+          const into: Record<Kind, number[]> = {
+            containerd: result.containerdMs,
+            'containerd-ts': result.containerdTsMs,
+            'ctr-ts': result.ctrTsMs,
+            baseline: result.baselineMs,
+            'base-daemon': result.baseDaemonMs,
+            'ctr-ts-base-daemon': result.baseDaemonCtrTsMs,
+          };
           into[kind].push(ms);
           if (process.env.BENCH_VERBOSE) console.log(`  ${result.compression} ${kind} run ${i + 1}: ${ms.toFixed(0)} ms`);
         }
       }
     }
   } finally {
+    await baseTs?.cleanup();
     await ts.cleanup();
     await reference.stop();
     await registry.stop();
@@ -111,6 +157,18 @@ export async function benchPull(): Promise<PullBenchResult[]> {
     if (r.baselineMs.length > 0) {
       const d = median(r.baselineMs);
       console.log(`  baseline ctr-ts + containerd-ts  ${(d / 1000).toFixed(2)} s   runs: ${list(r.baselineMs)}   ratio ${(d / a).toFixed(2)}x`);
+    }
+    if (r.baseDaemonMs.length > 0) {
+      const e = median(r.baseDaemonMs);
+      const f = median(r.baseDaemonCtrTsMs);
+      console.log(`  ctr    + baseline containerd-ts  ${(e / 1000).toFixed(2)} s   runs: ${list(r.baseDaemonMs)}   ratio ${(e / a).toFixed(2)}x`);
+      console.log(`  ctr-ts + baseline containerd-ts  ${(f / 1000).toFixed(2)} s   runs: ${list(r.baseDaemonCtrTsMs)}   ratio ${(f / a).toFixed(2)}x`);
+    }
+    for (const [kind, cpus] of Object.entries(r.cpu)) {
+      const all = median(cpus.map((c) => c.all));
+      const main = median(cpus.map((c) => c.main));
+      const runsText = cpus.map((c) => `${(c.all / 1000).toFixed(2)}/${(c.main / 1000).toFixed(2)}`).join(' ');
+      console.log(`  daemon CPU, ${kind}: ${(all / 1000).toFixed(2)} s all threads, ${(main / 1000).toFixed(2)} s main thread (medians; runs all/main: ${runsText})`);
     }
   }
   return results;

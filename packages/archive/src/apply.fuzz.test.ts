@@ -3,7 +3,8 @@
 // symlinks and hard links pointing out of the root, fifos, devices, whiteouts and opaque
 // markers — and mutated tar bytes, applied to a native-snapshotter-like directory and to
 // an overlay upper directory. Nothing outside the target may change, and every failure is
-// a clean error. Seeded: FUZZ_SEED and FUZZ_RUNS override.
+// a clean error; and the apply worker (the default) leaves the same tree, digest and
+// error as the applier on the calling thread. Seeded: FUZZ_SEED and FUZZ_RUNS override.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,7 +86,48 @@ async function applyAndCheck(tar: Buffer, mode: WhiteoutMode, worker: boolean): 
   rmSync(dir, { recursive: true, force: true });
 }
 
+/** What an apply leaves: its result or its error (class, message, code), and the tree. */
+async function outcomeOf(root: string, tar: Buffer, mode: WhiteoutMode, lower: string, worker: boolean, since: bigint) {
+  let result: unknown;
+  try {
+    result = await applyLayer(root, Readable.from([tar]), { whiteouts: mode, parents: mode === 'overlay' ? [lower] : undefined, worker });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    result = { error: e.constructor.name, name: e.name, message: e.message, code: e.code, cause: String(e.cause) };
+  }
+  // Times the layer does not give (implicit parents, whiteout devices, an entry that
+  // failed half-way) are the clock's: left out of the comparison.
+  const tree = snapshotTree(root, { xattrFilter: (n) => n !== 'security.selinux' }).map((e) =>
+    BigInt(e.mtimeNs) >= since ? { ...e, mtimeNs: 'now' } : e,
+  );
+  return { result, tree };
+}
+
 describe('layer apply fuzzing', () => {
+  it('applies random layers in the apply worker to the same tree, digest and error as on the calling thread', async () => {
+    const { layer } = arbitraries(outside);
+    await fc.assert(
+      fc.asyncProperty(layer, fc.constantFrom<WhiteoutMode>('remove', 'overlay', 'aufs'), fc.boolean(), async (entries, mode, gzip) => {
+        const tar = gzip ? gzipLayer(buildLayer(entries)) : buildLayer(entries);
+        const dir = join(base, `same-${++counter}`);
+        const root = join(dir, 'root');
+        const lower = join(dir, 'lower');
+        mkdirSync(join(lower, 'a'), { recursive: true });
+        writeFileSync(join(lower, 'a', 'b'), 'lower');
+        const since = BigInt(Date.now() - 2000) * 1_000_000n;
+        mkdirSync(root);
+        const here = await outcomeOf(root, tar, mode, lower, false, since);
+        rmSync(root, { recursive: true, force: true });
+        mkdirSync(root);
+        const inWorker = await outcomeOf(root, tar, mode, lower, true, since);
+        expect(inWorker).toEqual(here);
+        rmSync(dir, { recursive: true, force: true });
+      }),
+      { seed, numRuns, endOnFailure: true },
+    );
+  }, 600_000);
+
+
   it('applies random layers without touching anything outside the target, failing only with clean errors', async () => {
     const { layer } = arbitraries(outside);
     await fc.assert(

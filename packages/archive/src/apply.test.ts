@@ -21,7 +21,10 @@ import { isNotImplemented } from '@containerd-ts/errdefs';
 import { lgetxattr, lsetxattr, major, minor, MNT_DETACH, mount, umount2 } from '@containerd-ts/sys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyLayer } from './apply.js';
+import { activeApplyWorkers, idleApplyWorkers, terminateApplyWorkers, waitingApplies } from './apply-in-worker.js';
 import { activeDecompressionWorkers, idleDecompressionWorkers } from './decompress-worker.js';
+import { InvalidArchiveError } from './errors.js';
+import { TarFormatError } from './tar-reader.js';
 import { MediaType } from './media-types.js';
 import { buildLayer, gzipLayer, type LayerEntry, sha256, snapshotTree, type TreeEntry, zstdLayer } from './testing.js';
 
@@ -285,7 +288,7 @@ describe('applyLayer', () => {
     let peak = 0;
     const watch = setInterval(() => (peak = Math.max(peak, activeDecompressionWorkers())), 1);
     try {
-      const results = await Promise.all(Array.from({ length: many }, () => apply(freshDir(), gz)));
+      const results = await Promise.all(Array.from({ length: many }, () => apply(freshDir(), gz, { worker: 'decompress' })));
       for (const r of results) expect(r).toMatchObject({ digest: sha256(tar), size: tar.length });
     } finally {
       clearInterval(watch);
@@ -319,6 +322,123 @@ describe('applyLayer', () => {
     }
     const res = await apply(freshDir(), gz);
     expect(res.digest).toBe(sha256(tar));
+  });
+
+  it('applies in at most as many workers as cores (more applies wait for one), to the trees of the calling thread, and idle workers end', async () => {
+    const tar = buildLayer(baseLayer);
+    const gz = gzipLayer(tar);
+    const max = Math.max(2, availableParallelism());
+    const many = max + 4;
+    let peak = 0;
+    let queued = 0;
+    const watch = setInterval(() => {
+      peak = Math.max(peak, activeApplyWorkers());
+      queued = Math.max(queued, waitingApplies());
+    }, 1);
+    const roots = Array.from({ length: many }, () => freshDir());
+    try {
+      const results = await Promise.all(roots.map((root, i) => apply(root, i % 2 ? zstdLayer(tar) : gz)));
+      for (const r of results) expect(r).toMatchObject({ digest: sha256(tar), size: tar.length });
+    } finally {
+      clearInterval(watch);
+    }
+    expect(peak).toBe(max);
+    expect(queued).toBeGreaterThan(0);
+    expect(activeApplyWorkers()).toBe(0);
+    expect(waitingApplies()).toBe(0);
+    const here = freshDir();
+    await apply(here, gz, { worker: false });
+    for (const root of roots) expect(snapshotTree(root)).toEqual(snapshotTree(here));
+    // Kept for the next apply for a moment, then ended: none stays with the daemon idle.
+    expect(idleApplyWorkers()).toBeGreaterThan(0);
+    const deadline = Date.now() + 10_000;
+    while (idleApplyWorkers() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(idleApplyWorkers()).toBe(0);
+  });
+
+  it('gives errors from the apply worker with the class, message, code and cause of an apply on the calling thread', async () => {
+    // The baseline decompresses in a worker too (as applyLayer did before the apply
+    // worker), so a decompression error is a plain Error with zlib's message in both.
+    const cases: Array<[string, Buffer, (new (...args: never[]) => Error) | null]> = [
+      ['invalid whiteout', buildLayer([{ name: 'a/.wh..' }]), InvalidArchiveError],
+      ['bad PAX', buildLayer([{ name: 'b', data: 'xyz', pax: { uid: '-2' } }]), TarFormatError],
+      ['corrupt gzip', (() => {
+        const gz = Buffer.from(gzipLayer(buildLayer(baseLayer)));
+        gz.fill(0x41, 40, 80);
+        return gz;
+      })(), null],
+      ['hard link to nothing', buildLayer([{ name: 'l', type: 'link', linkname: 'missing' }]), null],
+      ['entry below a file', buildLayer([{ name: 'f', data: 'x' }, { name: 'f/g', data: 'y' }]), null],
+    ];
+    for (const [what, blob, cls] of cases) {
+      const root = freshDir();
+      const describe = (e: NodeJS.ErrnoException) => ({
+        cls: e.constructor.name,
+        name: e.name,
+        message: e.message,
+        code: e.code,
+        errno: e.errno,
+        syscall: e.syscall,
+        path: e.path,
+        cause: e.cause === undefined ? undefined : String(e.cause),
+      });
+      const here = await apply(root, blob, { worker: 'decompress' }).then(() => null, describe);
+      rmSync(root, { recursive: true });
+      mkdirSync(root);
+      const worker = await apply(root, blob).then(() => null, (e: NodeJS.ErrnoException) => {
+        if (cls) expect(e, what).toBeInstanceOf(cls);
+        return describe(e);
+      });
+      expect(here, what).not.toBeNull();
+      expect(worker, what).toEqual(here);
+    }
+  });
+
+  it('stops the apply worker in the middle of a layer when aborted: nothing is written after the rejection', async () => {
+    const tar = buildLayer(Array.from({ length: 3000 }, (_, i) => ({ name: `f${i}`, data: `file ${i}` })));
+    const gz = gzipLayer(tar);
+    const controller = new AbortController();
+    async function* slow() {
+      for (let i = 0; i < gz.length; i += 1024) {
+        if (i === 1024 * 4) controller.abort(new Error('aborted midway'));
+        yield gz.subarray(i, i + 1024);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    const root = freshDir();
+    const outcome = await applyLayer(root, slow(), { signal: controller.signal }).then(
+      () => 'resolved',
+      (e: Error) => e.message,
+    );
+    expect(outcome).toBe('aborted midway');
+    expect(activeApplyWorkers()).toBe(0);
+    const after = snapshotTree(root);
+    expect(after.length).toBeLessThan(3000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(snapshotTree(root)).toEqual(after);
+  });
+
+  it('fails an apply whose worker dies with a clear error, and the next apply works', async () => {
+    const tar = buildLayer(baseLayer);
+    const gz = gzipLayer(tar);
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    async function* slow() {
+      for (let i = 0; i < gz.length; i += 1024) {
+        if (i === 1024 * 2) started();
+        yield gz.subarray(i, i + 1024);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    const applying = applyLayer(freshDir(), slow()).then(
+      () => 'resolved',
+      (e: Error) => e.message,
+    );
+    await running;
+    await terminateApplyWorkers();
+    expect(await applying).toBe('layer apply worker exited unexpectedly (code 1)');
+    expect(activeApplyWorkers()).toBe(0);
+    expect((await apply(freshDir(), gz)).digest).toBe(sha256(tar));
   });
 
   it('stops when aborted', async () => {

@@ -33,11 +33,15 @@ import {
   utimensatNoFollow,
   XATTR_CREATE,
 } from '@containerd-ts/sys';
+import { applyInWorker } from './apply-in-worker.js';
 import { type Compression, decompressKnown, sniffCompression } from './compression.js';
 import { decompressInWorker, decompressionWorkerFree } from './decompress-worker.js';
+import { InvalidArchiveError } from './errors.js';
 import { diffCompression } from './media-types.js';
 import { basePath, cleanPath, compareBytes, dirPath, joinPath, resolveInRoot, rootPath, splitPath } from './root-path.js';
 import { createTarReader, type EntryStream as Source, type TarHeader } from './tar-reader.js';
+
+export { InvalidArchiveError };
 
 const WHITEOUT_PREFIX = '.wh.';
 const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -83,10 +87,15 @@ export interface ApplyOptions {
   signal?: AbortSignal;
   log?: ApplyLogger;
   /**
-   * Decompress and hash in a worker thread (default), leaving this thread to parse and
-   * write. `false` does everything here (zlib still inflates on the libuv pool).
+   * Where the work runs. `true` (default): the whole apply — tar parsing and every file
+   * syscall — runs in a worker thread of the apply pool, with decompression and hashing in
+   * a worker of its own, so this thread only feeds it the compressed bytes (applies beyond
+   * the pool's size wait for a worker). `'decompress'`: decompression and hashing in a
+   * worker, parsing and writing on this thread. `false`: everything here (zlib still
+   * inflates on the libuv pool). A `filter` (a function, which cannot cross to a worker)
+   * makes `true` act as `'decompress'`.
    */
-  worker?: boolean;
+  worker?: boolean | 'decompress';
 }
 
 export interface ApplyResult {
@@ -100,27 +109,46 @@ export interface ApplyResult {
   entries: number;
 }
 
-/** A layer entry that breaks the rules of layer tars (containerd's errInvalidArchive). */
-export class InvalidArchiveError extends Error {
-  constructor(message: string) {
-    super(`${message}: invalid archive`);
-    this.name = 'InvalidArchiveError';
-  }
-}
-
 /**
  * Applies the layer read from `source` (compressed or not) to `root`. Entries are
  * written as their bytes arrive; nothing outside `root` is created, changed or removed
  * (symlinks are resolved inside the root, `..` stops at it). Returns the digest and
  * size of the uncompressed tar, every byte of it hashed, trailing padding included.
+ * By default the work runs in a worker thread (see ApplyOptions.worker).
  */
 export async function applyLayer(
   root: string,
   source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
   options: ApplyOptions = {},
 ): Promise<ApplyResult> {
+  if ((options.worker ?? true) === true && !options.filter) {
+    // An unknown media type fails here, as it would in the worker, before a worker is taken.
+    if (options.mediaType !== undefined) diffCompression(options.mediaType);
+    return applyInWorker(root, source, options);
+  }
+  return applyLayerHere(root, source, options);
+}
+
+/**
+ * applyLayer on this thread (decompressing in a worker unless `worker` is false): what
+ * the apply worker runs, and the path for `worker: 'decompress' | false` or a filter.
+ */
+export async function applyLayerHere(
+  root: string,
+  source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream,
+  options: ApplyOptions = {},
+  internal: {
+    /**
+     * Polled before each entry (the apply worker's view of its caller's abort, which a
+     * message would bring only between chunks): true stops the apply as an abort does.
+     */
+    stopRequested?: () => boolean;
+    /** The source's chunks are this apply's alone: handed to the decompression worker without a copy. */
+    ownsChunks?: boolean;
+  } = {},
+): Promise<ApplyResult> {
   const kind = options.mediaType === undefined ? 'unknown' : diffCompression(options.mediaType);
-  const applier = new LayerApplier(cleanPath(root), options);
+  const applier = new LayerApplier(cleanPath(root), options, internal.stopRequested);
   const extract = createTarReader((header, entry, next) => applier.onEntry(header, entry, next));
   let failure: Error | undefined;
   const finished = new Promise<void>((resolve, reject) => {
@@ -154,7 +182,7 @@ export async function applyLayer(
     digestOf = async () => ({ digest: `sha256:${hash.digest('hex')}`, size });
   } else {
     // Inflate/decode and hash in a worker; this thread parses and writes.
-    const job = decompressInWorker(sniffed.stream as AsyncIterable<Buffer>, compression);
+    const job = decompressInWorker(sniffed.stream as AsyncIterable<Buffer>, compression, { transfer: internal.ownsChunks === true });
     chunks = job.chunks;
     stop = () => {
       void job.chunks.return(undefined);
@@ -183,6 +211,11 @@ export async function applyLayer(
       }
       // After an error the parser is gone; keep nothing running.
       if (extract.destroyed) parsing = false;
+      // Chunks already queued (a fast decompressor is megabytes ahead) are parsed and written
+      // in one run of microtasks: yield to the event loop between them, so an abort (or,
+      // on a daemon's thread, its other work) gets in before the whole layer is written.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (failure) throw failure;
     }
     if (failure) throw failure;
     extract.end(undefined);
@@ -250,12 +283,17 @@ class LayerApplier {
   constructor(
     private readonly root: string,
     private readonly options: ApplyOptions,
+    private readonly stopRequested?: () => boolean,
   ) {
     this.whiteouts = options.whiteouts ?? 'remove';
     this.parents = options.parents ?? [];
   }
 
   onEntry(header: TarHeader, stream: Source, next: (err?: Error | null) => void): void {
+    if (this.stopRequested?.()) {
+      next(new Error('apply aborted'));
+      return;
+    }
     this.entries++;
     let path: string | null;
     try {

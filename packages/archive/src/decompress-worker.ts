@@ -95,7 +95,16 @@ export interface WorkerDecompression {
  * hashes the result there. Read `chunks` to the end (or return from it to stop);
  * `result` settles after the last chunk.
  */
-export function decompressInWorker(source: AsyncIterable<Uint8Array>, compression: Compression): WorkerDecompression {
+export function decompressInWorker(
+  source: AsyncIterable<Uint8Array>,
+  compression: Compression,
+  /**
+   * `transfer`: the source's chunks belong to this call alone (nothing reads them after
+   * they are yielded), so a chunk that spans its whole ArrayBuffer is transferred as is,
+   * not copied.
+   */
+  options: { transfer?: boolean } = {},
+): WorkerDecompression {
   const worker = acquireWorker();
   let held = true;
   const release = (reusable: boolean) => {
@@ -172,9 +181,12 @@ export function decompressInWorker(source: AsyncIterable<Uint8Array>, compressio
         if (failure) return;
         while (inFlight > MAX_INPUT_IN_FLIGHT && !failure) await new Promise<void>((r) => (inputWake = r));
         if (failure) return;
-        // A copy: the source may still own (or reuse) the memory of its chunks.
-        const own = Buffer.allocUnsafeSlow(chunk.length);
-        own.set(chunk);
+        // A copy unless the chunk is ours: the source may still own (or reuse) its memory.
+        let own = chunk;
+        if (!options.transfer || chunk.byteOffset !== 0 || chunk.byteLength !== chunk.buffer.byteLength || !(chunk.buffer instanceof ArrayBuffer)) {
+          own = Buffer.allocUnsafeSlow(chunk.length);
+          own.set(chunk);
+        }
         inFlight += own.length;
         worker.postMessage({ t: 'in', buf: own.buffer as ArrayBuffer, off: 0, len: own.length } satisfies ToWorker, [
           own.buffer as ArrayBuffer,

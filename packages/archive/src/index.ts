@@ -7,6 +7,7 @@ export {
   InvalidArchiveError,
   type WhiteoutMode,
 } from './apply.js';
+export { activeApplyWorkers, idleApplyWorkers, terminateApplyWorkers, waitingApplies } from './apply-in-worker.js';
 export {
   type Compression,
   createGzipCompressor,

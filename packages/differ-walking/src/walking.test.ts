@@ -3,12 +3,12 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { MediaType } from '@containerd-ts/archive';
+import { activeApplyWorkers, MediaType } from '@containerd-ts/archive';
 import { buildLayer, gzipLayer, type LayerEntry, sha256, snapshotTree, zstdLayer } from '@containerd-ts/archive/testing';
 import type { ContentStore, Descriptor } from '@containerd-ts/content';
 import contentPlugin from '@containerd-ts/content-local';
 import { MEDIA_TYPE_LAYER, MEDIA_TYPE_LAYER_GZIP, UNCOMPRESSED_LABEL } from '@containerd-ts/diff';
-import { isNotFound, isNotImplemented } from '@containerd-ts/errdefs';
+import { GrpcCode, isNotFound, isNotImplemented, toGrpcStatus } from '@containerd-ts/errdefs';
 import metadataPlugin from '@containerd-ts/metadata-level';
 import nativePlugin from '@containerd-ts/snapshotter-native';
 import type { RequestContext } from '@containerd-ts/namespaces';
@@ -173,6 +173,54 @@ describe('apply', () => {
     await expect(differ.apply(ctx, config, bind(freshDir('x')))).rejects.toThrow(
       'failed to get stream processor for application/vnd.oci.image.config.v1+json: no processor for media-type',
     );
+  });
+});
+
+describe('apply in the apply worker', () => {
+  it('reports an error raised in the worker as containerd does (message, Unknown)', async () => {
+    const bad = await ingest(buildLayer([{ name: 'a/.wh..' }]), MediaType.ociLayer);
+    const err = await differ.apply(ctx, bad, bind(freshDir('bad'))).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(toGrpcStatus(err)).toEqual({ code: GrpcCode.UNKNOWN, details: 'invalid whiteout name: .wh..: invalid archive' });
+    const below = await ingest(buildLayer([{ name: 'f', data: 'x' }, { name: 'f/g', data: 'y' }]), MediaType.ociLayer);
+    const dir = freshDir('below');
+    const err2 = (await differ.apply(ctx, below, bind(dir)).catch((e: Error) => e)) as NodeJS.ErrnoException;
+    expect(toGrpcStatus(err2)).toEqual({ code: GrpcCode.UNKNOWN, details: `mkparent ${dir}/f: not a directory` });
+    expect(err2.code).toBe('ENOTDIR');
+  });
+
+  it('stops a cancelled apply mid-layer with the reason of the request, writing nothing after it', async () => {
+    const many = Array.from({ length: 4000 }, (_, i) => ({ name: `d${i % 40}/f${i}`, data: `file ${i}`.repeat(50) }));
+    const desc = await ingest(gzipLayer(buildLayer(many)), MediaType.ociLayerGzip);
+    const dir = freshDir('cancel');
+    const controller = new AbortController();
+    const reason = new Error('client cancelled the call');
+    const applying = differ.apply({ ...ctx, signal: controller.signal }, desc, bind(dir)).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    // Cancel once the worker has written some of the layer.
+    const deadline = Date.now() + 20_000;
+    while (readdirSync(dir).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    controller.abort(reason);
+    expect(await applying).toBe(reason);
+    expect(activeApplyWorkers()).toBe(0);
+    const after = snapshotTree(dir);
+    expect(after.filter((e) => e.type === 'file').length).toBeLessThan(4000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(snapshotTree(dir)).toEqual(after);
+  }, 60_000);
+
+  it('runs many applies at once, each to the tree and diff ID of its layer', async () => {
+    const layers = Array.from({ length: 10 }, (_, k) => buildLayer([...lowerLayer, { name: `own/${k}`, data: `layer ${k}` }]));
+    const descs = await Promise.all(layers.map((tar, k) => ingest(k % 2 ? zstdLayer(tar) : gzipLayer(tar), k % 2 ? MediaType.ociLayerZstd : MediaType.ociLayerGzip)));
+    const dirs = layers.map(() => freshDir('many'));
+    const applied = await Promise.all(descs.map((desc, k) => differ.apply(ctx, desc, bind(dirs[k]!))));
+    for (const [k, dir] of dirs.entries()) {
+      expect(applied[k]).toEqual({ mediaType: MEDIA_TYPE_LAYER, digest: sha256(layers[k]!), size: layers[k]!.length });
+      expect(readFileSync(join(dir, 'own', String(k)), 'utf8')).toBe(`layer ${k}`);
+      expect(snapshotTree(dir).filter((e) => !e.path.startsWith('/own'))).toEqual(snapshotTree(dirs[0]!).filter((e) => !e.path.startsWith('/own')));
+    }
   });
 });
 

@@ -1,0 +1,5 @@
+import { bundleApplyWorker } from './scripts/bundle-apply-worker.mjs';
+
+export default async function setup(): Promise<void> {
+  await bundleApplyWorker();
+}
