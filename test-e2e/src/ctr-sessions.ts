@@ -57,6 +57,17 @@ export interface Sessions {
 }
 
 /**
+ * A `tasks ls` result with its rows sorted (the header kept first): containerd lists tasks
+ * from a Go map, in an order that changes from call to call; every other list is in key order.
+ */
+function inListOrder(args: readonly string[], r: RunResult): RunResult {
+  if (args[0] !== 'tasks' || (args[1] !== 'ls' && args[1] !== 'list')) return r;
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  const header = lines[0]?.startsWith('TASK') ? lines.splice(0, 1) : [];
+  return { ...r, stdout: [...header, ...lines.sort()].map((l) => `${l}\n`).join('') };
+}
+
+/**
  * Starts both daemons and the busybox registry and pulls the image into the four namespaces
  * `<namespace>{ts,ref}-{go,ts}-<pid>`. Container tags are `<tag>{go,ts}<pid>`. With
  * `pids`, runs of 3–7 digits are normalised too (pids that differ from run to run).
@@ -101,8 +112,8 @@ export async function startSessions(options: { namespace: string; tag: string; p
     async compare(d, steps, vars, check) {
       const differing: string[] = [];
       for (const args of steps) {
-        const theirs = await runAs('ctr', d, args, vars);
-        const ours = await runAs('ctr-ts', d, args, vars);
+        const theirs = inListOrder(args, await runAs('ctr', d, args, vars));
+        const ours = inListOrder(args, await runAs('ctr-ts', d, args, vars));
         const [a, b] = [normalize(theirs, 'ctr', d), normalize(ours, 'ctr-ts', d)];
         if (a !== b) differing.push(`${d.name}: ${args.join(' ')}\n${a}\n≠\n${b}`);
         check?.(args, ours);
