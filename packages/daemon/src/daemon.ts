@@ -179,6 +179,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
       const srv = new Server({
         'grpc.max_receive_message_length': config.grpc.max_recv_message_size,
         'grpc.max_send_message_length': config.grpc.max_send_message_size,
+        // Nothing reads channelz (containerd serves none), and its per-call bookkeeping
+        // (counters, timestamps, closures per call) is on every request's path.
+        'grpc.enable_channelz': 0,
         interceptors: [activityInterceptor(touch), ...(grpcMetrics ? [grpcMetrics.interceptor] : []), malformedRequestInterceptor],
       });
       const served = new Set<string>();

@@ -6,6 +6,12 @@ import { Client, Metadata, Server, ServerCredentials, type ServiceError, credent
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grpcService, serverStream, unary } from './service.js';
 
+type Seen = { namespace?: string | undefined; signal: AbortSignal };
+/** Contexts the `wait` and `keep` handlers saw, by request. */
+const seen = new Map<string, Seen>();
+/** Resolves with the abort reason once the `wait` handler's signal fires. */
+const aborted = new Map<string, Promise<unknown>>();
+
 // A hand-made method definition: string in, string out.
 const codec = {
   path: '/test.v1.Echo/Echo',
@@ -35,6 +41,24 @@ beforeAll(async () => {
     },
   );
   server.addService(reg.definition, reg.implementation);
+  const signals = grpcService(
+    { wait: { ...codec, path: '/test.v1.Echo/Wait' }, keep: { ...codec, path: '/test.v1.Echo/Keep' } },
+    {
+      // Reads the signal at once and answers only when it fires (the client cancels).
+      wait: unary((req: string, ctx) => {
+        const signal = ctx.signal;
+        seen.set(req, ctx);
+        aborted.set(req, new Promise((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true })));
+        return new Promise<string>(() => {});
+      }),
+      // Keeps the context without reading the signal.
+      keep: unary((req: string, ctx) => {
+        seen.set(req, ctx);
+        return req;
+      }),
+    },
+  );
+  server.addService(signals.definition, signals.implementation);
   const streams = grpcService(
     { stream: streamCodec },
     {
@@ -78,6 +102,30 @@ describe('unary wrapper', () => {
     expect(err.code).toBe(2);
     expect(err.details).toBe('boom');
     expect(await call('again')).toBe('again ns= lease=');
+  });
+});
+
+describe("the request's abort signal", () => {
+  it('fires when the client cancels a call whose handler waits on it', async () => {
+    const pending = client.makeUnaryRequest('/test.v1.Echo/Wait', codec.requestSerialize, codec.responseDeserialize, 'w1', new Metadata(), () => {});
+    for (let i = 0; i < 100 && !aborted.has('w1'); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(seen.get('w1')?.signal.aborted).toBe(false);
+    pending.cancel();
+    expect(await aborted.get('w1')).toEqual(new Error('client cancelled the call'));
+  });
+  it('is aborted when first read after the call ended, also in a copy of the context', async () => {
+    const md = new Metadata();
+    md.set('containerd-namespace', 'ns1');
+    const answer = await new Promise<string>((resolve, reject) =>
+      client.makeUnaryRequest('/test.v1.Echo/Keep', codec.requestSerialize, codec.responseDeserialize, 'k1', md, (err, res) => (err ? reject(err) : resolve(res as string))),
+    );
+    expect(answer).toBe('k1');
+    const ctx = seen.get('k1')!;
+    for (let i = 0; i < 100 && !ctx.signal.aborted; i++) await new Promise((r) => setTimeout(r, 10));
+    const copy = { ...ctx };
+    expect(copy.namespace).toBe('ns1');
+    expect(copy.signal).toBe(ctx.signal);
+    expect(copy.signal.aborted).toBe(true);
   });
 });
 
