@@ -15,6 +15,7 @@ import {
   type Spec,
   goPathError,
   parseMountFlag,
+  parseIDMapping,
   parsePlatform,
   type Streams,
 } from '@containerd-ts/client';
@@ -103,7 +104,7 @@ const NAMESPACE_TYPES = ['pid', 'network', 'uts', 'mount', 'user', 'ipc', 'cgrou
 
 /** What ctr's NewContainer does with the flags, as the client library's options. */
 export function containerOptions(ctx: Context, ref: string): ContainerOptions {
-  for (const name of ['uidmap', 'gidmap', 'apparmor-default-profile', 'apparmor-profile', 'gpus', 'rdt-class']) {
+  for (const name of ['apparmor-default-profile', 'apparmor-profile', 'gpus', 'rdt-class']) {
     if (ctx.isSet(name)) throw new CommandError(unsupportedFlag(name));
   }
   if (ctx.isSet('config')) {
@@ -124,6 +125,14 @@ export function containerOptions(ctx: Context, ref: string): ContainerOptions {
   }
   const opts: ContainerOptions = { image: ref, snapshotter: ctx.string('snapshotter'), snapshotterLabels: labelArgs(ctx.strings('snapshotter-label')) };
   if (ctx.bool('rootfs')) opts.rootfs = resolve(ref);
+  else if (ctx.string('uidmap') !== '' && ctx.string('gidmap') !== '') {
+    // Only both together, and only for an image, as ctr reads them.
+    try {
+      opts.userNamespace = { uidMap: parseIDMapping(ctx.string('uidmap')), gidMap: parseIDMapping(ctx.string('gidmap')), remapLabels: ctx.bool('remap-labels') };
+    } catch (err) {
+      throw new CommandError((err as Error).message);
+    }
+  }
   const envFile = ctx.string('env-file');
   if (envFile) {
     try {
@@ -219,8 +228,6 @@ const runcFlags = (ctx: Context) => ({ binaryName: ctx.string('runc-binary'), ro
 /** Flags whose feature this host or ctr-ts does not offer: one line saying so. */
 export function unsupportedFlag(name: string): string {
   const why: Record<string, string> = {
-    uidmap: 'user namespace remapping (--uidmap/--gidmap) is not supported by ctr-ts',
-    gidmap: 'user namespace remapping (--uidmap/--gidmap) is not supported by ctr-ts',
     'apparmor-default-profile': 'AppArmor profiles are not supported by ctr-ts',
     'apparmor-profile': 'AppArmor profiles are not supported by ctr-ts',
     gpus: 'GPUs (--gpus) are not supported by ctr-ts',
