@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leftovers } from './containers-run.js';
 import { CLIENTS, type Client, type SessionDaemon, type Sessions, startSessions } from './ctr-sessions.js';
 
-const NAMES = ['um1', 'um2', 'bad1', 'bad2', 'bad3'];
+const NAMES = ['um1', 'um2', 'bad1', 'bad2', 'bad3', 'rl'];
 const MAP = '0:100000:65536';
 const USERNS = ['--uidmap', MAP, '--gidmap', MAP];
 
@@ -157,5 +157,31 @@ describe('ctr-ts run --uidmap/--gidmap: the same user namespace and remapped sna
       const alone = await sessions!.run('ctr-ts', d, steps[0]!, { img: image.ref });
       expect(alone.stdout.trim().split(/\s+/)).toEqual(['0', '0', '4294967295']);
     }
+  }, 300_000);
+
+  it('with --remap-labels, labels the container snapshot with the mapping instead of remapping', async () => {
+    // overlayfs does not read the labels: the rootfs keeps the host's owners, which the
+    // mapped root cannot write, and runc's rootfs preparation fails — for ctr as for ctr-ts.
+    const { daemons, image } = sessions!;
+    const steps = [
+      ['run', '-d', ...USERNS, '--remap-labels', '{img}', 'rl-{id}', 'sleep', '600'],
+      ['containers', 'info', 'rl-{id}'],
+      ['snapshots', 'info', 'rl-{id}'],
+      ['snapshots', 'ls'],
+      ['containers', 'rm', 'rl-{id}'],
+      ['snapshots', 'ls'],
+    ];
+    for (const d of daemons) {
+      expect(await sessions!.compare(d, steps, { img: image.ref })).toEqual([]);
+    }
+    const d = daemons[0]!;
+    const r = await sessions!.run('ctr-ts', d, steps[0]!, { img: image.ref });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ctr-ts: failed to create shim task: OCI runtime create failed: .*permission denied: unknown\n$/);
+    const info = JSON.parse((await sessions!.run('ctr-ts', d, ['snapshots', 'info', 'rl-{id}'])).stdout) as { Labels?: Record<string, string> };
+    expect(info.Labels).toEqual({ 'containerd.io/snapshot/uidmapping': MAP, 'containerd.io/snapshot/gidmapping': MAP });
+    const keys = await snapshotKeys('ctr-ts', d);
+    expect(keys.filter((k) => k.includes('-100000-'))).toEqual([]);
+    expect((await sessions!.run('ctr-ts', d, ['containers', 'rm', 'rl-{id}'])).code).toBe(0);
   }, 300_000);
 });
