@@ -139,6 +139,8 @@ describe('ctr-ts run --uidmap/--gidmap: the same user namespace and remapped sna
       ['run', '--rm', '--uidmap', 'x:100000:65536', '--gidmap', MAP, '{img}', 'bad2-{id}', 'true'],
       ['run', '--rm', '--uidmap', MAP, '--gidmap', '0:-1:65536', '{img}', 'bad2-{id}', 'true'],
       ['run', '--rm', '--uidmap', MAP, '--gidmap', '0:0x186a0:4294967296', '{img}', 'bad2-{id}', 'true'],
+      // The image is looked up first.
+      ['run', '--rm', '--uidmap', 'x:1:1', '--gidmap', MAP, 'example.com/missing:1', 'bad2-{id}', 'true'],
       ['containers', 'ls'],
       ['snapshots', 'ls'],
     ];

@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { writeFile, rename } from 'node:fs/promises';
 import { hostname, constants as osConstants } from 'node:os';
 import { dirname, basename, join, resolve } from 'node:path';
+import { ImagesService } from '@containerd-ts/api/services/images';
 import {
+  type Connection,
   type ContainerOptions,
   FifoIO,
   Task,
@@ -100,6 +102,17 @@ export function labelArgs(items: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** A bad --uidmap/--gidmap of the options: ctr reports it once it has found the image. */
+const mappingErrors = new WeakMap<ContainerOptions, string>();
+
+/** Throws the options' mapping error (after the image lookup, ctr's order), if any. */
+async function checkMappings(conn: Connection, namespace: string, opts: ContainerOptions): Promise<void> {
+  const message = mappingErrors.get(opts);
+  if (message === undefined) return;
+  await conn.unary(ImagesService.get, { name: opts.image }, { namespace });
+  throw new CommandError(message);
+}
+
 const NAMESPACE_TYPES = ['pid', 'network', 'uts', 'mount', 'user', 'ipc', 'cgroup'];
 
 /** What ctr's NewContainer does with the flags, as the client library's options. */
@@ -130,7 +143,7 @@ export function containerOptions(ctx: Context, ref: string): ContainerOptions {
     try {
       opts.userNamespace = { uidMap: parseIDMapping(ctx.string('uidmap')), gidMap: parseIDMapping(ctx.string('gidmap')), remapLabels: ctx.bool('remap-labels') };
     } catch (err) {
-      throw new CommandError((err as Error).message);
+      mappingErrors.set(opts, (err as Error).message);
     }
   }
   const envFile = ctx.string('env-file');
@@ -356,6 +369,7 @@ export const runCommand: Command = {
     const opts = containerOptions(ctx, ref);
     let code = 0;
     await withConnection(ctx, async (conn, namespace) => {
+      await checkMappings(conn, namespace, opts);
       await createContainer(conn, namespace, id, opts);
       let io: FifoIO | undefined;
       let restore = () => {};
