@@ -44,7 +44,9 @@ import {
   withMemoryLimit,
   withTTY,
   withUser,
+  withUserNamespace,
 } from './spec.js';
+import { type IDMapping, prepareRemappedSnapshot, remapperLabels } from './remap.js';
 
 export const DEFAULT_RUNTIME = 'io.containerd.runc.v2';
 export const DEFAULT_SNAPSHOTTER = 'overlayfs';
@@ -109,6 +111,15 @@ export interface ContainerOptions {
   devices?: string[];
   /** A seccomp profile: `true` for containerd's default one, else the profile (specs.LinuxSeccomp as decoded JSON). */
   seccomp?: true | Record<string, unknown>;
+  /**
+   * A user namespace (ctr's `--uidmap`/`--gidmap`, oci.WithUserNamespace): the mappings in
+   * the spec and, for an image, a snapshot whose files belong to the mapped IDs — the
+   * shared remapped snapshot `<chainID>-<uid>-<gid>` (WithRemappedSnapshot; a view with
+   * `readOnlySnapshot`), or with `remapLabels` a plain snapshot labelled with the mapping
+   * for a snapshotter that shifts ownership itself (WithRemapperLabels). Ignored with
+   * `rootfs` or `spec`, as ctr ignores it.
+   */
+  userNamespace?: { uidMap: IDMapping; gidMap: IDMapping; remapLabels?: boolean; readOnlySnapshot?: boolean };
   /** A last change to the spec. */
   specOpt?: (spec: Spec) => void | Promise<void>;
 }
@@ -185,7 +196,10 @@ export async function generateContainerSpec(
   withEnv(s, opts.env ?? []);
   s.mounts = [...(s.mounts ?? []), ...(opts.mounts ?? [])];
   if (opts.rootfs !== undefined) s.root = { ...s.root, path: opts.rootfs };
-  else await withImageConfig(s, image.runtime, read);
+  else {
+    await withImageConfig(s, image.runtime, read);
+    if (opts.userNamespace) withUserNamespace(s, [opts.userNamespace.uidMap], [opts.userNamespace.gidMap]);
+  }
   if (opts.readOnly) s.root = { path: s.root?.path ?? '', readonly: true };
   if (opts.args && opts.args.length > 0) s.process!.args = [...opts.args];
   if (opts.cwd) s.process!.cwd = opts.cwd;
@@ -301,9 +315,20 @@ export async function createContainer(conn: Connection, namespace: string, id: s
       },
     );
     if (!unpacked) await unpackImage(conn, target, { snapshotter, platform }, lctx);
-    const prepared = await conn.unary(SnapshotsService.prepare, { snapshotter, key: id, parent, labels: opts.snapshotterLabels ?? {} }, lctx);
+    const userns = opts.userNamespace;
+    let mounts: Array<{ type: string; source: string; options: string[] }>;
+    if (userns && !userns.remapLabels) {
+      mounts = await prepareRemappedSnapshot(
+        conn,
+        { snapshotter, key: id, parent, uid: userns.uidMap.hostID, gid: userns.gidMap.hostID, readOnly: userns.readOnlySnapshot },
+        lctx,
+      );
+    } else {
+      const labels = userns ? remapperLabels(0, userns.uidMap.hostID, 0, userns.gidMap.hostID, userns.uidMap.size) : (opts.snapshotterLabels ?? {});
+      mounts = (await conn.unary(SnapshotsService.prepare, { snapshotter, key: id, parent, labels }, lctx)).mounts;
+    }
     try {
-      const spec = await generateContainerSpec(namespace, id, cfg, opts, snapshotReader(prepared.mounts));
+      const spec = await generateContainerSpec(namespace, id, cfg, opts, snapshotReader(mounts));
       // WithImageConfigLabels, then the image record's labels and the caller's over them.
       const labels: Record<string, string> = { ...(cfg.runtime.Labels ?? {}), ...image.labels, ...(opts.labels ?? {}) };
       labels[STOP_SIGNAL_LABEL] = cfg.runtime.StopSignal || 'SIGTERM';

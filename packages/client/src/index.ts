@@ -121,3 +121,17 @@ export {
   restoreContainer,
   startRestoredTask,
 } from './container-checkpoint.js';
+export {
+  GID_MAPPING_LABEL,
+  type IDMapping,
+  type RemappedSnapshotOptions,
+  type SnapshotMount,
+  UID_MAPPING_LABEL,
+  incrementOwnership,
+  parseIDMapping,
+  parseUint32,
+  prepareRemappedSnapshot,
+  remappedSnapshotKey,
+  remapperLabels,
+  withTempMount,
+} from './remap.js';

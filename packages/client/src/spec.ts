@@ -245,6 +245,19 @@ export function withLinuxNamespace(s: Spec, ns: Namespace): void {
   else l.namespaces.push(ns);
 }
 
+/** WithUserNamespace: a new user namespace (unless there is one) and the ID mappings appended. */
+export function withUserNamespace(
+  s: Spec,
+  uidMap: ReadonlyArray<{ containerID: number; hostID: number; size: number }>,
+  gidMap: ReadonlyArray<{ containerID: number; hostID: number; size: number }>,
+): void {
+  const l = linuxOf(s);
+  l.namespaces ??= [];
+  if (!l.namespaces.some((n) => n.type === 'user')) l.namespaces.push({ type: 'user' });
+  l.uidMappings = [...(l.uidMappings ?? []), ...uidMap];
+  l.gidMappings = [...(l.gidMappings ?? []), ...gidMap];
+}
+
 /** WithHostHostsFile and WithHostResolvconf. */
 export function withHostFiles(s: Spec): void {
   s.mounts = [

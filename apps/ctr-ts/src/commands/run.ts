@@ -5,7 +5,9 @@ import { readFileSync } from 'node:fs';
 import { writeFile, rename } from 'node:fs/promises';
 import { hostname, constants as osConstants } from 'node:os';
 import { dirname, basename, join, resolve } from 'node:path';
+import { ImagesService } from '@containerd-ts/api/services/images';
 import {
+  type Connection,
   type ContainerOptions,
   FifoIO,
   Task,
@@ -15,6 +17,7 @@ import {
   type Spec,
   goPathError,
   parseMountFlag,
+  parseIDMapping,
   parsePlatform,
   type Streams,
 } from '@containerd-ts/client';
@@ -99,11 +102,22 @@ export function labelArgs(items: readonly string[]): Record<string, string> {
   return out;
 }
 
+/** A bad --uidmap/--gidmap of the options: ctr reports it once it has found the image. */
+const mappingErrors = new WeakMap<ContainerOptions, string>();
+
+/** Throws the options' mapping error (after the image lookup, ctr's order), if any. */
+async function checkMappings(conn: Connection, namespace: string, opts: ContainerOptions): Promise<void> {
+  const message = mappingErrors.get(opts);
+  if (message === undefined) return;
+  await conn.unary(ImagesService.get, { name: opts.image }, { namespace });
+  throw new CommandError(message);
+}
+
 const NAMESPACE_TYPES = ['pid', 'network', 'uts', 'mount', 'user', 'ipc', 'cgroup'];
 
 /** What ctr's NewContainer does with the flags, as the client library's options. */
 export function containerOptions(ctx: Context, ref: string): ContainerOptions {
-  for (const name of ['uidmap', 'gidmap', 'apparmor-default-profile', 'apparmor-profile', 'gpus', 'rdt-class']) {
+  for (const name of ['apparmor-default-profile', 'apparmor-profile', 'gpus', 'rdt-class']) {
     if (ctx.isSet(name)) throw new CommandError(unsupportedFlag(name));
   }
   if (ctx.isSet('config')) {
@@ -124,6 +138,14 @@ export function containerOptions(ctx: Context, ref: string): ContainerOptions {
   }
   const opts: ContainerOptions = { image: ref, snapshotter: ctx.string('snapshotter'), snapshotterLabels: labelArgs(ctx.strings('snapshotter-label')) };
   if (ctx.bool('rootfs')) opts.rootfs = resolve(ref);
+  else if (ctx.string('uidmap') !== '' && ctx.string('gidmap') !== '') {
+    // Only both together, and only for an image, as ctr reads them.
+    try {
+      opts.userNamespace = { uidMap: parseIDMapping(ctx.string('uidmap')), gidMap: parseIDMapping(ctx.string('gidmap')), remapLabels: ctx.bool('remap-labels') };
+    } catch (err) {
+      mappingErrors.set(opts, (err as Error).message);
+    }
+  }
   const envFile = ctx.string('env-file');
   if (envFile) {
     try {
@@ -219,8 +241,6 @@ const runcFlags = (ctx: Context) => ({ binaryName: ctx.string('runc-binary'), ro
 /** Flags whose feature this host or ctr-ts does not offer: one line saying so. */
 export function unsupportedFlag(name: string): string {
   const why: Record<string, string> = {
-    uidmap: 'user namespace remapping (--uidmap/--gidmap) is not supported by ctr-ts',
-    gidmap: 'user namespace remapping (--uidmap/--gidmap) is not supported by ctr-ts',
     'apparmor-default-profile': 'AppArmor profiles are not supported by ctr-ts',
     'apparmor-profile': 'AppArmor profiles are not supported by ctr-ts',
     gpus: 'GPUs (--gpus) are not supported by ctr-ts',
@@ -349,6 +369,7 @@ export const runCommand: Command = {
     const opts = containerOptions(ctx, ref);
     let code = 0;
     await withConnection(ctx, async (conn, namespace) => {
+      await checkMappings(conn, namespace, opts);
       await createContainer(conn, namespace, id, opts);
       let io: FifoIO | undefined;
       let restore = () => {};
