@@ -39,6 +39,7 @@ export const tasksServicePlugin = definePlugin({
       containers: metadata.containers,
       runtime,
       runtimes,
+      content: metadata.contentStore(),
       snapshotMounts: async (rctx, snapshotter, key) => {
         const sn = metadata.snapshotter(snapshotter);
         if (!sn) throw notFound(`snapshotter ${snapshotter}`);

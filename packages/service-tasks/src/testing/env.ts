@@ -95,7 +95,7 @@ export async function createEnv(): Promise<TestEnv> {
       });
       manager = m;
       defer(() => stopAll(m, join(dir, 'state')));
-      return [tasksGrpcService(new TasksService({ containers: db.containers, runtime: m, stateTimeoutMs: 2000, log: silent }))];
+      return [tasksGrpcService(new TasksService({ containers: db.containers, runtime: m, content: db.contentStore(), stateTimeoutMs: 2000, log: silent }))];
     },
   });
   const { dir, db, socket } = env;
