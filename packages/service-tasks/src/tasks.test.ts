@@ -4,7 +4,7 @@
 // kill of a stopped one, invalid specs and options), the /tasks/* events the shims
 // forward, and nothing left behind.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RUNTIME_SPEC_TYPE_URLS, packAny } from '@containerd-ts/api';
@@ -222,6 +222,14 @@ describe('tasks service: restoring from a checkpoint image (Create with a checkp
     rmSync(runtimeDir, { recursive: true, force: true });
   });
   const unpacked = () => readdirSync(runtimeDir);
+  /** The service's records of unpacked checkpoints. */
+  const recorded = () => {
+    try {
+      return readdirSync(join(env.serviceState, 'restores'));
+    } catch {
+      return [];
+    }
+  };
 
   /** A tar of `inventory.img` (what criu's image directory holds), as a checkpoint's criu layer. */
   function criuTar(): Buffer {
@@ -260,6 +268,7 @@ describe('tasks service: restoring from a checkpoint image (Create with a checkp
     const bad = await failure(c.unary(Api.create, createRequest('r1', { checkpoint: { ...missing, digest: garbage, size: 1024 } })));
     expect(bad.code).toBe(UNKNOWN);
     expect(unpacked()).toEqual([]);
+    expect(recorded()).toEqual([]);
     expect((await c.unary(Api.list, { filter: '' })).tasks).toEqual([]);
     expect(await env.leftovers(ns)).toEqual([]);
   }, 60_000);
@@ -285,8 +294,38 @@ describe('tasks service: restoring from a checkpoint image (Create with a checkp
     // A second Create of the same task is refused and leaves no second directory.
     expect(await failure(c.unary(Api.create, createRequest('r2', { checkpoint })))).toEqual({ code: 6, message: 'task r2: already exists' });
     expect(unpacked()).toEqual(dirs);
+    expect(recorded()).toEqual(dirs);
     await c.unary(Api.delete, { containerId: 'r2' });
     expect(unpacked()).toEqual([]);
+    expect(recorded()).toEqual([]);
+    expect(await env.leftovers(ns)).toEqual([]);
+  }, 60_000);
+
+  it('after a restart, the checkpoints of tasks that are gone are removed and the others kept until Delete', async () => {
+    const c = env.connect(ns);
+    const tar = criuTar();
+    const digest = await putBlob(env.db, { namespace: ns }, tar);
+    const checkpoint = { mediaType: CRIU_TAR, digest, size: tar.length, annotations: {} };
+    for (const id of ['r4', 'r5']) {
+      await env.createContainer(ns, id, ['sleep', '1000']);
+      await c.unary(Api.create, createRequest(id, { checkpoint }));
+    }
+    const records = () => recorded().sort();
+    expect(unpacked()).toHaveLength(2);
+    expect(records()).toEqual(unpacked().sort());
+    // r5 goes while the daemon is down (its shim deleted it); an unreadable record is left too.
+    await env.manager.delete({ namespace: ns }, 'r5');
+    writeFileSync(join(env.serviceState, 'restores', 'ctrd-checkpoint-garbage'), '{');
+    const restarted = env.newService();
+    await restarted.recoverRestores();
+    const [kept] = unpacked();
+    expect(unpacked()).toHaveLength(1);
+    expect(records()).toEqual([kept]);
+    expect(JSON.parse(readFileSync(join(env.serviceState, 'restores', kept!), 'utf8'))).toEqual({ namespace: ns, id: 'r4', dir: join(runtimeDir, kept!) });
+    // r4 is still there and its checkpoint with it, until the restarted service deletes it.
+    await restarted.delete({ namespace: ns }, { containerId: 'r4' });
+    expect(unpacked()).toEqual([]);
+    expect(records()).toEqual([]);
     expect(await env.leftovers(ns)).toEqual([]);
   }, 60_000);
 
@@ -299,6 +338,7 @@ describe('tasks service: restoring from a checkpoint image (Create with a checkp
     const r = await failure(c.unary(Api.create, createRequest('r3', { checkpoint: { mediaType: CRIU_TAR, digest, size: tar.length, annotations: {} } })));
     expect(r).toEqual({ code: UNKNOWN, message: 'failed to start shim: unexpected end of JSON input' });
     expect(unpacked()).toEqual([]);
+    expect(recorded()).toEqual([]);
     expect(await env.leftovers(ns)).toEqual([]);
   }, 60_000);
 });
