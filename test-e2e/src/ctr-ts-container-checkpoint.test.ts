@@ -13,9 +13,13 @@
 // into $XDG_RUNTIME_DIR/ctrd-checkpoint*, each daemon given a directory of its own here):
 // criu is absent, so both daemons give the shim's same criu error line, through ctr and
 // through the Tasks API (with the API's errors for a wrong media type and an unknown
-// digest), and containerd-ts leaves no directory, task or lease behind.
+// digest), and containerd-ts leaves no directory, task or lease behind (containerd 1.6 never
+// removes its directories). Then containerd-ts alone is killed (-9) between a restore's Create
+// and Start: after the restart the directory of a task that went meanwhile is removed, the
+// other stays until the task is deleted. (ctr 1.6 has no `tasks start --checkpoint`: `containers
+// restore --live` is its only way to restore a task.)
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +30,8 @@ import type { ContainerdError } from '@containerd-ts/errdefs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxImage } from './busybox-image.js';
 import { CLIENTS, type SessionDaemon, type Sessions, startSessions } from './ctr-sessions.js';
-import { ctr, run } from './harness.js';
+import { restartDaemon } from './containers-run.js';
+import { type Service, ctr, run } from './harness.js';
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -102,6 +107,8 @@ describe('ctr-ts containers checkpoint/restore: what ctr makes and restores, on 
   const unpacked = (d: SessionDaemon) => readdirSync(runtimeDirs[d.name]).filter((e) => e.startsWith('ctrd-checkpoint'));
   const inTmp = () => readdirSync(tmpdir()).filter((e) => e.startsWith('ctrd-checkpoint'));
   let tmpBefore: string[] = [];
+  /** containerd-ts restarted by the last test (on the first one's root, state and socket). */
+  let restarted: Service | undefined;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'ctr-ts-ctr-ckpt-'));
@@ -122,7 +129,8 @@ describe('ctr-ts containers checkpoint/restore: what ctr makes and restores, on 
   }, 180_000);
 
   afterAll(async () => {
-    await sessions?.stop(['a', 'r', 'r2', 'r3', 's']);
+    await sessions?.stop(['a', 'r', 'r2', 'r3', 'r4', 'r5', 's']);
+    await restarted?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   }, 300_000);
 
@@ -322,4 +330,51 @@ describe('ctr-ts containers checkpoint/restore: what ctr makes and restores, on 
     expect(unpacked(s.daemons[0]!)).toEqual([]);
     expect(inTmp().filter((e) => !tmpBefore.includes(e))).toEqual([]);
   }, 600_000);
+  it('containerd-ts killed between a restore\'s Create and Start: after the restart the checkpoint of a task that is gone is removed, the other kept until delete', async () => {
+    const s = sessions!;
+    const d = s.daemons[0]!;
+    const ns = d.namespaces['ctr-ts'];
+    const ls = (await s.run('ctr-ts', d, ['images', 'ls'])).stdout;
+    const index = JSON.parse((await s.run('ctr-ts', d, ['content', 'get', digestOf(ls, 'ckspec')])).stdout) as { manifests: Array<{ mediaType: string; digest: string; size: number }> };
+    const criu = index.manifests.find((m) => m.mediaType === 'application/vnd.containerd.container.criu.checkpoint.criu.tar')!;
+    const ids = ['r4', 'r5'].map((n) => `${n}-${s.tag('ctr-ts')}`);
+    const conn = new Connection(d.socket, { namespace: ns });
+    try {
+      for (const id of ids) {
+        expect((await s.run('ctr-ts', d, ['containers', 'create', s.image.ref, id, 'sleep', '1000'])).code).toBe(0);
+        await conn.unary(TasksService.create, { containerId: id, rootfs: [], stdin: '', stdout: '', stderr: '', terminal: false, checkpoint: { ...criu, annotations: {} }, options: undefined, runtimePath: '' });
+      }
+    } finally {
+      conn.close();
+    }
+    expect(unpacked(d)).toHaveLength(2);
+    // kill -9 of the daemon; r5's shim dies too while the daemon is down.
+    await s.ts.stop('SIGKILL');
+    const shimOf = (id: string) =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .find((p) => {
+          try {
+            const args = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+            return args[0]?.includes('containerd-shim') && args.includes(d.socket) && args[args.indexOf('-id') + 1] === id;
+          } catch {
+            return false;
+          }
+        });
+    const shim = shimOf(ids[1]!);
+    expect(shim).toBeDefined();
+    process.kill(Number(shim), 'SIGKILL');
+    for (let i = 0; i < 100 && shimOf(ids[1]!) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
+    restarted = await restartDaemon(s.ts, { XDG_RUNTIME_DIR: runtimeDirs['containerd-ts'] });
+    const tasks = (await s.run('ctr-ts', d, ['tasks', 'ls', '-q'])).stdout.split('\n');
+    expect(tasks).toContain(ids[0]);
+    expect(tasks).not.toContain(ids[1]);
+    expect(unpacked(d)).toHaveLength(1);
+    expect(readdirSync(join(runtimeDirs['containerd-ts'], unpacked(d)[0]!))).toEqual(['inventory.img']);
+    expect((await s.run('ctr-ts', d, ['tasks', 'delete', ids[0]!])).code).toBe(0);
+    expect(unpacked(d)).toEqual([]);
+    for (const id of ids) expect((await s.run('ctr-ts', d, ['containers', 'rm', id])).code).toBe(0);
+    expect((await s.run('ctr-ts', d, ['leases', 'ls', '-q'])).stdout).toBe('');
+    expect(inTmp().filter((e) => !tmpBefore.includes(e))).toEqual([]);
+  }, 300_000);
 });
