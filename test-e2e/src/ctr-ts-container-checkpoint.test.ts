@@ -14,12 +14,12 @@
 // criu is absent, so both daemons give the shim's same criu error line, through ctr and
 // through the Tasks API (with the API's errors for a wrong media type and an unknown
 // digest), and containerd-ts leaves no directory, task or lease behind (containerd 1.6 never
-// removes its directories). Then containerd-ts alone is killed (-9) between a restore's Create
-// and Start: after the restart the directory of a task that went meanwhile is removed, the
-// other stays until the task is deleted. (ctr 1.6 has no `tasks start --checkpoint`: `containers
+// removes its directories). Then containerd-ts alone is killed (-9) after a restore's Create
+// and during another one: after the restart the directory of the created task stays until
+// the task is deleted, the other is removed. (ctr 1.6 has no `tasks start --checkpoint`: `containers
 // restore --live` is its only way to restore a task.)
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ import type { ContainerdError } from '@containerd-ts/errdefs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxImage } from './busybox-image.js';
 import { CLIENTS, type SessionDaemon, type Sessions, startSessions } from './ctr-sessions.js';
-import { restartDaemon } from './containers-run.js';
+import { leftovers, restartDaemon } from './containers-run.js';
 import { type Service, ctr, run } from './harness.js';
 
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -309,6 +309,13 @@ describe('ctr-ts containers checkpoint/restore: what ctr makes and restores, on 
       const leases = await s.run('ctr-ts', d, ['leases', 'ls', '-q']);
       expect(leases.stdout, d.name).toBe('');
       expect((await s.run('ctr-ts', d, ['tasks', 'ls', '-q'])).stdout.split('\n'), d.name).not.toContain(containerId);
+      // No bundle, work dir, runc state, mount, cgroup or shim of r3 on containerd-ts.
+      if (d.name === 'containerd-ts') {
+        for (const c of CLIENTS) {
+          const id = `r3-${s.tag(c)}`;
+          expect((await leftovers(s.ts, d.namespaces[c], [id])).filter((l) => l.includes(id))).toEqual([]);
+        }
+      }
       const tasks = (await s.run('ctr-ts', d, ['tasks', 'ls'])).stdout;
       for (const id of ['r', 'r2']) expect(tasks, d.name).toMatch(new RegExp(`^${id}-${s.tag('ctr-ts')} +\\d+ +RUNNING$`, 'm'));
       const info = JSON.parse((await s.run('ctr-ts', d, ['containers', 'info', 'r-{id}'])).stdout) as { Image: string; SnapshotKey: string; Runtime: { Name: string } };
@@ -330,51 +337,45 @@ describe('ctr-ts containers checkpoint/restore: what ctr makes and restores, on 
     expect(unpacked(s.daemons[0]!)).toEqual([]);
     expect(inTmp().filter((e) => !tmpBefore.includes(e))).toEqual([]);
   }, 600_000);
-  it('containerd-ts killed between a restore\'s Create and Start: after the restart the checkpoint of a task that is gone is removed, the other kept until delete', async () => {
+  it('containerd-ts killed after a restore\'s Create, and killed during one: at the restart the checkpoint of the created task is kept until delete, the other removed', async () => {
     const s = sessions!;
     const d = s.daemons[0]!;
     const ns = d.namespaces['ctr-ts'];
     const ls = (await s.run('ctr-ts', d, ['images', 'ls'])).stdout;
     const index = JSON.parse((await s.run('ctr-ts', d, ['content', 'get', digestOf(ls, 'ckspec')])).stdout) as { manifests: Array<{ mediaType: string; digest: string; size: number }> };
     const criu = index.manifests.find((m) => m.mediaType === 'application/vnd.containerd.container.criu.checkpoint.criu.tar')!;
-    const ids = ['r4', 'r5'].map((n) => `${n}-${s.tag('ctr-ts')}`);
-    const conn = new Connection(d.socket, { namespace: ns });
-    try {
-      for (const id of ids) {
-        expect((await s.run('ctr-ts', d, ['containers', 'create', s.image.ref, id, 'sleep', '1000'])).code).toBe(0);
+    const ids = ['r4', 'r5'].map((n) => `${n}-${s.tag('ctr-ts')}`) as [string, string];
+    const create = async (id: string) => {
+      const conn = new Connection(d.socket, { namespace: ns });
+      try {
         await conn.unary(TasksService.create, { containerId: id, rootfs: [], stdin: '', stdout: '', stderr: '', terminal: false, checkpoint: { ...criu, annotations: {} }, options: undefined, runtimePath: '' });
+      } finally {
+        conn.close();
       }
-    } finally {
-      conn.close();
-    }
-    expect(unpacked(d)).toHaveLength(2);
-    // kill -9 of the daemon; r5's shim dies too while the daemon is down.
+    };
+    for (const id of ids) expect((await s.run('ctr-ts', d, ['containers', 'create', s.image.ref, id, 'sleep', '1000'])).code).toBe(0);
+    const env = { XDG_RUNTIME_DIR: runtimeDirs['containerd-ts'] };
+    // r4 created from the checkpoint (unpacked, not restored yet), then kill -9 of the daemon.
+    await create(ids[0]);
+    expect(unpacked(d)).toHaveLength(1);
     await s.ts.stop('SIGKILL');
-    const shimOf = (id: string) =>
-      readdirSync('/proc')
-        .filter((p) => /^\d+$/.test(p))
-        .find((p) => {
-          try {
-            const args = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-            return args[0]?.includes('containerd-shim') && args.includes(d.socket) && args[args.indexOf('-id') + 1] === id;
-          } catch {
-            return false;
-          }
-        });
-    const shim = shimOf(ids[1]!);
-    expect(shim).toBeDefined();
-    process.kill(Number(shim), 'SIGKILL');
-    for (let i = 0; i < 100 && shimOf(ids[1]!) !== undefined; i++) await new Promise((r) => setTimeout(r, 50));
-    restarted = await restartDaemon(s.ts, { XDG_RUNTIME_DIR: runtimeDirs['containerd-ts'] });
-    const tasks = (await s.run('ctr-ts', d, ['tasks', 'ls', '-q'])).stdout.split('\n');
-    expect(tasks).toContain(ids[0]);
+    // Restarted, it dies (SIGKILLs itself) in r5's Create, with the shim started.
+    restarted = await restartDaemon(s.ts, { ...env, CONTAINERD_TS_RUNTIME_CRASH_AT: 'create:shim-started' });
+    await expect(create(ids[1])).rejects.toThrow();
+    await restarted.exited;
+    expect(unpacked(d)).toHaveLength(2);
+    restarted = await restartDaemon(s.ts, env);
+    const tasks = (await s.run('ctr-ts', d, ['tasks', 'ls'])).stdout;
+    expect(tasks).toMatch(new RegExp(`^${ids[0]} +\\d+ +CREATED$`, 'm'));
     expect(tasks).not.toContain(ids[1]);
+    // r4's checkpoint is there for its Start; r5's went with the task that never was.
     expect(unpacked(d)).toHaveLength(1);
     expect(readdirSync(join(runtimeDirs['containerd-ts'], unpacked(d)[0]!))).toEqual(['inventory.img']);
-    expect((await s.run('ctr-ts', d, ['tasks', 'delete', ids[0]!])).code).toBe(0);
+    expect((await s.run('ctr-ts', d, ['tasks', 'delete', ids[0]])).code).toBe(0);
     expect(unpacked(d)).toEqual([]);
     for (const id of ids) expect((await s.run('ctr-ts', d, ['containers', 'rm', id])).code).toBe(0);
     expect((await s.run('ctr-ts', d, ['leases', 'ls', '-q'])).stdout).toBe('');
+    expect((await leftovers(s.ts, ns, ids)).filter((l) => ids.some((id) => l.includes(id)))).toEqual([]);
     expect(inTmp().filter((e) => !tmpBefore.includes(e))).toEqual([]);
   }, 300_000);
 });
