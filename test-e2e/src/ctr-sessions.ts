@@ -70,13 +70,20 @@ function inListOrder(args: readonly string[], r: RunResult): RunResult {
 /**
  * Starts both daemons and the busybox registry and pulls the image into the four namespaces
  * `<namespace>{ts,ref}-{go,ts}-<pid>`. Container tags are `<tag>{go,ts}<pid>`. With
- * `pids`, runs of 3–7 digits are normalised too (pids that differ from run to run).
+ * `pids`, runs of 3–7 digits are normalised too (pids that differ from run to run); `env`
+ * gives a daemon an environment of its own.
  */
-export async function startSessions(options: { namespace: string; tag: string; pids?: boolean }): Promise<Sessions> {
+export async function startSessions(options: {
+  namespace: string;
+  tag: string;
+  pids?: boolean;
+  /** Environment of each daemon (default: this process's). */
+  env?: Partial<Record<SessionDaemon['name'], NodeJS.ProcessEnv>>;
+}): Promise<Sessions> {
   const pid = process.pid;
   const tag = (client: Client) => `${options.tag}${client === 'ctr' ? 'go' : 'ts'}${pid}`;
   const image = await serveBusybox();
-  const [ts, ref] = await Promise.all([startDaemon(), startReference()]);
+  const [ts, ref] = await Promise.all([startDaemon({ env: options.env?.['containerd-ts'] }), startReference({ env: options.env?.containerd })]);
   const daemons: SessionDaemon[] = [
     { name: 'containerd-ts', socket: ts.socket, namespaces: { ctr: `${options.namespace}ts-go-${pid}`, 'ctr-ts': `${options.namespace}ts-ts-${pid}` } },
     { name: 'containerd', socket: ref.socket, namespaces: { ctr: `${options.namespace}ref-go-${pid}`, 'ctr-ts': `${options.namespace}ref-ts-${pid}` } },

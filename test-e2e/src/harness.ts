@@ -269,7 +269,7 @@ export interface Reference {
  * resolves once `ctr version` answers. If it does not, it is stopped and its directory
  * removed before the error (with its log) is thrown.
  */
-export async function startReference(options: { config?: string } = {}): Promise<Reference> {
+export async function startReference(options: { config?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Reference> {
   requireTools('the reference containerd', 'containerd', 'ctr');
   const dir = await mkdtemp(join(tmpdir(), 'refcd-'));
   const socket = join(dir, 'containerd.sock');
@@ -281,7 +281,7 @@ export async function startReference(options: { config?: string } = {}): Promise
   };
   try {
     await writeFile(file, (options.config ?? referenceConfig()).replaceAll('{{dir}}', dir));
-    service = spawnService('containerd', ['--config', file]);
+    service = spawnService('containerd', ['--config', file], { env: options.env });
     const s = service;
     if (await waitReady(s, async () => (await ctr(socket, 'version')).code === 0, 30_000)) return { dir, socket, pid: s.child.pid!, logs: s.logs, stop };
     throw new Error(`reference containerd exited with ${s.child.exitCode ?? s.child.signalCode}: ${s.logs()}`);

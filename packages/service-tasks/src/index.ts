@@ -23,7 +23,7 @@ export const tasksServicePlugin = definePlugin({
   // containerd also lists io.containerd.monitor.v1, which is not required here (the
   // cgroups monitor watches tasks itself).
   requires: ['io.containerd.event.v1', 'io.containerd.runtime.v1', 'io.containerd.runtime.v2', 'io.containerd.metadata.v1'],
-  init(ctx) {
+  async init(ctx) {
     // containerd looks for its v1 runtimes first (loadV1Runtimes): none registered (all
     // disabled) is the registry's NotFound; registered but none initialised (they fail on a
     // missing metadata store or exchange) is this message. A v1 runtime that skipped (no
@@ -35,18 +35,23 @@ export const tasksServicePlugin = definePlugin({
     if (runtimes.size === 0 && !v1.every((p) => p.status === 'skip')) throw new Error('no runtimes available to create task service');
     const runtime = ctx.getByID('io.containerd.runtime.v2', 'task');
     const metadata = ctx.get('io.containerd.metadata.v1');
-    return new TasksService({
+    const service = new TasksService({
       containers: metadata.containers,
       runtime,
       runtimes,
+      content: metadata.contentStore(),
       snapshotMounts: async (rctx, snapshotter, key) => {
         const sn = metadata.snapshotter(snapshotter);
         if (!sn) throw notFound(`snapshotter ${snapshotter}`);
         return (await sn.mounts(rctx, key)).map((m) => ({ type: m.type, source: m.source, target: m.target ?? '', options: m.options }));
       },
+      stateDir: ctx.stateDir,
       stateTimeoutMs: runtimeTimeouts(ctx.daemon.timeouts).taskStateMs,
       log: ctx.log,
     });
+    // The runtimes have loaded their tasks: checkpoints unpacked for tasks that are gone go.
+    await service.recoverRestores();
+    return service;
   },
 });
 

@@ -3,13 +3,18 @@
 // requests (unknown container, duplicate task, exec id reuse, start of a running task,
 // kill of a stopped one, invalid specs and options), the /tasks/* events the shims
 // forward, and nothing left behind.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RUNTIME_SPEC_TYPE_URLS, packAny } from '@containerd-ts/api';
 import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
 import { TasksService as Api, type CreateTaskRequest } from '@containerd-ts/api/services/tasks';
 import { Status } from '@containerd-ts/api/types/task';
 import type { Connection } from '@containerd-ts/client';
 import { failureCode as failure } from '@containerd-ts/errdefs/testing';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { putBlob } from '@containerd-ts/service-testing';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type TestEnv, createEnv } from './testing/env.js';
 
 let env: TestEnv;
@@ -200,6 +205,140 @@ describe('tasks service: bad input as containerd answers it', () => {
     await c.unary(Api.start, { containerId: 'c4', execId: '' });
     expect((await c.unary(Api.wait, { containerId: 'c4', execId: '' })).exitStatus).toBe(0);
     await c.unary(Api.delete, { containerId: 'c4' });
+    expect(await env.leftovers(ns)).toEqual([]);
+  }, 60_000);
+});
+
+describe('tasks service: restoring from a checkpoint image (Create with a checkpoint descriptor)', () => {
+  const CRIU_TAR = 'application/vnd.containerd.container.criu.checkpoint.criu.tar';
+  let runtimeDir: string;
+  beforeEach(() => {
+    // Where the service unpacks a checkpoint, as containerd: $XDG_RUNTIME_DIR/ctrd-checkpoint*.
+    runtimeDir = mkdtempSync(join(tmpdir(), 'tasks-xdg-'));
+    vi.stubEnv('XDG_RUNTIME_DIR', runtimeDir);
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+    rmSync(runtimeDir, { recursive: true, force: true });
+  });
+  const unpacked = () => readdirSync(runtimeDir);
+  /** The service's records of unpacked checkpoints. */
+  const recorded = () => {
+    try {
+      return readdirSync(join(env.serviceState, 'restores'));
+    } catch {
+      return [];
+    }
+  };
+
+  /** A tar of `inventory.img` (what criu's image directory holds), as a checkpoint's criu layer. */
+  function criuTar(): Buffer {
+    const src = mkdtempSync(join(tmpdir(), 'tasks-criu-'));
+    try {
+      writeFileSync(join(src, 'inventory.img'), 'not a criu image\n');
+      return execFileSync('tar', ['-cf', '-', '-C', src, 'inventory.img']);
+    } finally {
+      rmSync(src, { recursive: true, force: true });
+    }
+  }
+
+  it('a media type other than the criu tar and an unknown digest fail as on containerd and leave no directory', async () => {
+    const c = env.connect(ns);
+    await env.createContainer(ns, 'r1', ['sleep', '1000']);
+    const digest = `sha256:${'0'.repeat(64)}`;
+    const wrongType = { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: 1, annotations: {} };
+    expect(await failure(c.unary(Api.create, createRequest('r1', { checkpoint: wrongType })))).toEqual({
+      code: UNKNOWN,
+      message: 'unsupported checkpoint type "application/vnd.oci.image.layer.v1.tar"',
+    });
+    // containerd reads the blob through the namespaced store and returns its error unclassified.
+    const missing = { mediaType: CRIU_TAR, digest, size: 1, annotations: {} };
+    expect(await failure(c.unary(Api.create, createRequest('r1', { checkpoint: missing })))).toEqual({
+      code: UNKNOWN,
+      message: `content digest ${digest}: not found`,
+    });
+    // A blob of another namespace is not found either.
+    const other = await putBlob(env.db, { namespace: `${ns}-other` }, criuTar());
+    expect(await failure(c.unary(Api.create, createRequest('r1', { checkpoint: { ...missing, digest: other } })))).toEqual({
+      code: UNKNOWN,
+      message: `content digest ${other}: not found`,
+    });
+    // A blob that is not a tar fails in the unpacking.
+    const garbage = await putBlob(env.db, { namespace: ns }, Buffer.alloc(1024, 7));
+    const bad = await failure(c.unary(Api.create, createRequest('r1', { checkpoint: { ...missing, digest: garbage, size: 1024 } })));
+    expect(bad.code).toBe(UNKNOWN);
+    expect(unpacked()).toEqual([]);
+    expect(recorded()).toEqual([]);
+    expect((await c.unary(Api.list, { filter: '' })).tasks).toEqual([]);
+    expect(await env.leftovers(ns)).toEqual([]);
+  }, 60_000);
+
+  it('unpacks the criu tar for the shim; the restore at Start fails with the shim\'s criu error; delete removes everything', async () => {
+    const c = env.connect(ns);
+    await env.createContainer(ns, 'r2', ['sleep', '1000']);
+    const tar = criuTar();
+    const digest = await putBlob(env.db, { namespace: ns }, tar);
+    const checkpoint = { mediaType: CRIU_TAR, digest, size: tar.length, annotations: {} };
+    const created = await c.unary(Api.create, createRequest('r2', { checkpoint }));
+    expect(created.containerId).toBe('r2');
+    // The shim restores when the task starts: until then the checkpoint is unpacked.
+    const dirs = unpacked();
+    expect(dirs).toHaveLength(1);
+    expect(dirs[0]).toMatch(/^ctrd-checkpoint/);
+    expect(readdirSync(join(runtimeDir, dirs[0]!))).toEqual(['inventory.img']);
+    expect((await c.unary(Api.get, { containerId: 'r2', execId: '' })).process?.status).toBe(Status.CREATED);
+    // No criu on this host: runc's restore fails, its error passed through with its code.
+    const started = await failure(c.unary(Api.start, { containerId: 'r2', execId: '' }));
+    expect(started.code).toBe(UNKNOWN);
+    expect(started.message).toMatch(/^OCI runtime restore failed: .*criu.*: unknown$/i);
+    // A second Create of the same task is refused and leaves no second directory.
+    expect(await failure(c.unary(Api.create, createRequest('r2', { checkpoint })))).toEqual({ code: 6, message: 'task r2: already exists' });
+    expect(unpacked()).toEqual(dirs);
+    expect(recorded()).toEqual(dirs);
+    await c.unary(Api.delete, { containerId: 'r2' });
+    expect(unpacked()).toEqual([]);
+    expect(recorded()).toEqual([]);
+    expect(await env.leftovers(ns)).toEqual([]);
+  }, 60_000);
+
+  it('after a restart, the checkpoints of tasks that are gone are removed and the others kept until Delete', async () => {
+    const c = env.connect(ns);
+    const tar = criuTar();
+    const digest = await putBlob(env.db, { namespace: ns }, tar);
+    const checkpoint = { mediaType: CRIU_TAR, digest, size: tar.length, annotations: {} };
+    for (const id of ['r4', 'r5']) {
+      await env.createContainer(ns, id, ['sleep', '1000']);
+      await c.unary(Api.create, createRequest(id, { checkpoint }));
+    }
+    const records = () => recorded().sort();
+    expect(unpacked()).toHaveLength(2);
+    expect(records()).toEqual(unpacked().sort());
+    // r5 goes while the daemon is down (its shim deleted it); an unreadable record is left too.
+    await env.manager.delete({ namespace: ns }, 'r5');
+    writeFileSync(join(env.serviceState, 'restores', 'ctrd-checkpoint-garbage'), '{');
+    const restarted = env.newService();
+    await restarted.recoverRestores();
+    const [kept] = unpacked();
+    expect(unpacked()).toHaveLength(1);
+    expect(records()).toEqual([kept]);
+    expect(JSON.parse(readFileSync(join(env.serviceState, 'restores', kept!), 'utf8'))).toEqual({ namespace: ns, id: 'r4', dir: join(runtimeDir, kept!) });
+    // r4 is still there and its checkpoint with it, until the restarted service deletes it.
+    await restarted.delete({ namespace: ns }, { containerId: 'r4' });
+    expect(unpacked()).toEqual([]);
+    expect(records()).toEqual([]);
+    expect(await env.leftovers(ns)).toEqual([]);
+  }, 60_000);
+
+  it('a failed Create of a restore removes the unpacked checkpoint', async () => {
+    const c = env.connect(ns);
+    // A spec the shim cannot read: the runtime's create fails after the unpacking.
+    await env.createContainer(ns, 'r3', ['true'], { spec: { typeUrl: RUNTIME_SPEC_TYPE_URLS.Spec, value: Buffer.from('{') } });
+    const tar = criuTar();
+    const digest = await putBlob(env.db, { namespace: ns }, tar);
+    const r = await failure(c.unary(Api.create, createRequest('r3', { checkpoint: { mediaType: CRIU_TAR, digest, size: tar.length, annotations: {} } })));
+    expect(r).toEqual({ code: UNKNOWN, message: 'failed to start shim: unexpected end of JSON input' });
+    expect(unpacked()).toEqual([]);
+    expect(recorded()).toEqual([]);
     expect(await env.leftovers(ns)).toEqual([]);
   }, 60_000);
 });

@@ -2,8 +2,9 @@
 // through their runtime (v1 `linux` for `io.containerd.runtime.v1.linux`, v2 for every
 // other name), answered with containerd's codes and messages. The runtimes publish the
 // /tasks/* events (a v2 shim forwards them over ttrpc); this service publishes none.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { type Any, type MessageCodec, typeRegistry, typeUrlOf, unpackAs } from '@containerd-ts/api';
 import { CheckpointOptions, Options as RuncOptions } from '@containerd-ts/api/runtime/runc-options';
 import { CheckpointOptions as V1CheckpointOptions, CreateOptions as V1CreateOptions } from '@containerd-ts/api/runtime/runctypes';
@@ -35,7 +36,10 @@ import type {
   WaitRequest,
   WaitResponse,
 } from '@containerd-ts/api/services/tasks';
+import type { Descriptor as ApiDescriptor } from '@containerd-ts/api/types/descriptor';
 import type { Mount } from '@containerd-ts/api/types/mount';
+import { MediaType, applyLayer } from '@containerd-ts/archive';
+import type { ContentStore } from '@containerd-ts/content';
 import { type Process, Status } from '@containerd-ts/api/types/task';
 import { ContainerdError, fromGrpcStatus, invalidArgument, isNotFound, notImplemented } from '@containerd-ts/errdefs';
 import { objectAdaptor, parseAll } from '@containerd-ts/filters';
@@ -75,6 +79,14 @@ export interface TasksServiceOptions {
   /** Runtimes by the name containers give (`io.containerd.runtime.v1.linux`), as containerd's l.runtimes. */
   runtimes?: ReadonlyMap<string, TaskRuntime>;
   snapshotMounts?: SnapshotMounts;
+  /** The namespaced content store a restore reads its checkpoint (criu tar) from. */
+  content: Pick<ContentStore, 'readerAt'>;
+  /**
+   * The service's own state directory: it records there which unpacked checkpoint belongs
+   * to which task, so that after a restart `recoverRestores` removes those of tasks that
+   * are gone. Without it the records are kept in memory only.
+   */
+  stateDir?: string;
   /** io.containerd.timeout.task.state. */
   stateTimeoutMs: number;
   log?: Logger;
@@ -105,8 +117,128 @@ function runcOptions<T>(any: Any, codec: MessageCodec<T>, invalid: string): T {
   return unpackAs(any, codec);
 }
 
+/** The directory a checkpoint image is unpacked into for a restore: containerd's place and prefix. */
+const RESTORE_DIR_PREFIX = 'ctrd-checkpoint';
+const restoreDirPrefix = () => join(process.env.XDG_RUNTIME_DIR || tmpdir(), RESTORE_DIR_PREFIX);
+
+/** A record of an unpacked checkpoint: `<stateDir>/restores/<its directory's name>`. */
+interface RestoreRecord {
+  namespace: string;
+  id: string;
+  dir: string;
+}
+
 export class TasksService {
+  /**
+   * Checkpoints unpacked for restores, by `<namespace>/<id>`: the shim restores (runs `runc
+   * restore`) when the task starts, so the directory lives until the init process started,
+   * or the task is deleted, or its Create failed. (containerd 1.6 never removes it.)
+   */
+  private readonly restores = new Map<string, string>();
+
   constructor(private readonly options: TasksServiceOptions) {}
+
+  private recordOf(dir: string): string | undefined {
+    return this.options.stateDir === undefined ? undefined : join(this.options.stateDir, 'restores', basename(dir));
+  }
+
+  /** Removes an unpacked checkpoint and its record. */
+  private async removeRestoreDir(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true }).catch((err: unknown) => this.options.log?.warn({ dir, error: String(err) }, 'failed to remove checkpoint directory'));
+    const record = this.recordOf(dir);
+    if (record !== undefined) await rm(record, { force: true }).catch(() => {});
+  }
+
+  /**
+   * The checkpoint image's criu tar unpacked into a new temporary directory, as containerd's
+   * Create does (archive.Apply of the blob), recorded for `namespace`/`id` before anything
+   * is written into it; on any failure the directory and its record are gone again.
+   * containerd's errors come back unclassified (Unknown), as there.
+   */
+  private async unpackCheckpoint(ctx: RequestContext, id: string, desc: ApiDescriptor): Promise<string> {
+    const namespace = namespaceRequired(ctx);
+    const dir = await mkdtemp(restoreDirPrefix());
+    try {
+      const record = this.recordOf(dir);
+      if (record !== undefined) {
+        await mkdir(join(record, '..'), { recursive: true, mode: 0o700 });
+        await writeFile(record, JSON.stringify({ namespace, id, dir } satisfies RestoreRecord), { mode: 0o600 });
+      }
+      if (desc.mediaType !== CHECKPOINT_MEDIA_TYPE) throw unknown(`unsupported checkpoint type ${JSON.stringify(desc.mediaType)}`);
+      let reader: Awaited<ReturnType<ContentStore['readerAt']>>;
+      try {
+        reader = await this.options.content.readerAt(ctx, { mediaType: desc.mediaType, digest: desc.digest, size: desc.size, annotations: desc.annotations });
+      } catch (err) {
+        throw unknown(err instanceof Error ? err.message : String(err));
+      }
+      try {
+        // A plain tar, read as containerd's archive.Apply reads it (no decompression).
+        await applyLayer(dir, reader.stream(), { mediaType: MediaType.ociLayer, worker: false, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      } catch (err) {
+        throw unknown(err instanceof Error ? err.message : String(err));
+      } finally {
+        await reader.close();
+      }
+      return dir;
+    } catch (err) {
+      await this.removeRestoreDir(dir);
+      throw err;
+    }
+  }
+
+  /** Removes the unpacked checkpoint of a task, if it has one. */
+  private async dropRestore(namespace: string, id: string): Promise<void> {
+    const key = `${namespace}/${id}`;
+    const dir = this.restores.get(key);
+    if (dir === undefined) return;
+    this.restores.delete(key);
+    await this.removeRestoreDir(dir);
+  }
+
+  /** Whether a task `namespace`/`id` exists in any runtime. */
+  private hasTask(namespace: string, id: string): boolean {
+    return this.allRuntimes().some((r) => {
+      try {
+        r.get({ namespace }, id);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  /**
+   * After a restart (the runtimes have loaded their tasks): the unpacked checkpoints of
+   * tasks that still exist are kept for their Start or Delete, the others removed (a
+   * daemon that died between unpacking and Start or Delete).
+   */
+  async recoverRestores(): Promise<void> {
+    if (this.options.stateDir === undefined) return;
+    const records = join(this.options.stateDir, 'restores');
+    for (const name of await readdir(records).catch(() => [] as string[])) {
+      const file = join(records, name);
+      let record: RestoreRecord | undefined;
+      try {
+        const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<RestoreRecord>;
+        if (typeof parsed.namespace === 'string' && typeof parsed.id === 'string' && typeof parsed.dir === 'string') record = parsed as RestoreRecord;
+      } catch {
+        record = undefined;
+      }
+      // Only a directory this service made (containerd's prefix, the record's own name) is removed.
+      if (!record || basename(record.dir) !== name || !name.startsWith(RESTORE_DIR_PREFIX)) {
+        this.options.log?.warn({ file }, 'removing an unreadable checkpoint record');
+        await rm(file, { force: true });
+        continue;
+      }
+      const key = `${record.namespace}/${record.id}`;
+      if (this.hasTask(record.namespace, record.id) && !this.restores.has(key)) {
+        this.restores.set(key, record.dir);
+      } else {
+        this.options.log?.info({ namespace: record.namespace, id: record.id, dir: record.dir }, 'removing the checkpoint of a task that is gone');
+        await this.removeRestoreDir(record.dir);
+      }
+    }
+  }
 
   /** The runtime of a runtime name (containerd's getRuntime): a named one, else v2. */
   private runtimeOf(name: string): TaskRuntime {
@@ -148,10 +280,20 @@ export class TasksService {
     } else if (r.options && container.runtime.name === RUNTIME_LINUX_V1) {
       checkpoint = runcOptions(r.options, V1CreateOptions, `invalid task create option for ${container.runtime.name}`).criuImagePath;
     }
+    let restoreDir: string | undefined;
     if (checkpoint === '' && r.checkpoint) {
-      if (r.checkpoint.mediaType !== CHECKPOINT_MEDIA_TYPE) throw unknown(`unsupported checkpoint type ${JSON.stringify(r.checkpoint.mediaType)}`);
-      throw notImplemented('restoring a task from a checkpoint image');
+      restoreDir = await this.unpackCheckpoint(ctx, r.containerId, r.checkpoint);
+      checkpoint = restoreDir;
     }
+    try {
+      return await this.createTask(ctx, r, container, checkpoint, restoreDir);
+    } catch (err) {
+      if (restoreDir !== undefined) await this.removeRestoreDir(restoreDir);
+      throw err;
+    }
+  }
+
+  private async createTask(ctx: RequestContext, r: CreateTaskRequest, container: ContainerRecord, checkpoint: string, restoreDir: string | undefined): Promise<CreateTaskResponse> {
     if (!container.spec) throw invalidArgument(`container ${container.id} has no spec`);
     let rootfs = r.rootfs;
     if (rootfs.length === 0 && container.snapshotKey && this.options.snapshotMounts) {
@@ -180,6 +322,11 @@ export class TasksService {
     }
     if (exists) throw new ContainerdError('already-exists', `task ${r.containerId}`);
     const task = await runtime.create(ctx, r.containerId, opts);
+    if (restoreDir !== undefined) {
+      const namespace = namespaceRequired(ctx);
+      await this.dropRestore(namespace, r.containerId);
+      this.restores.set(`${namespace}/${r.containerId}`, restoreDir);
+    }
     // The pid the shim's Create answered (containerd asks the shim again with Connect): a
     // client that closes stdin right after this returns (`echo x | ctr run`) races this reply.
     return { containerId: r.containerId, pid: task.initPid };
@@ -190,7 +337,11 @@ export class TasksService {
     await this.process(task, r.execId);
     // The shim's Start answers with the pid; containerd asks State for it again, a round
     // trip on the path of every `ctr run` that tells nothing new.
-    return { pid: await task.start(r.execId) };
+    const pid = await task.start(r.execId);
+    // A restored task is restored now: its checkpoint is not needed any more. (After a failed
+    // restore it stays, for another Start, until the task is deleted.)
+    if (r.execId === '') await this.dropRestore(namespaceRequired(ctx), task.id);
+    return { pid };
   }
 
   async delete(ctx: RequestContext, r: DeleteTaskRequest): Promise<DeleteResponse> {
@@ -202,6 +353,7 @@ export class TasksService {
       throw fromGrpcStatus(5, `task ${container.id} not found`);
     }
     const exit = await runtime.delete(ctx, r.containerId);
+    await this.dropRestore(namespaceRequired(ctx), r.containerId);
     return { id: '', pid: exit.pid, exitStatus: exit.status, exitedAt: exit.timestamp };
   }
 

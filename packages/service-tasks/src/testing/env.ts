@@ -23,6 +23,10 @@ const APPLETS = ['sh', 'sleep', 'true', 'echo', 'cat', 'id'];
 
 export interface TestEnv extends Omit<ServiceEnv, 'connect'> {
   manager: TaskManager;
+  /** The tasks service's state directory (its restore records). */
+  serviceState: string;
+  /** Another tasks service over the same runtime, stores and state directory (a restarted daemon's). */
+  newService(): TasksService;
   /** A gRPC connection to the tasks service in `namespace`. */
   connect(namespace: string): Connection;
   /**
@@ -69,6 +73,7 @@ export async function createEnv(): Promise<TestEnv> {
   let manager: TaskManager | undefined;
   let baseSpec: (Record<string, unknown> & { process: Record<string, unknown>; linux: Record<string, unknown> }) | undefined;
   let rootfs = '';
+  let newService: (() => TasksService) | undefined;
   const env = await createServiceEnv({
     name: 'service-tasks',
     async services({ dir, db, exchange, socket, defer }) {
@@ -95,7 +100,9 @@ export async function createEnv(): Promise<TestEnv> {
       });
       manager = m;
       defer(() => stopAll(m, join(dir, 'state')));
-      return [tasksGrpcService(new TasksService({ containers: db.containers, runtime: m, stateTimeoutMs: 2000, log: silent }))];
+      newService = () =>
+        new TasksService({ containers: db.containers, runtime: m, content: db.contentStore(), stateDir: join(dir, 'tasks-service'), stateTimeoutMs: 2000, log: silent });
+      return [tasksGrpcService(newService())];
     },
   });
   const { dir, db, socket } = env;
@@ -123,6 +130,8 @@ export async function createEnv(): Promise<TestEnv> {
   return {
     ...env,
     manager: manager!,
+    serviceState: join(dir, 'tasks-service'),
+    newService: newService!,
     connect: (namespace) => env.connect({ namespace }),
     spec,
     async createContainer(namespace, id, args, fields = {}) {
