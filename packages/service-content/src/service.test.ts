@@ -240,7 +240,8 @@ describe('content gRPC service', () => {
         for await (const _ of conn.serverStream(ContentService.list, { filters: ['labels.=='] })) void _;
       })(),
     ).rejects.toMatchObject({ kind: 'invalid-argument' });
-  });
+    // 150 ingests, each fsynced: seconds on a loaded machine
+  }, 60_000);
 
   it('Delete removes a blob from one namespace only and publishes /content/delete once', async () => {
     const data = Buffer.from('shared between namespaces');
