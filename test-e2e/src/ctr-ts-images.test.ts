@@ -229,6 +229,12 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
       },
       // Manifests and configs, no layer at all.
       { args: ['--metadata-only'], ref: refs.index, content: [indexDigest, gzip.manifest.digest, zstd.manifest.digest, ...configs] },
+      // Two --platform values: every manifest matching either (no limit to one, unlike pull), with its layers.
+      {
+        args: ['--platform', 'linux/s390x', '--platform', `linux/${arch}`],
+        ref: refs.index,
+        content: [indexDigest, gzip.manifest.digest, zstd.manifest.digest, ...configs, ...gzip.layers.map((l) => l.digest), ...zstd.layers.map((l) => l.digest)],
+      },
     ];
     for (const pair of pairs) {
       const dirs = [pair.ctr.dir, pair.ctrTs.dir];
