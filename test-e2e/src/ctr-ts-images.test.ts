@@ -272,7 +272,7 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
         expect(digests.sort(), what).toEqual([...new Set(c.content)].sort());
         for (const socket of [pair.ctr.socket, pair.ctrTs.socket]) expect((await ctr(socket, '-n', ns, 'images', 'rm', '--sync', c.ref)).code).toBe(0);
       }
-      for (const args of [['Bad Ref'], [`${registry.host}/fixture:nope`], []]) {
+      for (const args of [['Bad Ref'], [`${registry.host}/fixture:nope`], [], ['--platform', 'linux/a/b/c', refs.gzip], ['--platform', 'linux/*', refs.gzip]]) {
         const [a, b] = await Promise.all([
           ctr(pair.ctr.socket, 'content', 'fetch', '--plain-http', ...args),
           run(ctrTs, ['-a', pair.ctrTs.socket, 'content', 'fetch', '--plain-http', ...args]),
@@ -286,6 +286,10 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
       }
       expect((await ctr(pair.ctrTs.socket, 'leases', 'ls', '-q')).stdout, pair.name).toBe('');
     }
+    // Its help is ctr's, word for word (no --max-concurrent-downloads there either).
+    const [a, b] = await Promise.all([ctr(ts1.socket, 'content', 'fetch', '--help'), run(ctrTs, ['-a', ts1.socket, 'content', 'fetch', '--help'])]);
+    expect(a.code).toBe(0);
+    expect({ code: b.code, help: b.stdout.replaceAll('ctr-ts ', 'ctr ') }).toEqual({ code: 0, help: a.stdout });
   }, 600_000);
 
   it('images ls [-q] and --format json print ctr’s rows; rm prints what ctr prints', async () => {

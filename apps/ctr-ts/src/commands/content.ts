@@ -325,21 +325,21 @@ Most of this is experimental and there are few leaps to make this work.`,
     const registry = await registryOptions(ctx);
     const allPlatforms = ctx.bool('all-platforms');
     const metadataOnly = ctx.bool('metadata-only');
-    // platforms.Any of the --platform values (this host's by default); none with --metadata-only.
-    let anyOf: Platform[] | undefined;
-    if (metadataOnly) anyOf = [];
-    else if (!allPlatforms) {
-      const given = ctx.strings('platform');
-      anyOf = [];
-      for (const s of given.length > 0 ? given : [formatPlatform(defaultPlatform())]) {
-        try {
-          anyOf.push(parsePlatform(s));
-        } catch (err) {
-          throw new CommandError(`invalid platform ${s}: ${(err as Error).message}`);
+    await withConnection(ctx, async (conn) => {
+      // platforms.Any of the --platform values (this host's by default); none with --metadata-only.
+      let anyOf: Platform[] | undefined;
+      if (metadataOnly) anyOf = [];
+      else if (!allPlatforms) {
+        const given = ctx.strings('platform');
+        anyOf = [];
+        for (const s of given.length > 0 ? given : [formatPlatform(defaultPlatform())]) {
+          try {
+            anyOf.push(parsePlatform(s));
+          } catch (err) {
+            throw new CommandError(`invalid platform ${s}: ${(err as Error).message}`);
+          }
         }
       }
-    }
-    await withConnection(ctx, async (conn) => {
       await withLease(conn, { namespace: globalOptions(ctx).namespace }, async (call) => {
         // No progress with --debug, as ctr ("it hides some debug logs").
         const progress = globalOptions(ctx).debug ? undefined : new PullProgress(ref, ctx.out, process.stdout.isTTY === true, process.stdout.columns ?? 0);
