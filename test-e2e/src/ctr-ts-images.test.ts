@@ -216,6 +216,82 @@ describe('ctr-ts images pull/ls/rm/push, against ctr on containerd-ts and on con
     }
   }, 600_000);
 
+  it('content fetch stores what ctr’s content fetch stores (no unpack), with --all-metadata and --metadata-only; a bad reference is ctr’s one line', async () => {
+    const configs = [...new Set([gzip.config.digest, zstd.config.digest])];
+    const cases: Array<{ args: string[]; ref: string; content: string[] }> = [
+      // A single manifest: it, its config and its layers.
+      { args: [], ref: refs.gzip, content: [gzip.manifest.digest, gzip.config.digest, ...gzip.layers.map((l) => l.digest)] },
+      // Every platform's manifest and config, this platform's layers.
+      {
+        args: ['--all-metadata'],
+        ref: refs.index,
+        content: [indexDigest, gzip.manifest.digest, zstd.manifest.digest, ...configs, ...gzip.layers.map((l) => l.digest)],
+      },
+      // Manifests and configs, no layer at all.
+      { args: ['--metadata-only'], ref: refs.index, content: [indexDigest, gzip.manifest.digest, zstd.manifest.digest, ...configs] },
+      // Two --platform values: every manifest matching either (no limit to one, unlike pull), with its layers.
+      {
+        args: ['--platform', 'linux/s390x', '--platform', `linux/${arch}`],
+        ref: refs.index,
+        content: [indexDigest, gzip.manifest.digest, zstd.manifest.digest, ...configs, ...gzip.layers.map((l) => l.digest), ...zstd.layers.map((l) => l.digest)],
+      },
+    ];
+    for (const pair of pairs) {
+      const dirs = [pair.ctr.dir, pair.ctrTs.dir];
+      for (const [i, c] of cases.entries()) {
+        // A namespace of its own per case: nothing fetched before is visible there.
+        const ns = `cfetch-${process.pid}-${i}`;
+        const what = `${pair.name}: content fetch ${[...c.args, c.ref].join(' ')}`;
+        const [theirs, ours] = await Promise.all([
+          ctr(pair.ctr.socket, '-n', ns, 'content', 'fetch', '--plain-http', ...c.args, c.ref),
+          run(ctrTs, ['-a', pair.ctrTs.socket, '-n', ns, 'content', 'fetch', '--plain-http', ...c.args, c.ref]),
+        ]);
+        expect({ code: theirs.code, stderr: pullStderr(theirs.stderr) }, what).toEqual({ code: 0, stderr: '' });
+        expect({ code: ours.code, stderr: ours.stderr }, what).toEqual({ code: 0, stderr: '' });
+        // The last table, every job done, and nothing after it (no unpack).
+        const summary = pullSummary(ours.stdout);
+        expect(summary, what).toEqual(pullSummary(theirs.stdout));
+        expect(summary.after, what).toEqual(['']);
+        expect(summary.rows, what).toHaveLength(1 + c.content.length);
+        const state = async (socket: string) => {
+          const parts: string[] = [];
+          for (const args of [['images', 'ls'], ['content', 'ls'], ['snapshots', 'ls'], ['leases', 'ls']]) {
+            const r = await ctr(socket, '-n', ns, ...args);
+            parts.push(`$ ctr ${args.join(' ')}\n${outputText(r)}`);
+          }
+          return comparableOutput(parts.join('\n'), dirs);
+        };
+        const [stateTheirs, stateOurs] = await Promise.all([state(pair.ctr.socket), state(pair.ctrTs.socket)]);
+        expect(stateOurs, what).toBe(stateTheirs);
+        // ctr's client.Fetch creates the image record; nothing is unpacked and no lease is left.
+        const target = c.ref === refs.index ? indexDigest : gzip.manifest.digest;
+        expect(stateOurs, what).toMatch(new RegExp(`\\$ ctr images ls\\nREF .*\\n${c.ref} +\\S+ +${target} `));
+        expect(stateOurs, what).toContain('$ ctr snapshots ls\nKEY PARENT KIND \n--stderr--');
+        expect(stateOurs, what).toContain('$ ctr leases ls\nID CREATED AT LABELS \n--stderr--');
+        const digests = stateOurs.split('$ ctr content ls')[1]!.split('$ ctr snapshots ls')[0]!.match(/^sha256:[0-9a-f]{64}/gm) ?? [];
+        expect(digests.sort(), what).toEqual([...new Set(c.content)].sort());
+        for (const socket of [pair.ctr.socket, pair.ctrTs.socket]) expect((await ctr(socket, '-n', ns, 'images', 'rm', '--sync', c.ref)).code).toBe(0);
+      }
+      for (const args of [['Bad Ref'], [`${registry.host}/fixture:nope`], [], ['--platform', 'linux/a/b/c', refs.gzip], ['--platform', 'linux/*', refs.gzip]]) {
+        const [a, b] = await Promise.all([
+          ctr(pair.ctr.socket, 'content', 'fetch', '--plain-http', ...args),
+          run(ctrTs, ['-a', pair.ctrTs.socket, 'content', 'fetch', '--plain-http', ...args]),
+        ]);
+        const what = `${pair.name}: content fetch ${args.join(' ')}`;
+        const lastLine = (s: string) => s.trim().split('\n').at(-1)!;
+        expect(a.code, what).toBe(1);
+        expect(b.code, what).toBe(1);
+        expect(b.stderr.trim().split('\n'), what).toHaveLength(1);
+        expect(lastLine(b.stderr).replace('ctr-ts: ', 'ctr: '), what).toBe(lastLine(a.stderr));
+      }
+      expect((await ctr(pair.ctrTs.socket, 'leases', 'ls', '-q')).stdout, pair.name).toBe('');
+    }
+    // Its help is ctr's, word for word (no --max-concurrent-downloads there either).
+    const [a, b] = await Promise.all([ctr(ts1.socket, 'content', 'fetch', '--help'), run(ctrTs, ['-a', ts1.socket, 'content', 'fetch', '--help'])]);
+    expect(a.code).toBe(0);
+    expect({ code: b.code, help: b.stdout.replaceAll('ctr-ts ', 'ctr ') }).toEqual({ code: 0, help: a.stdout });
+  }, 600_000);
+
   it('images ls [-q] and --format json print ctr’s rows; rm prints what ctr prints', async () => {
     for (const pair of pairs) {
       // Both images are there from the pulls above, on both daemons.

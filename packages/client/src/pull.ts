@@ -27,7 +27,7 @@ import {
   makeRefKey as refKey,
 } from './images.js';
 import { withLease } from './lease.js';
-import { type Platform, defaultPlatform, matchPlatform } from './platforms.js';
+import { type Platform, defaultPlatform, matchPlatform, normalizePlatform } from './platforms.js';
 import { hostname } from './reference.js';
 import { Registry, type RegistryOptions } from './registry.js';
 
@@ -59,6 +59,12 @@ export interface FetchOptions {
    * --all-metadata: remotes.FilterManifestByPlatformHandler, no limit on the manifests).
    */
   allMetadata?: boolean;
+  /**
+   * client.Fetch's matcher (ctr's `content fetch`): children whose platform is any of these,
+   * compared exactly, and every matching manifest of an index (no limit to the best one).
+   * An empty list matches no platform (ctr's --metadata-only). Supersedes `platform`.
+   */
+  anyOf?: Platform[];
   /** Concurrent blob downloads (0: unbounded, as ctr's default). */
   maxConcurrentDownloads?: number;
   onEvent?: (e: PullEvent) => void;
@@ -114,6 +120,13 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
   const name = ref;
   opts.onEvent?.({ type: 'resolved', name, target });
   const platform = opts.platform ?? defaultPlatform();
+  const anyOf = opts.anyOf?.map(normalizePlatform);
+  /** Whether a descriptor's platform is wanted: platforms.Any's exact match, or platforms.Only's. */
+  const wanted = (p: Platform): boolean => {
+    if (!anyOf) return matchPlatform(platform, p);
+    const n = normalizePlatform(p);
+    return anyOf.some((a) => a.os === n.os && a.architecture === n.architecture && (a.variant ?? '') === (n.variant ?? ''));
+  };
   const limiter = new Limiter(opts.maxConcurrentDownloads ?? 0);
   const sourceKey = `containerd.io/distribution.source.${hostname(registry.host)}`;
   const repo = registry.repository;
@@ -153,11 +166,11 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
       if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
       if (opts.allMetadata && !opts.allPlatforms) {
         // A manifest the index gives another platform: its config only.
-        if (isManifestType(desc.mediaType) && desc.platform && !matchPlatform(platform, { ...desc.platform, os: desc.platform.os ?? '' })) {
+        if (isManifestType(desc.mediaType) && desc.platform && !wanted({ ...desc.platform, os: desc.platform.os ?? '' })) {
           children = children.filter((c) => c.mediaType === MediaType.dockerConfig || c.mediaType === MediaType.ociConfig);
         }
-      } else if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || matchPlatform(platform, { ...c.platform, os: c.platform.os ?? '' }));
-      if (isIndexType(desc.mediaType) && !opts.allPlatforms && !opts.allMetadata) {
+      } else if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || wanted({ ...c.platform, os: c.platform.os ?? '' }));
+      if (isIndexType(desc.mediaType) && !opts.allPlatforms && !opts.allMetadata && !anyOf) {
         // images.LimitManifests(…, 1): the best-matching manifest only.
         const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
         children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);

@@ -3,11 +3,22 @@
 import { randomBytes } from 'node:crypto';
 import { type Info, type Status, WriteAction, type WriteContentResponse, ContentService } from '@containerd-ts/api/services/content';
 import { LeasesService } from '@containerd-ts/api/services/leases';
-import { type Connection, openContentWriter } from '@containerd-ts/client';
+import {
+  type Connection,
+  type Platform,
+  defaultPlatform,
+  fetchImage,
+  formatPlatform,
+  openContentWriter,
+  parsePlatform,
+  withLease,
+} from '@containerd-ts/client';
 import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@containerd-ts/timestamp';
 import type { Command } from '../cli.js';
-import { CommandError, withConnection } from '../context.js';
+import { CommandError, globalOptions, withConnection } from '../context.js';
+import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
+import { PullProgress } from './images.js';
 import { humanDuration, humanSize, parseDigest, validateDigest } from '../format.js';
 import { labelArgs } from './namespaces.js';
 import { formatRFC3339Local, logLine } from '../log.js';
@@ -281,12 +292,91 @@ const pruneReferencesCommand: Command = {
   },
 };
 
+const fetchCommand: Command = {
+  name: 'fetch',
+  usage: 'fetch all content for an image into containerd',
+  argsUsage: '[flags] <remote> <object>',
+  description: `Fetch an image into containerd.
+	
+This command ensures that containerd has all the necessary resources to build
+an image's rootfs and convert the configuration to a runtime format supported
+by containerd.
+
+This command uses the same syntax, of remote and object, as 'ctr fetch-object'.
+We may want to make this nicer, but agnostism is preferred for the moment.
+
+Right now, the responsibility of the daemon and the cli aren't quite clear. Do
+not use this implementation as a guide. The end goal should be having metadata,
+content and snapshots ready for a direct use via the 'ctr run'.
+
+Most of this is experimental and there are few leaps to make this work.`,
+  flags: [
+    ...REGISTRY_FLAGS,
+    { name: 'label', type: 'string-slice', usage: 'labels to attach to the image' },
+    { name: 'platform', type: 'string-slice', usage: 'Pull content from a specific platform' },
+    { name: 'all-platforms', type: 'bool', usage: 'pull content from all platforms' },
+    { name: 'all-metadata', type: 'bool', usage: 'Pull metadata for all platforms' },
+    { name: 'metadata-only', type: 'bool', usage: 'Pull all metadata including manifests and configs' },
+  ],
+  // ctr's Fetch: client.Fetch under a lease of its own, with no limit on an index's matching
+  // manifests; the image record is created (or updated) but nothing is unpacked.
+  async action(ctx) {
+    const ref = ctx.args[0] ?? '';
+    const registry = await registryOptions(ctx);
+    const allPlatforms = ctx.bool('all-platforms');
+    const metadataOnly = ctx.bool('metadata-only');
+    await withConnection(ctx, async (conn) => {
+      // platforms.Any of the --platform values (this host's by default); none with --metadata-only.
+      let anyOf: Platform[] | undefined;
+      if (metadataOnly) anyOf = [];
+      else if (!allPlatforms) {
+        const given = ctx.strings('platform');
+        anyOf = [];
+        for (const s of given.length > 0 ? given : [formatPlatform(defaultPlatform())]) {
+          try {
+            anyOf.push(parsePlatform(s));
+          } catch (err) {
+            throw new CommandError(`invalid platform ${s}: ${(err as Error).message}`);
+          }
+        }
+      }
+      await withLease(conn, { namespace: globalOptions(ctx).namespace }, async (call) => {
+        // No progress with --debug, as ctr ("it hides some debug logs").
+        const progress = globalOptions(ctx).debug ? undefined : new PullProgress(ref, ctx.out, process.stdout.isTTY === true, process.stdout.columns ?? 0);
+        progress?.begin();
+        try {
+          await fetchImage(
+            conn,
+            ref,
+            {
+              plainHttp: registry.plainHttp,
+              registry,
+              labels: labelArgs(ctx.strings('label')),
+              // --metadata-only is all metadata with a matcher that matches nothing.
+              allPlatforms: allPlatforms && !metadataOnly,
+              allMetadata: metadataOnly || ctx.bool('all-metadata'),
+              ...(anyOf ? { anyOf } : {}),
+              onEvent: (e) => progress?.event(e),
+            },
+            call,
+          );
+        } catch (err) {
+          progress?.stop();
+          throw new CommandError((err as Error).message);
+        }
+        progress?.end();
+      });
+    });
+  },
+};
+
 export const contentCommand: Command = {
   name: 'content',
   usage: 'manage content',
   subcommands: [
     activeCommand,
     deleteCommand,
+    fetchCommand,
     getCommand,
     ingestCommand,
     listCommand,

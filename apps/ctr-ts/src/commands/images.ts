@@ -52,7 +52,7 @@ const SNAPSHOTTER: Flag = {
  * is cleared first (as ctr's progress writer does) and, beyond ctr's table, every layer
  * keeps its byte count once done and shows its unpack state (`unpacking`, `unpacked`).
  */
-class PullProgress {
+export class PullProgress {
   private readonly start = performance.now();
   /** Jobs shown as `exists` by a tick before the end (ctr shows the others as done at the end). */
   private readonly shownExisting = new Set<string>();
