@@ -16,6 +16,7 @@ import type { FromApplyWorker, SerializedError, ToApplyWorker } from './apply-pr
 import { InvalidArchiveError } from './errors.js';
 import { TooManyLinksError } from './root-path.js';
 import { TarFormatError } from './tar-reader.js';
+import { IdleWorkers } from './idle-workers.js';
 
 /** Compressed bytes sent to the worker and not yet taken by its applier. */
 const MAX_INPUT_IN_FLIGHT = 4 << 20;
@@ -31,12 +32,7 @@ const ABORT_GRACE_MS = 10_000;
  */
 const MAX_ACTIVE = Math.max(2, availableParallelism());
 
-interface IdleWorker {
-  worker: Worker;
-  timer: NodeJS.Timeout;
-}
-
-const idle: IdleWorker[] = [];
+const idle = new IdleWorkers(MAX_IDLE, IDLE_WORKER_MS);
 /** Workers running a job. */
 const busy = new Set<Worker>();
 const waiting: Array<() => void> = [];
@@ -51,7 +47,7 @@ export function activeApplyWorkers(): number {
 
 /** Apply workers kept for reuse right now (they end IDLE_WORKER_MS after their last job). */
 export function idleApplyWorkers(): number {
-  return idle.length;
+  return idle.size;
 }
 
 /** Applies waiting for a worker right now. */
@@ -103,24 +99,20 @@ function releaseSlot(): void {
 }
 
 function takeWorker(): Worker {
-  const reused = idle.pop();
-  let worker: Worker;
-  if (reused) {
-    clearTimeout(reused.timer);
-    worker = reused.worker;
-    worker.ref();
-  } else {
-    worker = new Worker(workerProgram());
-    // A job listens for its worker's errors itself; an idle worker's error (nobody to tell)
-    // only ends it, and must not become an uncaught 'error' event of this thread.
-    worker.on('error', () => {});
-    worker.once('exit', () => {
-      busy.delete(worker);
-      const at = idle.findIndex((entry) => entry.worker === worker);
-      if (at >= 0) clearTimeout(idle.splice(at, 1)[0]!.timer);
-    });
-  }
+  const worker = idle.take() ?? startWorker();
   busy.add(worker);
+  return worker;
+}
+
+function startWorker(): Worker {
+  const worker = new Worker(workerProgram());
+  // A job listens for its worker's errors itself; an idle worker's error (nobody to tell)
+  // only ends it, and must not become an uncaught 'error' event of this thread.
+  worker.on('error', () => {});
+  worker.once('exit', () => {
+    busy.delete(worker);
+    idle.forget(worker);
+  });
   return worker;
 }
 
@@ -129,33 +121,14 @@ function takeWorker(): Worker {
  * apply fails with "layer apply worker exited unexpectedly".
  */
 export async function terminateApplyWorkers(): Promise<void> {
-  const all = [...busy];
-  for (const entry of idle.splice(0)) {
-    clearTimeout(entry.timer);
-    all.push(entry.worker);
-  }
+  const all = [...busy, ...idle.drain()];
   await Promise.all(all.map((worker) => worker.terminate()));
 }
 
 /** Ends a job's hold on its worker: kept idle for a while for the next job, or ended. */
 function returnWorker(worker: Worker, reusable: boolean): void {
   busy.delete(worker);
-  if (!reusable || idle.length >= MAX_IDLE) {
-    void worker.terminate();
-    return;
-  }
-  // An idle worker must not keep the process alive.
-  worker.unref();
-  const entry: IdleWorker = {
-    worker,
-    timer: setTimeout(() => {
-      const at = idle.indexOf(entry);
-      if (at >= 0) idle.splice(at, 1);
-      void worker.terminate();
-    }, IDLE_WORKER_MS),
-  };
-  entry.timer.unref();
-  idle.push(entry);
+  idle.keep(worker, reusable);
 }
 
 /** Classes an error keeps across the threads (JavaScript's own too: a TypeError stays a bug). */

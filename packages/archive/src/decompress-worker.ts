@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Compression } from './compression.js';
 import type { FromWorker, ToWorker } from './decompress-protocol.js';
+import { IdleWorkers } from './idle-workers.js';
 
 /** Bytes of input sent to the worker and not yet taken by its decoder. */
 const MAX_INPUT_IN_FLIGHT = 4 << 20;
@@ -24,12 +25,7 @@ const IDLE_WORKER_MS = 1000;
  */
 const MAX_ACTIVE = Math.max(2, availableParallelism());
 
-interface IdleWorker {
-  worker: Worker;
-  timer: NodeJS.Timeout;
-}
-
-const idle: IdleWorker[] = [];
+const idle = new IdleWorkers(MAX_IDLE, IDLE_WORKER_MS);
 let active = 0;
 let zstdPath: string | undefined;
 
@@ -40,7 +36,7 @@ export function decompressionWorkerFree(): boolean {
 
 /** Workers kept for reuse right now (they end IDLE_WORKER_MS after their last job). */
 export function idleDecompressionWorkers(): number {
-  return idle.length;
+  return idle.size;
 }
 
 /** Workers running a decompression right now. */
@@ -50,12 +46,8 @@ export function activeDecompressionWorkers(): number {
 
 function acquireWorker(): Worker {
   active++;
-  const reused = idle.pop();
-  if (reused) {
-    clearTimeout(reused.timer);
-    reused.worker.ref();
-    return reused.worker;
-  }
+  const reused = idle.take();
+  if (reused) return reused;
   zstdPath ??= createRequire(import.meta.url).resolve('zstd-napi');
   // Resolved beside this module, or beside a bundle that ships the file next to itself.
   return new Worker(new URL('./decompress-worker-main.cjs', import.meta.url), {
@@ -66,22 +58,7 @@ function acquireWorker(): Worker {
 /** Ends a job's hold on its worker: kept idle for a while for the next job, or ended. */
 function releaseWorker(worker: Worker, reusable: boolean): void {
   active--;
-  if (!reusable || idle.length >= MAX_IDLE) {
-    void worker.terminate();
-    return;
-  }
-  // An idle worker must not keep the process alive.
-  worker.unref();
-  const entry: IdleWorker = {
-    worker,
-    timer: setTimeout(() => {
-      const at = idle.indexOf(entry);
-      if (at >= 0) idle.splice(at, 1);
-      void worker.terminate();
-    }, IDLE_WORKER_MS),
-  };
-  entry.timer.unref();
-  idle.push(entry);
+  idle.keep(worker, reusable);
 }
 
 /** The uncompressed stream and, once it has been read to its end, its digest and size. */
