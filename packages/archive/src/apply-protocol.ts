@@ -46,9 +46,8 @@ export interface SerializedError {
 export function serializeError(err: unknown, depth = 0): SerializedError {
   if (!(err instanceof Error)) return { name: 'Error', message: String(err), props: {} };
   const props: Record<string, string | number | boolean> = {};
-  for (const key of Object.keys(err)) {
+  for (const [key, value] of Object.entries(err) as Array<[string, unknown]>) {
     if (key === 'cause') continue;
-    const value = (err as unknown as Record<string, unknown>)[key];
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') props[key] = value;
   }
   const out: SerializedError = { name: err.name, message: err.message, props };

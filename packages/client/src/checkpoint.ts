@@ -42,7 +42,12 @@ function checkpointDate(d = new Date()): string {
 /** The checkpoint options Any of a runc runtime (containerd.runc.v1.CheckpointOptions). */
 export function checkpointOptionsAny(runtime: string, opts: CheckpointOptions): Any | undefined {
   if (!RUNC_RUNTIMES.includes(runtime)) return undefined;
-  const msg = RuncCheckpointOptions.fromPartial({ exit: opts.exit ?? false, imagePath: opts.imagePath ?? '', workPath: opts.workPath ?? '' });
+  return runcCheckpointOptionsAny({ exit: opts.exit ?? false, imagePath: opts.imagePath ?? '', workPath: opts.workPath ?? '' });
+}
+
+/** A containerd.runc.v1.CheckpointOptions as an Any (fields not given keep their zero values). */
+export function runcCheckpointOptionsAny(fields: Partial<RuncCheckpointOptions>): Any {
+  const msg = RuncCheckpointOptions.fromPartial(fields);
   return { typeUrl: 'containerd.runc.v1.CheckpointOptions', value: Buffer.from(RuncCheckpointOptions.encode(msg).finish()) };
 }
 

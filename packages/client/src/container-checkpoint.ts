@@ -9,14 +9,13 @@
 // criu checkpoint with `live` — and started.
 import { Readable } from 'node:stream';
 import { Any } from '@containerd-ts/api/types/any';
-import { CheckpointOptions as RuncCheckpointOptions } from '@containerd-ts/api/runtime/runc-options';
 import { type Container, ContainersService } from '@containerd-ts/api/services/containers';
 import { DiffService } from '@containerd-ts/api/services/diff';
 import { type Image, ImagesService } from '@containerd-ts/api/services/images';
 import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
 import { TasksService } from '@containerd-ts/api/services/tasks';
 import { isAlreadyExists, isNotFound, notFound } from '@containerd-ts/errdefs';
-import { snapshotDiff } from './checkpoint.js';
+import { runcCheckpointOptionsAny, snapshotDiff } from './checkpoint.js';
 import type { StdioPaths } from './cio.js';
 import type { CallContext, Connection } from './connection.js';
 import { getContainer, imageConfig } from './container.js';
@@ -131,13 +130,13 @@ export async function checkpointContainer(conn: Connection, id: string, ref: str
       }
       if (opts.task) {
         await step(async () => {
-          const copts = RuncCheckpointOptions.fromPartial({ exit: false, openTcp: false, externalUnixSockets: false, terminal: false, fileLocks: true, emptyNamespaces: [] });
-          const any = { typeUrl: 'containerd.runc.v1.CheckpointOptions', value: Buffer.from(RuncCheckpointOptions.encode(copts).finish()) };
-          const res = await conn.unary(TasksService.checkpoint, { containerId: id, parentCheckpoint: '', options: any }, ctx);
+          // container.Checkpoint's options: file locks kept, everything else at its zero value
+          const options = runcCheckpointOptionsAny({ fileLocks: true });
+          const res = await conn.unary(TasksService.checkpoint, { containerId: id, parentCheckpoint: '', options }, ctx);
           for (const d of res.descriptors) {
             manifests.push({ mediaType: d.mediaType, digest: d.digest, size: d.size, platform: defaultPlatform(), annotations: d.annotations });
           }
-          const d = await writeContent(conn, CheckpointMediaType.options, `${id}-checkpoint-options`, marshalAny(any), ctx);
+          const d = await writeContent(conn, CheckpointMediaType.options, `${id}-checkpoint-options`, marshalAny(options), ctx);
           manifests.push({ ...d, platform: osArchPlatform() });
         });
       }

@@ -27,11 +27,8 @@ export const containerCheckpointCommand: Command = {
   ],
   async action(ctx) {
     const { id, ref } = idAndRef(ctx);
-    await withConnection(ctx, (conn, namespace) =>
-      checkpointContainer(conn, id, ref, { rw: ctx.bool('rw'), image: ctx.bool('image'), task: ctx.bool('task') }, { namespace }).catch((err: unknown) => {
-        throw new CommandError((err as Error).message);
-      }),
-    );
+    // a failure's message is printed as `ctr-ts: <message>`, exit 1 (main's handler)
+    await withConnection(ctx, (conn, namespace) => checkpointContainer(conn, id, ref, { rw: ctx.bool('rw'), image: ctx.bool('image'), task: ctx.bool('task') }, { namespace }));
   },
 };
 
@@ -47,26 +44,21 @@ export const containerRestoreCommand: Command = {
     const { id, ref } = idAndRef(ctx);
     await withConnection(ctx, async (conn, namespace) => {
       const call = { namespace };
+      await conn.unary(ImagesService.get, { name: ref }, call).catch(async (err: unknown) => {
+        if (!isNotFound(err)) throw err;
+        await fetchImage(conn, ref, {}, call);
+      });
+      await restoreContainer(conn, id, ref, { rw: ctx.bool('rw') }, call);
+      let io: FifoIO | undefined;
       try {
-        await conn.unary(ImagesService.get, { name: ref }, call).catch(async (err: unknown) => {
-          if (!isNotFound(err)) throw err;
-          await fetchImage(conn, ref, {}, call);
-        });
-        await restoreContainer(conn, id, ref, { rw: ctx.bool('rw') }, call);
-        let io: FifoIO | undefined;
-        try {
-          io = await FifoIO.create(id, { terminal: false, streams: processStreams(false) });
-          await startRestoredTask(conn, id, ref, io.paths, { live: ctx.bool('live') }, call);
-          // ctr returns once the task is started; the shim keeps the fifos.
-          await io.close({ keepDir: true });
-          io = undefined;
-        } finally {
-          if (io) await io.close().catch(() => {});
-          releaseStdin();
-        }
-      } catch (err) {
-        if (err instanceof CommandError) throw err;
-        throw new CommandError((err as Error).message);
+        io = await FifoIO.create(id, { terminal: false, streams: processStreams(false) });
+        await startRestoredTask(conn, id, ref, io.paths, { live: ctx.bool('live') }, call);
+        // ctr returns once the task is started; the shim keeps the fifos.
+        await io.close({ keepDir: true });
+        io = undefined;
+      } finally {
+        if (io) await io.close().catch(() => {});
+        releaseStdin();
       }
     });
   },

@@ -10,13 +10,13 @@ import {
   fetchImage,
   formatPlatform,
   openContentWriter,
-  parsePlatform,
   withLease,
 } from '@containerd-ts/client';
 import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@containerd-ts/timestamp';
 import type { Command } from '../cli.js';
 import { CommandError, globalOptions, withConnection } from '../context.js';
+import { parsePlatformFlags } from '../platform-flags.js';
 import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
 import { PullProgress } from './images.js';
 import { humanDuration, humanSize, parseDigest, validateDigest } from '../format.js';
@@ -331,14 +331,7 @@ Most of this is experimental and there are few leaps to make this work.`,
       if (metadataOnly) anyOf = [];
       else if (!allPlatforms) {
         const given = ctx.strings('platform');
-        anyOf = [];
-        for (const s of given.length > 0 ? given : [formatPlatform(defaultPlatform())]) {
-          try {
-            anyOf.push(parsePlatform(s));
-          } catch (err) {
-            throw new CommandError(`invalid platform ${s}: ${(err as Error).message}`);
-          }
-        }
+        anyOf = parsePlatformFlags(given.length > 0 ? given : [formatPlatform(defaultPlatform())], (s) => `invalid platform ${s}`);
       }
       await withLease(conn, { namespace: globalOptions(ctx).namespace }, async (call) => {
         // No progress with --debug, as ctr ("it hides some debug logs").

@@ -30,6 +30,7 @@ import {
 import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { type Command, type Flag, UsageError } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
+import { parsePlatformFlags } from '../platform-flags.js';
 import { progressBytes } from '../progress.js';
 import { TabWriter } from '../tabwriter.js';
 import { labelArgs } from './namespaces.js';
@@ -112,14 +113,7 @@ When '--all-platforms' is given all images in a manifest list must be available.
   async action(ctx) {
     const [out = '', ...images] = ctx.args;
     if (out === '' || images.length === 0) throw new CommandError('please provide both an output filename and an image reference to export');
-    const platforms: Platform[] = [];
-    for (const p of ctx.strings('platform')) {
-      try {
-        platforms.push(parsePlatform(p));
-      } catch (err) {
-        throw new CommandError(`invalid platform ${JSON.stringify(p)}: ${(err as Error).message}`);
-      }
-    }
+    const platforms = parsePlatformFlags(ctx.strings('platform'), (p) => `invalid platform ${JSON.stringify(p)}`);
     await withConn(ctx, async (conn, call) => {
       // Every image is looked up before the file is created: a failed export leaves no file.
       for (const name of images) {
@@ -420,14 +414,7 @@ When '--all-platforms' is given all images in a manifest list must be available.
     if (srcRef === '' || targetRef === '') throw new CommandError('src and target image need to be specified');
     let platform: ((p: Platform) => boolean) | undefined;
     if (!ctx.bool('all-platforms')) {
-      const wanted: Platform[] = [];
-      for (const p of ctx.strings('platform')) {
-        try {
-          wanted.push(parsePlatform(p));
-        } catch (err) {
-          throw new CommandError(`invalid platform ${JSON.stringify(p)}: ${(err as Error).message}`);
-        }
-      }
+      const wanted = parsePlatformFlags(ctx.strings('platform'), (p) => `invalid platform ${JSON.stringify(p)}`);
       // platforms.Ordered(...) of the flags, else platforms.DefaultStrict(): exact matches only.
       const matchers = (wanted.length > 0 ? wanted : [defaultPlatform()]).map(strictPlatformMatcher);
       platform = (p) => matchers.some((m) => m(p));

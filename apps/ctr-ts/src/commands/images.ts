@@ -19,7 +19,6 @@ import {
   makeRefKey,
   matchPlatform,
   normalizePlatform,
-  parsePlatform,
   pullImage,
   pushImage,
   readContent,
@@ -30,6 +29,7 @@ import { isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
 import { type Command, type Context, type Flag, goDuration } from '../cli.js';
 import { CommandError, type connect, globalOptions, withConnection } from '../context.js';
+import { parsePlatformFlags } from '../platform-flags.js';
 import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js';
 import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
 import { imagesArchiveCommands } from './images-archive.js';
@@ -157,15 +157,7 @@ export function terminalLines(text: string, columns: number): number {
 
 /** The platforms a pull unpacks: --platform values, or this host's. */
 function platformsOf(ctx: Context): Platform[] {
-  const given = ctx.strings('platform');
-  const out: Platform[] = [];
-  for (const s of given) {
-    try {
-      out.push(parsePlatform(s));
-    } catch (err) {
-      throw new CommandError(`unable to parse platform ${s}: ${(err as Error).message}`);
-    }
-  }
+  const out = parsePlatformFlags(ctx.strings('platform'), (s) => `unable to parse platform ${s}`);
   return out.length > 0 ? out : [defaultPlatform()];
 }
 
