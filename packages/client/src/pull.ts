@@ -159,28 +159,36 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
     );
     opts.onEvent?.({ type: 'fetched', desc, existed: !wrote });
     // images.ChildrenHandler, filtered to the platform, with the children's GC labels.
-    let children: Descriptor[] = [];
-    if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) {
-      children = childrenOf(desc, await readContent(conn, desc.digest, ctx));
-      // containerd labels every child (SetChildrenMappedLabels runs inside FilterPlatforms).
-      if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
-      if (opts.allMetadata && !opts.allPlatforms) {
-        // A manifest the index gives another platform: its config only.
-        if (isManifestType(desc.mediaType) && desc.platform && !wanted({ ...desc.platform, os: desc.platform.os ?? '' })) {
-          children = children.filter((c) => c.mediaType === MediaType.dockerConfig || c.mediaType === MediaType.ociConfig);
-        }
-      } else if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || wanted({ ...c.platform, os: c.platform.os ?? '' }));
-      if (isIndexType(desc.mediaType) && !opts.allPlatforms && !opts.allMetadata && !anyOf) {
-        // images.LimitManifests(…, 1): the best-matching manifest only.
-        const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
-        children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);
-        if (manifests.length === 0 && children.length === 0) throw new Error(`no match for platform in manifest ${desc.digest}: not found`);
+    const all = isManifestType(desc.mediaType) || isIndexType(desc.mediaType) ? childrenOf(desc, await readContent(conn, desc.digest, ctx)) : [];
+    let children = all;
+    let noMatch = false;
+    if (opts.allMetadata && !opts.allPlatforms) {
+      // A manifest the index gives another platform: its config only.
+      if (isManifestType(desc.mediaType) && desc.platform && !wanted({ ...desc.platform, os: desc.platform.os ?? '' })) {
+        children = children.filter((c) => c.mediaType === MediaType.dockerConfig || c.mediaType === MediaType.ociConfig);
       }
+    } else if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || wanted({ ...c.platform, os: c.platform.os ?? '' }));
+    if (isIndexType(desc.mediaType) && !opts.allPlatforms && !opts.allMetadata && !anyOf) {
+      // images.LimitManifests(…, 1): the best-matching manifest only.
+      const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
+      children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);
+      noMatch = manifests.length === 0 && children.length === 0;
     }
-    // docker.AppendDistributionSourceLabel.
-    const info = await contentInfo(conn, desc.digest, ctx);
-    await updateContentLabels(conn, desc.digest, { [sourceKey]: appendDistributionSource(info.labels[sourceKey] ?? '', repo) }, ctx);
-    await Promise.all(children.map(handle));
+    // The blob's labels are set while its children download (all under the pull's lease, so
+    // nothing is collected meanwhile): the same labels in the end, a few round trips sooner.
+    const labelling = (async () => {
+      // containerd labels every child (SetChildrenMappedLabels runs inside FilterPlatforms).
+      if (all.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(all), ctx);
+      if (noMatch) return;
+      // docker.AppendDistributionSourceLabel.
+      const info = await contentInfo(conn, desc.digest, ctx);
+      await updateContentLabels(conn, desc.digest, { [sourceKey]: appendDistributionSource(info.labels[sourceKey] ?? '', repo) }, ctx);
+    })();
+    if (noMatch) {
+      await labelling;
+      throw new Error(`no match for platform in manifest ${desc.digest}: not found`);
+    }
+    await Promise.all([labelling, ...children.map(handle)]);
   };
   await handle(target);
 
