@@ -10,7 +10,10 @@
 // containerd-ts command> (e.g. a copy of an earlier build's bin/containerd-ts and dist) starts
 // that daemon too and adds `ctr` and `ctr-ts` into it as rows, for a daemon change. For every
 // pull into a containerd-ts the daemon's CPU time (all threads, and its main thread alone, from
-// /proc) is printed too: on a shared machine it is steadier than the wall-clock time.
+// /proc) is printed too: on a shared machine it is steadier than the wall-clock time; so is
+// the client's CPU time (user + system, from this process's waited-for children in /proc).
+// BENCH_DAEMON_BASELINE_CTR_TS=<another ctr-ts> makes the baseline daemon's `ctr-ts` row use
+// that client (an earlier build of both: the whole "before" of a change to either).
 // Not a timed test: it reports, it does not fail on a slow machine.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -22,6 +25,14 @@ const runs = Number(process.env.BENCH_RUNS ?? 5);
 const snapshotter = process.env.BENCH_SNAPSHOTTER ?? 'overlayfs';
 const baseline = process.env.BENCH_CTR_TS_BASELINE ?? '';
 const daemonBaseline = process.env.BENCH_DAEMON_BASELINE ?? '';
+const daemonBaselineCtrTs = process.env.BENCH_DAEMON_BASELINE_CTR_TS || '';
+
+/** CPU time (ms, user + system) of this process's children that have ended and been waited for. */
+function childrenCpuMs(): number {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  // cutime and cstime: fields 16 and 17 of proc(5), 13 and 14 after "pid (comm) ".
+  return (Number(fields[13]) + Number(fields[14])) * 10;
+}
 
 /** CPU time (ms) of a process, all threads and its main thread, from /proc (utime + stime). */
 function cpuMs(pid: number): { all: number; main: number } {
@@ -33,7 +44,8 @@ function cpuMs(pid: number): { all: number; main: number } {
   return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
 }
 
-async function timedPull(client: string, socket: string, ref: string): Promise<number> {
+async function timedPull(client: string, socket: string, ref: string): Promise<{ ms: number; cpu: number }> {
+  const cpuBefore = childrenCpuMs();
   const started = performance.now();
   const child = spawn(client, ['-a', socket, 'images', 'pull', '--plain-http', '--snapshotter', snapshotter, ref], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -43,7 +55,7 @@ async function timedPull(client: string, socket: string, ref: string): Promise<n
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const ms = performance.now() - started;
   if (code !== 0) throw new Error(`${client} images pull failed (${code}): ${stderr}`);
-  return ms;
+  return { ms, cpu: childrenCpuMs() - cpuBefore };
 }
 
 async function removeAll(socket: string): Promise<void> {
@@ -74,6 +86,8 @@ export interface PullBenchResult {
   baseDaemonCtrTsMs: number[];
   /** Daemon CPU per pull (ms, all threads / main thread), by row. */
   cpu: Record<string, Array<{ all: number; main: number }>>;
+  /** Client CPU per pull (ms, user + system), by row. */
+  clientCpu: Record<string, number[]>;
 }
 
 export async function benchPull(): Promise<PullBenchResult[]> {
@@ -95,6 +109,7 @@ export async function benchPull(): Promise<PullBenchResult[]> {
       baseDaemonMs: [],
       baseDaemonCtrTsMs: [],
       cpu: {},
+      clientCpu: {},
     });
   }
   const reference = await startReference();
@@ -116,8 +131,10 @@ export async function benchPull(): Promise<PullBenchResult[]> {
           await removeAll(socket);
           const pid = daemon?.child.pid;
           const before = pid ? cpuMs(pid) : undefined;
-          const client = kind === 'ctr-ts' || kind === 'ctr-ts-base-daemon' ? ctrTs : kind === 'baseline' ? baseline : 'ctr';
-          const ms = await timedPull(client, socket, ref);
+          const client =
+            kind === 'ctr-ts' ? ctrTs : kind === 'ctr-ts-base-daemon' ? daemonBaselineCtrTs || ctrTs : kind === 'baseline' ? baseline : 'ctr';
+          const { ms, cpu: clientCpu } = await timedPull(client, socket, ref);
+          result.clientCpu[kind] = [...(result.clientCpu[kind] ?? []), clientCpu];
           if (pid && before) {
             const after = cpuMs(pid);
             const cpus = result.cpu[kind] ?? [];
@@ -162,7 +179,10 @@ export async function benchPull(): Promise<PullBenchResult[]> {
       const e = median(r.baseDaemonMs);
       const f = median(r.baseDaemonCtrTsMs);
       console.log(`  ctr    + baseline containerd-ts  ${(e / 1000).toFixed(2)} s   runs: ${list(r.baseDaemonMs)}   ratio ${(e / a).toFixed(2)}x`);
-      console.log(`  ctr-ts + baseline containerd-ts  ${(f / 1000).toFixed(2)} s   runs: ${list(r.baseDaemonCtrTsMs)}   ratio ${(f / a).toFixed(2)}x`);
+      console.log(`  ${daemonBaselineCtrTs ? 'baseline ctr-ts' : 'ctr-ts'} + baseline containerd-ts  ${(f / 1000).toFixed(2)} s   runs: ${list(r.baseDaemonCtrTsMs)}   ratio ${(f / a).toFixed(2)}x`);
+    }
+    for (const [kind, cpus] of Object.entries(r.clientCpu)) {
+      console.log(`  client CPU, ${kind}: ${(median(cpus) / 1000).toFixed(2)} s (median; runs: ${list(cpus)})`);
     }
     for (const [kind, cpus] of Object.entries(r.cpu)) {
       const all = median(cpus.map((c) => c.all));

@@ -195,6 +195,7 @@ function runJob(
   const id = nextJob++;
   const signal = options.signal;
   const log = options.log;
+  const owned = options.ownedChunks === true;
   return new Promise<ApplyResult>((resolve, reject) => {
     let inFlight = 0;
     let inputWake: (() => void) | null = null;
@@ -290,9 +291,13 @@ function runJob(
         for await (const chunk of source as AsyncIterable<Uint8Array>) {
           while (inFlight > MAX_INPUT_IN_FLIGHT && !stopped) await new Promise<void>((r) => (inputWake = r));
           if (stopped) return;
-          // A copy: the source may still own (or reuse) the memory of its chunks.
-          const own = Buffer.allocUnsafeSlow(chunk.length);
-          own.set(chunk);
+          let own: Uint8Array = chunk;
+          // A copy unless the chunk is ours and fills its memory: the source may still own
+          // (or reuse) the memory of its chunks.
+          if (!owned || chunk.byteOffset !== 0 || chunk.byteLength !== chunk.buffer.byteLength || !(chunk.buffer instanceof ArrayBuffer)) {
+            own = Buffer.allocUnsafeSlow(chunk.length);
+            own.set(chunk);
+          }
           inFlight += own.length;
           const buf = own.buffer as ArrayBuffer;
           post({ t: 'in', id, buf, off: 0, len: own.length }, [buf]);

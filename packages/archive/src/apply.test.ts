@@ -281,6 +281,37 @@ describe('applyLayer', () => {
     for (const root of roots.slice(1)) expect(snapshotTree(root)).toEqual(first);
   });
 
+  it('hands owned chunks that fill their memory to the apply worker by transfer, and copies the others', async () => {
+    const tar = buildLayer([
+      { name: 'etc/', mode: 0o755 },
+      { name: 'etc/passwd', data: 'root:x:0:0::/root:/bin/sh\n' },
+      { name: 'data', data: Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 7919) % 251)) },
+    ]);
+    const gz = gzipLayer(tar);
+    const piece = Math.ceil(gz.length / 4);
+    // Two whole buffers of their own, then two slices of one shared buffer.
+    const own = (b: Buffer) => {
+      const o = Buffer.allocUnsafeSlow(b.length);
+      o.set(b);
+      return o;
+    };
+    const whole = [own(gz.subarray(0, piece)), own(gz.subarray(piece, 2 * piece))];
+    const shared = Buffer.from(gz.subarray(2 * piece));
+    const slices = [shared.subarray(0, piece), shared.subarray(piece)];
+    const chunks = [...whole, ...slices];
+    const roots = [freshDir(), freshDir()];
+    const owned = await applyLayer(roots[0]!, Readable.from(chunks), { mediaType: MediaType.dockerLayerGzip, ownedChunks: true });
+    expect(owned).toMatchObject({ digest: sha256(tar), size: tar.length });
+    // Transferred: detached here. Slices of a shared buffer were copied and are intact.
+    for (const c of whole) expect(c.byteLength).toBe(0);
+    expect(Buffer.concat(slices)).toEqual(gz.subarray(2 * piece));
+    // Without the option nothing is transferred.
+    const kept = [own(gz.subarray(0, piece)), own(gz.subarray(piece))];
+    await applyLayer(roots[1]!, Readable.from(kept), { mediaType: MediaType.dockerLayerGzip });
+    expect(Buffer.concat(kept)).toEqual(gz);
+    expect(snapshotTree(roots[1]!)).toEqual(snapshotTree(roots[0]!));
+  });
+
   it('decompresses in at most as many workers as cores (more applies run in-thread, same result), and idle workers end', async () => {
     const tar = buildLayer(baseLayer);
     const gz = gzipLayer(tar);

@@ -96,6 +96,12 @@ export interface ApplyOptions {
    * makes `true` act as `'decompress'`.
    */
   worker?: boolean | 'decompress';
+  /**
+   * The source's chunks are this apply's alone (a fresh file read stream: nothing else holds
+   * or reuses their memory). With the apply worker, a chunk that fills its whole ArrayBuffer
+   * is then handed over by transfer instead of copied (the source must not touch it again).
+   */
+  ownedChunks?: boolean;
 }
 
 export interface ApplyResult {

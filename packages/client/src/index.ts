@@ -22,6 +22,7 @@ export { formatRFC3339, randomLeaseId, withLease } from './lease.js';
 export { type Platform, defaultPlatform, formatPlatform, goArch, matchPlatform, normalizePlatform, parsePlatform } from './platforms.js';
 export {
   type FetchOptions,
+  HEAD_START,
   type ImageRecord,
   type PullEvent,
   type UnpackOptions,

@@ -101,6 +101,13 @@ class Limiter {
   }
 }
 
+/**
+ * Bytes of a blob stored before the next blob of its manifest starts downloading. A layer
+ * smaller than this downloads alone (it arrives sooner and its unpack, the pull's critical
+ * path, starts sooner); larger ones share the bandwidth with the next once they have it.
+ */
+export const HEAD_START = 8 << 20;
+
 /** The descriptor as the API's Descriptor message. */
 const apiDescriptor = (d: Descriptor) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size, annotations: d.annotations ?? {} });
 
@@ -133,54 +140,95 @@ export async function fetchImage(conn: Connection, ref: string, opts: FetchOptio
 
   // A blob two parents share (one config for two manifests) is fetched once.
   const handling = new Map<string, Promise<void>>();
-  const handle = (desc: Descriptor): Promise<void> => {
+  /** Per blob: resolves once it has HEAD_START bytes stored, or has ended (fetched, found, failed). */
+  const headStarts = new Map<string, { promise: Promise<void>; release: () => void }>();
+  const headStartOf = (digest: string) => {
+    let h = headStarts.get(digest);
+    if (!h) {
+      let release!: () => void;
+      const promise = new Promise<void>((r) => (release = r));
+      h = { promise, release };
+      headStarts.set(digest, h);
+    }
+    return h;
+  };
+  const handle = (desc: Descriptor, after?: Promise<void>): Promise<void> => {
     let p = handling.get(desc.digest);
     if (!p) {
-      p = handleOnce(desc);
+      p = handleOnce(desc, after);
       handling.set(desc.digest, p);
     }
     return p;
   };
-  const handleOnce = async (desc: Descriptor): Promise<void> => {
+  const handleOnce = async (desc: Descriptor, after?: Promise<void>): Promise<void> => {
     opts.onEvent?.({ type: 'job', desc });
-    // remotes.FetchHandler: fetch unless the store has it.
-    const wrote = await limiter.run(() =>
-      writeBlob(
-        conn,
-        (offset) => registry.fetch(desc, offset),
-        {
-          ref: refKey(desc),
-          expected: desc.digest,
-          size: desc.size,
-          onProgress: (offset) => opts.onEvent?.({ type: 'progress', desc, offset }),
-        },
-        ctx,
-      ),
-    );
+    const headStart = headStartOf(desc.digest);
+    let wrote: boolean;
+    try {
+      // A blob waits for the head start of the one before it in its manifest (see HEAD_START).
+      await after;
+      // remotes.FetchHandler: fetch unless the store has it.
+      wrote = await limiter.run(() =>
+        writeBlob(
+          conn,
+          (offset) => registry.fetch(desc, offset),
+          {
+            ref: refKey(desc),
+            expected: desc.digest,
+            size: desc.size,
+            onProgress: (offset) => {
+              if (offset >= HEAD_START) headStart.release();
+              opts.onEvent?.({ type: 'progress', desc, offset });
+            },
+          },
+          ctx,
+        ),
+      );
+    } finally {
+      headStart.release();
+    }
     opts.onEvent?.({ type: 'fetched', desc, existed: !wrote });
     // images.ChildrenHandler, filtered to the platform, with the children's GC labels.
-    let children: Descriptor[] = [];
-    if (isManifestType(desc.mediaType) || isIndexType(desc.mediaType)) {
-      children = childrenOf(desc, await readContent(conn, desc.digest, ctx));
-      // containerd labels every child (SetChildrenMappedLabels runs inside FilterPlatforms).
-      if (children.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(children), ctx);
-      if (opts.allMetadata && !opts.allPlatforms) {
-        // A manifest the index gives another platform: its config only.
-        if (isManifestType(desc.mediaType) && desc.platform && !wanted({ ...desc.platform, os: desc.platform.os ?? '' })) {
-          children = children.filter((c) => c.mediaType === MediaType.dockerConfig || c.mediaType === MediaType.ociConfig);
-        }
-      } else if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || wanted({ ...c.platform, os: c.platform.os ?? '' }));
-      if (isIndexType(desc.mediaType) && !opts.allPlatforms && !opts.allMetadata && !anyOf) {
-        // images.LimitManifests(…, 1): the best-matching manifest only.
-        const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
-        children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);
-        if (manifests.length === 0 && children.length === 0) throw new Error(`no match for platform in manifest ${desc.digest}: not found`);
+    const all = isManifestType(desc.mediaType) || isIndexType(desc.mediaType) ? childrenOf(desc, await readContent(conn, desc.digest, ctx)) : [];
+    let children = all;
+    let noMatch = false;
+    if (opts.allMetadata && !opts.allPlatforms) {
+      // A manifest the index gives another platform: its config only.
+      if (isManifestType(desc.mediaType) && desc.platform && !wanted({ ...desc.platform, os: desc.platform.os ?? '' })) {
+        children = children.filter((c) => c.mediaType === MediaType.dockerConfig || c.mediaType === MediaType.ociConfig);
       }
+    } else if (!opts.allPlatforms) children = children.filter((c) => c.platform === undefined || wanted({ ...c.platform, os: c.platform.os ?? '' }));
+    if (isIndexType(desc.mediaType) && !opts.allPlatforms && !opts.allMetadata && !anyOf) {
+      // images.LimitManifests(…, 1): the best-matching manifest only.
+      const manifests = children.filter((c) => isManifestType(c.mediaType) || isIndexType(c.mediaType));
+      children = children.filter((c) => !manifests.includes(c) || c === manifests[0]);
+      noMatch = manifests.length === 0 && children.length === 0;
     }
-    // docker.AppendDistributionSourceLabel.
-    const info = await contentInfo(conn, desc.digest, ctx);
-    await updateContentLabels(conn, desc.digest, { [sourceKey]: appendDistributionSource(info.labels[sourceKey] ?? '', repo) }, ctx);
-    await Promise.all(children.map(handle));
+    // The blob's labels are set while its children download (all under the pull's lease, so
+    // nothing is collected meanwhile): the same labels in the end, a few round trips sooner.
+    const labelling = (async () => {
+      // containerd labels every child (SetChildrenMappedLabels runs inside FilterPlatforms).
+      if (all.length > 0) await updateContentLabels(conn, desc.digest, childrenLabels(all), ctx);
+      if (noMatch) return;
+      // docker.AppendDistributionSourceLabel.
+      const info = await contentInfo(conn, desc.digest, ctx);
+      await updateContentLabels(conn, desc.digest, { [sourceKey]: appendDistributionSource(info.labels[sourceKey] ?? '', repo) }, ctx);
+    })();
+    if (noMatch) {
+      await labelling;
+      throw new Error(`no match for platform in manifest ${desc.digest}: not found`);
+    }
+    // Manifests and indexes are handled at once; a manifest's config and layers each start
+    // once the one before has its head start, so the bottom layer, which the unpack needs
+    // first, does not share the bandwidth with the ones above it from its first byte.
+    let previous: Descriptor | undefined;
+    const handled = children.map((c) => {
+      if (isManifestType(c.mediaType) || isIndexType(c.mediaType)) return handle(c);
+      const after = previous ? headStartOf(previous.digest).promise : undefined;
+      previous = c;
+      return handle(c, after);
+    });
+    await Promise.all([labelling, ...handled]);
   };
   await handle(target);
 

@@ -52,7 +52,8 @@ export class WalkingDiffer implements Differ {
         throw new Error(`failed to get stream processor for ${mediaType}: no processor for media-type`);
       }
       const source = reader.stream();
-      const common = { mediaType, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(this.options.log ? { log: this.options.log } : {}) };
+      // A file read stream: each chunk is a buffer of its own, handed to the apply worker without a copy.
+      const common = { mediaType, ownedChunks: true, ...(ctx.signal ? { signal: ctx.signal } : {}), ...(this.options.log ? { log: this.options.log } : {}) };
       const upper = upperDirOf(mounts);
       let result: Awaited<ReturnType<typeof applyLayer>>;
       if (upper?.overlay) {
