@@ -1,6 +1,5 @@
 // One gRPC connection to a containerd-compatible daemon, with calls typed by the
 // generated method definitions and containerd's namespace/lease metadata attached.
-import type { ClientHttp2Session } from 'node:http2';
 import { canceled, fromGrpcStatus } from '@containerd-ts/errdefs';
 import { LEASE_HEADER, NAMESPACE_HEADER } from '@containerd-ts/namespaces';
 import {
@@ -14,7 +13,6 @@ import {
   type ServiceError,
   credentials,
 } from '@grpc/grpc-js';
-import { RawWriteStream, rawSessionFactory } from './raw-write.js';
 
 export interface ConnectionOptions {
   /** Namespace sent with every call (`containerd-namespace`) unless the call names its own. */
@@ -74,14 +72,8 @@ function onAbort(signal: AbortSignal | undefined, cancel: () => void): () => voi
 export class Connection {
   readonly client: Client;
   private readonly options: ConnectionOptions;
-  /** Dials the HTTP/2 session of raw Content/Write streams (unix sockets only). */
-  private readonly dialRaw: (() => ClientHttp2Session) | undefined;
-  private rawSession: ClientHttp2Session | undefined;
-  private rawStreams = 0;
-  private closed = false;
 
   constructor(address: string, options: ConnectionOptions = {}) {
-    this.dialRaw = rawSessionFactory(address);
     const max = options.maxMessageSize ?? 16 << 20;
     this.client = new Client(targetOf(address), credentials.createInsecure(), {
       'grpc.max_receive_message_length': max,
@@ -196,45 +188,7 @@ export class Connection {
     return call;
   }
 
-  /**
-   * A Content/Write call on an HTTP/2 stream of this connection's second session (see
-   * raw-write.ts), or undefined where only grpc-js can reach the daemon. The session is
-   * dialled on first use, keeps the process alive only while a stream is open, and ends
-   * with `close()`.
-   */
-  rawWriteStream(ctx?: CallContext): RawWriteStream | undefined {
-    if (!this.dialRaw || this.closed) return undefined;
-    let session = this.rawSession;
-    if (!session || session.closed || session.destroyed) {
-      session = this.dialRaw();
-      // A failed dial or a dropped connection fails its streams; the session itself has nobody to tell.
-      session.on('error', () => {});
-      const s = session;
-      session.once('close', () => {
-        if (this.rawSession === s) this.rawSession = undefined;
-      });
-      this.rawSession = session;
-    }
-    const open = session;
-    if (this.rawStreams++ === 0) open.ref();
-    return new RawWriteStream(
-      open,
-      {
-        namespace: ctx?.namespace ?? this.options.namespace,
-        lease: ctx?.lease ?? this.options.lease,
-        timeoutMs: this.options.timeoutMs,
-        signal: ctx?.signal,
-      },
-      () => {
-        if (--this.rawStreams === 0 && !open.destroyed) open.unref();
-      },
-    );
-  }
-
   close(): void {
-    this.closed = true;
-    this.rawSession?.close();
-    this.rawSession = undefined;
     this.client.close();
   }
 }

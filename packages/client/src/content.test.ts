@@ -1,7 +1,6 @@
 import { WriteAction, WriteContentRequest } from '@containerd-ts/api/services/content';
 import { describe, expect, it } from 'vitest';
 import { encodeWriteRequest } from './content.js';
-import { writeRequestHead } from './raw-write.js';
 
 describe('encodeWriteRequest', () => {
   it('is a WRITE request the generated decoder reads back: offset and the chunks in order', () => {
@@ -29,19 +28,5 @@ describe('encodeWriteRequest', () => {
     expect(req.action).toBe(WriteAction.WRITE);
     expect(req.offset).toBe(42);
     expect(req.data.length).toBe(0);
-  });
-});
-
-describe('writeRequestHead', () => {
-  it('is gRPC’s message prefix and the request’s bytes up to its data: with the data after it, the generated encoder’s request', () => {
-    const data = Buffer.from('0123456789'.repeat(5000));
-    for (const offset of [0, 5, 1 << 20, 2 ** 33]) {
-      const theirs = Buffer.from(WriteContentRequest.encode({ action: WriteAction.WRITE, ref: '', total: 0, expected: '', offset, data, labels: {} }).finish());
-      const head = writeRequestHead(offset, data.length);
-      expect(head[0]).toBe(0);
-      expect(head.readUInt32BE(1)).toBe(theirs.length);
-      expect(Buffer.concat([head.subarray(5), data]).equals(theirs)).toBe(true);
-      expect(Buffer.concat([writeRequestHead(offset, data.length, false), data]).equals(theirs)).toBe(true);
-    }
   });
 });

@@ -6,7 +6,6 @@ import { ContentService, type Info, WriteAction, type WriteContentRequest, type 
 import { isAlreadyExists, isUnavailable } from '@containerd-ts/errdefs';
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { type CallContext, type Connection, errorOf } from './connection.js';
-import { type RawWriteStream, writeRequestHead } from './raw-write.js';
 
 export async function contentInfo(conn: Connection, digest: string, ctx?: CallContext): Promise<Info> {
   const res = await conn.unary(ContentService.info, { digest }, ctx);
@@ -62,6 +61,23 @@ const writeMethod: MethodDefinition<WriteContentRequest | EncodedWriteRequest, W
     req instanceof EncodedWriteRequest ? req.bytes : ContentService.write.requestSerialize(req),
 };
 
+/** Bytes of `n` as a protobuf varint. */
+const varintLength = (n: number) => {
+  let len = 1;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) len++;
+  return len;
+};
+
+function putVarint(buf: Buffer, at: number, n: number): number {
+  let v = n;
+  while (v >= 0x80) {
+    buf[at++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[at++] = v;
+  return at;
+}
+
 /**
  * A WriteContentRequest {action: WRITE, offset, data: the chunks} in protobuf's wire form,
  * built in one buffer: fields 1 (action), 5 (offset) and 6 (data), as the generated encoder
@@ -70,40 +86,42 @@ const writeMethod: MethodDefinition<WriteContentRequest | EncodedWriteRequest, W
 export function encodeWriteRequest(offset: number, chunks: readonly Uint8Array[]): Buffer {
   let length = 0;
   for (const c of chunks) length += c.byteLength;
-  const head = writeRequestHead(offset, length, false);
-  const buf = Buffer.allocUnsafe(head.length + length);
-  head.copy(buf, 0);
-  let at = head.length;
-  for (const c of chunks) {
-    buf.set(c, at);
-    at += c.byteLength;
+  const header = 1 + varintLength(WriteAction.WRITE) + (offset !== 0 ? 1 + varintLength(offset) : 0) + (length !== 0 ? 1 + varintLength(length) : 0);
+  const buf = Buffer.allocUnsafe(header + length);
+  let at = 0;
+  buf[at++] = (1 << 3) | 0;
+  at = putVarint(buf, at, WriteAction.WRITE);
+  if (offset !== 0) {
+    buf[at++] = (5 << 3) | 0;
+    at = putVarint(buf, at, offset);
+  }
+  if (length !== 0) {
+    buf[at++] = (6 << 3) | 2;
+    at = putVarint(buf, at, length);
+    for (const c of chunks) {
+      buf.set(c, at);
+      at += c.byteLength;
+    }
   }
   return buf;
 }
 
-/**
- * One content Write stream, driven request by request, as containerd's remote writer. On a
- * daemon reached through a unix socket the call runs on an HTTP/2 stream of its own
- * (RawWriteStream: a blob's bytes are sent without being copied); elsewhere through grpc-js.
- */
+/** One content Write stream, driven request by request, as containerd's remote writer. */
 export class ContentWriteStream {
-  private readonly raw: RawWriteStream | undefined;
   private readonly call;
-  private readonly responses: AsyncIterator<WriteContentResponse> | undefined;
+  private readonly responses: AsyncIterator<WriteContentResponse>;
 
   constructor(conn: Connection, ctx?: CallContext) {
-    this.raw = conn.rawWriteStream(ctx);
-    this.call = this.raw ? undefined : conn.bidiStream(writeMethod, ctx);
-    this.responses = this.call?.[Symbol.asyncIterator]() as AsyncIterator<WriteContentResponse> | undefined;
+    this.call = conn.bidiStream(writeMethod, ctx);
+    this.responses = this.call[Symbol.asyncIterator]() as AsyncIterator<WriteContentResponse>;
   }
 
   /**
-   * Sends WRITE of `chunks` (in this order) at `offset` without waiting for its answer:
-   * the chunks as they are on the raw stream, else copied once, straight into the request.
+   * Sends WRITE of `chunks` (in this order) at `offset` without waiting for its answer,
+   * copying their bytes once, straight into the request.
    */
   writeChunks(offset: number, chunks: readonly Uint8Array[]): void {
-    if (this.raw) this.raw.writeChunks(offset, chunks);
-    else this.call?.write(new EncodedWriteRequest(encodeWriteRequest(offset, chunks)));
+    this.call.write(new EncodedWriteRequest(encodeWriteRequest(offset, chunks)));
   }
 
   async send(req: Partial<WriteContentRequest> & { action: WriteAction }): Promise<WriteContentResponse> {
@@ -113,16 +131,14 @@ export class ContentWriteStream {
 
   /** Sends a request without waiting for its answer (answers come in order). */
   write(req: Partial<WriteContentRequest> & { action: WriteAction }): void {
-    if (this.raw) this.raw.write(req);
-    else this.call?.write({ ref: '', total: 0, expected: '', offset: 0, data: new Uint8Array(), labels: {}, ...req });
+    this.call.write({ ref: '', total: 0, expected: '', offset: 0, data: new Uint8Array(), labels: {}, ...req });
   }
 
   /** The next answer. */
   async receive(): Promise<WriteContentResponse> {
-    if (this.raw) return this.raw.receive();
     let next: IteratorResult<WriteContentResponse>;
     try {
-      next = await this.responses!.next();
+      next = await this.responses.next();
     } catch (err) {
       throw errorOf(err);
     }
@@ -131,12 +147,8 @@ export class ContentWriteStream {
   }
 
   close(): void {
-    if (this.raw) {
-      this.raw.close();
-      return;
-    }
-    this.call?.end();
-    this.call?.cancel();
+    this.call.end();
+    this.call.cancel();
   }
 }
 
