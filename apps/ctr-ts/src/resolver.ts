@@ -118,8 +118,10 @@ async function defaultTls(ctx: Context): Promise<TlsOptions> {
 /**
  * GetResolver: the registry options of `images pull/push`. `--user name` without a password
  * asks for it (`Password: ` on stdout, read without echo on a terminal, else a line of stdin).
+ * `trace: false` for commands whose context has no client trace (content fetch-object and
+ * push-object ignore --http-trace).
  */
-export async function registryOptions(ctx: Context): Promise<Omit<RegistryOptions, 'signal'>> {
+export async function registryOptions(ctx: Context, { trace = true } = {}): Promise<Omit<RegistryOptions, 'signal'>> {
   let username = ctx.string('user');
   let secret = '';
   const colon = username.indexOf(':');
@@ -146,7 +148,7 @@ export async function registryOptions(ctx: Context): Promise<Omit<RegistryOption
     hostsDir: hostsDir === '' ? undefined : hostsDir,
     ...(ctx.bool('http-dump') ? { httpDump: dumpWriter() } : {}),
     // httptrace's GotConn line is logged at debug level: seen with --debug only, as in ctr.
-    ...(ctx.bool('http-trace') && globalOptions(ctx).debug
+    ...(trace && ctx.bool('http-trace') && globalOptions(ctx).debug
       ? { httpTrace: (c: ConnectionInfo) => logLine('debug', 'Connection successful', { remote_addr: c.remoteAddr, reused: String(c.reused) }) }
       : {}),
   };

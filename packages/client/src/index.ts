@@ -10,6 +10,7 @@ export {
 export {
   ContentWriteStream,
   contentInfo,
+  commitContent,
   openContentWriter,
   readContent,
   readContentStream,
@@ -64,7 +65,7 @@ export {
   parseHostsFile,
 } from './hosts.js';
 export { type ConnectionInfo, type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
-export { canonicalHeaderKey, dumpRequest, dumpResponse } from './http-dump.js';
+export { canonicalHeaderKey, dumpRequest, dumpResponse, dumpingSend } from './http-dump.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
 export { type PushEvent, type PushOptions, pushImage } from './push.js';
 export { DEFAULT_FIFO_DIR, FifoIO, type StdioPaths, type Streams, attachFifos, makeFifo, removeFifos } from './cio.js';
