@@ -3,7 +3,7 @@
 // the expected descriptor, retried while another writer holds the ref; `already exists`
 // when the blob is there).
 import { ContentService, type Info, WriteAction, type WriteContentRequest, type WriteContentResponse } from '@containerd-ts/api/services/content';
-import { isAlreadyExists, isUnavailable } from '@containerd-ts/errdefs';
+import { goErrorText, isAlreadyExists, isUnavailable } from '@containerd-ts/errdefs';
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { type CallContext, type Connection, errorOf } from './connection.js';
 
@@ -273,13 +273,18 @@ export async function writeBlob(
  * cs.Writer, io.Copy and Commit(0, wr.Digest()) as `ctr content edit` does them: a writer
  * under `ref` (no expected size or digest; an error of the daemon's as it is), the bytes
  * written from the offset the daemon has on, committed under the digest the daemon's last
- * WRITE answer gave. Resolves with the committed digest. Errors are containerd's
- * (`failed to send write: …`, `commit failed: …`).
+ * WRITE answer gave. Resolves with the committed digest. Errors read as a Go client's
+ * (`failed to send write: …`, `commit failed: … exists: already exists`).
  */
 export async function commitContent(conn: Connection, ref: string, data: AsyncIterable<Uint8Array>, ctx?: CallContext): Promise<string> {
   const stream = new ContentWriteStream(conn, ctx);
   try {
-    let offset = (await stream.send({ action: WriteAction.STAT, ref })).offset;
+    let offset: number;
+    try {
+      offset = (await stream.send({ action: WriteAction.STAT, ref })).offset;
+    } catch (err) {
+      throw new Error(goErrorText(err), { cause: err });
+    }
     let digest = '';
     for await (const chunk of data) {
       for (let at = 0; at < chunk.byteLength; at += 1 << 20) {
@@ -288,7 +293,7 @@ export async function commitContent(conn: Connection, ref: string, data: AsyncIt
         try {
           res = await stream.send({ action: WriteAction.WRITE, offset, data: part });
         } catch (err) {
-          throw new Error(`failed to send write: ${(err as Error).message}`, { cause: err });
+          throw new Error(`failed to send write: ${goErrorText(err)}`, { cause: err });
         }
         const n = res.offset - offset;
         offset += n;
@@ -300,7 +305,7 @@ export async function commitContent(conn: Connection, ref: string, data: AsyncIt
     try {
       res = await stream.send({ action: WriteAction.COMMIT, total: 0, offset, expected: digest });
     } catch (err) {
-      throw new Error(`commit failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`commit failed: ${goErrorText(err)}`, { cause: err });
     }
     if (digest !== '' && res.digest !== digest) throw new Error(`unexpected digest: ${res.digest} != ${digest}`);
     return res.digest;

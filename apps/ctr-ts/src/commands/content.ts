@@ -3,7 +3,6 @@
 // messages and errors).
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +24,7 @@ import {
 } from '@containerd-ts/client';
 import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@containerd-ts/timestamp';
-import type { Command } from '../cli.js';
+import { type Command, ExitError } from '../cli.js';
 import { CommandError, globalOptions, withConnection } from '../context.js';
 import { parsePlatformFlags } from '../platform-flags.js';
 import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
@@ -377,16 +376,15 @@ Most of this is experimental and there are few leaps to make this work.`,
 /** Writes `data` to stdout, waiting until it is taken. */
 const writeOut = (data: Uint8Array) => new Promise<void>((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
 
-/** Go's os/exec error for a child that did not exit 0 (`exit status 1`, `signal: killed`). */
-const exitError = (code: number | null, signal: NodeJS.Signals | null) => (signal ? `signal: ${signalName(signal)}` : `exit status ${code}`);
-
 const SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = { SIGKILL: 'killed', SIGTERM: 'terminated', SIGINT: 'interrupt', SIGHUP: 'hangup', SIGSEGV: 'segmentation fault', SIGABRT: 'aborted', SIGPIPE: 'broken pipe' };
-const signalName = (s: NodeJS.Signals) => SIGNAL_NAMES[s] ?? s;
 
 /**
  * ctr's edit(): the blob in a temp file `edit-<n>` under $XDG_RUNTIME_DIR (the temp dir when
- * unset), `sh -c "<editor> <file>"` on this terminal, then the file's bytes. The file is
- * removed on every path (ctr leaves it behind when the editor fails).
+ * unset), `sh -c "<editor> <file>"` on this terminal, then the bytes read back through the
+ * file opened before the editor ran — as ctr does: an editor that writes a new file in the
+ * file's place (`sed -i`) leaves the old bytes there. A failing editor is urfave's exit
+ * error: `exit status N`, without the program's name, and its status (255 for a signal).
+ * The file is removed on every path (ctr leaves it behind when the editor fails).
  */
 async function editInTempFile(editor: string, blob: AsyncIterable<Uint8Array>, edited: (data: AsyncIterable<Uint8Array>) => Promise<string>): Promise<string> {
   if (editor === '') throw new CommandError('editor is required');
@@ -396,25 +394,23 @@ async function editInTempFile(editor: string, blob: AsyncIterable<Uint8Array>, e
   for (let i = 0; !file; i++) {
     path = join(dir, `edit-${randomInt(1, 2 ** 32)}`);
     try {
-      file = await open(path, 'wx', 0o600);
+      file = await open(path, 'wx+', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 10000) throw new CommandError(`open ${path}: ${(err as Error).message}`);
     }
   }
   try {
-    try {
-      for await (const chunk of blob) await file.write(chunk);
-    } finally {
-      await file.close();
-    }
+    for await (const chunk of blob) await file.write(chunk);
     const child = spawn('sh', ['-c', `${editor} ${path}`], { stdio: 'inherit' });
     const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (c, s) => resolve([c, s]));
     });
-    if (code !== 0) throw new CommandError(exitError(code, signal));
-    return await edited(createReadStream(path));
+    if (signal) throw new ExitError(`signal: ${SIGNAL_NAMES[signal] ?? signal}`, 255);
+    if (code !== 0) throw new ExitError(`exit status ${code}`, code ?? 1);
+    return await edited(file.createReadStream({ start: 0, autoClose: false }));
   } finally {
+    await file.close();
     await rm(path, { force: true });
   }
 }
