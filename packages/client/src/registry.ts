@@ -82,7 +82,7 @@ export class Registry {
   readonly spec: ReferenceSpec;
   readonly host: string;
   readonly repository: string;
-  private hostsPromise: Promise<RegistryHost[]> | undefined;
+  private readonly configured = new Map<string, Promise<RegistryHost[]>>();
 
   constructor(
     readonly ref: string,
@@ -93,19 +93,29 @@ export class Registry {
     this.repository = referenceRepository(this.spec);
   }
 
-  /** The endpoints for this registry (read once), with every capability in `caps`. */
-  async hosts(...caps: HostCapability[]): Promise<RegistryHost[]> {
-    this.hostsPromise ??= this.options.hosts
-      ? Promise.resolve(this.options.hosts)
-      : configureHosts(this.host, {
-          hostsDir: this.options.hostsDir,
-          credentials: this.options.credentials,
-          defaultScheme: this.options.plainHttp ? 'http' : undefined,
-          defaultTls: this.options.tls,
-          userAgent: USER_AGENT,
-          httpDump: this.options.httpDump,
-        });
-    const all = await this.hostsPromise;
+  /**
+   * The endpoints for this registry with every capability in `caps`, configured once per
+   * `use`: as containerd's resolver configures its hosts anew for each Resolve, Fetcher and
+   * Pusher, each use has its own authorizer (tokens fetched for the resolve are not reused
+   * by the fetches: the first fetch is answered 401 and asks the token server again, as
+   * ctr's does).
+   */
+  async hosts(use: 'resolve' | 'fetch' | 'push', ...caps: HostCapability[]): Promise<RegistryHost[]> {
+    let configured = this.configured.get(use);
+    if (!configured) {
+      configured = this.options.hosts
+        ? Promise.resolve(this.options.hosts)
+        : configureHosts(this.host, {
+            hostsDir: this.options.hostsDir,
+            credentials: this.options.credentials,
+            defaultScheme: this.options.plainHttp ? 'http' : undefined,
+            defaultTls: this.options.tls,
+            userAgent: USER_AGENT,
+            httpDump: this.options.httpDump,
+          });
+      this.configured.set(use, configured);
+    }
+    const all = await configured;
     return all.filter((h) => caps.every((c) => h.capabilities.includes(c)));
   }
 
@@ -197,7 +207,7 @@ export class Registry {
       validateDigest(dgst);
       paths.push(['manifests', dgst], ['blobs', dgst]);
     } else paths.push(['manifests', this.spec.object]);
-    const hosts = await this.hosts(...(dgst === '' ? (['pull', 'resolve'] as const) : (['pull'] as const)));
+    const hosts = await this.hosts('resolve', ...(dgst === '' ? (['pull', 'resolve'] as const) : (['pull'] as const)));
     if (hosts.length === 0) throw notFound('no resolve hosts');
     const scopes = [repositoryScope(this.repository)];
     let firstErr: Error | undefined;
@@ -267,7 +277,7 @@ export class Registry {
     const headers: Record<string, string> = { accept: `${desc.mediaType}, */*` };
     if (offset > 0) headers.range = `bytes=${offset}-`;
     const kinds = isManifestType(desc.mediaType) || isIndexType(desc.mediaType) ? ['manifests', 'blobs'] : ['blobs'];
-    const hosts = await this.hosts('pull');
+    const hosts = await this.hosts('fetch', 'pull');
     if (hosts.length === 0) throw notFound('no pull hosts');
     const scopes = [repositoryScope(this.repository)];
     let firstErr: Error | undefined;
@@ -296,7 +306,7 @@ export class Registry {
 
   /** The host a push goes to: the first with the push capability. */
   private async pushHost(): Promise<RegistryHost> {
-    const host = (await this.hosts('push'))[0];
+    const host = (await this.hosts('push', 'push'))[0];
     if (!host) throw notFound('no push hosts');
     return host;
   }
