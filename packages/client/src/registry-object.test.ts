@@ -134,7 +134,7 @@ describe('Registry objects and tokens', () => {
     expect(dumps[2]).toContain('Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n');
     expect(dumps[2]).toMatch(/\r\n\r\nclient_id=containerd-client&grant_type=password&password=pw&scope=repository%3Ar%3Apull&service=test&username=alice$/);
     // Node's server sends it chunked: the dump shows the chunks, as Go's DumpResponse.
-    expect(dumps[3]).toMatch(/^HTTP\/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\n[^]*\r\n\r\n[0-9a-f]+\r\n\{"access_token":"t\d+"\}\r\n0\r\n\r\n$/);
+    expect(dumps[3]).toMatch(/^HTTP\/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\n[\s\S]*\r\n\r\n[0-9a-f]+\r\n\{"access_token":"t\d+"\}\r\n0\r\n\r\n$/);
   });
 
   it('dumpingSend dumps a request and its answer and hands the body on', async () => {
@@ -146,7 +146,7 @@ describe('Registry objects and tokens', () => {
     expect((await readBody(res.body)).equals(blob)).toBe(true);
     expect(dumps.map((d) => d.toString())).toEqual([
       `GET /v2/r/blobs/${desc.digest} HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer t1\r\n\r\n`,
-      expect.stringMatching(/^HTTP\/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\n[^]*\r\n\r\n7\r\n\{"a":1\}\r\n0\r\n\r\n$/),
+      expect.stringMatching(/^HTTP\/1\.1 200 OK\r\nTransfer-Encoding: chunked\r\n[\s\S]*\r\n\r\n7\r\n\{"a":1\}\r\n0\r\n\r\n$/),
     ]);
   });
 });
