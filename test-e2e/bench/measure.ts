@@ -23,13 +23,17 @@ export async function rssKiB(pid: number): Promise<number> {
 
 export type DaemonKind = 'containerd' | 'containerd-ts';
 
+/** How long both daemons stay idle after the last run before their RSS is read again (BENCH_IDLE_MS). */
+const idleAfterMs = Number(process.env.BENCH_IDLE_MS ?? 10_000);
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Starts a reference containerd and a containerd-ts, runs `runOnce` (milliseconds per step)
  * `runs` times on each — alternating which goes first, a fresh `tag` each time — then prints
  * `describe(load at start, load at end)` and per step both medians and containerd-ts's
- * ratio, and the daemons' median RSS after a run.
+ * ratio, the daemons' median RSS right after a run, and their RSS once both have been
+ * idle for BENCH_IDLE_MS (10 s) after the last run.
  */
 export async function compareSteps<Step extends string>(options: {
   runs: number;
@@ -49,6 +53,7 @@ export async function compareSteps<Step extends string>(options: {
   };
   const samples: Record<DaemonKind, Array<Map<Step, number>>> = { containerd: [], 'containerd-ts': [] };
   const rss: Record<DaemonKind, number[]> = { containerd: [], 'containerd-ts': [] };
+  const idleRss: Partial<Record<DaemonKind, number>> = {};
   const started = Date.now();
   try {
     for (let i = 0; i < runs; i++) {
@@ -60,6 +65,10 @@ export async function compareSteps<Step extends string>(options: {
         if (options.verbose) console.log(`  run ${i + 1} ${kind}: ${steps.map((s) => `${s} ${(r.get(s)! / 1000).toFixed(3)} s`).join(', ')}`);
       }
     }
+    // The same daemons once both have been idle a while: what each keeps after the work
+    // (containerd-ts gives memory back once quiet; Go's scavenger works in the background).
+    await new Promise((r) => setTimeout(r, idleAfterMs));
+    for (const kind of ['containerd', 'containerd-ts'] as const) idleRss[kind] = (await rssKiB(daemons[kind].pid)) / 1024;
   } finally {
     await ts.cleanup();
     await reference.stop();
@@ -75,4 +84,8 @@ export async function compareSteps<Step extends string>(options: {
   const ra = median(rss.containerd);
   const rb = median(rss['containerd-ts']);
   console.log(`  ${'RSS after (MB)'.padEnd(width)} ${ra.toFixed(1).padStart(11)} ${rb.toFixed(1).padStart(14)}  ${(rb / ra).toFixed(2)}x`);
+  const ia = idleRss.containerd!;
+  const ib = idleRss['containerd-ts']!;
+  const idleLabel = `RSS ${idleAfterMs / 1000} s idle (MB)`;
+  console.log(`  ${idleLabel.padEnd(width)} ${ia.toFixed(1).padStart(11)} ${ib.toFixed(1).padStart(14)}  ${(ib / ia).toFixed(2)}x`);
 }

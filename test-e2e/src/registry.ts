@@ -40,6 +40,12 @@ export interface RegistryOptions {
   authorization?: (scope: string) => string;
   /** Log every request (the access log, in logs()). */
   accessLog?: boolean;
+  /**
+   * Accept manifests whose layers have `urls` matching one of these regular expressions
+   * (`validation.manifests.urls.allow`; without it the registry refuses every such URL,
+   * so a non-distributable layer cannot be named).
+   */
+  manifestUrlsAllow?: string[];
 }
 
 /** A request to the registry over its scheme, trusting its CA. */
@@ -108,6 +114,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
       ...(options.tls ? ['  tls:', `    certificate: ${options.tls.cert}`, `    key: ${options.tls.key}`] : []),
       ...(options.tls?.client ? ['    clientcas:', `      - ${options.tls.ca}`] : []),
       ...auth,
+      ...(options.manifestUrlsAllow ? ['validation:', '  manifests:', '    urls:', '      allow:', ...options.manifestUrlsAllow.map((r) => `        - ${JSON.stringify(r)}`)] : []),
       '',
     ].join('\n'),
   );

@@ -11,7 +11,7 @@ import { familiarizeReference, ociReferenceName } from './archive-reference.js';
 import { type ArchiveHeader, TRAILER, encodeHeader, padding } from './archive-tar.js';
 import { type CallContext, type Connection, errorOf } from './connection.js';
 import { readContent, readContentStream } from './content.js';
-import { type Descriptor, type Index, type Manifest, childrenOf, isIndexType, isManifestType } from './images.js';
+import { type Descriptor, type Index, type Manifest, childrenOf, isIndexType, isManifestType, isNonDistributable } from './images.js';
 import { type Platform, defaultPlatform, normalizePlatform } from './platforms.js';
 
 export const ANNOTATION_IMAGE_NAME = 'io.containerd.image.name';
@@ -40,9 +40,6 @@ interface TarRecord {
   /** Writes the entry's body; resolves with the bytes written. */
   body?: (write: (chunk: Buffer) => Promise<void>) => Promise<number>;
 }
-
-const isNonDistributable = (mt: string) =>
-  mt.startsWith('application/vnd.oci.image.layer.nondistributable.') || mt.startsWith('application/vnd.docker.image.rootfs.foreign.');
 
 /** digest.Validate for what the exporter names files after. */
 function validateDigest(digest: string): [string, string] {

@@ -101,6 +101,39 @@ export function childrenLabels(children: readonly Descriptor[]): Record<string, 
   return labels;
 }
 
+/** images.IsNonDistributable: a layer its author forbids registries to serve (a Windows base layer). */
+export const isNonDistributable = (mt: string) =>
+  mt.startsWith('application/vnd.oci.image.layer.nondistributable.') || mt.startsWith('application/vnd.docker.image.rootfs.foreign.');
+
+/**
+ * images' validateMediaType: a document named a manifest must not look like an index and
+ * the reverse (the media type a caller gives may be wrong); containerd's words.
+ */
+export function validateMediaType(data: Buffer, mt: string): void {
+  const doc = JSON.parse(data.toString()) as { mediaType?: unknown; config?: unknown; layers?: unknown; manifests?: unknown; fsLayers?: unknown };
+  // Go's json.RawMessage of `null` is empty: only a present, non-null member counts.
+  const has = (v: unknown) => v !== undefined && v !== null;
+  if (has(doc.fsLayers)) throw new Error('media-type: schema 1 not supported');
+  if (isManifestType(mt) && (has(doc.manifests) || isIndexType(String(doc.mediaType ?? '')))) {
+    throw new Error(`media-type: expected manifest but found index (${mt})`);
+  }
+  if (isIndexType(mt) && (has(doc.config) || has(doc.layers) || isManifestType(String(doc.mediaType ?? '')))) {
+    throw new Error(`media-type: expected index but found manifest (${mt})`);
+  }
+}
+
+/** images.Children with its check of the document against the media type (`children: invalid desc …`). */
+export function checkedChildrenOf(desc: Descriptor, data: Buffer): Descriptor[] {
+  if (!isManifestType(desc.mediaType) && !isIndexType(desc.mediaType)) return [];
+  try {
+    validateMediaType(data, desc.mediaType);
+  } catch (err) {
+    if (err instanceof SyntaxError) throw err;
+    throw new Error(`children: invalid desc ${desc.digest}: ${(err as Error).message}`);
+  }
+  return childrenOf(desc, data);
+}
+
 /** images.Children: the descriptors a manifest or index refers to. */
 export function childrenOf(desc: Descriptor, data: Buffer): Descriptor[] {
   if (isManifestType(desc.mediaType)) {

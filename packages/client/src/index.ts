@@ -67,7 +67,17 @@ export {
 export { type ConnectionInfo, type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
 export { canonicalHeaderKey, dumpRequest, dumpResponse, dumpingSend } from './http-dump.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
-export { type PushEvent, type PushOptions, pushImage } from './push.js';
+export {
+  type PushEvent,
+  type PushOptions,
+  type PushPlan,
+  type ReadDescriptor,
+  contentDescriptor,
+  planPush,
+  pushImage,
+  runBounded,
+  selectPlatformManifest,
+} from './push.js';
 export { DEFAULT_FIFO_DIR, FifoIO, type StdioPaths, type Streams, attachFifos, makeFifo, removeFifos } from './cio.js';
 export {
   type ContainerOptions,

@@ -6,10 +6,12 @@ import {
   type Descriptor,
   type ImageConfig,
   type ImageRecord,
+  MediaType,
   type Platform,
   type PullEvent,
   Registry,
   childrenOf,
+  contentDescriptor,
   defaultPlatform,
   fetchImage,
   formatPlatform,
@@ -23,6 +25,7 @@ import {
   pushImage,
   readContent,
   unpackImage,
+  validateDigest,
   withLease,
 } from '@containerd-ts/client';
 import { isNotFound } from '@containerd-ts/errdefs';
@@ -429,21 +432,46 @@ const pushCommand: Command = {
 	creating the associated configuration, and creating the manifest
 	which references those resources.
 `,
-  flags: [...REGISTRY_FLAGS],
+  flags: [
+    ...REGISTRY_FLAGS,
+    { name: 'manifest', type: 'string', usage: 'digest of manifest' },
+    { name: 'manifest-type', type: 'string', usage: 'media type of manifest digest', value: MediaType.ociManifest },
+    { name: 'platform', type: 'string-slice', usage: 'push content from a specific platform' },
+    { name: 'max-concurrent-uploaded-layers', type: 'int', usage: 'Set the max concurrent uploaded layers for each push' },
+    { name: 'allow-non-distributable-blobs', type: 'bool', usage: 'Allow pushing blobs that are marked as non-distributable' },
+  ],
   async action(ctx) {
     const remote = ctx.args[0] ?? '';
-    const local = ctx.args[1] ?? remote;
+    const local = ctx.args[1] || remote;
     if (remote === '') throw new CommandError('please provide a remote image reference to push');
     const options = await registryOptions(ctx);
     await withConnection(ctx, async (conn) => {
       const call: CallContext = {};
       let target: Descriptor;
-      try {
-        const res = await conn.unary(ImagesService.get, { name: local });
-        const t = res.image?.target;
-        target = { mediaType: t?.mediaType ?? '', digest: t?.digest ?? '', size: t?.size ?? 0 };
-      } catch (err) {
-        throw new CommandError(`unable to resolve image to manifest: ${(err as Error).message}`);
+      let platform: Platform | undefined;
+      const manifest = ctx.string('manifest');
+      if (manifest !== '') {
+        // ctr 1.6 sends a descriptor of size 0 and panics once the manifest is found
+        // (remotes/docker pushWriter.Commit); ctr-ts takes the size from the store and pushes.
+        try {
+          validateDigest(manifest);
+        } catch (err) {
+          throw new CommandError(`invalid manifest digest: ${(err as Error).message}`);
+        }
+        target = await contentDescriptor(conn, manifest, ctx.string('manifest-type'), call).catch((err: unknown) => {
+          throw new CommandError((err as Error).message);
+        });
+      } else {
+        try {
+          const res = await conn.unary(ImagesService.get, { name: local });
+          const t = res.image?.target;
+          target = { mediaType: t?.mediaType ?? '', digest: t?.digest ?? '', size: t?.size ?? 0 };
+        } catch (err) {
+          throw new CommandError(`unable to resolve image to manifest: ${(err as Error).message}`);
+        }
+        // As ctr 1.6: only a single --platform selects; with several, every platform goes.
+        const given = ctx.strings('platform');
+        if (given.length === 1) platform = parsePlatformFlags(given, (p) => `invalid platform ${JSON.stringify(p)}`)[0];
       }
       const registry = (() => {
         try {
@@ -456,6 +484,9 @@ const pushCommand: Command = {
       const statuses: StatusInfo[] = [];
       await pushImage(conn, registry, target, {
         call,
+        platform,
+        skipNonDistributable: !ctx.bool('allow-non-distributable-blobs'),
+        maxConcurrentUploadedLayers: ctx.number('max-concurrent-uploaded-layers'),
         onEvent: (e) => {
           const ref = makeRefKey(e.desc);
           const s = statuses.find((x) => x.ref === ref);
