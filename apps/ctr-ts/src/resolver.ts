@@ -2,17 +2,24 @@
 // (the password asked for when it is missing) or --refresh, --plain-http, the default TLS
 // settings (--skip-verify, --tlscacert, --tlscert/--tlskey) and --hosts-dir.
 import { readFile } from 'node:fs/promises';
-import type { ConnectionInfo, RegistryOptions, TlsOptions } from '@containerd-ts/client';
+import type { ConnectionInfo, RegistryOptions, RegistryUse, TlsOptions } from '@containerd-ts/client';
 import type { Context, Flag } from './cli.js';
 import { CommandError, globalOptions } from './context.js';
 import { LogrusWriter, logLine } from './log.js';
 
-/** One logrus writer per process, as ctr's log.G(ctx).Writer() (a line can span two dumps). */
-let writer: LogrusWriter | undefined;
-const dumpWriter = () => {
-  writer ??= new LogrusWriter();
-  const w = writer;
-  return (dump: Buffer) => w.write(dump);
+/**
+ * ctr's log.G(ctx).Writer() behind each DebugTransport: one per configuration of the hosts
+ * (a resolve, the fetches, a push), kept for the process (a line can span two dumps of one
+ * writer; what is left unfinished at the end is never written, as in ctr).
+ */
+const writers = new Map<RegistryUse, LogrusWriter>();
+const dumpWriter = () => (dump: Buffer, use: RegistryUse) => {
+  let w = writers.get(use);
+  if (!w) {
+    w = new LogrusWriter();
+    writers.set(use, w);
+  }
+  w.write(dump);
 };
 
 /** ctr 1.6's RegistryFlags, in its order and words. */

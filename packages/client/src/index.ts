@@ -66,7 +66,7 @@ export {
 } from './hosts.js';
 export { type ConnectionInfo, type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
 export { canonicalHeaderKey, dumpRequest, dumpResponse, dumpingSend } from './http-dump.js';
-export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
+export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, type RegistryUse, isLocalhost, validateDigest } from './registry.js';
 export {
   type PushEvent,
   type PushOptions,

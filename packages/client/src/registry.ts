@@ -43,9 +43,11 @@ export interface RegistryOptions {
   /**
    * Receives each request and response as Go's httputil.DumpRequest/DumpResponse write them,
    * bodies included, token requests too (ctr's --http-dump; the bodies are read whole before
-   * they are used).
+   * they are used), with the use whose hosts sent it (ctr's DebugTransport has a log writer of
+   * its own per configuration of the hosts: one for a resolve, one for the fetches, one for a
+   * push).
    */
-  httpDump?: (dump: Buffer) => void;
+  httpDump?: (dump: Buffer, use: RegistryUse) => void;
   /**
    * Receives the resolver's info lines (`trying next host` when a host fails or has not the
    * object, with its `host` and the `error`), which containerd logs.
@@ -55,6 +57,9 @@ export interface RegistryOptions {
   httpTrace?: (info: ConnectionInfo) => void;
   signal?: AbortSignal;
 }
+
+/** What a Registry's hosts are configured for, once each (containerd's Resolve, Fetcher, Pusher). */
+export type RegistryUse = 'resolve' | 'fetch' | 'push';
 
 const DIGEST_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 
@@ -82,7 +87,7 @@ export class Registry {
   readonly spec: ReferenceSpec;
   readonly host: string;
   readonly repository: string;
-  private readonly configured = new Map<string, Promise<RegistryHost[]>>();
+  private readonly configured = new Map<RegistryUse, Promise<RegistryHost[]>>();
 
   constructor(
     readonly ref: string,
@@ -100,9 +105,10 @@ export class Registry {
    * by the fetches: the first fetch is answered 401 and asks the token server again, as
    * ctr's does).
    */
-  async hosts(use: 'resolve' | 'fetch' | 'push', ...caps: HostCapability[]): Promise<RegistryHost[]> {
+  async hosts(use: RegistryUse, ...caps: HostCapability[]): Promise<RegistryHost[]> {
     let configured = this.configured.get(use);
     if (!configured) {
+      const dump = this.options.httpDump;
       configured = this.options.hosts
         ? Promise.resolve(this.options.hosts)
         : configureHosts(this.host, {
@@ -111,7 +117,7 @@ export class Registry {
             defaultScheme: this.options.plainHttp ? 'http' : undefined,
             defaultTls: this.options.tls,
             userAgent: USER_AGENT,
-            httpDump: this.options.httpDump,
+            httpDump: dump && ((data) => dump(data, use)),
           });
       this.configured.set(use, configured);
     }
