@@ -251,6 +251,70 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
     }, 300_000);
   }
 
+  it('bearer: --http-dump of a pull has the token requests too, as ctr’s (its token fetch goes through the dumped client)', async () => {
+    // Times, dates, the User-Agent value (ctr-ts sends its own) and what differs from token
+    // to token (the token, its times) made neutral.
+    const dumpLines = (stderr: string) =>
+      stderr
+        .split('\n')
+        .filter((l) => l !== '' && !/msg="(failed to get content info|active check failed)" error="context canceled"/.test(l))
+        .map((l) =>
+          l
+            .replace(/^time="[^"]*"/, 'time=<time>')
+            .replace(/Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/, 'Date: <date>')
+            .replace(/User-Agent: (containerd\/1\.6\.20~ds1|containerd-ts\/1\.6)"/, 'User-Agent: <agent>"')
+            .replace(/Authorization: Bearer [\w.-]+/, 'Authorization: Bearer <token>')
+            .replace(/(\\"access_token\\":\\")[\w.-]+/g, '$1<token>')
+            .replace(/(\\"issued_at\\":\\")[^\\]+/g, '$1<time>'),
+        );
+    for (const d of daemons) {
+      const dumps: string[][] = [];
+      for (const [client, n] of [['ctr', ns.ctr], ['ctr-ts', ns.ctrTs]] as const) {
+        const args = ['-n', n, 'images', 'pull', '--hosts-dir', hostsDir, '--user', `${USER}:${PASSWORD}`, '--max-concurrent-downloads', '1', '--http-dump', refs.bearer];
+        try {
+          const r = client === 'ctr' ? await ctr(d.socket, ...args) : await run(ctrTs, ['-a', d.socket, ...args]);
+          expect(r.code, `${d.name} ${client}: ${r.stderr.slice(-2000)}`).toBe(0);
+          dumps.push(dumpLines(r.stderr));
+        } finally {
+          await ctr(d.socket, '-n', n, 'images', 'rm', '--sync', refs.bearer);
+        }
+      }
+      const [theirs, ours] = dumps as [string[], string[]];
+      const firstDiff = ours.findIndex((l, i) => l !== theirs[i]);
+      expect({ at: firstDiff, ours: ours[firstDiff]?.slice(0, 300), theirs: theirs[firstDiff]?.slice(0, 300), lengths: [ours.length, theirs.length] }, d.name).toEqual({
+        at: -1,
+        ours: undefined,
+        theirs: undefined,
+        lengths: [theirs.length, theirs.length],
+      });
+      // The registry's 401, the OAuth POST to the token server and its answer, the HEAD again
+      // with the token; the fetches have an authorizer of their own (containerd configures the
+      // hosts anew for its Fetcher): the first is answered 401 too and a token is asked again.
+      const exchanges = ours
+        // A body without a newline at its end shares its last line with the next request or status line.
+        .map((l) => (/(HEAD|GET|POST) \S+(?= HTTP\/1\.1"$)/.exec(l) ?? /HTTP\/1\.1 \d+(?= [^"]*"$)/.exec(l))?.[0].replace(/sha256:[0-9a-f]{64}/, '<digest>'))
+        .filter((e) => e !== undefined);
+      expect(exchanges.slice(0, 14), d.name).toEqual([
+        'HEAD /v2/fixture/manifests/gzip',
+        'HTTP/1.1 401',
+        'POST /token',
+        'HTTP/1.1 200',
+        'HEAD /v2/fixture/manifests/gzip',
+        'HTTP/1.1 200',
+        'GET /v2/fixture/manifests/<digest>',
+        'HTTP/1.1 401',
+        'POST /token',
+        'HTTP/1.1 200',
+        'GET /v2/fixture/manifests/<digest>',
+        'HTTP/1.1 200',
+        'GET /v2/fixture/blobs/<digest>',
+        'HTTP/1.1 200',
+      ]);
+      expect(ours, d.name).toContain('time=<time> level=info msg="Content-Type: application/x-www-form-urlencoded; charset=utf-8"');
+      expect(ours, d.name).toContain('time=<time> level=info msg="Authorization: Bearer <token>"');
+    }
+  }, 300_000);
+
   it('push with a wrong password or none: ctr’s error on one line', async () => {
     const d = daemons[0]!;
     const auth = ['--hosts-dir', hostsDir, '--user', `${USER}:${PASSWORD}`];

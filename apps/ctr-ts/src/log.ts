@@ -18,11 +18,11 @@ const logValue = (v: string) => (v !== '' && bareValue.test(v) ? v : JSON.string
  * One log line on stderr as ctr's logger (logrus) prints it: text format when stderr is
  * not a terminal, the short coloured form when it is.
  */
-export function logLine(level: 'error' | 'warning' | 'debug', msg: string, fields: Record<string, string> = {}): void {
+export function logLine(level: 'error' | 'warning' | 'info' | 'debug', msg: string, fields: Record<string, string> = {}): void {
   const entries = Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1));
   if (process.stderr.isTTY) {
-    const color = level === 'error' ? 31 : level === 'warning' ? 33 : 37;
-    const tag = level === 'error' ? 'ERRO' : level === 'warning' ? 'WARN' : 'DEBU';
+    const color = level === 'error' ? 31 : level === 'warning' ? 33 : level === 'info' ? 36 : 37;
+    const tag = level === 'error' ? 'ERRO' : level === 'warning' ? 'WARN' : level === 'info' ? 'INFO' : 'DEBU';
     const rest = entries.map(([k, v]) => ` \x1b[${color}m${k}\x1b[0m=${logValue(v)}`).join('');
     process.stderr.write(`\x1b[${color}m${tag}\x1b[0m[0000] ${msg.padEnd(44)}${rest}\n`);
     return;

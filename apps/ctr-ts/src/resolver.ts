@@ -2,17 +2,24 @@
 // (the password asked for when it is missing) or --refresh, --plain-http, the default TLS
 // settings (--skip-verify, --tlscacert, --tlscert/--tlskey) and --hosts-dir.
 import { readFile } from 'node:fs/promises';
-import type { ConnectionInfo, RegistryOptions, TlsOptions } from '@containerd-ts/client';
+import type { ConnectionInfo, RegistryOptions, RegistryUse, TlsOptions } from '@containerd-ts/client';
 import type { Context, Flag } from './cli.js';
 import { CommandError, globalOptions } from './context.js';
 import { LogrusWriter, logLine } from './log.js';
 
-/** One logrus writer per process, as ctr's log.G(ctx).Writer() (a line can span two dumps). */
-let writer: LogrusWriter | undefined;
-const dumpWriter = () => {
-  writer ??= new LogrusWriter();
-  const w = writer;
-  return (dump: Buffer) => w.write(dump);
+/**
+ * ctr's log.G(ctx).Writer() behind each DebugTransport: one per configuration of the hosts
+ * (a resolve, the fetches, a push), kept for the process (a line can span two dumps of one
+ * writer; what is left unfinished at the end is never written, as in ctr).
+ */
+const writers = new Map<RegistryUse, LogrusWriter>();
+const dumpWriter = () => (dump: Buffer, use: RegistryUse) => {
+  let w = writers.get(use);
+  if (!w) {
+    w = new LogrusWriter();
+    writers.set(use, w);
+  }
+  w.write(dump);
 };
 
 /** ctr 1.6's RegistryFlags, in its order and words. */
@@ -118,8 +125,10 @@ async function defaultTls(ctx: Context): Promise<TlsOptions> {
 /**
  * GetResolver: the registry options of `images pull/push`. `--user name` without a password
  * asks for it (`Password: ` on stdout, read without echo on a terminal, else a line of stdin).
+ * `trace: false` for commands whose context has no client trace (content fetch-object and
+ * push-object ignore --http-trace).
  */
-export async function registryOptions(ctx: Context): Promise<Omit<RegistryOptions, 'signal'>> {
+export async function registryOptions(ctx: Context, { trace = true } = {}): Promise<Omit<RegistryOptions, 'signal'>> {
   let username = ctx.string('user');
   let secret = '';
   const colon = username.indexOf(':');
@@ -146,7 +155,7 @@ export async function registryOptions(ctx: Context): Promise<Omit<RegistryOption
     hostsDir: hostsDir === '' ? undefined : hostsDir,
     ...(ctx.bool('http-dump') ? { httpDump: dumpWriter() } : {}),
     // httptrace's GotConn line is logged at debug level: seen with --debug only, as in ctr.
-    ...(ctx.bool('http-trace') && globalOptions(ctx).debug
+    ...(trace && ctx.bool('http-trace') && globalOptions(ctx).debug
       ? { httpTrace: (c: ConnectionInfo) => logLine('debug', 'Connection successful', { remote_addr: c.remoteAddr, reused: String(c.reused) }) }
       : {}),
   };

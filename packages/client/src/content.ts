@@ -3,7 +3,7 @@
 // the expected descriptor, retried while another writer holds the ref; `already exists`
 // when the blob is there).
 import { ContentService, type Info, WriteAction, type WriteContentRequest, type WriteContentResponse } from '@containerd-ts/api/services/content';
-import { isAlreadyExists, isUnavailable } from '@containerd-ts/errdefs';
+import { goErrorText, isAlreadyExists, isUnavailable } from '@containerd-ts/errdefs';
 import type { MethodDefinition } from '@grpc/grpc-js';
 import { type CallContext, type Connection, errorOf } from './connection.js';
 
@@ -264,6 +264,51 @@ export async function writeBlob(
       throw new Error(`failed commit on ref "${opts.ref}": ${(err as Error).message}`, { cause: err });
     }
     return true;
+  } finally {
+    stream.close();
+  }
+}
+
+/**
+ * cs.Writer, io.Copy and Commit(0, wr.Digest()) as `ctr content edit` does them: a writer
+ * under `ref` (no expected size or digest; an error of the daemon's as it is), the bytes
+ * written from the offset the daemon has on, committed under the digest the daemon's last
+ * WRITE answer gave. Resolves with the committed digest. Errors read as a Go client's
+ * (`failed to send write: …`, `commit failed: … exists: already exists`).
+ */
+export async function commitContent(conn: Connection, ref: string, data: AsyncIterable<Uint8Array>, ctx?: CallContext): Promise<string> {
+  const stream = new ContentWriteStream(conn, ctx);
+  try {
+    let offset: number;
+    try {
+      offset = (await stream.send({ action: WriteAction.STAT, ref })).offset;
+    } catch (err) {
+      throw new Error(goErrorText(err), { cause: err });
+    }
+    let digest = '';
+    for await (const chunk of data) {
+      for (let at = 0; at < chunk.byteLength; at += 1 << 20) {
+        const part = chunk.subarray(at, at + (1 << 20));
+        let res: WriteContentResponse;
+        try {
+          res = await stream.send({ action: WriteAction.WRITE, offset, data: part });
+        } catch (err) {
+          throw new Error(`failed to send write: ${goErrorText(err)}`, { cause: err });
+        }
+        const n = res.offset - offset;
+        offset += n;
+        if (res.digest !== '') digest = res.digest;
+        if (n < part.byteLength) throw new Error('short write');
+      }
+    }
+    let res: WriteContentResponse;
+    try {
+      res = await stream.send({ action: WriteAction.COMMIT, total: 0, offset, expected: digest });
+    } catch (err) {
+      throw new Error(`commit failed: ${goErrorText(err)}`, { cause: err });
+    }
+    if (digest !== '' && res.digest !== digest) throw new Error(`unexpected digest: ${res.digest} != ${digest}`);
+    return res.digest;
   } finally {
     stream.close();
   }

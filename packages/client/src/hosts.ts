@@ -8,6 +8,7 @@ import { rootCertificates } from 'node:tls';
 import { isAbsolute, join, posix } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { Authorizer, type Credentials } from './auth.js';
+import { dumpingSend } from './http-dump.js';
 import { hostname } from './reference.js';
 import { type HttpSend, type TlsOptions, send } from './transport.js';
 
@@ -50,6 +51,12 @@ export interface HostOptions {
   /** --skip-verify, --tlscacert, --tlscert/--tlskey. */
   defaultTls?: TlsOptions;
   userAgent?: string;
+  /**
+   * Receives every request and response of the hosts, the authorizer's token requests
+   * included, as Go's httputil dumps them (ctr's --http-dump: its DebugTransport wraps the
+   * one http.Client that both use).
+   */
+  httpDump?: (dump: Buffer) => void;
 }
 
 /** docker.IsLocalhost: localhost or a loopback address, with or without a port. */
@@ -290,7 +297,8 @@ export async function configureHosts(host: string, options: HostOptions = {}): P
   const out: RegistryHost[] = [];
   for (const h of hosts) {
     const tls = h.caCerts || h.clientPairs || h.skipVerify !== undefined ? await hostTls(h, defaults) : defaults;
-    const hostSend: HttpSend = (method, url, init = {}) => send(method, url, { ...init, tls });
+    const tlsSend: HttpSend = (method, url, init = {}) => send(method, url, { ...init, tls });
+    const hostSend = options.httpDump ? dumpingSend(tlsSend, options.httpDump) : tlsSend;
     out.push({
       scheme: h.scheme === 'http' ? 'http' : 'https',
       host: h.host,

@@ -3,6 +3,8 @@
 // canonical form sorted by name, a blank line and the body; the status line, the length, the
 // headers, a blank line and the body.
 import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import { type HttpSend, readBody } from './transport.js';
 
 /** textproto.CanonicalMIMEHeaderKey: `docker-content-digest` → `Docker-Content-Digest`. */
 export function canonicalHeaderKey(k: string): string {
@@ -47,4 +49,23 @@ export function dumpResponse(res: { statusText: string; headers: IncomingHttpHea
     return Buffer.concat([Buffer.from(text), chunk, Buffer.from('0\r\n\r\n')]);
   }
   return Buffer.concat([Buffer.from(text), body]);
+}
+
+/**
+ * DebugTransport: `send` with each request dumped before it goes and its response dumped when
+ * it is answered, the response's body read whole first (and handed on as read). Go's client
+ * behind ctr's --http-dump does this for every request of the resolver, the token requests
+ * of its authorizer included.
+ */
+export function dumpingSend(send: HttpSend, dump: (data: Buffer) => void): HttpSend {
+  return async (method, url, init = {}) => {
+    let body = init.body;
+    // DumpRequest reads the body whole and sends what it read.
+    if (body !== undefined && !Buffer.isBuffer(body)) body = await readBody(body);
+    dump(dumpRequest(method, url, init.headers ?? {}, body));
+    const res = await send(method, url, { ...init, body });
+    const data = await readBody(res.body);
+    dump(dumpResponse(res, data, method === 'HEAD'));
+    return { ...res, body: Readable.from(data.length > 0 ? [data] : []) };
+  };
 }

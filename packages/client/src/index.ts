@@ -10,6 +10,7 @@ export {
 export {
   ContentWriteStream,
   contentInfo,
+  commitContent,
   openContentWriter,
   readContent,
   readContentStream,
@@ -65,8 +66,8 @@ export {
   parseHostsFile,
 } from './hosts.js';
 export { type ConnectionInfo, type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
-export { canonicalHeaderKey, dumpRequest, dumpResponse } from './http-dump.js';
-export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, isLocalhost, validateDigest } from './registry.js';
+export { canonicalHeaderKey, dumpRequest, dumpResponse, dumpingSend } from './http-dump.js';
+export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, type RegistryUse, isLocalhost, validateDigest } from './registry.js';
 export {
   type PushEvent,
   type PushOptions,

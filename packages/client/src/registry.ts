@@ -7,12 +7,11 @@
 // Errors read as containerd's do.
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
-import { notFound } from '@containerd-ts/errdefs';
+import { alreadyExists, notFound } from '@containerd-ts/errdefs';
 import { type AnsweredRequest, type Credentials, InvalidAuthorizationError, UnexpectedStatusError, UnsupportedAuthError, repositoryScope } from './auth.js';
 import { type HostCapability, type RegistryHost, configureHosts } from './hosts.js';
 import { type Descriptor, MediaType, isIndexType, isManifestType, sha256 } from './images.js';
 import { type ReferenceSpec, InvalidReferenceError, parseReference, referenceDigest, referenceHost, referenceRepository } from './reference.js';
-import { dumpRequest, dumpResponse } from './http-dump.js';
 import { type ConnectionInfo, type HttpResponse, type TlsOptions, readBody } from './transport.js';
 
 export { isLocalhost } from './hosts.js';
@@ -34,19 +33,33 @@ export interface RegistryOptions {
   credentials?: Credentials;
   /** TLS settings of hosts that have none of their own (--skip-verify, --tlscacert, --tlscert/--tlskey). */
   tls?: TlsOptions;
-  /** The endpoints to use instead of configureHosts' (for callers with their own configuration). */
+  /**
+   * The endpoints to use instead of configureHosts' (for callers with their own
+   * configuration; `httpDump` is then theirs to give configureHosts).
+   */
   hosts?: RegistryHost[];
   /** Extra headers (User-Agent defaults to containerd-ts's). */
   headers?: Record<string, string>;
   /**
    * Receives each request and response as Go's httputil.DumpRequest/DumpResponse write them,
-   * bodies included (ctr's --http-dump; the bodies are read whole before they are used).
+   * bodies included, token requests too (ctr's --http-dump; the bodies are read whole before
+   * they are used), with the use whose hosts sent it (ctr's DebugTransport has a log writer of
+   * its own per configuration of the hosts: one for a resolve, one for the fetches, one for a
+   * push).
    */
-  httpDump?: (dump: Buffer) => void;
+  httpDump?: (dump: Buffer, use: RegistryUse) => void;
+  /**
+   * Receives the resolver's info lines (`trying next host` when a host fails or has not the
+   * object, with its `host` and the `error`), which containerd logs.
+   */
+  log?: (msg: string, fields: Record<string, string>) => void;
   /** Receives each request's connection (ctr's --http-trace: httptrace's GotConn). */
   httpTrace?: (info: ConnectionInfo) => void;
   signal?: AbortSignal;
 }
+
+/** What a Registry's hosts are configured for, once each (containerd's Resolve, Fetcher, Pusher). */
+export type RegistryUse = 'resolve' | 'fetch' | 'push';
 
 const DIGEST_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
 
@@ -74,7 +87,7 @@ export class Registry {
   readonly spec: ReferenceSpec;
   readonly host: string;
   readonly repository: string;
-  private hostsPromise: Promise<RegistryHost[]> | undefined;
+  private readonly configured = new Map<RegistryUse, Promise<RegistryHost[]>>();
 
   constructor(
     readonly ref: string,
@@ -85,18 +98,30 @@ export class Registry {
     this.repository = referenceRepository(this.spec);
   }
 
-  /** The endpoints for this registry (read once), with every capability in `caps`. */
-  async hosts(...caps: HostCapability[]): Promise<RegistryHost[]> {
-    this.hostsPromise ??= this.options.hosts
-      ? Promise.resolve(this.options.hosts)
-      : configureHosts(this.host, {
-          hostsDir: this.options.hostsDir,
-          credentials: this.options.credentials,
-          defaultScheme: this.options.plainHttp ? 'http' : undefined,
-          defaultTls: this.options.tls,
-          userAgent: USER_AGENT,
-        });
-    const all = await this.hostsPromise;
+  /**
+   * The endpoints for this registry with every capability in `caps`, configured once per
+   * `use`: as containerd's resolver configures its hosts anew for each Resolve, Fetcher and
+   * Pusher, each use has its own authorizer (tokens fetched for the resolve are not reused
+   * by the fetches: the first fetch is answered 401 and asks the token server again, as
+   * ctr's does).
+   */
+  async hosts(use: RegistryUse, ...caps: HostCapability[]): Promise<RegistryHost[]> {
+    let configured = this.configured.get(use);
+    if (!configured) {
+      const dump = this.options.httpDump;
+      configured = this.options.hosts
+        ? Promise.resolve(this.options.hosts)
+        : configureHosts(this.host, {
+            hostsDir: this.options.hostsDir,
+            credentials: this.options.credentials,
+            defaultScheme: this.options.plainHttp ? 'http' : undefined,
+            defaultTls: this.options.tls,
+            userAgent: USER_AGENT,
+            httpDump: dump && ((data) => dump(data, use)),
+          });
+      this.configured.set(use, configured);
+    }
+    const all = await configured;
     return all.filter((h) => caps.every((c) => h.capabilities.includes(c)));
   }
 
@@ -122,20 +147,8 @@ export class Registry {
       }
       if (authorization !== undefined) headers.authorization = authorization;
       let res: HttpResponse;
-      const dump = this.options.httpDump;
       try {
-        let body = req.body?.();
-        if (dump) {
-          // DumpRequest reads the body whole and sends what it read.
-          if (body !== undefined && !Buffer.isBuffer(body)) body = await readBody(body);
-          dump(dumpRequest(method, current, headers, body));
-        }
-        res = await host.send(method, current, { headers, body, signal: this.options.signal, onConnection: this.options.httpTrace });
-        if (dump) {
-          const data = await readBody(res.body);
-          dump(dumpResponse(res, data, method === 'HEAD'));
-          res = { ...res, body: Readable.from(data.length > 0 ? [data] : []) };
-        }
+        res = await host.send(method, current, { headers, body: req.body?.(), signal: this.options.signal, onConnection: this.options.httpTrace });
       } catch (err) {
         throw new Error(`failed to do request: ${(err as Error).message}`, { cause: err });
       }
@@ -200,7 +213,7 @@ export class Registry {
       validateDigest(dgst);
       paths.push(['manifests', dgst], ['blobs', dgst]);
     } else paths.push(['manifests', this.spec.object]);
-    const hosts = await this.hosts(...(dgst === '' ? (['pull', 'resolve'] as const) : (['pull'] as const)));
+    const hosts = await this.hosts('resolve', ...(dgst === '' ? (['pull', 'resolve'] as const) : (['pull'] as const)));
     if (hosts.length === 0) throw notFound('no resolve hosts');
     const scopes = [repositoryScope(this.repository)];
     let firstErr: Error | undefined;
@@ -211,15 +224,20 @@ export class Registry {
         try {
           res = await this.do(host, { method: 'HEAD', url, headers: { accept: RESOLVE_ACCEPT }, scopes });
         } catch (err) {
-          firstErr ??=
+          const e =
             err instanceof InvalidAuthorizationError
               ? new Error(`pull access denied, repository does not exist or may require authorization: ${err.message}`, { cause: err })
               : (err as Error);
+          firstErr ??= e;
+          this.options.log?.('trying next host', { error: e.message, host: host.host });
           continue;
         }
         res.body.resume();
         if (res.status > 299) {
-          if (res.status === 404) continue;
+          if (res.status === 404) {
+            this.options.log?.('trying next host - response was http.StatusNotFound', { host: host.host });
+            continue;
+          }
           if (res.status > 399) {
             firstErr ??= new Error(`pulling from host ${host.host} failed with status code [${path.join(' ')}]: ${res.statusText}`);
             continue;
@@ -265,7 +283,7 @@ export class Registry {
     const headers: Record<string, string> = { accept: `${desc.mediaType}, */*` };
     if (offset > 0) headers.range = `bytes=${offset}-`;
     const kinds = isManifestType(desc.mediaType) || isIndexType(desc.mediaType) ? ['manifests', 'blobs'] : ['blobs'];
-    const hosts = await this.hosts('pull');
+    const hosts = await this.hosts('fetch', 'pull');
     if (hosts.length === 0) throw notFound('no pull hosts');
     const scopes = [repositoryScope(this.repository)];
     let firstErr: Error | undefined;
@@ -294,7 +312,7 @@ export class Registry {
 
   /** The host a push goes to: the first with the push capability. */
   private async pushHost(): Promise<RegistryHost> {
-    const host = (await this.hosts('push'))[0];
+    const host = (await this.hosts('push', 'push'))[0];
     if (!host) throw notFound('no push hosts');
     return host;
   }
@@ -371,6 +389,66 @@ export class Registry {
     });
     const text = await readText(put.body);
     if (put.status !== 201 && put.status !== 204) throw new Error(`failed to push ${desc.digest}: unexpected status ${put.statusText}: ${text}`);
+  }
+
+  /**
+   * dockerPusher.Push and content.Copy of one object, as `ctr content push-object` does it:
+   * a HEAD on where the object would be (the manifest under the reference's tag, or the blob;
+   * `Accept: <type>, *\/*`), `content <digest> on remote: already exists` when it is there, then
+   * the manifest put under the tag (or its digest), or the blob uploaded (POST, then PUT to
+   * the location with `?digest=`). The registry must answer with the object's digest.
+   */
+  async pushObject(desc: Descriptor, data: () => Buffer | Readable): Promise<void> {
+    const host = await this.pushHost();
+    const scopes = [repositoryScope(this.repository, true)];
+    const isManifest = isManifestType(desc.mediaType) || isIndexType(desc.mediaType);
+    const manifestPath = (): string[] => {
+      let object = this.spec.object;
+      const at = object.indexOf('@');
+      // A reference naming another digest: the object goes under its own.
+      if (at >= 0) object = object.slice(at + 1) === desc.digest ? object.slice(0, at) : '';
+      return ['manifests', object === '' ? desc.digest : object];
+    };
+    const existCheck = isManifest ? manifestPath() : ['blobs', desc.digest];
+    const size = String(desc.size);
+    let head: HttpResponse | undefined;
+    try {
+      head = await this.do(host, { method: 'HEAD', url: this.url(host, existCheck), headers: { accept: `${desc.mediaType}, */*` }, scopes });
+    } catch (err) {
+      // "Unable to check existence, continuing with push".
+      if (!(err instanceof InvalidAuthorizationError)) throw err;
+    }
+    if (head) {
+      const text = await readText(head.body);
+      if (head.status === 200) {
+        const exists = !isManifest || existCheck[1] === desc.digest || head.headers['docker-content-digest'] === desc.digest;
+        if (exists) throw alreadyExists(`content ${desc.digest} on remote`);
+      } else if (head.status !== 404) throw new UnexpectedStatusError(head.status, head.statusText, text);
+    }
+    let put: Request;
+    if (isManifest) {
+      put = { method: 'PUT', url: this.url(host, existCheck), headers: { 'content-type': desc.mediaType, 'content-length': size }, body: data, scopes };
+    } else {
+      const start = await this.do(host, { method: 'POST', url: this.url(host, ['blobs', 'uploads/']), scopes });
+      const text = await readText(start.body);
+      if (start.status === 201) throw alreadyExists(`content ${desc.digest} on remote`);
+      if (start.status !== 200 && start.status !== 202 && start.status !== 204) throw new UnexpectedStatusError(start.status, start.statusText, text);
+      let location = String(start.headers.location ?? '');
+      if (!location.startsWith('/') && !location.includes('://')) location = `${host.scheme}://${location}`;
+      const url = new URL(location, `${host.scheme}://${host.host}`);
+      url.searchParams.append('digest', desc.digest);
+      put = { method: 'PUT', url: url.toString(), headers: { 'content-type': 'application/octet-stream', 'content-length': size }, body: data, scopes };
+    }
+    const res = await this.do(host, put);
+    const text = await readText(res.body);
+    if (![200, 201, 202, 204].includes(res.status)) throw new UnexpectedStatusError(res.status, res.statusText, text);
+    const actual = String(res.headers['docker-content-digest'] ?? '');
+    try {
+      validateDigest(actual);
+    } catch (err) {
+      throw new Error(`invalid content digest in response: ${actual === '' ? 'invalid checksum digest format' : (err as Error).message}`);
+    }
+    if (actual !== desc.digest) throw new Error(`got digest ${actual}, expected ${desc.digest}`);
   }
 }
 

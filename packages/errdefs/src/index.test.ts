@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ContainerdError, GrpcCode, fromGrpcStatus, isNotFound, notFound, toGrpcStatus } from './index.js';
+import { ContainerdError, GrpcCode, fromGrpcStatus, goErrorText, isNotFound, notFound, toGrpcStatus } from './index.js';
 
 describe('errdefs', () => {
   it('formats messages as containerd does and maps to gRPC codes', () => {
@@ -37,5 +37,14 @@ describe('remote codes without a class of their own', () => {
     expect(toGrpcStatus(err)).toEqual({ code: GrpcCode.RESOURCE_EXHAUSTED, details: 'message length 5000000 exceed maximum message size of 4194304' });
     expect(toGrpcStatus(fromGrpcStatus(GrpcCode.INTERNAL, 'x')).code).toBe(GrpcCode.INTERNAL);
     expect(toGrpcStatus(fromGrpcStatus(99, 'x')).code).toBe(GrpcCode.UNKNOWN);
+  });
+
+  it('goErrorText: a received error as errdefs.FromGRPC words it, the class at the end once', () => {
+    const exists = 'blob with expected digest sha256:ab exists';
+    expect(goErrorText(fromGrpcStatus(GrpcCode.ALREADY_EXISTS, exists))).toBe(`${exists}: already exists`);
+    expect(goErrorText(fromGrpcStatus(GrpcCode.NOT_FOUND, 'content digest sha256:ab: not found'))).toBe('content digest sha256:ab: not found');
+    expect(goErrorText(fromGrpcStatus(GrpcCode.NOT_FOUND, 'not found'))).toBe('not found');
+    expect(goErrorText(fromGrpcStatus(GrpcCode.INTERNAL, 'boom'))).toBe('boom: unknown');
+    expect(goErrorText(new Error('plain'))).toBe('plain');
   });
 });

@@ -154,6 +154,19 @@ const codeToKind: Partial<Record<number, ErrorKind>> = {
 export const kindOfGrpcCode = (code: number): ErrorKind => codeToKind[code] ?? 'unknown';
 
 /**
+ * errdefs.FromGRPC's text of an error (as a Go client prints one it received): the message
+ * with its class's text at the end (`…: already exists`), added when the daemon's message
+ * lacks it. Other errors: their message.
+ */
+export function goErrorText(err: unknown): string {
+  if (!isContainerdError(err)) return err instanceof Error ? err.message : String(err);
+  const cls = kinds[err.kind].text;
+  if (err.message === cls) return cls;
+  const desc = err.message.endsWith(`: ${cls}`) ? err.message.slice(0, -(cls.length + 2)) : err.message;
+  return `${desc}: ${cls}`;
+}
+
+/**
  * Decodes a gRPC error (code + details) from a remote containerd or shim into a
  * ContainerdError; `toGrpcStatus` of it gives the same code and details back.
  */

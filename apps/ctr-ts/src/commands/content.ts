@@ -1,20 +1,30 @@
-// ctr-ts content ls/get/ingest/rm/label/active/prune: the content store, in ctr's exact
-// output (tables, messages and errors).
-import { randomBytes } from 'node:crypto';
+// ctr-ts content ls/get/ingest/rm/label/active/prune/edit/fetch/fetch-object/push-object:
+// the content store and single objects of a registry, in ctr's exact output (tables,
+// messages and errors).
+import { spawn } from 'node:child_process';
+import { randomBytes, randomInt } from 'node:crypto';
+import { open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { type Info, type Status, WriteAction, type WriteContentResponse, ContentService } from '@containerd-ts/api/services/content';
 import { LeasesService } from '@containerd-ts/api/services/leases';
 import {
   type Connection,
   type Platform,
+  Registry,
+  commitContent,
+  contentInfo,
   defaultPlatform,
   fetchImage,
   formatPlatform,
   openContentWriter,
+  readContentStream,
   withLease,
 } from '@containerd-ts/client';
 import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, type Timestamp, formatRFC3339Nano, toDate } from '@containerd-ts/timestamp';
-import type { Command } from '../cli.js';
+import { type Command, ExitError } from '../cli.js';
 import { CommandError, globalOptions, withConnection } from '../context.js';
 import { parsePlatformFlags } from '../platform-flags.js';
 import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
@@ -363,16 +373,123 @@ Most of this is experimental and there are few leaps to make this work.`,
   },
 };
 
+/** Writes `data` to stdout, waiting until it is taken. */
+const writeOut = (data: Uint8Array) => new Promise<void>((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
+
+const SIGNAL_NAMES: Partial<Record<NodeJS.Signals, string>> = { SIGKILL: 'killed', SIGTERM: 'terminated', SIGINT: 'interrupt', SIGHUP: 'hangup', SIGSEGV: 'segmentation fault', SIGABRT: 'aborted', SIGPIPE: 'broken pipe' };
+
+/**
+ * ctr's edit(): the blob in a temp file `edit-<n>` under $XDG_RUNTIME_DIR (the temp dir when
+ * unset), `sh -c "<editor> <file>"` on this terminal, then the bytes read back through the
+ * file opened before the editor ran — as ctr does: an editor that writes a new file in the
+ * file's place (`sed -i`) leaves the old bytes there. A failing editor is urfave's exit
+ * error: `exit status N`, without the program's name, and its status (255 for a signal).
+ * The file is removed on every path (ctr leaves it behind when the editor fails).
+ */
+async function editInTempFile(editor: string, blob: AsyncIterable<Uint8Array>, edited: (data: AsyncIterable<Uint8Array>) => Promise<string>): Promise<string> {
+  if (editor === '') throw new CommandError('editor is required');
+  const dir = process.env.XDG_RUNTIME_DIR || tmpdir();
+  let path = '';
+  let file: Awaited<ReturnType<typeof open>> | undefined;
+  for (let i = 0; !file; i++) {
+    path = join(dir, `edit-${randomInt(1, 2 ** 32)}`);
+    try {
+      file = await open(path, 'wx+', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || i >= 10000) throw new CommandError(`open ${path}: ${(err as Error).message}`);
+    }
+  }
+  try {
+    for await (const chunk of blob) await file.write(chunk);
+    const child = spawn('sh', ['-c', `${editor} ${path}`], { stdio: 'inherit' });
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (c, s) => resolve([c, s]));
+    });
+    if (signal) throw new ExitError(`signal: ${SIGNAL_NAMES[signal] ?? signal}`, 255);
+    if (code !== 0) throw new ExitError(`exit status ${code}`, code ?? 1);
+    return await edited(file.createReadStream({ start: 0, autoClose: false }));
+  } finally {
+    await file.close();
+    await rm(path, { force: true });
+  }
+}
+
+const editCommand: Command = {
+  name: 'edit',
+  usage: 'edit a blob and return a new digest',
+  argsUsage: '[flags] <digest>',
+  description: 'edit a blob and return a new digest',
+  flags: [
+    { name: 'validate', type: 'string', usage: 'validate the result against a format (json, mediatype, etc.)' },
+    { name: 'editor', type: 'string', usage: 'select editor (vim, emacs, etc.)', env: 'EDITOR' },
+  ],
+  async action(ctx) {
+    const object = ctx.args[0] ?? '';
+    if (ctx.string('validate') !== '') throw new CommandError('validating the edit result not supported');
+    const digest = parseDigest(object);
+    const edited = await withConnection(ctx, async (conn) => {
+      // ctr's reader asks for the size first: a missing blob fails there.
+      await conn.unary(ContentService.info, { digest });
+      // The new blob is written under ref `edit-<digest>` and committed under what it hashes to.
+      return editInTempFile(ctx.string('editor'), readContentStream(conn, digest), (data) => commitContent(conn, `edit-${object}`, data));
+    });
+    ctx.out(`${edited}\n`);
+  },
+};
+
+const fetchObjectCommand: Command = {
+  name: 'fetch-object',
+  usage: 'retrieve objects from a remote',
+  argsUsage: '[flags] <remote> <object> [<hint>, ...]',
+  description: 'Fetch objects by identifier from a remote.',
+  flags: REGISTRY_FLAGS,
+  // ctr resolves <remote> (a tag or a digest reference) and prints what it names; <object>
+  // and the hints are not used. No daemon is involved.
+  async action(ctx) {
+    const ref = ctx.args[0] ?? '';
+    const options = await registryOptions(ctx, { trace: false });
+    const registry = new Registry(ref, { ...options, log: (msg, fields) => logLine('info', msg, { ...fields, ref }) });
+    const desc = await registry.resolve();
+    const body = await registry.fetch(desc);
+    for await (const chunk of body as AsyncIterable<Buffer>) await writeOut(chunk);
+  },
+};
+
+const pushObjectCommand: Command = {
+  name: 'push-object',
+  usage: 'push an object to a remote',
+  argsUsage: '[flags] <remote> <object> <type>',
+  description: 'Push objects by identifier to a remote.',
+  flags: REGISTRY_FLAGS,
+  // ctr pushes one blob of the store as <type>: a manifest or index type goes under the
+  // reference's tag (or its digest), anything else is uploaded as a blob.
+  async action(ctx) {
+    const [ref = '', object = '', media = ''] = ctx.args;
+    const digest = parseDigest(object);
+    await withConnection(ctx, async (conn) => {
+      const registry = new Registry(ref, await registryOptions(ctx, { trace: false }));
+      const info = await contentInfo(conn, digest);
+      const desc = { mediaType: media, digest, size: info.size };
+      await registry.pushObject(desc, () => Readable.from(readContentStream(conn, digest)));
+      ctx.out(`Pushed ${desc.digest} ${desc.mediaType}\n`);
+    });
+  },
+};
+
 export const contentCommand: Command = {
   name: 'content',
   usage: 'manage content',
   subcommands: [
     activeCommand,
     deleteCommand,
+    editCommand,
     fetchCommand,
+    fetchObjectCommand,
     getCommand,
     ingestCommand,
     listCommand,
+    pushObjectCommand,
     labelCommand,
     { name: 'prune', usage: 'prunes content from the content store', subcommands: [pruneReferencesCommand] },
   ],
