@@ -26,6 +26,30 @@ export function comparableOutput(out: string, dirs: readonly string[] = []): str
     .replace(/\t+/g, '\t');
 }
 
+/**
+ * An --http-dump text made comparable: the `Date` header, the User-Agent value (ctr-ts
+ * sends its own) and what differs from one bearer token to the next (the token, its issue
+ * time) made neutral.
+ */
+export const neutralDump = (text: string): string =>
+  text
+    .replace(/Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/g, 'Date: <date>')
+    .replace(/User-Agent: (containerd\/1\.6\.20~ds1|containerd-ts\/1\.6)"/g, 'User-Agent: <agent>"')
+    .replace(/Authorization: Bearer [\w.-]+/g, 'Authorization: Bearer <token>')
+    .replace(/(\\"access_token\\":\\")[\w.-]+/g, '$1<token>')
+    .replace(/(\\"issued_at\\":\\")[^\\]+/g, '$1<time>');
+
+/**
+ * The log lines of a registry command's stderr under --http-dump, each made neutral
+ * (`neutralDump`, its time too). ctr's progress loop may log its own cancellation when the
+ * fetch ends: that line is not the dump's and is left out.
+ */
+export const httpDumpLines = (stderr: string): string[] =>
+  stderr
+    .split('\n')
+    .filter((l) => l !== '' && !/msg="(failed to get content info|active check failed)" error="context canceled"/.test(l))
+    .map((l) => neutralDump(l.replace(/^time="[^"]*"/, 'time=<time>')));
+
 export type Client = 'ctr' | 'ctr-ts';
 export const CLIENTS: readonly Client[] = ['ctr', 'ctr-ts'];
 

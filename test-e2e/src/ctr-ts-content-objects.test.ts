@@ -10,19 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxImage } from './busybox-image.js';
-import { CLIENTS, type Client, type SessionDaemon, type Sessions, startSessions } from './ctr-sessions.js';
+import { CLIENTS, type Client, type SessionDaemon, type Sessions, neutralDump, startSessions } from './ctr-sessions.js';
 import { type RunResult, ctrTs, run } from './harness.js';
 import { registryRequest } from './registry.js';
 
 const image = busyboxImage();
 const missing = `sha256:${'0'.repeat(64)}`;
 const sha256 = (data: string | Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
-
-/** --http-dump lines: times, the Date header and the User-Agent value (ctr-ts sends its own) made neutral. */
-const neutralDump = (text: string) =>
-  text
-    .replace(/Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/g, 'Date: <date>')
-    .replace(/User-Agent: (containerd\/1\.6\.20~ds1|containerd-ts\/1\.6)"/g, 'User-Agent: <agent>"');
 
 describe('ctr-ts content edit/fetch-object/push-object print and store what ctr does, on containerd-ts and containerd', () => {
   let sessions: Sessions | undefined;

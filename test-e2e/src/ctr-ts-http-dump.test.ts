@@ -7,19 +7,7 @@
 // without --debug. Compared: the lines, their order and their text, with times, the `Date`
 // header and the User-Agent value (ctr-ts sends its own) made neutral.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENTS, type Sessions, startSessions } from './ctr-sessions.js';
-
-/** ctr's progress loop may log its own cancellation when the fetch ends: that line is not the dump's. */
-const dumpLines = (stderr: string) =>
-  stderr
-    .split('\n')
-    .filter((l) => l !== '' && !/msg="(failed to get content info|active check failed)" error="context canceled"/.test(l))
-    .map((l) =>
-      l
-        .replace(/^time="[^"]*"/, 'time=<time>')
-        .replace(/Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/, 'Date: <date>')
-        .replace(/User-Agent: (containerd\/1\.6\.20~ds1|containerd-ts\/1\.6)"/, 'User-Agent: <agent>"'),
-    );
+import { CLIENTS, type Sessions, httpDumpLines as dumpLines, startSessions } from './ctr-sessions.js';
 
 describe('ctr-ts --http-dump and --http-trace print what ctr prints, on containerd-ts and containerd', () => {
   let sessions: Sessions | undefined;

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackProcess } from './cleanup.js';
+import { httpDumpLines } from './ctr-sessions.js';
 import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
 import { fixtureImage } from './image-fixture.js';
 import { type Ca, type TokenServer, makeCa, startTokenServer, writeHtpasswd } from './registry-auth.js';
@@ -252,21 +253,6 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
   }
 
   it('bearer: --http-dump of a pull has the token requests too, as ctr’s (its token fetch goes through the dumped client)', async () => {
-    // Times, dates, the User-Agent value (ctr-ts sends its own) and what differs from token
-    // to token (the token, its times) made neutral.
-    const dumpLines = (stderr: string) =>
-      stderr
-        .split('\n')
-        .filter((l) => l !== '' && !/msg="(failed to get content info|active check failed)" error="context canceled"/.test(l))
-        .map((l) =>
-          l
-            .replace(/^time="[^"]*"/, 'time=<time>')
-            .replace(/Date: \w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT/, 'Date: <date>')
-            .replace(/User-Agent: (containerd\/1\.6\.20~ds1|containerd-ts\/1\.6)"/, 'User-Agent: <agent>"')
-            .replace(/Authorization: Bearer [\w.-]+/, 'Authorization: Bearer <token>')
-            .replace(/(\\"access_token\\":\\")[\w.-]+/g, '$1<token>')
-            .replace(/(\\"issued_at\\":\\")[^\\]+/g, '$1<time>'),
-        );
     for (const d of daemons) {
       const dumps: string[][] = [];
       for (const [client, n] of [['ctr', ns.ctr], ['ctr-ts', ns.ctrTs]] as const) {
@@ -274,7 +260,7 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
         try {
           const r = client === 'ctr' ? await ctr(d.socket, ...args) : await run(ctrTs, ['-a', d.socket, ...args]);
           expect(r.code, `${d.name} ${client}: ${r.stderr.slice(-2000)}`).toBe(0);
-          dumps.push(dumpLines(r.stderr));
+          dumps.push(httpDumpLines(r.stderr));
         } finally {
           await ctr(d.socket, '-n', n, 'images', 'rm', '--sync', refs.bearer);
         }
