@@ -48,7 +48,12 @@ describe('ctr-ts --http-dump and --http-trace print what ctr prints, on containe
         'time=<time> level=info msg="User-Agent: <agent>"',
         'time=<time> level=info',
       ]);
-      const [theirs, ours] = [dumps.ctr![1]!, dumps['ctr-ts']![1]!];
+      const [ctrLines, ours] = [dumps.ctr![1]!, dumps['ctr-ts']![1]!];
+      // The layer's body ends without a newline, so the dump's last line stays unfinished in
+      // logrus's Writer. ctr logs it only if Go's GC finalises that Writer (closing its pipe)
+      // before ctr exits, which happens in some runs and not in others; ctr-ts, like ctr
+      // without that collection, never logs it. So ctr's dump may have that one line more.
+      const theirs = ctrLines.length === ours.length + 1 ? ctrLines.slice(0, -1) : ctrLines;
       // The layer's bytes are in the dump too: thousands of lines, each quoted as Go quotes it.
       expect(ours.length, d.name).toBeGreaterThan(1000);
       const firstDiff = ours.findIndex((l, i) => l !== theirs[i]);
