@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trackProcess } from './cleanup.js';
-import { httpDumpLines } from './ctr-sessions.js';
+import { expectSameDump, httpDumpLines } from './ctr-sessions.js';
 import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
 import { fixtureImage } from './image-fixture.js';
 import { type Ca, type TokenServer, makeCa, startTokenServer, writeHtpasswd } from './registry-auth.js';
@@ -266,13 +266,7 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
         }
       }
       const [theirs, ours] = dumps as [string[], string[]];
-      const firstDiff = ours.findIndex((l, i) => l !== theirs[i]);
-      expect({ at: firstDiff, ours: ours[firstDiff]?.slice(0, 300), theirs: theirs[firstDiff]?.slice(0, 300), lengths: [ours.length, theirs.length] }, d.name).toEqual({
-        at: -1,
-        ours: undefined,
-        theirs: undefined,
-        lengths: [theirs.length, theirs.length],
-      });
+      expectSameDump(ours, theirs, d.name);
       // The registry's 401, the OAuth POST to the token server and its answer, the HEAD again
       // with the token; the fetches have an authorizer of their own (containerd configures the
       // hosts anew for its Fetcher): the first is answered 401 too and a token is asked again.
