@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryLabelStore } from './label-store.js';
 import { LocalContentStore } from './local-store.js';
 import { formatGoDuration, formatGoTime } from './locks.js';
+import { SYNC_READ_MAX } from './reader.js';
 
 contentSuite('LocalContentStore', async ({ root }) => ({
   store: await LocalContentStore.open(root, { labelStore: new MemoryLabelStore(), lockWaitMs: 10 }),
@@ -348,6 +349,11 @@ describe('LocalContentStore blobs', () => {
     expect((await ra.readAt(1000, 5000)).equals(data.subarray(1000, 6000))).toBe(true);
     expect((await ra.readAt(data.length - 10, 100)).equals(data.subarray(-10))).toBe(true);
     expect((await ra.readAt(data.length + 5, 10)).length).toBe(0);
+    // reads up to SYNC_READ_MAX are made on the calling thread, larger ones in the pool
+    for (const length of [SYNC_READ_MAX - 1, SYNC_READ_MAX, SYNC_READ_MAX + 1, 1 << 20]) {
+      expect((await ra.readAt(777, length)).equals(data.subarray(777, 777 + length))).toBe(true);
+      expect((await ra.readAt(data.length - length + 3, length)).equals(data.subarray(data.length - length + 3))).toBe(true);
+    }
     const collect = async (offset?: number, length?: number) => {
       const parts: Buffer[] = [];
       for await (const c of ra.stream(offset, length)) parts.push(c);
