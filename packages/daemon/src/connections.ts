@@ -5,10 +5,12 @@
 // socket (and its descriptor) open for ever; the guard closes the connection once a
 // GOAWAY with an error code has gone out, and closes a connection whose peer stopped in
 // the middle of a frame. Idle connections and long streams are left alone.
-// The bytes pass through JavaScript (two pipes) instead of Node's native socket path: the
-// price of seeing the frames Node sends. A Duplex that acknowledged each write only once
-// the kernel took it made Node's HTTP/2 session send GOAWAY(INTERNAL_ERROR) under load
-// (grpc-go clients saw "transport is closing"), so plain pipes are used.
+// The bytes pass through JavaScript (one Duplex over the socket) instead of Node's native
+// socket path: the price of seeing the frames Node sends. Each batch of frames the session
+// writes leaves in one writev(2). A Duplex that acknowledged each write only once the
+// kernel took it made Node's HTTP/2 session send GOAWAY(INTERNAL_ERROR) under load
+// (grpc-go clients saw "transport is closing"): writes are acknowledged at once while the
+// socket holds less than PIPE_BUFFER.
 // Handing Node the socket itself (its native path) was measured and left out (2026-12-05,
 // docs/benchmarks.md, "The connection guard's cost"): it saves CPU, and the fatal GOAWAY
 // stays visible (after `setGracefulClose()` on the session's native handle, Node 20.20 calls
@@ -19,7 +21,7 @@
 // copies every chunk in and out of the session, is most of the cost.
 import { readFileSync } from 'node:fs';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
-import { Duplex, PassThrough, Transform } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type { Logger } from '@containerd-ts/plugin';
 import { type Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 
@@ -42,7 +44,7 @@ export const DEFAULT_STALL_MS = 30_000;
 export const DEFAULT_GOAWAY_CLOSE_MS = 500;
 
 const CLIENT_PREFACE_LENGTH = 24;
-/** Bytes each pipe holds before pushing back (Node's 16 KiB default costs throughput on blob writes). */
+/** Bytes the connection holds in each direction before pushing back (Node's 16 KiB default costs throughput on blob writes). */
 const PIPE_BUFFER = 256 * 1024;
 const FRAME_HEADER_LENGTH = 9;
 const FRAME_GOAWAY = 0x7;
@@ -120,6 +122,70 @@ export interface GuardOptions {
 }
 
 /**
+ * What the HTTP/2 session reads and writes: the peer's bytes as they arrive, and its own
+ * bytes written to the socket, watched on the way out. Node's session hands each batch of
+ * frames (a response's HEADERS, DATA frame headers and payloads, trailers) over as one
+ * corked run of writes; they leave in one `writev(2)` instead of one `write(2)` each (nine
+ * for a 32 KiB Read answer), and the peer is woken once. Writes are acknowledged at once
+ * while the socket holds less than PIPE_BUFFER (as the pipe before did): a session whose
+ * writes wait for the kernel sent GOAWAY(INTERNAL_ERROR) under load.
+ */
+class GuardedConnection extends Duplex {
+  private waiting: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly outgoing: FrameTracker,
+  ) {
+    super({ readableHighWaterMark: PIPE_BUFFER, writableHighWaterMark: PIPE_BUFFER });
+    socket.on('drain', () => {
+      const done = this.waiting;
+      this.waiting = undefined;
+      done?.();
+    });
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.outgoing.push(chunk);
+    this.socket.write(chunk);
+    this.acknowledge(callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    const socket = this.socket;
+    socket.cork();
+    for (const { chunk } of chunks) {
+      this.outgoing.push(chunk);
+      socket.write(chunk);
+    }
+    socket.uncork();
+    this.acknowledge(callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.socket.end();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    const done = this.waiting;
+    this.waiting = undefined;
+    done?.();
+    this.socket.destroy();
+    callback(error);
+  }
+
+  private acknowledge(callback: () => void): void {
+    if (this.socket.writableLength < PIPE_BUFFER || this.socket.destroyed) callback();
+    else this.waiting = callback;
+  }
+}
+
+/**
  * The stream handed to the HTTP/2 server for `socket`: bytes pass unchanged through two
  * pipes, watched on the way, and the connection is closed after a fatal GOAWAY from the
  * server or a frame the peer stopped sending half way.
@@ -154,12 +220,6 @@ export function guardConnection(socket: Socket, options: GuardOptions = {}): Dup
   };
 
   const incoming = new FrameTracker(CLIENT_PREFACE_LENGTH);
-  socket.on('data', (chunk: Buffer) => {
-    incoming.push(chunk);
-    if (incoming.midFrame) armStall();
-    else clearStall();
-  });
-
   const outgoing = new FrameTracker(0, (code) => {
     if (code === 0 || closing) return;
     closing = true;
@@ -169,19 +229,16 @@ export function guardConnection(socket: Socket, options: GuardOptions = {}): Dup
     setTimeout(() => socket.destroy(), goawayCloseMs).unref();
   });
 
-  const fromPeer = new PassThrough({ highWaterMark: PIPE_BUFFER });
-  const toPeer = new Transform({
-    highWaterMark: PIPE_BUFFER,
-    transform(chunk: Buffer, _encoding, callback) {
-      outgoing.push(chunk);
-      callback(null, chunk);
-    },
+  const connection = new GuardedConnection(socket, outgoing);
+  socket.on('data', (chunk: Buffer) => {
+    incoming.push(chunk);
+    if (incoming.midFrame) armStall();
+    else clearStall();
+    if (!connection.push(chunk)) socket.pause();
   });
-  socket.pipe(fromPeer);
-  toPeer.pipe(socket);
+  socket.on('end', () => connection.push(null));
   // A reset or broken pipe is the end of the connection, not an error of the daemon.
   socket.on('error', () => {});
-  const connection = Duplex.from({ readable: fromPeer, writable: toPeer });
   connection.on('error', () => {});
   socket.on('close', () => {
     clearStall();
