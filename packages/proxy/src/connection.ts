@@ -4,7 +4,7 @@
 // just works from its next call on. Its state is kept for introspection.
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CallContext, type ChannelState, Connection, errorOf, targetOf } from '@containerd-ts/client';
+import { type CallContext, type ChannelState, Connection, errorOf, targetOf } from '@containerd-ts/client/connection';
 import { canceled, isKind, isUnavailable, unavailable } from '@containerd-ts/errdefs';
 import type { RequestContext } from '@containerd-ts/namespaces';
 

@@ -11,7 +11,7 @@ import {
   type WriteContentRequest,
   type WriteContentResponse,
 } from '@containerd-ts/api/services/content';
-import type { CallContext, Connection } from '@containerd-ts/client';
+import type { CallContext, Connection } from '@containerd-ts/client/connection';
 import type {
   CommitOptions,
   ContentStore,

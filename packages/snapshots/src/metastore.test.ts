@@ -36,6 +36,39 @@ describe('MetaStore', () => {
     expect((await again.update((tx) => tx.createSnapshot(Kind.Active, 'n', ''))).id).toBe('3');
   });
 
+  it('knows which snapshots have children across commits, removals, a failed transaction and reopens', async () => {
+    const ms = await MetaStore.open(file);
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'base-a', ''));
+    await ms.update((tx) => tx.commitActive('base-a', 'base', undefined));
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'mid-a', 'base'));
+    await ms.update((tx) => tx.commitActive('mid-a', 'mid', undefined));
+    await ms.update((tx) => tx.createSnapshot(Kind.Active, 'top', 'mid'));
+    await ms.update((tx) => tx.createSnapshot(Kind.View, 'view', 'base'));
+    const refused = async (key: string) => isFailedPrecondition(await ms.update((tx) => tx.remove(key)).catch((err: unknown) => err));
+    expect(await refused('base')).toBe(true);
+    expect(await refused('mid')).toBe(true);
+    // a transaction that removes a child and then fails leaves the count as it was
+    await expect(
+      ms.update((tx) => {
+        tx.remove('top');
+        throw new Error('no');
+      }),
+    ).rejects.toThrow('no');
+    expect(await refused('mid')).toBe(true);
+    await ms.close();
+
+    const again = await MetaStore.open(file);
+    const refusedAgain = async (key: string) => isFailedPrecondition(await again.update((tx) => tx.remove(key)).catch((err: unknown) => err));
+    expect(await refusedAgain('mid')).toBe(true);
+    await again.update((tx) => tx.remove('top'));
+    await again.update((tx) => tx.remove('mid'));
+    expect(await refusedAgain('base')).toBe(true);
+    await again.update((tx) => tx.remove('view'));
+    await again.update((tx) => tx.remove('base'));
+    expect(await again.view((tx) => ['base', 'mid', 'top', 'view'].filter((k) => tx.has(k)))).toEqual([]);
+    await again.close();
+  });
+
   it('changes nothing when the transaction throws', async () => {
     const ms = await MetaStore.open(file);
     await ms.update((tx) => tx.createSnapshot(Kind.Active, 'a', ''));
