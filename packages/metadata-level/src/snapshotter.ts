@@ -334,7 +334,15 @@ export class NamespacedSnapshotter implements Snapshotter {
       // A batch of records from one consistent read, then the backend for each of them.
       const batch: Array<{ bkey: string; local: LocalInfo }> = [];
       const range = after === undefined ? { gte: prefix } : { gt: after };
-      for await (const [k, v] of this.db.store.db.iterator({ ...range, lt: prefixEnd(prefix), limit: WALK_BATCH })) {
+      // one native read for the batch, not a round trip per record
+      const it = this.db.store.db.iterator({ ...range, lt: prefixEnd(prefix), limit: WALK_BATCH });
+      let entries: Array<[string, string]>;
+      try {
+        entries = await it.nextv(WALK_BATCH);
+      } finally {
+        await it.close();
+      }
+      for (const [k, v] of entries) {
         const rec = JSON.parse(v) as SnapshotRecord;
         batch.push({ bkey: rec.name, local: localInfo(k.slice(prefix.length), rec) });
         after = k;
