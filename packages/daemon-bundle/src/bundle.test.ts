@@ -3,7 +3,7 @@
 // native addon the bundle leaves out but nothing beside it can load.
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,6 +46,21 @@ describe('bundleDaemon', () => {
     expect(readdirSync(out).filter((f) => f.endsWith('.v8cache'))).toHaveLength(1);
     // Runs again from the cache.
     expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('args= worker=true\n');
+  }, 20_000);
+
+  it('runs a bundle with a #! line, read as ASCII or, when it holds other bytes, as UTF-8', async () => {
+    await writeFile(join(dir, 'main.js'), "#!/usr/bin/env node\nconsole.log('caf\u00e9 \u2713 ' + __filename.endsWith('toy.cjs'));\n");
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    const bundle = join(out, 'toy.cjs');
+    const text = await readFile(bundle, 'utf8');
+    expect(text.startsWith('#!')).toBe(true);
+    expect(/[^\x00-\x7f]/.test(text)).toBe(false); // esbuild escapes what is not ASCII
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('caf\u00e9 \u2713 true\n');
+    // the same program with its characters written out in UTF-8
+    await writeFile(bundle, text.replace(/\\u00E9/gi, '\u00e9').replace(/\\u2713/gi, '\u2713'));
+    expect(/[^\x00-\x7f]/.test(await readFile(bundle, 'utf8'))).toBe(true);
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('caf\u00e9 \u2713 true\n');
   }, 20_000);
 
   it('with cacheOnExit (a command-line program), writes the code cache as the first run exits, also through process.exit', async () => {
