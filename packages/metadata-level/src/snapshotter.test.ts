@@ -209,4 +209,14 @@ describe('namespaced snapshots', () => {
     expect(all[119]).toBe('k119');
     expect(await names(sn, 'a', ['name~=k[01][0-9]5$'])).toEqual(['k005', 'k015', 'k025', 'k035', 'k045', 'k055', 'k065', 'k075', 'k085', 'k095', 'k105', 'k115']);
   });
+
+  it('walks every snapshot when a batch of records is larger than one read returns', async () => {
+    const { sn } = layer;
+    // 2 KiB of labels each: a native read returns only a few of these records at a time
+    for (let i = 0; i < 250; i++) await sn.prepare(a, `big${String(i).padStart(3, '0')}`, '', { labels: { big: 'x'.repeat(2048) } });
+    const all = await names(sn, 'a');
+    expect(all.length).toBe(250);
+    expect(all[0]).toBe('big000');
+    expect(all[249]).toBe('big249');
+  });
 });

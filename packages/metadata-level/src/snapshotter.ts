@@ -334,11 +334,17 @@ export class NamespacedSnapshotter implements Snapshotter {
       // A batch of records from one consistent read, then the backend for each of them.
       const batch: Array<{ bkey: string; local: LocalInfo }> = [];
       const range = after === undefined ? { gte: prefix } : { gt: after };
-      // one native read for the batch, not a round trip per record
+      // A few native reads for the batch, not a round trip per record: nextv returns what
+      // fits its byte budget, which may be fewer records than asked for.
       const it = this.db.store.db.iterator({ ...range, lt: prefixEnd(prefix), limit: WALK_BATCH });
-      let entries: Array<[string, string]>;
+      const entries: Array<[string, string]> = [];
       try {
-        entries = await it.nextv(WALK_BATCH);
+        for (;;) {
+          const more = await it.nextv(WALK_BATCH - entries.length);
+          if (more.length === 0) break;
+          entries.push(...more);
+          if (entries.length >= WALK_BATCH) break;
+        }
       } finally {
         await it.close();
       }
@@ -358,7 +364,7 @@ export class NamespacedSnapshotter implements Snapshotter {
         }
         if (filter.match(adaptSnapshot(info))) await fn(info);
       }
-      if (batch.length < WALK_BATCH) return;
+      if (entries.length < WALK_BATCH) return;
     }
   }
 
