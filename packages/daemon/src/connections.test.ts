@@ -86,6 +86,26 @@ describe('FrameTracker', () => {
     }
   });
 
+  it('reports the frames of calls (HEADERS, DATA, RST_STREAM), not the connection\'s own', () => {
+    const bytes = Buffer.concat([
+      PREFACE,
+      SETTINGS,
+      frame(0x6, 0, 0, Buffer.alloc(8)), // PING
+      frame(0x8, 0, 0, Buffer.alloc(4)), // WINDOW_UPDATE
+      frame(0x1, 0x4, 1, Buffer.alloc(12)), // HEADERS
+      frame(0x0, 0x1, 1, Buffer.alloc(30)), // DATA
+      frame(0x8, 0, 1, Buffer.alloc(4)),
+      frame(0x3, 0, 1, Buffer.alloc(4)), // RST_STREAM
+      SETTINGS_ACK,
+    ]);
+    for (const size of [1, 7, bytes.length]) {
+      let calls = 0;
+      const tracker = new FrameTracker(PREFACE.length, undefined, () => calls++);
+      for (let i = 0; i < bytes.length; i += size) tracker.push(bytes.subarray(i, i + size));
+      expect(calls).toBe(3);
+    }
+  });
+
   it('knows when the bytes so far end inside a frame', () => {
     const tracker = new FrameTracker(PREFACE.length);
     tracker.push(PREFACE.subarray(0, 5));

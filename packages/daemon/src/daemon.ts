@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import { type DaemonConfig, daemonConfigSchema, PARSE_ONCE } from '@containerd-ts/config';
-import { activityInterceptor, type GrpcServicePlugin, malformedRequestInterceptor, strictRequests } from '@containerd-ts/grpc-server';
+import { activityInterceptor, answerMalformed, type GrpcServicePlugin, strictRequests } from '@containerd-ts/grpc-server';
 import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } from '@containerd-ts/plugin';
 import { withProxyPlugins } from '@containerd-ts/proxy';
 import { TtrpcServer, type TtrpcServiceRegistration, hasTtrpcServices } from '@containerd-ts/ttrpc';
@@ -182,13 +182,16 @@ export function createDaemon(options: DaemonOptions): Daemon {
         // Nothing reads channelz (containerd serves none), and its per-call bookkeeping
         // (counters, timestamps, closures per call) is on every request's path.
         'grpc.enable_channelz': 0,
-        interceptors: [activityInterceptor(touch), ...(grpcMetrics ? [grpcMetrics.interceptor] : []), malformedRequestInterceptor],
+        // Activity on the unix socket is seen by its connection guard (listenGrpcUnix below):
+        // an interceptor on every call costs far more. Calls over TCP come through grpc-js's
+        // own listener, so with a TCP address the interceptor watches them.
+        interceptors: [...(config.grpc.tcp_address ? [activityInterceptor(touch)] : []), ...(grpcMetrics ? [grpcMetrics.interceptor] : [])],
       });
       const served = new Set<string>();
       for (const [id, plugin] of registry.getAll(PluginType.grpc)) {
         for (const s of (plugin as GrpcServicePlugin).services) {
           try {
-            srv.addService(strictRequests(s.definition), s.implementation);
+            srv.addService(strictRequests(s.definition), answerMalformed(s.definition, s.implementation));
             grpcMetrics?.preRegister(Object.values(s.definition));
             for (const name of serviceNames(Object.values(s.definition).map((m) => m.path))) served.add(name);
           } catch (err) {
@@ -207,7 +210,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       }
       ttrpcServer = tsrv;
       server = srv;
-      listener = await listenGrpcUnix(srv, address, { log });
+      listener = await listenGrpcUnix(srv, address, { log, onActivity: touch });
       bound = true;
       await secureSocket(address, config.grpc.uid, config.grpc.gid);
       await tsrv.listen(ttrpcAddress).catch((err: Error) => {

@@ -10,5 +10,5 @@ export {
   toServiceError,
   unary,
 } from './service.js';
-export { MalformedRequest, malformedDetails, malformedRequestInterceptor, strictRequests } from './strict.js';
+export { MalformedRequest, answerMalformed, malformedDetails, strictRequests } from './strict.js';
 export { activityInterceptor } from './activity.js';
