@@ -11,7 +11,7 @@ import { TtrpcServer, type TtrpcServiceRegistration, hasTtrpcServices } from '@c
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
-import { IdleMemory, releaseMemory, settleMemory } from './idle-memory.js';
+import { IdleMemory, MemoryRelease } from './idle-memory.js';
 import { createLogger } from './logger.js';
 // the metrics and debug endpoints load their libraries (prom-client, @datadog/pprof) only when configured
 import type { DebugEndpoint } from './debug.js';
@@ -104,18 +104,19 @@ export function createDaemon(options: DaemonOptions): Daemon {
   let bound = false;
   let ttrpcBound = false;
   // Memory taken by a burst of calls goes back once they have stopped for a moment.
+  const memory = new MemoryRelease();
   const idleMemory = new IdleMemory({
     quietMs: IDLE_RELEASE_MS,
     release: () => {
       const t0 = performance.now();
       const before = process.memoryUsage.rss();
-      releaseMemory();
+      const collected = memory.release();
       log.debug(
-        { ms: Math.round(performance.now() - t0), rssBefore: before, rssAfter: process.memoryUsage.rss() },
+        { ms: Math.round(performance.now() - t0), rssBefore: before, rssAfter: process.memoryUsage.rss(), collected },
         'released memory after going idle',
       );
     },
-    settle: { afterMs: IDLE_SETTLE_MS, run: settleMemory },
+    settle: { afterMs: IDLE_SETTLE_MS, run: () => memory.settle() },
   });
   const touch = () => idleMemory.touch();
 

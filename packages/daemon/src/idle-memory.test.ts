@@ -1,7 +1,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { IdleMemory, releaseMemory } from './idle-memory.js';
+import { IdleMemory, MemoryRelease } from './idle-memory.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -105,7 +105,7 @@ describe('IdleMemory', () => {
   });
 });
 
-describe('releaseMemory', () => {
+describe('MemoryRelease', () => {
   const oldSpace = () => getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')!;
 
   it('compacts the heap: the pages a burst left sparsely used go back, which a plain full GC keeps', () => {
@@ -126,7 +126,7 @@ describe('releaseMemory', () => {
       const plain = oldSpace();
       // most of old space is free yet committed
       expect(plain.space_size - plain.space_used_size).toBeGreaterThan(8 << 20);
-      releaseMemory();
+      expect(new MemoryRelease().release()).toBe(true); // the first release always collects
       const released = oldSpace();
       expect(released.space_size).toBeLessThan(plain.space_size - (8 << 20));
       expect(released.space_size - released.space_used_size).toBeLessThan(4 << 20);
@@ -147,5 +147,22 @@ describe('releaseMemory', () => {
       if (had === undefined) delete holder.gc;
       else holder.gc = had;
     }
+  });
+
+  it('collects again only once the heap grew by minGrowth since the last collection; trims every time; settles after a collection only', () => {
+    let heap = 20;
+    const done: string[] = [];
+    const release = new MemoryRelease({ minGrowth: 8, heapSize: () => heap, collect: () => done.push('collect'), trim: () => done.push('trim') });
+    expect(release.release()).toBe(true);
+    expect(done).toEqual(['collect', 'trim']);
+    heap = 27; // a burst that grew the heap by 7: only the allocator is trimmed
+    expect(release.release()).toBe(false);
+    release.settle(); // no settle step after a release that did not collect
+    expect(done).toEqual(['collect', 'trim', 'trim']);
+    heap = 28; // 8 above the last collection
+    expect(release.release()).toBe(true);
+    expect(done).toEqual(['collect', 'trim', 'trim', 'collect', 'trim']);
+    heap = 30;
+    expect(release.release()).toBe(false);
   });
 });

@@ -131,41 +131,96 @@ export class IdleMemory {
 let v8: typeof import('node:v8') | undefined;
 
 /**
- * A full, compacting collection (when node runs with --expose-gc), then the C allocator's
- * free pages back to the kernel.
+ * The V8 heap must have grown this much since the last collection for a release to collect
+ * again. A full collection after calls deoptimises the code they ran: TurboFan's code holds
+ * the objects of the connections it served weakly, and once those are gone it is thrown
+ * away (`marking dependent code … for deoptimization, reason: weak objects`). The next burst
+ * then runs unoptimised and compiles it all again: a 64 MiB `ctr content get` after a quiet
+ * spell cost the daemon 1.3 s of CPU instead of 0.65 s (~350 functions optimised again).
+ * A burst that left the heap about its size gains little from a collection; one that grew
+ * it (thousands of records, pulls) still gets it.
  */
-export function releaseMemory(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc !== undefined) {
-    v8 ??= process.getBuiltinModule('node:v8');
-    // V8 compacts on its own only when a page is mostly empty; here every full GC compacts
-    // (and the flag goes back at once, so the GCs V8 starts itself are as before).
-    v8.setFlagsFromString('--compact-on-every-full-gc');
-    try {
-      gc();
-    } finally {
-      v8.setFlagsFromString('--no-compact-on-every-full-gc');
-    }
+export const COLLECT_AFTER_GROWTH = 8 * 1024 * 1024;
+
+export interface MemoryReleaseOptions {
+  /** Heap growth since the last collection that makes a release collect (bytes). */
+  minGrowth?: number;
+  /** The V8 heap's size now (bytes). */
+  heapSize?: () => number;
+  /** A full collection (default: a compacting GC when node runs with --expose-gc). */
+  collect?: () => void;
+  /** Hands the C allocator's free pages back (default: malloc_trim). */
+  trim?: () => void;
+}
+
+/**
+ * What the idle-memory release and settle steps do: the allocator's free pages back every
+ * time; a full collection only when the heap grew by `minGrowth` since the last one (the
+ * first release always collects), and the settle step's collection only after a release
+ * that collected.
+ */
+export class MemoryRelease {
+  readonly #minGrowth: number;
+  readonly #heapSize: () => number;
+  readonly #collect: () => void;
+  readonly #trim: () => void;
+  #heapAfterCollect: number | undefined;
+  #lastCollected = false;
+
+  constructor(options: MemoryReleaseOptions = {}) {
+    this.#minGrowth = options.minGrowth ?? COLLECT_AFTER_GROWTH;
+    this.#heapSize = options.heapSize ?? (() => process.memoryUsage().heapTotal);
+    this.#collect = options.collect ?? compactingGC;
+    this.#trim = options.trim ?? trimAllocator;
   }
+
+  /** Releases memory; says whether it collected. */
+  release(): boolean {
+    const collect = this.#heapAfterCollect === undefined || this.#heapSize() - this.#heapAfterCollect >= this.#minGrowth;
+    if (collect) {
+      this.#collect();
+      this.#heapAfterCollect = this.#heapSize();
+    }
+    this.#lastCollected = collect;
+    this.#trim();
+    return collect;
+  }
+
+  /**
+   * A plain full GC and malloc_trim a few seconds after a release that collected, the daemon
+   * still quiet. V8 shrinks the young generation (2 MB → 0.3 MB here) only after a GC that
+   * finds the allocation rate of the last ~5 s low; the release's GC comes 2 s after a burst,
+   * too soon. V8's own memory reducer does the same ~8 s after the last full GC; this makes it
+   * happen at a known time.
+   */
+  settle(): void {
+    if (!this.#lastCollected) return;
+    (globalThis as { gc?: () => void }).gc?.();
+    this.#heapAfterCollect = this.#heapSize();
+    this.#trim();
+  }
+}
+
+/** A full, compacting collection (when node runs with --expose-gc). */
+function compactingGC(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return;
+  v8 ??= process.getBuiltinModule('node:v8');
+  // V8 compacts on its own only when a page is mostly empty; here every full GC compacts
+  // (and the flag goes back at once, so the GCs V8 starts itself are as before).
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gc();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
+}
+
+/** The C allocator's free pages back to the kernel. */
+function trimAllocator(): void {
   try {
     mallocTrim();
   } catch {
     // no koffi or no glibc here: what V8 freed is all that can be given back
-  }
-}
-
-/**
- * A plain full GC and malloc_trim a few seconds after a release, the daemon still quiet. V8 shrinks the young
- * generation (2 MB → 0.3 MB here) only after a GC that finds the allocation rate of the last
- * ~5 s low; the release's GC comes 2 s after a burst, too soon. V8's own memory reducer does
- * the same ~8 s after the last full GC; this makes it happen at a known time.
- */
-export function settleMemory(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-  // what that GC freed (finalised native objects, their buffers) goes back too
-  try {
-    mallocTrim();
-  } catch {
-    // no koffi or no glibc here
   }
 }
