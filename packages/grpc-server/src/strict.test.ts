@@ -79,4 +79,17 @@ describe('answerMalformed', () => {
     expect(ok).toEqual({ err: undefined, messages: 1 });
     expect(ran).toEqual(['create l1', 'list']);
   });
+
+  it('keeps every handler of an implementation whose handlers are prototype methods', () => {
+    const definition = { create: LeasesService.create, list: LeasesService.list, stream: { ...LeasesService.create, requestStream: true } };
+    class Impl {
+      create() {}
+      list() {}
+      stream() {}
+    }
+    const out = answerMalformed(definition, new Impl() as unknown as Record<string, () => void>);
+    expect(Object.keys(out).sort()).toEqual(['create', 'list', 'stream']);
+    expect(out.stream).toBe(Impl.prototype.stream);
+  });
 });
+

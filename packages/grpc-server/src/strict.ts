@@ -65,7 +65,13 @@ export function answerMalformed<I extends UntypedServiceImplementation>(definiti
     // grpc-js finds a handler under the method's name, or else its original (proto) name
     const key = typeof implementation[name] === 'function' ? name : (method.originalName ?? name);
     const handler = implementation[key];
-    if (typeof handler !== 'function' || method.requestStream) continue;
+    if (typeof handler !== 'function') continue;
+    if (method.requestStream) {
+      // unchanged (also when it is a method of the implementation's prototype, which the
+      // spread above does not copy)
+      out[key] = handler;
+      continue;
+    }
     const streaming = method.responseStream;
     const fail = (message: MalformedRequest) => ({ code: status.INTERNAL, details: malformedDetails(message, streaming), metadata: new Metadata() });
     out[key] = streaming
