@@ -23,6 +23,7 @@ import {
   type BigIntStats,
   type Stats,
 } from 'node:fs';
+import { compareUtf8 } from '@containerd-ts/string-order';
 import {
   isSysError,
   lgetxattr,
@@ -38,7 +39,7 @@ import { type Compression, decompressKnown, sniffCompression } from './compressi
 import { decompressInWorker, decompressionWorkerFree } from './decompress-worker.js';
 import { InvalidArchiveError } from './errors.js';
 import { diffCompression } from './media-types.js';
-import { basePath, cleanPath, compareBytes, dirPath, joinPath, resolveInRoot, rootPath, splitPath } from './root-path.js';
+import { basePath, cleanPath, dirPath, joinPath, resolveInRoot, rootPath, splitPath } from './root-path.js';
 import { createTarReader, type EntryStream as Source, type TarHeader } from './tar-reader.js';
 
 export { InvalidArchiveError };
@@ -409,7 +410,7 @@ class LayerApplier {
   private removeNotUnpacked(dir: string): void {
     let names: string[];
     try {
-      names = readdirSync(dir).sort(compareBytes);
+      names = readdirSync(dir).sort(compareUtf8);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw err;

@@ -5,7 +5,8 @@
 import { type BigIntStats, closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { isSysError, lgetxattr, major, minor } from '@containerd-ts/sys';
-import { basePath, compareBytes, dirPath, joinPath } from './root-path.js';
+import { compareUtf8 } from '@containerd-ts/string-order';
+import { basePath, dirPath, joinPath } from './root-path.js';
 import { encodeHeader, padding, TypeFlag, trailer, type WriteHeader } from './tar-writer.js';
 
 export type ChangeKind = 'unmodified' | 'add' | 'modify' | 'delete';
@@ -166,7 +167,7 @@ function* walk(root: string): Generator<WalkEntry> {
 }
 
 function* walkDir(root: string, rel: string): Generator<WalkEntry> {
-  const names = readdirSync(rel === '' ? root : root + rel).sort(compareBytes);
+  const names = readdirSync(rel === '' ? root : root + rel).sort(compareUtf8);
   for (const name of names) {
     const path = `${rel}/${name}`;
     const fullPath = root + path;

@@ -108,16 +108,3 @@ function walkLinks(root: string, path: string, links: LinkCounter): string {
   if (!isLink || newpath.startsWith('/')) return newpath;
   return joinPath(newdir, newpath);
 }
-
-/** Byte order of UTF-8 strings (Go's string order), which differs from UTF-16 order past U+FFFF. */
-export function compareBytes(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x < 0xd800 && y < 0xd800) return x - y;
-    return Buffer.compare(Buffer.from(a.slice(i)), Buffer.from(b.slice(i)));
-  }
-  return a.length - b.length;
-}

@@ -3,6 +3,7 @@
 // otherwise; octal fields zero-padded and NUL-terminated, checksum as "%06o\0 ".
 // Deterministic: the same header always gives the same bytes.
 
+import { compareUtf8 } from '@containerd-ts/string-order';
 import { joinPath, splitPath } from './root-path.js';
 
 export const BLOCK = 512;
@@ -129,10 +130,6 @@ function paxRecord(key: string, value: Buffer): Buffer {
   return Buffer.concat([Buffer.from(String(size)), body]);
 }
 
-function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
 /**
  * Encodes a header (and, when needed, its PAX extended header before it) into tar
  * blocks. Returns the bytes to write before the entry's data.
@@ -179,7 +176,7 @@ export function encodeHeader(h: WriteHeader): Buffer {
 
   const parts: Buffer[] = [];
   if (pax.size > 0) {
-    const data = Buffer.concat([...pax.keys()].sort(compareKeys).map((k) => paxRecord(k, pax.get(k)!)));
+    const data = Buffer.concat([...pax.keys()].sort(compareUtf8).map((k) => paxRecord(k, pax.get(k)!)));
     const [dir, file] = splitPath(h.name);
     let paxName = toASCII(joinPath(dir, 'PaxHeaders.0', file));
     if (paxName.length > NAME_SIZE) paxName = paxName.slice(0, NAME_SIZE);

@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { type BigIntStats, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
+import { compareUtf8 } from '@containerd-ts/string-order';
 import { isSysError, lgetxattr, llistxattr, major, minor } from '@containerd-ts/sys';
 import { compress as zstdCompress } from 'zstd-napi';
-import { compareBytes } from './root-path.js';
 import { encodeHeader, padding, TypeFlag, trailer, type WriteHeader } from './tar-writer.js';
 
 /** One entry of a test layer. Times are seconds (number) or nanoseconds (bigint). */
@@ -128,7 +128,7 @@ export function snapshotTree(root: string, options: SnapshotOptions = {}): TreeE
   const entries: TreeEntry[] = [];
   const byInode = new Map<string, string[]>();
   const visit = (rel: string) => {
-    for (const name of readdirSync(root + rel).sort(compareBytes)) {
+    for (const name of readdirSync(root + rel).sort(compareUtf8)) {
       const path = `${rel}/${name}`;
       const full = root + path;
       const st = lstatSync(full, { bigint: true });

@@ -1,6 +1,7 @@
 // encoding/json as Go 1.19 writes it, for documents whose digest must equal what a Go
 // program (containerd's image converter) writes: structs in field order with omitempty,
 // maps with sorted keys, json.RawMessage compacted as is, and Go's string escaping.
+import { compareUtf8 } from '@containerd-ts/string-order';
 import type { Descriptor, Index, Manifest } from './images.js';
 import type { Platform } from './platforms.js';
 
@@ -30,7 +31,7 @@ export class RawJSON {
 export function goMarshal(value: unknown): string {
   if (value instanceof RawJSON) return compactJSON(value.text);
   if (value instanceof GoMap) {
-    const keys = [...value.entries.keys()].sort(compareBytes);
+    const keys = [...value.entries.keys()].sort(compareUtf8);
     return `{${keys.map((k) => `${goEscape(JSON.stringify(k))}:${goMarshal(value.entries.get(k))}`).join(',')}}`;
   }
   if (Array.isArray(value)) return `[${value.map(goMarshal).join(',')}]`;
@@ -49,10 +50,6 @@ export class GoMap {
   constructor(entries: Iterable<[string, unknown]> | Record<string, unknown>) {
     this.entries = new Map(Symbol.iterator in entries ? (entries as Iterable<[string, unknown]>) : Object.entries(entries));
   }
-}
-
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 /** json.Compact with HTML escaping, as json.Marshal writes a RawMessage: whitespace out, nothing else changed. */

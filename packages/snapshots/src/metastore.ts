@@ -12,6 +12,7 @@ import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
+import { compareUtf8 } from '@containerd-ts/string-order';
 import { type Timestamp, formatRFC3339Nano, mustParseRFC3339, now } from '@containerd-ts/timestamp';
 import { adaptSnapshot } from './labels.js';
 import { type RecordView, ShardedMap, type ShardedMapEditor } from './sharded-map.js';
@@ -190,7 +191,7 @@ export class ReadTransaction {
   /** Calls `fn` for each snapshot matching `filters`, in key order. Bad filters are `invalid-argument`. */
   async walk(fn: WalkFn, filters: readonly string[] = []): Promise<void> {
     const filter = parseAll(filters);
-    const keys = [...this.state.snapshots.keys()].sort(compareKeys);
+    const keys = [...this.state.snapshots.keys()].sort(compareUtf8);
     for (const key of keys) {
       const r = this.state.snapshots.get(key);
       if (!r) continue;
@@ -206,25 +207,6 @@ export class ReadTransaction {
     for (const [key, r] of this.state.snapshots) ids.set(String(r.id), key);
     return ids;
   }
-}
-
-/**
- * Keys sort as bolt sorts them: by their UTF-8 bytes, which is code point order. UTF-16
- * code units compare the same way except that surrogates (code points from U+10000) sort
- * below U+E000–U+FFFF; moving them above those makes the two orders agree, with no
- * encoding per comparison (a sort of 1,000 keys encoded ~20,000 strings).
- */
-export function compareKeys(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    let x = a.charCodeAt(i);
-    let y = b.charCodeAt(i);
-    if (x === y) continue;
-    if (x >= 0xd800) x += x < 0xe000 ? 0x2000 : -0x800;
-    if (y >= 0xd800) y += y < 0xe000 ? 0x2000 : -0x800;
-    return x - y;
-  }
-  return a.length - b.length;
 }
 
 /** Changes to the records; they become visible and durable together when the transaction commits. */

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { compareKeys } from './metastore.js';
 import { ShardedMap } from './sharded-map.js';
 
 const sorted = <V>(it: Iterable<[string, V]>) => [...it].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -52,14 +51,5 @@ describe('ShardedMap', () => {
     expect(editor.done().size).toBe(3);
     expect(() => editor.set('d', 4)).toThrow(/after done/);
     expect(map.size).toBe(2);
-  });
-});
-
-describe('compareKeys', () => {
-  it('orders keys by their UTF-8 bytes, as bolt does', () => {
-    const keys = ['a', 'b', 'ab', '', 'z\u00e9', 'z\uffff', 'z\ud83d\ude00', 'z\ue000', 'Z', 'a/b', 'a0', '\u00ff', '\u0100', 'x\ud7ff'];
-    const bytes = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    expect([...keys].sort(compareKeys)).toEqual(bytes);
-    for (const a of keys) for (const b of keys) expect(Math.sign(compareKeys(a, b))).toBe(Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))));
   });
 });
