@@ -1,26 +1,6 @@
-// Async locks for the metadata layer: the single-writer mutex that serialises
-// read-modify-write transactions, and the shared/exclusive lock that keeps backend
-// cleanup (GC) apart from writers that touch the backend and then the records.
-
-/** A FIFO mutex: `run` executes its function alone among all `run` calls on this mutex. */
-export class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const previous = this.tail;
-    this.tail = previous.then(() => next);
-    await previous;
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-}
+// The shared/exclusive lock that keeps backend cleanup (GC) apart from writers that touch
+// the backend and then the records. (The single-writer mutex of read-modify-write
+// transactions is the group commit's: `@containerd-ts/group-commit`.)
 
 /**
  * A shared/exclusive lock, writer-preferring: once an exclusive holder waits, new

@@ -2,38 +2,25 @@
 // transactions run one at a time under a writer mutex and committed as atomic (and
 // synced) LevelDB batches, so a crash leaves either all of a change or none of it.
 //
-// Group commit: a transaction that finishes while an earlier batch is being written
-// and fsynced joins the next batch instead of waiting for its own fsync, so concurrent
-// writers share one fsync. A transaction's promise resolves only once the batch holding
-// its writes is on disk. Transactions see the writes of batches not yet on disk (they
-// are ordered after them, and commit in a later or the same batch); committed reads
-// (`get`, `entries`, `keys`) see only what is on disk.
+// Group commit (`@containerd-ts/group-commit`): a transaction that finishes while an
+// earlier batch is being written and fsynced joins the next batch instead of waiting for
+// its own fsync, so concurrent writers share one fsync. A transaction's promise resolves
+// only once the batch holding its writes is on disk. Transactions see the writes of
+// batches not yet on disk (they are ordered after them, and commit in a later or the same
+// batch); committed reads (`get`, `entries`, `keys`) see only what is on disk.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { GroupCommit } from '@containerd-ts/group-commit';
+import { compareUtf8 } from '@containerd-ts/string-order';
 import { Level } from 'level';
-import { Mutex } from './lock.js';
 import { prefixEnd } from './keys.js';
-
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 type Writes = Map<string, string | null>;
 
 /** Transactions committed together in one batch. */
-class Group {
-  readonly writes: Writes = new Map();
-  readonly txns: Txn[] = [];
-  readonly done: Promise<void>;
-  resolve!: () => void;
-  reject!: (err: unknown) => void;
-
-  constructor() {
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    // Callers await `done` through their own promises; a failure is reported there.
-    this.done.catch(() => {});
-  }
+interface Group {
+  readonly writes: Writes;
+  readonly txns: Txn[];
 }
 
 /** Writes committed by earlier transactions but not yet on disk, oldest first. */
@@ -96,7 +83,7 @@ export class Txn {
       }
     }
     const out = [...merged.entries()];
-    return overlaid ? out.sort((a, b) => byteOrder(a[0], b[0])) : out;
+    return overlaid ? out.sort((a, b) => compareUtf8(a[0], b[0])) : out;
   }
 
   /** The value of `key` as this transaction sees it among writes not yet on disk (`undefined`: not written). */
@@ -168,23 +155,37 @@ export interface LevelStoreOptions {
 
 /** The LevelDB database of the metadata layer. */
 export class LevelStore {
-  private readonly writer = new Mutex();
-  /** The batch being written, if any. */
-  private flushing: Group | undefined;
-  /** Transactions committed while a batch is being written: the next batch. */
-  private next: Group | undefined;
-  private readonly pendingGroups: Pending = () => {
-    const out: Group[] = [];
-    if (this.flushing) out.push(this.flushing);
-    if (this.next) out.push(this.next);
-    return out;
-  };
+  private readonly group: GroupCommit<Group>;
+  private readonly pendingGroups: Pending = () => this.group.pending();
 
   private constructor(
     readonly db: Level<string, string>,
     private readonly sync: boolean,
     private readonly onSync: ((keys: readonly string[]) => void) | undefined,
-  ) {}
+  ) {
+    this.group = new GroupCommit<Group>({
+      create: () => ({ writes: new Map(), txns: [] }),
+      write: (group) => {
+        const ops = [...group.writes].map(([key, value]) =>
+          value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value },
+        );
+        return this.db.batch(ops, { sync: this.sync });
+      },
+      written: (group) => {
+        try {
+          this.onSync?.([...group.writes.keys()]);
+        } finally {
+          for (const tx of group.txns) {
+            try {
+              tx.runHooks();
+            } catch {
+              // A hook's failure must not hold back the other transactions of the batch.
+            }
+          }
+        }
+      },
+    });
+  }
 
   static async open(location: string, options: LevelStoreOptions = {}): Promise<LevelStore> {
     // The plugin's root is not created for it (containerd makes it 0711).
@@ -237,88 +238,21 @@ export class LevelStore {
    * nothing is written.
    */
   async write<T>(fn: (tx: Txn) => Promise<T>): Promise<T> {
-    let group: Group | undefined;
-    let seen: Group | undefined;
     let tx!: Txn;
-    let result: T;
-    try {
-      result = await this.writer.run(async () => {
-        tx = new Txn(this.db, this.pendingGroups);
-        try {
-          const r = await fn(tx);
-          group = this.enqueue(tx);
-          return r;
-        } finally {
-          // What the transaction saw of batches not yet on disk: its answer (a result
-          // or an error) waits for them too, so it never reports a state a crash could undo.
-          seen = group ?? this.next ?? this.flushing;
-        }
-      });
-    } catch (err) {
-      await seen?.done.catch(() => {});
-      throw err;
-    }
-    if (group) await group.done;
-    else {
-      await seen?.done.catch(() => {});
-      tx.runHooks();
-    }
+    const result = await this.group.transaction(async (join) => {
+      tx = new Txn(this.db, this.pendingGroups);
+      const r = await fn(tx);
+      if (tx.size > 0) {
+        join((group) => {
+          for (const [k, v] of tx.writesMap()) group.writes.set(k, v);
+          group.txns.push(tx);
+        });
+      }
+      return r;
+    });
+    // The hooks of a transaction that wrote ran when its batch was written.
+    if (tx.size === 0) tx.runHooks();
     return result;
-  }
-
-  /** Adds a finished transaction to the next batch (started now when none is being written). */
-  private enqueue(tx: Txn): Group | undefined {
-    if (tx.size === 0) return undefined;
-    this.next ??= new Group();
-    const group = this.next;
-    for (const [k, v] of tx.writesMap()) group.writes.set(k, v);
-    group.txns.push(tx);
-    if (!this.flushing) this.flushNext();
-    return group;
-  }
-
-  private flushNext(): void {
-    const group = this.next;
-    if (!group) return;
-    this.next = undefined;
-    this.flushing = group;
-    const ops = [...group.writes].map(([key, value]) =>
-      value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value },
-    );
-    this.db.batch(ops, { sync: this.sync }).then(
-      () => {
-        this.flushing = undefined;
-        try {
-          this.onSync?.([...group.writes.keys()]);
-        } finally {
-          for (const tx of group.txns) {
-            try {
-              tx.runHooks();
-            } catch {
-              // A hook's failure must not hold back the other transactions of the batch.
-            }
-          }
-          group.resolve();
-          this.flushNext();
-        }
-      },
-      (err: unknown) => {
-        // The next batch was built on this one's writes: it fails with it.
-        const dependent = this.next;
-        this.flushing = undefined;
-        this.next = undefined;
-        group.reject(err);
-        dependent?.reject(err);
-      },
-    );
-  }
-
-  /** Resolves once every committed transaction is on disk (call holding the writer mutex). */
-  private async drain(): Promise<void> {
-    while (this.flushing || this.next) {
-      const g = this.next ?? this.flushing!;
-      await g.done.catch(() => {});
-    }
   }
 
   /**
@@ -326,10 +260,7 @@ export class LevelStore {
    * GC uses this between mark and sweep).
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.writer.run(async () => {
-      await this.drain();
-      return fn();
-    });
+    return this.group.exclusive(fn);
   }
 
   /** Commits a transaction built while holding the writer mutex through `exclusive`. */
@@ -347,9 +278,6 @@ export class LevelStore {
   }
 
   async close(): Promise<void> {
-    await this.writer.run(async () => {
-      await this.drain();
-      await this.db.close();
-    });
+    await this.group.exclusive(() => this.db.close());
   }
 }

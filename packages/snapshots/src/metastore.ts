@@ -12,6 +12,7 @@ import { type FileHandle, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
+import { GroupCommit, type Join } from '@containerd-ts/group-commit';
 import { compareUtf8 } from '@containerd-ts/string-order';
 import { type Timestamp, formatRFC3339Nano, mustParseRFC3339, now } from '@containerd-ts/timestamp';
 import { adaptSnapshot } from './labels.js';
@@ -352,38 +353,11 @@ export class WriteTransaction extends ReadTransaction {
   }
 }
 
-/** Serialises async sections: one holder at a time, in arrival order. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-
-  lock(): Promise<() => void> {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const acquired = this.tail.then(() => release);
-    this.tail = this.tail.then(() => held);
-    return acquired;
-  }
-}
-
 /** Journal lines of transactions written and fsynced together, and the state after the last. */
-class Batch {
-  readonly lines: Buffer[] = [];
-  readonly keys: string[] = [];
-  state!: State;
-  readonly done: Promise<void>;
-  resolve!: () => void;
-  reject!: (err: unknown) => void;
-
-  constructor() {
-    this.done = new Promise<void>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    // Rejections are seen through `done` by every waiter; none is unhandled.
-    this.done.catch(() => {});
-  }
+interface Batch {
+  readonly lines: Buffer[];
+  readonly keys: string[];
+  state: State;
 }
 
 export interface MetaStoreOptions {
@@ -416,13 +390,8 @@ export class MetaStore {
   private epoch = 0;
   private readonly file: string;
   private readonly journalFile: string;
-  private readonly writeLock = new Mutex();
-  private readonly onSync: ((keys: readonly string[]) => void) | undefined;
+  private readonly group: GroupCommit<Batch>;
   private closed = false;
-  /** The batch being written, if any. */
-  private flushing: Batch | undefined;
-  /** Transactions finished while a batch is being written: the next batch. */
-  private next: Batch | undefined;
   /** The journal, open for appending once the first change since open is written. */
   private journal: FileHandle | undefined;
   private journalBytes: number;
@@ -436,7 +405,19 @@ export class MetaStore {
     this.head = state;
     this.journalBytes = journalBytes;
     this.recordsBytes = recordsBytes;
-    this.onSync = options.onSync;
+    this.group = new GroupCommit<Batch>({
+      create: () => ({ lines: [], keys: [], state: this.head }),
+      write: (batch) => this.append(batch.lines),
+      written: (batch) => {
+        this.state = batch.state;
+        options.onSync?.(batch.keys);
+      },
+      failed: () => {
+        // A transaction running now was built on lost changes: its epoch is gone.
+        this.epoch += 1;
+        this.head = this.state;
+      },
+    });
   }
 
   /** Opens the store in `file` (and its journal), starting empty when neither exists. */
@@ -507,81 +488,35 @@ export class MetaStore {
    */
   async update<T>(fn: (tx: WriteTransaction) => T | Promise<T>): Promise<T> {
     this.checkOpen();
-    const release = await this.writeLock.lock();
-    let batch: Batch | undefined;
-    let seen: Batch | undefined;
-    let result: T;
-    try {
+    return this.group.transaction(async (join) => {
       this.checkOpen();
       const epoch = this.epoch;
       const tx = new WriteTransaction(this.head);
-      try {
-        result = await fn(tx);
-        if (tx.dirty) {
-          // A batch this transaction built on failed while `fn` ran: its base is lost.
-          if (this.epoch !== epoch) throw failedPrecondition('snapshot metadata changed under the transaction: an earlier write failed');
-          batch = this.enqueue(tx);
-        }
-      } finally {
-        seen = batch ?? this.next ?? this.flushing;
+      const result = await fn(tx);
+      if (tx.dirty) {
+        // A batch this transaction built on failed while `fn` ran: its base is lost.
+        if (this.epoch !== epoch) throw failedPrecondition('snapshot metadata changed under the transaction: an earlier write failed');
+        this.enqueue(tx, join);
       }
-    } catch (err) {
-      release();
-      await seen?.done.catch(() => {});
-      throw err;
-    }
-    release();
-    if (batch) await batch.done;
-    else await seen?.done.catch(() => {});
-    return result;
+      return result;
+    });
   }
 
   /** Adds a finished transaction's line to the next batch (written now when none is being written). */
-  private enqueue(tx: WriteTransaction): Batch {
+  private enqueue(tx: WriteTransaction, join: Join<Batch>): void {
     const state = tx.result();
     const entry: JournalEntry = { nextId: state.nextId, set: {} };
     for (const key of tx.changed) {
       const r = state.snapshots.get(key);
       entry.set[key] = r ? recordFormat(r) : null;
     }
-    this.next ??= new Batch();
-    const batch = this.next;
-    batch.lines.push(Buffer.from(`${JSON.stringify(entry)}\n`));
-    batch.keys.push(...tx.changed);
-    batch.state = state;
+    const line = Buffer.from(`${JSON.stringify(entry)}\n`);
     this.head = state;
-    if (!this.flushing) this.flushNext();
-    return batch;
-  }
-
-  private flushNext(): void {
-    const batch = this.next;
-    if (!batch) return;
-    this.next = undefined;
-    this.flushing = batch;
-    this.append(batch.lines).then(
-      () => {
-        this.flushing = undefined;
-        this.state = batch.state;
-        try {
-          this.onSync?.(batch.keys);
-        } finally {
-          batch.resolve();
-          this.flushNext();
-        }
-      },
-      (err: unknown) => {
-        // The next batch was built on this one's changes: it fails with it, and so does
-        // a transaction running now (its epoch is gone).
-        const dependent = this.next;
-        this.flushing = undefined;
-        this.next = undefined;
-        this.epoch += 1;
-        this.head = this.state;
-        batch.reject(err);
-        dependent?.reject(err);
-      },
-    );
+    join((batch) => {
+      batch.lines.push(line);
+      batch.keys.push(...tx.changed);
+      batch.state = state;
+    });
   }
 
   /**
@@ -644,11 +579,10 @@ export class MetaStore {
   /** Waits for a running writer and the batches being written, then refuses further use. A second close does nothing. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const release = await this.writeLock.lock();
-    while (this.flushing || this.next) await (this.next ?? this.flushing)!.done.catch(() => {});
-    this.closed = true;
-    await this.closeJournal();
-    release();
+    await this.group.exclusive(async () => {
+      this.closed = true;
+      await this.closeJournal();
+    });
   }
 }
 
