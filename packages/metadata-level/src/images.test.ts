@@ -50,6 +50,37 @@ describe('images', () => {
   });
 });
 
+describe('image filters', () => {
+  it('match by name, target, labels (dotted keys) and annotations; several filters are or-ed, the parts of one and-ed', async () => {
+    const env = await createEnv();
+    try {
+      const images = env.db.images;
+      const manifest = 'application/vnd.oci.image.manifest.v1+json';
+      await images.create(ctx, { name: 'example.com/a:1', target, labels: { 'team.name': 'x', tier: 'web' } });
+      await images.create(ctx, { name: 'example.com/b:1', target: { ...target, mediaType: manifest, annotations: { 'org.opencontainers.image.ref.name': '1' } } });
+      await images.create(ctx, { name: 'example.com/c:2', target: { ...target, digest: `sha256:${'c'.repeat(64)}` }, labels: { tier: 'db' } });
+      const names = async (...filters: string[]) => (await images.list(ctx, filters)).map((i) => i.name);
+      expect(await names()).toEqual(['example.com/a:1', 'example.com/b:1', 'example.com/c:2']);
+      expect(await names('name==example.com/b:1')).toEqual(['example.com/b:1']);
+      expect(await names('name~=":1$"')).toEqual(['example.com/a:1', 'example.com/b:1']);
+      expect(await names('labels."team.name"==x')).toEqual(['example.com/a:1']);
+      expect(await names('labels.tier')).toEqual(['example.com/a:1', 'example.com/c:2']);
+      expect(await names('labels.tier!=web')).toEqual(['example.com/b:1', 'example.com/c:2']);
+      expect(await names(`target.mediatype==${manifest}`)).toEqual(['example.com/b:1']);
+      expect(await names(`target.digest==sha256:${'c'.repeat(64)}`)).toEqual(['example.com/c:2']);
+      expect(await names('annotations."org.opencontainers.image.ref.name"==1')).toEqual(['example.com/b:1']);
+      expect(await names('labels.tier==web', 'name==example.com/c:2')).toEqual(['example.com/a:1', 'example.com/c:2']);
+      expect(await names('labels.tier==web,name==example.com/c:2')).toEqual([]);
+      expect(await names('name~=example,labels.tier==db')).toEqual(['example.com/c:2']);
+      expect(await names('unknown==x')).toEqual([]);
+      // what a filtered list returns is the whole image
+      expect(await images.list(ctx, ['labels.tier==db'])).toEqual([await images.get(ctx, 'example.com/c:2')]);
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
+
 describe('containers', () => {
   it('validates, updates by field path and keeps immutable fields', async () => {
     const env = await createEnv();

@@ -36,6 +36,9 @@ export interface ImageDeleteOptions {
 const lookup = (map: Record<string, string> | undefined, key: string): string | undefined =>
   map && Object.hasOwn(map, key) ? map[key] : undefined;
 
+/** A label or annotation key: the rest of a field path, as containerd joins it. */
+const subKey = (path: readonly string[]): string => (path.length === 2 ? path[1]! : path.slice(1).join('.'));
+
 const toImage = (name: string, rec: ImageRecord): Image => ({
   name,
   target: { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } },
@@ -92,35 +95,40 @@ export class ImageStore {
     const ns = namespaceRequired(ctx);
     const filter = parseAll(filters);
     const prefix = imagesPrefix(ns);
-    const out = { push: fn };
-    const everything = filter === always;
+    if (filter === always) {
+      for await (const batch of this.core.store.batches(prefix)) {
+        for (const [key, value] of batch) fn(ownImage(key.slice(prefix.length), JSON.parse(value) as ImageRecord));
+      }
+      return;
+    }
+    // One adaptor for the whole list, reading the record at hand. The name is the key: a
+    // filter that rejects by name never decodes the record.
+    let name = '';
+    let value = '';
+    let rec: ImageRecord | undefined;
+    const record = (): ImageRecord => {
+      rec ??= JSON.parse(value) as ImageRecord;
+      return rec;
+    };
+    const adaptor = adapt((path) => {
+      const head = path[0];
+      if (head === 'name') return path.length === 1 && name !== '' ? name : undefined;
+      if (head === 'target') {
+        if (path.length !== 2) return undefined;
+        const r = record();
+        const v = path[1] === 'digest' ? r.target.digest : path[1] === 'mediatype' ? r.target.mediaType : undefined;
+        return v === '' ? undefined : v;
+      }
+      if (head === 'labels') return lookup(record().labels, subKey(path));
+      if (head === 'annotations') return lookup(record().target.annotations, subKey(path));
+      return undefined;
+    });
     for await (const batch of this.core.store.batches(prefix)) {
-      for (const [key, value] of batch) {
-        const name = key.slice(prefix.length);
-        if (everything) {
-          out.push(ownImage(name, JSON.parse(value) as ImageRecord));
-          continue;
-        }
-        // The name is the key: a filter that rejects by name never decodes the record.
-        let rec: ImageRecord | undefined;
-        const record = () => {
-          rec ??= JSON.parse(value) as ImageRecord;
-          return rec;
-        };
-        const adaptor = adapt((path) => {
-          const [head, ...rest] = path;
-          if (head === 'name') return rest.length === 0 && name !== '' ? name : undefined;
-          const r = record();
-          if (head === 'target') {
-            if (rest.length !== 1) return undefined;
-            const v = rest[0] === 'digest' ? r.target.digest : rest[0] === 'mediatype' ? r.target.mediaType : undefined;
-            return v === '' ? undefined : v;
-          }
-          if (head === 'labels') return lookup(r.labels, rest.join('.'));
-          if (head === 'annotations') return lookup(r.target.annotations, rest.join('.'));
-          return undefined;
-        });
-        if (filter.match(adaptor)) out.push(ownImage(name, record()));
+      for (const [key, v] of batch) {
+        name = key.slice(prefix.length);
+        value = v;
+        rec = undefined;
+        if (filter.match(adaptor)) fn(ownImage(name, record()));
       }
     }
   }
