@@ -8,7 +8,7 @@ import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { imageEvent } from './events.js';
 import { imageKey, imagesPrefix } from './keys.js';
-import { applyLabelPath, storedLabels, validateLabels } from './labels.js';
+import { applyLabelPath, labelKeyOf, labelValue, storedLabels, validateLabels } from './labels.js';
 import { type DescriptorRecord, type ImageRecord, readRecordTime, recordTime } from './records.js';
 
 export interface ImageTarget {
@@ -32,12 +32,6 @@ export interface ImageDeleteOptions {
   /** Wait until a garbage collection has removed what only this image held. */
   sync?: boolean;
 }
-
-const lookup = (map: Record<string, string> | undefined, key: string): string | undefined =>
-  map && Object.hasOwn(map, key) ? map[key] : undefined;
-
-/** A label or annotation key: the rest of a field path, as containerd joins it. */
-const subKey = (path: readonly string[]): string => (path.length === 2 ? path[1]! : path.slice(1).join('.'));
 
 const toImage = (name: string, rec: ImageRecord): Image => ({
   name,
@@ -119,8 +113,8 @@ export class ImageStore {
         const v = path[1] === 'digest' ? r.target.digest : path[1] === 'mediatype' ? r.target.mediaType : undefined;
         return v === '' ? undefined : v;
       }
-      if (head === 'labels') return lookup(record().labels, subKey(path));
-      if (head === 'annotations') return lookup(record().target.annotations, subKey(path));
+      if (head === 'labels') return labelValue(record().labels, labelKeyOf(path));
+      if (head === 'annotations') return labelValue(record().target.annotations, labelKeyOf(path));
       return undefined;
     });
     for await (const batch of this.core.store.batches(prefix)) {

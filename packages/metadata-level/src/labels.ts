@@ -60,6 +60,13 @@ export function updatedLabels(
   return labels;
 }
 
+/** The value under `key` in a stored label map (own keys only: `constructor` is not a label). */
+export const labelValue = (map: Readonly<Record<string, string>> | undefined, key: string): string | undefined =>
+  map && Object.hasOwn(map, key) ? map[key] : undefined;
+
+/** A label or annotation key in a filter's field path: the rest of the path, joined as containerd joins it. */
+export const labelKeyOf = (path: readonly string[]): string => (path.length === 2 ? path[1]! : path.slice(1).join('.'));
+
 export function wrapError(prefix: string, err: unknown): unknown {
   if (!(err instanceof ContainerdError)) return err;
   const wrapped = new ContainerdError(err.kind, undefined, { cause: err });

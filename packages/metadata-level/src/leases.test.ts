@@ -20,6 +20,10 @@ describe('leases', () => {
       expect((await leases.list(ctx)).map((l) => l.id).sort()).toEqual(['l1', random.id].sort());
       expect((await leases.list(ctx, ['labels.app==x'])).map((l) => l.id)).toEqual(['l1']);
       expect((await leases.list(ctx, ['id==nothing', `id==${random.id}`])).map((l) => l.id)).toEqual([random.id]);
+      expect((await leases.list(ctx, ['labels."containerd.io/gc.expire"'])).map((l) => l.id)).toEqual(['l1']);
+      expect((await leases.list(ctx, ['labels.app!=x'])).map((l) => l.id)).toEqual([random.id]);
+      expect((await leases.list(ctx, ['id~=^l,labels.app==x'])).map((l) => l.id)).toEqual(['l1']);
+      expect(await leases.list(ctx, ['labels.app==x'])).toEqual([l1]);
       await expect(leases.list(ctx, ['id=='])).rejects.toThrow('invalid argument');
       expect(await leases.list({ namespace: 'other' })).toEqual([]);
       await leases.delete(ctx, 'l1');

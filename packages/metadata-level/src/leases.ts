@@ -8,7 +8,7 @@ import { type RequestContext, namespaceRequired } from '@containerd-ts/namespace
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { type LeaseResourceKind, leaseKey, leasedKey, leasedPrefix, leasesPrefix } from './keys.js';
-import { GCLabel, storedLabels, validateLabels } from './labels.js';
+import { GCLabel, labelKeyOf, labelValue, storedLabels, validateLabels } from './labels.js';
 import { type LeaseRecord, readRecordTime, recordTime } from './records.js';
 import type { Txn } from './store.js';
 
@@ -118,31 +118,34 @@ export class LeaseManager {
     const ns = namespaceRequired(ctx);
     const filter = parseAll(filters);
     const prefix = leasesPrefix(ns);
-    const everything = filter === always;
-    for await (const batch of this.core.store.batches(prefix)) for (const [key, value] of batch) {
-      const id = key.slice(prefix.length);
-      if (everything) {
-        const r = JSON.parse(value) as LeaseRecord;
-        fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
-        continue;
+    const lease = (id: string, r: LeaseRecord): Lease => ({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
+    if (filter === always) {
+      for await (const batch of this.core.store.batches(prefix)) {
+        for (const [key, value] of batch) fn(lease(key.slice(prefix.length), JSON.parse(value) as LeaseRecord));
       }
-      // The ID is the key: a filter that rejects by ID never decodes the record.
-      let rec: LeaseRecord | undefined;
-      const record = () => {
-        rec ??= JSON.parse(value) as LeaseRecord;
-        return rec;
-      };
-      const adaptor = adapt((path) => {
-        const [head, ...rest] = path;
-        if (head === 'id') return rest.length === 0 && id !== '' ? id : undefined;
-        if (head !== 'labels') return undefined;
-        const labels = record().labels;
-        const k = rest.join('.');
-        return labels && Object.hasOwn(labels, k) ? labels[k] : undefined;
-      });
-      if (filter.match(adaptor)) {
-        const r = record();
-        fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
+      return;
+    }
+    // One adaptor for the whole list, reading the record at hand. The ID is the key: a
+    // filter that rejects by ID never decodes the record.
+    let id = '';
+    let value = '';
+    let rec: LeaseRecord | undefined;
+    const record = (): LeaseRecord => {
+      rec ??= JSON.parse(value) as LeaseRecord;
+      return rec;
+    };
+    const adaptor = adapt((path) => {
+      const head = path[0];
+      if (head === 'id') return path.length === 1 && id !== '' ? id : undefined;
+      if (head === 'labels') return labelValue(record().labels, labelKeyOf(path));
+      return undefined;
+    });
+    for await (const batch of this.core.store.batches(prefix)) {
+      for (const [key, v] of batch) {
+        id = key.slice(prefix.length);
+        value = v;
+        rec = undefined;
+        if (filter.match(adaptor)) fn(lease(id, record()));
       }
     }
   }
