@@ -2,7 +2,7 @@
 // target and the content or snapshots their labels reference are kept.
 import { digestProblem } from '@containerd-ts/content';
 import { alreadyExists, invalidArgument, notFound } from '@containerd-ts/errdefs';
-import { adapt, always, parseAll } from '@containerd-ts/filters';
+import { parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
@@ -10,6 +10,7 @@ import { imageEvent } from './events.js';
 import { imageKey, imagesPrefix } from './keys.js';
 import { applyLabelPath, labelKeyOf, labelValue, storedLabels, validateLabels } from './labels.js';
 import { type DescriptorRecord, type ImageRecord, readRecordTime, recordTime } from './records.js';
+import { eachMatching, type RecordField } from './scan.js';
 
 export interface ImageTarget {
   mediaType: string;
@@ -46,6 +47,21 @@ const ownImage = (name: string, rec: ImageRecord): Image => {
   const target = rec.target as ImageTarget;
   target.annotations ??= {};
   return { name, target, labels: rec.labels ?? {}, createdAt: readRecordTime(rec.createdAt), updatedAt: readRecordTime(rec.updatedAt) };
+};
+
+/** Filter fields of an image: `name`, `target.digest`, `target.mediatype`, `labels.*`, `annotations.*`. */
+const imageField: RecordField<ImageRecord> = (path, name, record) => {
+  const head = path[0];
+  if (head === 'name') return path.length === 1 && name !== '' ? name : undefined;
+  if (head === 'target') {
+    if (path.length !== 2) return undefined;
+    const r = record();
+    const v = path[1] === 'digest' ? r.target.digest : path[1] === 'mediatype' ? r.target.mediaType : undefined;
+    return v === '' ? undefined : v;
+  }
+  if (head === 'labels') return labelValue(record().labels, labelKeyOf(path));
+  if (head === 'annotations') return labelValue(record().target.annotations, labelKeyOf(path));
+  return undefined;
 };
 
 function validateImage(name: string, labels: Record<string, string>, target: ImageTarget): void {
@@ -87,44 +103,7 @@ export class ImageStore {
    */
   async each(ctx: RequestContext, filters: readonly string[], fn: (image: Image) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
-    const filter = parseAll(filters);
-    const prefix = imagesPrefix(ns);
-    if (filter === always) {
-      for await (const batch of this.core.store.batches(prefix)) {
-        for (const [key, value] of batch) fn(ownImage(key.slice(prefix.length), JSON.parse(value) as ImageRecord));
-      }
-      return;
-    }
-    // One adaptor for the whole list, reading the record at hand. The name is the key: a
-    // filter that rejects by name never decodes the record.
-    let name = '';
-    let value = '';
-    let rec: ImageRecord | undefined;
-    const record = (): ImageRecord => {
-      rec ??= JSON.parse(value) as ImageRecord;
-      return rec;
-    };
-    const adaptor = adapt((path) => {
-      const head = path[0];
-      if (head === 'name') return path.length === 1 && name !== '' ? name : undefined;
-      if (head === 'target') {
-        if (path.length !== 2) return undefined;
-        const r = record();
-        const v = path[1] === 'digest' ? r.target.digest : path[1] === 'mediatype' ? r.target.mediaType : undefined;
-        return v === '' ? undefined : v;
-      }
-      if (head === 'labels') return labelValue(record().labels, labelKeyOf(path));
-      if (head === 'annotations') return labelValue(record().target.annotations, labelKeyOf(path));
-      return undefined;
-    });
-    for await (const batch of this.core.store.batches(prefix)) {
-      for (const [key, v] of batch) {
-        name = key.slice(prefix.length);
-        value = v;
-        rec = undefined;
-        if (filter.match(adaptor)) fn(ownImage(name, record()));
-      }
-    }
+    await eachMatching(this.core.store, imagesPrefix(ns), parseAll(filters), imageField, (name, rec) => fn(ownImage(name, rec)));
   }
 
   async create(ctx: RequestContext, input: ImageInput): Promise<Image> {

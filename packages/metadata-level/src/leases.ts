@@ -3,13 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { digestProblem } from '@containerd-ts/content';
 import { invalidArgument, notFound, notImplemented, alreadyExists } from '@containerd-ts/errdefs';
-import { adapt, always, parseAll } from '@containerd-ts/filters';
+import { parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { type LeaseResourceKind, leaseKey, leasedKey, leasedPrefix, leasesPrefix } from './keys.js';
 import { GCLabel, labelKeyOf, labelValue, storedLabels, validateLabels } from './labels.js';
 import { type LeaseRecord, readRecordTime, recordTime } from './records.js';
+import { eachMatching, type RecordField } from './scan.js';
 import type { Txn } from './store.js';
 
 export interface Lease {
@@ -66,6 +67,14 @@ function randomLeaseID(): string {
   return `${nanos}-${randomBytes(3).toString('base64url')}`;
 }
 
+/** Filter fields of a lease: `id`, `labels.*`. */
+const leaseField: RecordField<LeaseRecord> = (path, id, record) => {
+  const head = path[0];
+  if (head === 'id') return path.length === 1 && id !== '' ? id : undefined;
+  if (head === 'labels') return labelValue(record().labels, labelKeyOf(path));
+  return undefined;
+};
+
 export class LeaseManager {
   constructor(private readonly core: DBCore) {}
 
@@ -116,38 +125,9 @@ export class LeaseManager {
   /** Calls `fn` with each lease `list` would return, in the same order, as it is read. */
   async each(ctx: RequestContext, filters: readonly string[], fn: (lease: Lease) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
-    const filter = parseAll(filters);
-    const prefix = leasesPrefix(ns);
-    const lease = (id: string, r: LeaseRecord): Lease => ({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
-    if (filter === always) {
-      for await (const batch of this.core.store.batches(prefix)) {
-        for (const [key, value] of batch) fn(lease(key.slice(prefix.length), JSON.parse(value) as LeaseRecord));
-      }
-      return;
-    }
-    // One adaptor for the whole list, reading the record at hand. The ID is the key: a
-    // filter that rejects by ID never decodes the record.
-    let id = '';
-    let value = '';
-    let rec: LeaseRecord | undefined;
-    const record = (): LeaseRecord => {
-      rec ??= JSON.parse(value) as LeaseRecord;
-      return rec;
-    };
-    const adaptor = adapt((path) => {
-      const head = path[0];
-      if (head === 'id') return path.length === 1 && id !== '' ? id : undefined;
-      if (head === 'labels') return labelValue(record().labels, labelKeyOf(path));
-      return undefined;
-    });
-    for await (const batch of this.core.store.batches(prefix)) {
-      for (const [key, v] of batch) {
-        id = key.slice(prefix.length);
-        value = v;
-        rec = undefined;
-        if (filter.match(adaptor)) fn(lease(id, record()));
-      }
-    }
+    await eachMatching(this.core.store, leasesPrefix(ns), parseAll(filters), leaseField, (id, r) =>
+      fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} }),
+    );
   }
 
   async addResource(ctx: RequestContext, id: string, resource: LeaseResource): Promise<void> {

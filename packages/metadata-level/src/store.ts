@@ -17,6 +17,10 @@ import { prefixEnd } from './keys.js';
 
 type Writes = Map<string, string | null>;
 
+/** Writes as the operations of one LevelDB batch (`null`: delete). */
+const batchOperations = (writes: ReadonlyMap<string, string | null>) =>
+  [...writes].map(([key, value]) => (value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value }));
+
 /** Transactions committed together in one batch. */
 interface Group {
   readonly writes: Writes;
@@ -132,9 +136,7 @@ export class Txn {
 
   /** @internal */
   operations() {
-    return [...this.writes].map(([key, value]) =>
-      value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value },
-    );
+    return batchOperations(this.writes);
   }
 
   /** @internal */
@@ -165,12 +167,7 @@ export class LevelStore {
   ) {
     this.group = new GroupCommit<Group>({
       create: () => ({ writes: new Map(), txns: [] }),
-      write: (group) => {
-        const ops = [...group.writes].map(([key, value]) =>
-          value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value },
-        );
-        return this.db.batch(ops, { sync: this.sync });
-      },
+      write: (group) => this.db.batch(batchOperations(group.writes), { sync: this.sync }),
       written: (group) => {
         try {
           this.onSync?.([...group.writes.keys()]);
