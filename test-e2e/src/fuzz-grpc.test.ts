@@ -235,7 +235,7 @@ describe('gRPC fuzzing of a real daemon', () => {
         }
       }
       await conn.unary(GCService.collect, {});
-      const blobs = checkBlobDigests();
+      checkBlobDigests();
       const recorded = new Set<string>();
       let ingests = 0;
       const snapshots = new Map<string, number>();
@@ -257,7 +257,6 @@ describe('gRPC fuzzing of a real daemon', () => {
           snapshots.set(snapshotter, (snapshots.get(snapshotter) ?? 0) + infos.length);
         }
       }
-      expect(blobs.filter((b) => !recorded.has(b)), 'blobs no content record knows').toEqual([]);
       expect(listing(join(contentRoot(), 'ingest')).length, 'ingest directories vs ingest records').toBe(ingests);
       const explain = await conn.unary(GCService.explain, {});
       for (const [snapshotter, count] of snapshots) {
@@ -267,6 +266,15 @@ describe('gRPC fuzzing of a real daemon', () => {
       expect(explain.backend.blobs).toEqual([]);
       expect(explain.backend.ingests).toEqual([]);
       for (const keys of Object.values(explain.backend.snapshots)) expect(keys).toEqual([]);
+      // An open ingest keeps the blob it expects, as in containerd, even one another namespace
+      // wrote and then deleted (a shared ingest, which ListStatuses does not show). Once every
+      // ingest is aborted, a collection leaves only blobs that a content record knows.
+      const open = explain.keep.filter((k) => k.object.type === 'ingest').map((k) => k.object);
+      expect(open.length, 'ingests the collector keeps').toBeGreaterThanOrEqual(ingests);
+      for (const { namespace, key } of open) await conn.unary(ContentService.abort, { ref: key }, { namespace });
+      await conn.unary(GCService.collect, {});
+      expect(checkBlobDigests().filter((b) => !recorded.has(b)), 'blobs no content record knows').toEqual([]);
+      expect(listing(join(contentRoot(), 'ingest')), 'ingest directories after every ingest is aborted').toEqual([]);
     } finally {
       conn.close();
     }

@@ -87,6 +87,26 @@ describe('metadata content store', () => {
     }
   });
 
+  it('keeps the blob a shared ingest expects after its namespace deletes it, and lets it go with the abort', async () => {
+    const env = await createEnv();
+    try {
+      const cs = env.db.contentStore();
+      const digest = await putBlob(env.db, { namespace: 'a' }, 'held by an ingest');
+      const idle = await cs.writer({ namespace: 'b' }, { ref: 'idle', expected: digest });
+      await idle.close();
+      await cs.delete({ namespace: 'a' }, digest);
+      await env.db.garbageCollect();
+      // As containerd: the open ingest keeps the blob it expects, though no record is left.
+      expect((await env.backend.info({}, digest)).size).toBe(17);
+      await cs.abort({ namespace: 'b' }, 'idle');
+      await env.db.garbageCollect();
+      await expect(env.backend.info({}, digest)).rejects.toThrow('not found');
+      expect((await env.db.explain()).backend.blobs).toEqual([]);
+    } finally {
+      await env.cleanup();
+    }
+  });
+
   it('updates labels by field path and validates them', async () => {
     const env = await createEnv();
     try {

@@ -153,6 +153,8 @@ export class MetadataContentStore implements ContentStore {
         if (!rec?.ref) throw notFound(`reference ${ref}`);
         tx.del(ingestKey(ns, ref));
         removeLeaseResource(tx, ctx, ns, 'ingests', ref);
+        // A shared ingest held the blob it expects, which may be referenced nowhere else now.
+        if (rec.expected) this.core.markDirty(tx, { content: true });
         // A shared ingest may have no backend data yet; either way nothing is left behind.
         try {
           await this.backend.abort(backendContext(ctx), rec.ref);

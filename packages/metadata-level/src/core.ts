@@ -20,8 +20,8 @@ export interface DBCore {
    * that creates an object in a namespace calls it in the same transaction.
    */
   touchNamespace(tx: Txn, ns: string): Promise<void>;
-  /** Notes, when `tx` commits, that the namespace record is gone. */
-  forgetNamespace(tx: Txn, ns: string): void;
+  /** Notes that the running transaction deletes the namespace record (at once, not on commit). */
+  forgetNamespace(ns: string): void;
   /** Notes, when `tx` commits, that a reference was removed (GC needed) and which backends to clean. */
   markDirty(tx: Txn, what: { content?: boolean; snapshotter?: string }): void;
   /** Changes whenever a blob record may have been removed (see ContentStore.removals). */

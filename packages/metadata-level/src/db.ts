@@ -172,6 +172,8 @@ export class MetadataDB implements DBCore {
   private readonly snapshotLocks = new Map<string, SharedLock>();
   private readonly namespacedSnapshotters = new Map<string, NamespacedSnapshotter>();
   private readonly knownNamespaces = new Set<string>();
+  /** Counts namespace deletions, so a touch committed after one does not mark its namespace known. */
+  private forgottenNamespaces = 0;
   private readonly mutationCallbacks: Array<(dirty: boolean) => void> = [];
   private publisher: EventPublisher | undefined;
   private scheduler: CollectionScheduler | undefined;
@@ -305,11 +307,22 @@ export class MetadataDB implements DBCore {
   async touchNamespace(tx: Txn, ns: string): Promise<void> {
     if (this.knownNamespaces.has(ns)) return;
     if ((await tx.get(namespaceKey(ns))) === undefined) tx.putJSON(namespaceKey(ns), { labels: {} });
-    tx.onCommit(() => this.knownNamespaces.add(ns));
+    // Transactions run one after another, but a batch's commit hooks run once it is on disk:
+    // a deletion that ran after this transaction, before the hook, must win.
+    const forgotten = this.forgottenNamespaces;
+    tx.onCommit(() => {
+      if (this.forgottenNamespaces === forgotten) this.knownNamespaces.add(ns);
+    });
   }
 
-  forgetNamespace(tx: Txn, ns: string): void {
-    tx.onCommit(() => this.knownNamespaces.delete(ns));
+  /**
+   * Drops `ns` from the known namespaces at once, not when the deletion is on disk: a
+   * transaction that runs after the deleting one, while its batch is being written, must see
+   * the record gone and write it anew. Should the deletion fail, the next touch only reads the record again.
+   */
+  forgetNamespace(ns: string): void {
+    this.knownNamespaces.delete(ns);
+    this.forgottenNamespaces++;
   }
 
   contentRemovals(): number {

@@ -111,4 +111,24 @@ describe('namespaces', () => {
       await env.cleanup();
     }
   });
+
+  it('keeps a namespace that a write recreates while its deletion is still being written', async () => {
+    const env = await createEnv();
+    try {
+      const ns = env.db.namespaces;
+      for (let round = 0; round < 20; round++) {
+        await ns.create({}, 'racy');
+        // The deletion's batch is still being written when the lease's transaction runs.
+        const [, lease] = await Promise.all([ns.delete({}, 'racy'), env.db.leases.create({ namespace: 'racy' }, { id: `l${round}` })]);
+        expect(lease.id).toBe(`l${round}`);
+        expect((await ns.list()).map((n) => n.name)).toEqual(['racy']);
+        await expect(ns.delete({}, 'racy')).rejects.toThrow('namespace "racy" must be empty, but it still has leases');
+        await env.db.leases.delete({ namespace: 'racy' }, `l${round}`);
+        await ns.delete({}, 'racy');
+        expect(await ns.list()).toEqual([]);
+      }
+    } finally {
+      await env.cleanup();
+    }
+  });
 });

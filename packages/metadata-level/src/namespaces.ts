@@ -120,7 +120,7 @@ export class NamespaceStore {
       if (await tx.hasAny(ingestsPrefix(name))) this.core.markDirty(tx, { content: true });
       await tx.delPrefix(namespacePrefix(name));
       tx.del(namespaceKey(name));
-      this.core.forgetNamespace(tx, name);
+      this.core.forgetNamespace(name);
     });
     await this.core.publish({ ...ctx, namespace: name }, '/namespaces/delete', namespaceEvent('NamespaceDelete', name));
   }
