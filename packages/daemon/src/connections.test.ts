@@ -1,7 +1,10 @@
-// The guarded gRPC listener against raw sockets and a real grpc-js client: fatal HTTP/2
-// errors close the connection at once, a peer stuck mid-frame is closed, idle connections
-// and long streams are left alone, and 1,000 simultaneous connects are all accepted.
+// The gRPC unix listener against raw sockets, Node's HTTP/2 client and a real grpc-js
+// client: fatal HTTP/2 errors close the connection at once; with the server's keepalive, a
+// peer stuck mid-frame or one that never answers a ping is closed, while idle clients that
+// answer and long streams are left alone; calls in progress are counted; 1,000
+// simultaneous connects are all accepted.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect as connectHttp2 } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +18,7 @@ import {
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FrameTracker, type GrpcUnixListener, listenGrpcUnix } from './connections.js';
+import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 function frame(type: number, flags: number, stream: number, payload: Buffer, announced = payload.length): Buffer {
@@ -71,68 +74,21 @@ function closedWithin(path: string, bytes: Buffer, waitMs: number): Promise<numb
   });
 }
 
-describe('FrameTracker', () => {
-  it('finds the error code of a GOAWAY however the bytes are split', () => {
-    const goaway = Buffer.alloc(8);
-    goaway.writeUInt32BE(7, 0);
-    goaway.writeUInt32BE(6, 4);
-    const bytes = Buffer.concat([SETTINGS, frame(0x0, 0, 1, Buffer.alloc(100, 7)), frame(0x7, 0, 0, Buffer.concat([goaway, Buffer.from('debug')]))]);
-    for (const size of [1, 3, 9, 10, 64, bytes.length]) {
-      const codes: number[] = [];
-      const tracker = new FrameTracker(0, (code) => codes.push(code));
-      for (let i = 0; i < bytes.length; i += size) tracker.push(bytes.subarray(i, i + size));
-      expect(codes).toEqual([6]);
-      expect(tracker.midFrame).toBe(false);
-    }
-  });
-
-  it('reports the frames of calls (HEADERS, DATA, RST_STREAM), not the connection\'s own', () => {
-    const bytes = Buffer.concat([
-      PREFACE,
-      SETTINGS,
-      frame(0x6, 0, 0, Buffer.alloc(8)), // PING
-      frame(0x8, 0, 0, Buffer.alloc(4)), // WINDOW_UPDATE
-      frame(0x1, 0x4, 1, Buffer.alloc(12)), // HEADERS
-      frame(0x0, 0x1, 1, Buffer.alloc(30)), // DATA
-      frame(0x8, 0, 1, Buffer.alloc(4)),
-      frame(0x3, 0, 1, Buffer.alloc(4)), // RST_STREAM
-      SETTINGS_ACK,
-    ]);
-    for (const size of [1, 7, bytes.length]) {
-      let calls = 0;
-      const tracker = new FrameTracker(PREFACE.length, undefined, () => calls++);
-      for (let i = 0; i < bytes.length; i += size) tracker.push(bytes.subarray(i, i + size));
-      expect(calls).toBe(3);
-    }
-  });
-
-  it('knows when the bytes so far end inside a frame', () => {
-    const tracker = new FrameTracker(PREFACE.length);
-    tracker.push(PREFACE.subarray(0, 5));
-    expect(tracker.midFrame).toBe(true);
-    tracker.push(PREFACE.subarray(5));
-    expect(tracker.midFrame).toBe(false);
-    const data = frame(0x0, 0, 1, Buffer.alloc(20));
-    tracker.push(data.subarray(0, 4));
-    expect(tracker.midFrame).toBe(true);
-    tracker.push(data.subarray(4, 15));
-    expect(tracker.midFrame).toBe(true);
-    tracker.push(data.subarray(15));
-    expect(tracker.midFrame).toBe(false);
-  });
-});
-
-describe('guarded gRPC unix listener', () => {
+describe('gRPC unix listener', () => {
   let dir = '';
   let path = '';
   let server: Server;
   let listener: GrpcUnixListener;
-  const STALL_MS = 1500;
+  const KEEPALIVE_MS = 1000;
+  const KEEPALIVE_TIMEOUT_MS = 500;
+  /** When a connection that stops answering is closed at the latest. */
+  const DEADLINE_MS = 2 * KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS + 500;
+  let activity = 0;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'daemon-conn-'));
     path = join(dir, 'grpc.sock');
-    server = new Server();
+    server = new Server({ 'grpc.keepalive_time_ms': KEEPALIVE_MS, 'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS });
     server.addService(service, {
       echo: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => callback(null, call.request),
       ticks: (call: ServerWritableStream<Buffer, Buffer>) => {
@@ -140,7 +96,7 @@ describe('guarded gRPC unix listener', () => {
         call.on('cancelled', () => clearInterval(timer));
       },
     });
-    listener = await listenGrpcUnix(server, path, { stallMs: STALL_MS });
+    listener = await listenGrpcUnix(server, path, { onActivity: () => activity++ });
   });
   afterAll(async () => {
     server.forceShutdown();
@@ -159,36 +115,59 @@ describe('guarded gRPC unix listener', () => {
     expect(ms).toBeLessThan(1000);
   });
 
-  it('keeps an idle connection open', async () => {
-    expect(await closedWithin(path, Buffer.concat([PREFACE, SETTINGS, SETTINGS_ACK]), STALL_MS + 2000)).toBeUndefined();
+  it('keeps an idle connection open while it answers pings', async () => {
+    const client = connectHttp2(`http://localhost`, { createConnection: () => connect({ path }) });
+    client.on('error', () => {});
+    let closed = false;
+    client.on('close', () => {
+      closed = true;
+    });
+    await new Promise((r) => setTimeout(r, DEADLINE_MS + 1000));
+    expect(closed).toBe(false);
+    client.close();
   });
 
-  it('closes a connection whose peer stops in the middle of a frame, not before', async () => {
-    const half = frame(0x6, 0, 0, Buffer.alloc(4), 8); // a PING missing half its payload
-    const ms = await closedWithin(path, Buffer.concat([PREFACE, SETTINGS, SETTINGS_ACK, half]), STALL_MS + 3000);
+  it('closes a connection that never answers a ping', async () => {
+    const ms = await closedWithin(path, Buffer.concat([PREFACE, SETTINGS, SETTINGS_ACK]), DEADLINE_MS + 2000);
     expect(ms).toBeDefined();
-    expect(ms).toBeGreaterThanOrEqual(STALL_MS - 50);
-    expect(ms).toBeLessThan(STALL_MS + 1500);
+    expect(ms).toBeGreaterThanOrEqual(KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(DEADLINE_MS);
   });
 
-  it('serves calls, and a long server stream keeps receiving past the stall time', async () => {
+  it('closes a connection whose peer stops in the middle of a frame', async () => {
+    const half = frame(0x6, 0, 0, Buffer.alloc(4), 8); // a PING missing half its payload
+    const ms = await closedWithin(path, Buffer.concat([PREFACE, SETTINGS, SETTINGS_ACK, half]), DEADLINE_MS + 2000);
+    expect(ms).toBeDefined();
+    expect(ms).toBeGreaterThanOrEqual(KEEPALIVE_MS + KEEPALIVE_TIMEOUT_MS - 50);
+    expect(ms).toBeLessThan(DEADLINE_MS);
+  });
+
+  it('serves calls, counts them while they last, and a long server stream keeps receiving past the keepalive', async () => {
     const client = new Client(`unix://${path}`, credentials.createInsecure());
     try {
+      const before = activity;
       const echoed = await new Promise<Buffer>((resolve, reject) =>
         client.makeUnaryRequest('/test.Test/Echo', identity, identity, Buffer.from('ping'), new Metadata(), (err, res) =>
           err || !res ? reject(err) : resolve(res),
         ),
       );
       expect(echoed.toString()).toBe('ping');
+      await new Promise((r) => setTimeout(r, 50));
+      // a start and an end
+      expect(activity - before).toBe(2);
+      expect(listener.activeCalls()).toBe(0);
       const call = client.makeServerStreamRequest('/test.Test/Ticks', identity, identity, Buffer.alloc(0), new Metadata());
       const arrivals: number[] = [];
       const started = performance.now();
       call.on('data', () => arrivals.push(performance.now() - started));
       call.on('error', () => {});
-      await new Promise((r) => setTimeout(r, STALL_MS + 2000));
+      await new Promise((r) => setTimeout(r, DEADLINE_MS + 1000));
+      expect(listener.activeCalls()).toBe(1);
       call.cancel();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(listener.activeCalls()).toBe(0);
       expect(arrivals.length).toBeGreaterThan(10);
-      expect(arrivals.at(-1)).toBeGreaterThan(STALL_MS + 1500);
+      expect(arrivals.at(-1)).toBeGreaterThan(DEADLINE_MS + 500);
     } finally {
       client.close();
     }

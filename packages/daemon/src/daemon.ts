@@ -9,7 +9,7 @@ import { type AnyPluginDefinition, type Logger, PluginRegistry, PluginType } fro
 import { withProxyPlugins } from '@containerd-ts/proxy';
 import { TtrpcServer, type TtrpcServiceRegistration, hasTtrpcServices } from '@containerd-ts/ttrpc';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { type GrpcUnixListener, listenGrpcUnix } from './connections.js';
+import { type GrpcUnixListener, KEEPALIVE, listenGrpcUnix } from './connections.js';
 import { prepareTopDirectories } from './directories.js';
 import { IdleMemory, MemoryRelease } from './idle-memory.js';
 import { createLogger } from './logger.js';
@@ -117,6 +117,7 @@ export function createDaemon(options: DaemonOptions): Daemon {
       );
     },
     settle: { afterMs: IDLE_SETTLE_MS, run: () => memory.settle() },
+    busy: () => (listener?.activeCalls() ?? 0) > 0,
   });
   const touch = () => idleMemory.touch();
 
@@ -183,7 +184,9 @@ export function createDaemon(options: DaemonOptions): Daemon {
         // Nothing reads channelz (containerd serves none), and its per-call bookkeeping
         // (counters, timestamps, closures per call) is on every request's path.
         'grpc.enable_channelz': 0,
-        // Activity on the unix socket is seen by its connection guard (listenGrpcUnix below):
+        // Dead peers and peers stopped in the middle of a frame are found by pinging.
+        ...KEEPALIVE,
+        // Calls on the unix socket are seen by its listener (listenGrpcUnix below):
         // an interceptor on every call costs far more. Calls over TCP come through grpc-js's
         // own listener, so with a TCP address the interceptor watches them.
         interceptors: [...(config.grpc.tcp_address ? [activityInterceptor(touch)] : []), ...(grpcMetrics ? [grpcMetrics.interceptor] : [])],

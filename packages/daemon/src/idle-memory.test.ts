@@ -44,6 +44,20 @@ describe('IdleMemory', () => {
     idle.close();
   });
 
+  it('waits while a call is in progress, though nothing starts or ends', async () => {
+    let open = 1;
+    let released = 0;
+    const idle = new IdleMemory({ quietMs: 20, release: () => released++, busy: () => open > 0 });
+    idle.touch();
+    await sleep(120);
+    expect(released).toBe(0);
+    expect(idle.pending).toBe(true);
+    open = 0;
+    await releasesReach(idle, 1);
+    expect(released).toBe(1);
+    idle.close();
+  });
+
   it('after start-up releases once quiet for the shorter start-up period, later calls wait the usual one', async () => {
     const events: string[] = [];
     const idle = new IdleMemory({ quietMs: 400, release: () => events.push('release') });

@@ -19,6 +19,8 @@ export interface IdleMemoryOptions {
   quietMs: number;
   /** What releases memory (default: a full GC if exposed, then the allocator trim). */
   release: () => void;
+  /** Whether calls are still in progress (a long stream is not a quiet spell, though nothing starts or ends). */
+  busy?: () => boolean;
   /**
    * A last, cheaper step once the daemon has stayed quiet `afterMs` longer after a release
    * (`settleMemory`: a GC that V8, seeing no allocation since the last one, ends by shrinking
@@ -31,6 +33,7 @@ export class IdleMemory {
   readonly #quietMs: number;
   readonly #release: () => void;
   readonly #settle: IdleMemoryOptions['settle'];
+  readonly #busy: (() => boolean) | undefined;
   #timer: NodeJS.Timeout | undefined;
   /** Whether the armed timer is the settle step after a release (not the release itself). */
   #settling = false;
@@ -43,6 +46,7 @@ export class IdleMemory {
     this.#quietMs = options.quietMs;
     this.#release = options.release;
     this.#settle = options.settle;
+    this.#busy = options.busy;
   }
 
   /** Marks activity (a call started, moved a message or finished). O(1), no allocation. */
@@ -98,7 +102,7 @@ export class IdleMemory {
   }
 
   readonly #check = (): void => {
-    if (this.#touched) {
+    if (this.#touched || this.#busy?.() === true) {
       this.#touched = false;
       if (this.#settling) {
         // calls came in after the release: no settle step, a new quiet spell instead
