@@ -3,7 +3,7 @@
 // `<namespace>/<sequence>/<key>`, so namespaces never see each other's snapshots and the
 // collector can tell which backend snapshots are still referenced.
 import { ContainerdError, alreadyExists, invalidArgument, isAlreadyExists, isNotFound, notFound } from '@containerd-ts/errdefs';
-import { parseAll } from '@containerd-ts/filters';
+import { always, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import { type Timestamp, now } from '@containerd-ts/timestamp';
 import {
@@ -40,10 +40,11 @@ interface LocalInfo {
   updated: Timestamp;
 }
 
+/** The namespace's view of a record; `rec` is the caller's (just decoded), its labels are taken over. */
 const localInfo = (name: string, rec: SnapshotRecord): LocalInfo => ({
   name,
   parent: rec.parent ?? '',
-  labels: { ...(rec.labels ?? {}) },
+  labels: rec.labels ?? {},
   created: readRecordTime(rec.createdAt),
   updated: readRecordTime(rec.updatedAt),
 });
@@ -54,6 +55,7 @@ function overlayInfo(backend: Info, local: LocalInfo): Info {
     kind: backend.kind,
     name: local.name,
     parent: local.parent,
+    // A fresh object either way: the backend's and the record's labels stay theirs.
     labels: { ...backend.labels, ...local.labels },
     created: local.created,
     updated: local.updated,
@@ -362,7 +364,7 @@ export class NamespacedSnapshotter implements Snapshotter {
           if (isNotFound(err)) continue;
           throw err;
         }
-        if (filter.match(adaptSnapshot(info))) await fn(info);
+        if (filter === always || filter.match(adaptSnapshot(info))) await fn(info);
       }
       if (entries.length < WALK_BATCH) return;
     }
