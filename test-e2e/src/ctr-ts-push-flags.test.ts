@@ -195,7 +195,15 @@ describe('ctr-ts images push flags, against ctr on containerd-ts and on containe
   /** Pushes with ctr and ctr-ts (`args` before the remote) to `<daemon>-<client>-<name>` through `host`; both must succeed. */
   async function pushBoth(d: { short: string; socket: string }, name: string, args: string[], host = registry.host, ctrArgs = args) {
     const repos = { ctr: `${d.short}-ctr-${name}`, ts: `${d.short}-ts-${name}` };
-    const theirs = await ctr(d.socket, '-n', ns, 'images', 'push', '--plain-http', ...ctrArgs, `${host}/${repos.ctr}:1`, 'example.com/push/multi:1');
+    const pushCtr = () => ctr(d.socket, '-n', ns, 'images', 'push', '--plain-http', ...ctrArgs, `${host}/${repos.ctr}:1`, 'example.com/push/multi:1');
+    let theirs = await pushCtr();
+    // ctr 1.6.20 now and then fails a push with this line (containerd/containerd#5734),
+    // against Debian containerd as much as against containerd-ts (seen here right after the
+    // case that makes ctr panic). ctr is only the reference here: its push is run once more.
+    if (theirs.code !== 0 && theirs.stderr.includes('failed to copy: rpc error: code = Internal desc = unexpected EOF')) {
+      console.log(`${d.short} push ${ctrArgs.join(' ')}: ctr failed (${theirs.stderr.trim()}), running it again`);
+      theirs = await pushCtr();
+    }
     const mostCtr = proxy.takeMost();
     const ours = await run(ctrTs, ['-a', d.socket, '-n', ns, 'images', 'push', '--plain-http', ...args, `${host}/${repos.ts}:1`, 'example.com/push/multi:1']);
     const mostTs = proxy.takeMost();
