@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bundleDaemon } from './bundle.js';
@@ -110,6 +111,29 @@ describe('bundleDaemon', () => {
     });
     expect(stdout).toBe('before=false env=unset\nafter=true\n');
   });
+
+  it("keeps zod's English locale only: the others are left out of the bundle, and messages are English", async () => {
+    // Resolves zod from this package (a dev dependency), as a daemon's entry resolves it from its own.
+    const src = await mkdtemp(join(fileURLToPath(new URL('..', import.meta.url)), 'node_modules', '.test-zod-'));
+    try {
+      await writeFile(
+        join(src, 'main.js'),
+        [
+          "import { z } from 'zod';",
+          'console.log(Object.keys(z.locales).join(",") + " " + typeof z.locales.en);',
+          'console.log(z.object({ a: z.string() }).safeParse({ a: 1 }).error.issues[0].message);',
+        ].join('\n'),
+      );
+      const out = join(dir, 'out');
+      await bundleDaemon({ entry: join(src, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+      const { stdout } = await run('node', [join(out, 'launch.cjs')]);
+      expect(stdout).toBe('en function\nInvalid input: expected string, received number\n');
+      // German's message for the same issue is not in the bundle.
+      expect(await readFile(join(out, 'toy.cjs'), 'latin1')).not.toContain('Eingabe: erwartet');
+    } finally {
+      await rm(src, { recursive: true, force: true });
+    }
+  }, 20_000);
 
   it('refuses to leave out a native addon nothing beside the bundle can load', async () => {
     await writeFile(join(dir, 'main.js'), "import 'zstd-napi';\n");
