@@ -1,11 +1,15 @@
-// Issue 11: ctr-ts's `content` and `snapshots` commands, its help and flag errors, and
-// `--format json`. The same session runs with Debian's ctr and with ctr-ts, each on its own
+// Issue 11: ctr-ts's `content` and `snapshots` commands (`snapshots diff` and `unpack`
+// included), its help and flag errors, and `--format json`. The same session runs with Debian's ctr and with ctr-ts, each on its own
 // daemon, against containerd-ts and against Debian's containerd: ctr-ts must print what
 // ctr prints (stdout, stderr and exit code), with only times, ages, daemon directories and
 // the order Go happens to print a label map in made comparable.
 import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunResult, type StartedDaemon, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+import { buildImageArchive } from './oci-archive.js';
 
 type Reference = Awaited<ReturnType<typeof startReference>>;
 
@@ -15,6 +19,14 @@ interface Step {
   env?: Record<string, string>;
   /** stdout is a label list (`k=v,k2=v2`) that ctr prints in Go's map order. */
   labels?: boolean;
+  /**
+   * stdout is a tar: the time (and so the checksum) of whiteout entries is masked, which
+   * containerd 1.6 writes as the time of the diff (containerd-ts writes the epoch, as later
+   * containerd releases do).
+   */
+  tar?: boolean;
+  /** stdout is a table whose last column is a label list (`content ls`), printed in Go's map order. */
+  labelColumn?: boolean;
   /** stdout is a table whose rows containerd lists in Go's map order (ingests). */
   rows?: boolean;
   /** The output includes the help of a command that prints a table: ctr-ts lists its `--format` flag too. */
@@ -43,6 +55,23 @@ const sortRows = (text: string) => {
 function normalize(r: RunResult, client: 'ctr' | 'ctr-ts', dirs: string[], step: Step): string {
   let stdout = r.stdout;
   if (step.labels) stdout = stdout.split('\n').map((line) => line.split(',').sort().join(',')).join('\n');
+  if (step.tar) {
+    let masked = '';
+    for (let off = 0; off < stdout.length; off += 512) {
+      const block = stdout.slice(off, off + 512);
+      const name = block.slice(0, 100).replace(/\0+$/, '');
+      masked += block.length === 512 && /(^|\/)\.wh\./.test(name) ? `${block.slice(0, 136)}${'#'.repeat(20)}${block.slice(156)}` : block;
+    }
+    stdout = masked;
+  }
+  if (step.labelColumn) {
+    const sortLast = (line: string) => {
+      const cells = line.split('\t');
+      cells.push(cells.pop()!.split(',').sort().join(','));
+      return cells.join('\t');
+    };
+    stdout = stdout.split('\n').map(sortLast).join('\n');
+  }
   if (step.rows) stdout = sortRows(stdout);
   if (step.help) stdout = comparableHelp(stdout);
   let text = `${stdout}\n--stderr--\n${r.stderr}\n--exit ${r.code}`;
@@ -168,6 +197,64 @@ function snapshotSession(): Step[] {
   ];
 }
 
+/**
+ * The diff session: `base` (committed: a directory and two files) and `work` on it (active:
+ * a changed file, a new one, one removed), made alike on each daemon with fixed times so
+ * that the layers are the same bytes; `manifest` is an image imported without unpacking.
+ */
+function diffSession(manifest: string): Step[] {
+  const s = (...args: string[]) => ({ args: ['snapshots', '--snapshotter', 'native', ...args] });
+  const tar = (...args: string[]) => ({ ...s('diff', '--media-type', 'application/vnd.oci.image.layer.v1.tar', ...args), tar: true });
+  return [
+    tar('work'),
+    tar('base'),
+    tar('base', 'work'),
+    tar('work', 'base'),
+    // gzip, the default: a layer without whiteouts, so containerd's bytes do not depend on the time
+    s('diff', 'base'),
+    // Kept under a GC root with the labels given; without --keep nothing is left.
+    s('diff', '--keep', '--label', 'team=a', '--ref', 'diff-1', 'base'),
+    { args: ['content', 'ls'], labelColumn: true },
+    s('diff', 'nope'),
+    s('diff', 'base', 'nope'),
+    s('diff'),
+    s('diff', '--help'),
+    s('ls'),
+    s('unpack', '--snapshotter', 'native', manifest),
+    s('ls'),
+    s('unpack', '--snapshotter', 'native', manifest),
+    s('unpack', `sha256:${'0'.repeat(64)}`),
+    s('unpack', 'nope'),
+    s('unpack'),
+    s('unpack', '--help'),
+  ];
+}
+
+/** Makes `base` and `work` of the diff session on a daemon, through ctr and the native snapshotter's directories. */
+async function diffTrees(socket: string): Promise<void> {
+  const sn = ['snapshots', '--snapshotter', 'native'];
+  const must = async (...args: string[]) => {
+    const r = await ctr(socket, ...sn, ...args);
+    if (r.code !== 0) throw new Error(`ctr ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const dirOf = async (key: string) => (await must('mounts', '/x', key)).split(' ')[3]!;
+  const at = (secs: number) => new Date(secs * 1000);
+  await must('prepare', 'base-tmp');
+  const base = await dirOf('base-tmp');
+  await mkdir(join(base, 'etc'));
+  await writeFile(join(base, 'etc', 'hosts'), '127.0.0.1 localhost\n');
+  await writeFile(join(base, 'etc', 'motd'), 'welcome\n');
+  for (const p of ['etc/hosts', 'etc/motd', 'etc', '.']) await utimes(join(base, p), at(1000), at(1000));
+  await must('commit', 'base', 'base-tmp');
+  await must('prepare', 'work', 'base');
+  const work = await dirOf('work');
+  await writeFile(join(work, 'etc', 'hosts'), '127.0.0.1 localhost work\n');
+  await rm(join(work, 'etc', 'motd'));
+  await writeFile(join(work, 'new'), 'a new file\n');
+  for (const p of ['etc/hosts', 'new', 'etc', '.']) await utimes(join(work, p), at(2000), at(2000));
+}
+
 const runStep = (client: 'ctr' | 'ctr-ts', socket: string, step: Step) =>
   run(client === 'ctr' ? 'ctr' : ctrTs, ['-a', socket, ...step.args], {
     ...(step.input === undefined ? {} : { input: step.input }),
@@ -233,6 +320,42 @@ describe('ctr-ts content and snapshots print what ctr prints, on containerd-ts a
       expect(s('usage -b')[0]).toMatch(/^KEY +SIZE +INODES +\n/);
     }
   }, 600_000);
+
+  it('snapshots diff (one snapshot or two, active or committed, --keep, --label) and unpack: the same bytes, labels and snapshots', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'ctr-ts-diff-'));
+    try {
+      const archive = await buildImageArchive(work, 'docker.io/library/diff-unpack:1');
+      for (const pair of pairs) {
+        for (const side of [pair.ctr, pair.ctrTs]) {
+          await diffTrees(side.socket);
+          const imported = await ctr(side.socket, 'images', 'import', '--no-unpack', archive.file);
+          expect(imported.code, imported.stderr).toBe(0);
+        }
+        const out = await compare(pair, diffSession(archive.manifest));
+        const s = (args: string) => out(`snapshots --snapshotter native ${args}`)[0] ?? '';
+        // What ctr printed, so that two equally wrong answers cannot pass.
+        const tar = '--media-type application/vnd.oci.image.layer.v1.tar';
+        expect(s(`diff ${tar} work`)).toMatch(/^etc\/\0[\s\S]*etc\/\.wh\.motd\0[\s\S]*new\0[\s\S]*--exit 0$/);
+        expect(s(`diff ${tar} work`)).toContain('127.0.0.1 localhost work\n');
+        expect(s(`diff ${tar} base`)).toContain('welcome\n');
+        expect(s(`diff ${tar} base work`)).toBe(s(`diff ${tar} work`));
+        expect(s(`diff ${tar} work base`)).toMatch(/etc\/motd\0[\s\S]*welcome\n[\s\S]*\.wh\.new\0/);
+        expect(s('diff base').charCodeAt(0)).toBe(0x1f); // gzip
+        expect(out('content ls')[0]).toMatch(/containerd\.io\/gc\.root=<time>/);
+        expect(out('content ls')[0]).toContain('team=a');
+        expect(s('diff')).toBe('\n--stderr--\nctr: snapshot id must be provided\n\n--exit 1');
+        expect(s(`unpack --snapshotter native ${archive.manifest}`)).toBe(
+          `unpacking ${archive.manifest} (application/vnd.oci.image.manifest.v1+json)...done\n\n--stderr--\n\n--exit 0`,
+        );
+        // The second listing, after the unpack: the image's layer committed under its chain ID.
+        expect(out('snapshots --snapshotter native ls')[1]?.split('\n--stderr')[0]).toMatch(/\nsha256:[0-9a-f]{64} +Committed/);
+        expect(s(`unpack sha256:${'0'.repeat(64)}`)).toBe('\n--stderr--\nctr: manifest not found\n\n--exit 1');
+        expect(s('unpack nope')).toBe('\n--stderr--\nctr: invalid checksum digest format\n\n--exit 1');
+      }
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 600_000);
 });
 
 describe('ctr-ts help and flag parsing as ctr', () => {
@@ -257,7 +380,7 @@ describe('ctr-ts help and flag parsing as ctr', () => {
     ...['ls', 'create', 'rm'].map((c) => ['leases', c]),
     ...['ls', 'get', 'ingest', 'rm', 'label', 'active', 'prune', 'edit', 'fetch-object', 'push-object'].map((c) => ['content', c]),
     ['content', 'prune', 'references'],
-    ...['info', 'prepare', 'view', 'mounts', 'commit', 'rm', 'label', 'usage', 'tree'].map((c) => ['snapshots', c]),
+    ...['info', 'prepare', 'view', 'mounts', 'commit', 'rm', 'label', 'usage', 'tree', 'diff', 'unpack'].map((c) => ['snapshots', c]),
     ...['check', 'export', 'import', 'tag', 'label'].map((c) => ['images', c]),
     ...['block', 'goroutines', 'heap', 'profile', 'threadcreate', 'trace'].map((c) => ['pprof', c]),
     ['install'],
@@ -278,7 +401,7 @@ describe('ctr-ts help and flag parsing as ctr', () => {
     }
   }, 300_000);
 
-  it('the content and snapshots groups list a subset of ctr’s subcommands, in ctr’s words', async () => {
+  it('the content and snapshots groups list ctr’s subcommands, in ctr’s words', async () => {
     for (const group of ['content', 'snapshots']) {
       const [a, b] = await Promise.all([ctr(ts.socket, group, '--help'), run(ctrTs, ['-a', ts.socket, group, '--help'])]);
       const commands = (text: string) => (text.split('COMMANDS:\n')[1] ?? '').split('\n\n')[0]!.split('\n').map((l) => l.trim().replace(/ {2,}/g, '  '));
@@ -288,8 +411,8 @@ describe('ctr-ts help and flag parsing as ctr', () => {
       for (const line of ours) expect(theirs, group).toContain(line);
       // In ctr's order.
       expect(ours, group).toEqual(theirs.filter((l) => ours.includes(l)));
-      // content has every subcommand of ctr's.
-      if (group === 'content') expect(ours, group).toEqual(theirs);
+      // Both groups have every subcommand of ctr's.
+      expect(ours, group).toEqual(theirs);
       expect(b.stdout.split('OPTIONS:')[1], group).toBe(a.stdout.split('OPTIONS:')[1]);
     }
   }, 300_000);

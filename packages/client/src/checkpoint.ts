@@ -3,17 +3,15 @@
 // was), the daemon's Checkpoint (criu through the shim), then — unless the images went to
 // an `imagePath` — an OCI index of the checkpoint's blobs, the container's image and the
 // diff of its writable snapshot, stored as an image labelled `containerd.io/checkpoint`.
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Any } from '@containerd-ts/api';
 import { CheckpointOptions as RuncCheckpointOptions } from '@containerd-ts/api/runtime/runc-options';
-import { DiffService } from '@containerd-ts/api/services/diff';
 import { type Image, ImagesService } from '@containerd-ts/api/services/images';
-import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
 import { TasksService } from '@containerd-ts/api/services/tasks';
 import type { CallContext, Connection } from './connection.js';
 import { getContainer } from './container.js';
 import { writeBlob } from './content.js';
+import { createDiff } from './diff.js';
 import { marshalIndex } from './go-json.js';
 import { type Descriptor, MediaType, sha256 } from './images.js';
 import { withLease } from './lease.js';
@@ -51,25 +49,6 @@ export function runcCheckpointOptionsAny(fields: Partial<RuncCheckpointOptions>)
   return { typeUrl: 'containerd.runc.v1.CheckpointOptions', value: Buffer.from(RuncCheckpointOptions.encode(msg).finish()) };
 }
 
-/** rootfs.CreateDiff: the writable snapshot against a view of its parent, through the diff service. */
-export async function snapshotDiff(conn: Connection, snapshotter: string, key: string, ctx: CallContext): Promise<Descriptor> {
-  const { info } = await conn.unary(SnapshotsService.stat, { snapshotter, key }, ctx);
-  const lowerKey = `${info?.parent ?? ''}-parent-view-${randomBytes(8).toString('base64url')}`;
-  const lower = await conn.unary(SnapshotsService.view, { snapshotter, key: lowerKey, parent: info?.parent ?? '', labels: {} }, ctx);
-  try {
-    const upper = await conn.unary(SnapshotsService.mounts, { snapshotter, key }, ctx);
-    const res = await conn.unary(
-      DiffService.diff,
-      { left: lower.mounts, right: upper.mounts, mediaType: '', ref: `checkpoint-rw-${key}`, labels: {} },
-      ctx,
-    );
-    const d = res.diff;
-    return { mediaType: d?.mediaType ?? '', digest: d?.digest ?? '', size: d?.size ?? 0, annotations: d?.annotations };
-  } finally {
-    await conn.unary(SnapshotsService.remove, { snapshotter, key: lowerKey }, ctx).catch(() => {});
-  }
-}
-
 /**
  * Checkpoints the task of container `id`. Resolves to the checkpoint image record, or
  * undefined when the images went to `opts.imagePath`. Errors are the daemon's (with criu
@@ -97,7 +76,7 @@ export async function checkpointTask(conn: Connection, id: string, opts: Checkpo
         manifests.push({ mediaType: t?.mediaType ?? '', digest: t?.digest ?? '', size: t?.size ?? 0, annotations: t?.annotations });
         annotations['image.name'] = c.image;
       }
-      if (c.snapshotKey) manifests.push({ ...(await snapshotDiff(conn, c.snapshotter, c.snapshotKey, ctx)), platform });
+      if (c.snapshotKey) manifests.push({ ...(await createDiff(conn, c.snapshotter, c.snapshotKey, { ref: `checkpoint-rw-${c.snapshotKey}` }, ctx)), platform });
       // writeIndex: json.Encoder's line (v1.Index has no media type here) and a GC label per entry.
       const data = Buffer.from(`${marshalIndex({ schemaVersion: 2, manifests, annotations } as Parameters<typeof marshalIndex>[0])}\n`);
       const digest = sha256(data);

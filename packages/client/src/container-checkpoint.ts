@@ -15,7 +15,8 @@ import { type Image, ImagesService } from '@containerd-ts/api/services/images';
 import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
 import { TasksService } from '@containerd-ts/api/services/tasks';
 import { isAlreadyExists, isNotFound, notFound } from '@containerd-ts/errdefs';
-import { runcCheckpointOptionsAny, snapshotDiff } from './checkpoint.js';
+import { runcCheckpointOptionsAny } from './checkpoint.js';
+import { createDiff } from './diff.js';
 import type { StdioPaths } from './cio.js';
 import type { CallContext, Connection } from './connection.js';
 import { getContainer, imageConfig } from './container.js';
@@ -125,7 +126,7 @@ export async function checkpointContainer(conn: Connection, id: string, ref: str
       }
       if (opts.rw) {
         await step(async () => {
-          manifests.push({ ...(await snapshotDiff(conn, c.snapshotter, c.snapshotKey, ctx)), platform: osArchPlatform() });
+          manifests.push({ ...(await createDiff(conn, c.snapshotter, c.snapshotKey, { ref: `checkpoint-rw-${c.snapshotKey}` }, ctx)), platform: osArchPlatform() });
         });
       }
       if (opts.task) {

@@ -19,7 +19,8 @@ export {
   writeBlob,
 } from './content.js';
 export * from './images.js';
-export { formatRFC3339, randomLeaseId, withLease } from './lease.js';
+export { formatRFC3339, randomLeaseId, uniquePart, withLease } from './lease.js';
+export { type DiffOptions, compareSnapshots, createDiff } from './diff.js';
 export { type Platform, defaultPlatform, formatPlatform, goArch, matchPlatform, normalizePlatform, parsePlatform } from './platforms.js';
 export {
   type FetchOptions,

@@ -4,9 +4,14 @@ import { randomBytes } from 'node:crypto';
 import { LeasesService } from '@containerd-ts/api/services/leases';
 import type { CallContext, Connection } from './connection.js';
 
-/** leases.WithRandomID: the nanoseconds of now and 3 random bytes in URL base64. */
-export const randomLeaseId = () =>
-  `${(Date.now() % 1000) * 1_000_000 + Math.floor(Math.random() * 1_000_000)}-${randomBytes(3).toString('base64url')}`;
+/**
+ * The nanoseconds of now and 3 random bytes in URL base64: how containerd makes a name
+ * unique (leases.WithRandomID, rootfs's uniquePart for temporary snapshot keys).
+ */
+export const uniquePart = () => `${(Date.now() % 1000) * 1_000_000 + Math.floor(Math.random() * 1_000_000)}-${randomBytes(3).toString('base64url')}`;
+
+/** leases.WithRandomID. */
+export const randomLeaseId = uniquePart;
 
 /** time.Time.Format(time.RFC3339) in the local zone. */
 export function formatRFC3339(d: Date): string {

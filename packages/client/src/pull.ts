@@ -5,7 +5,6 @@
 // layers into a snapshotter through the Diff and Snapshots services (chain-ID keys,
 // `containerd.io/uncompressed` on layers, `containerd.io/gc.ref.snapshot.<sn>` on the
 // config), all under one lease.
-import { randomBytes } from 'node:crypto';
 import { DiffService } from '@containerd-ts/api/services/diff';
 import { type Image, ImagesService } from '@containerd-ts/api/services/images';
 import { SnapshotsService } from '@containerd-ts/api/services/snapshots';
@@ -26,7 +25,7 @@ import {
   isManifestType,
   makeRefKey as refKey,
 } from './images.js';
-import { withLease } from './lease.js';
+import { uniquePart, withLease } from './lease.js';
 import { type Platform, defaultPlatform, matchPlatform, normalizePlatform } from './platforms.js';
 import { hostname } from './reference.js';
 import { Registry, type RegistryOptions } from './registry.js';
@@ -272,8 +271,6 @@ export async function resolveManifest(
   throw new Error(`unexpected media type ${target.mediaType} for ${target.digest}: not found`);
 }
 
-/** rootfs's uniquePart: nanoseconds and 3 random bytes. */
-const uniquePart = () => `${(Date.now() % 1000) * 1_000_000 + Math.floor(Math.random() * 1_000_000)}-${randomBytes(3).toString('base64url')}`;
 
 /**
  * Image.Unpack: applies each layer of the platform's manifest on top of the previous ones

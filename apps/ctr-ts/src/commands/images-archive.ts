@@ -28,20 +28,15 @@ import {
   withLease,
 } from '@containerd-ts/client';
 import { isAlreadyExists, isNotFound } from '@containerd-ts/errdefs';
-import { type Command, type Flag, UsageError } from '../cli.js';
+import { type Command, UsageError } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
 import { parsePlatformFlags } from '../platform-flags.js';
 import { progressBytes } from '../progress.js';
 import { TabWriter } from '../tabwriter.js';
 import { labelArgs } from './namespaces.js';
+import { SNAPSHOTTER_FLAG } from './snapshots.js';
 import { logLine } from '../log.js';
 
-const SNAPSHOTTER: Flag = {
-  name: 'snapshotter',
-  type: 'string',
-  usage: 'snapshotter name. Empty value stands for the default value.',
-  env: 'CONTAINERD_SNAPSHOTTER',
-};
 
 async function withConn<T>(ctx: Parameters<NonNullable<Command['action']>>[0], f: (conn: Connection, call: CallContext) => Promise<T>): Promise<T> {
   const opts = globalOptions(ctx);
@@ -183,7 +178,7 @@ If foobar.tar contains an OCI ref named "latest" and anonymous ref "sha256:deadb
     { name: 'platform', type: 'string', usage: 'imports content for specific platform' },
     { name: 'no-unpack', type: 'bool', usage: 'skip unpacking the images, false by default' },
     { name: 'compress-blobs', type: 'bool', usage: 'compress uncompressed blobs when creating manifest (Docker format only)' },
-    SNAPSHOTTER,
+    SNAPSHOTTER_FLAG,
   ],
   async action(ctx) {
     const input = ctx.args[0] ?? '';
@@ -325,7 +320,7 @@ const checkCommand: Command = {
   usage: 'check existing images to ensure all content is available locally',
   argsUsage: '[flags] [<filter>, ...]',
   description: 'check existing images to ensure all content is available locally',
-  flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the ready image refs (fully downloaded and unpacked)' }, SNAPSHOTTER],
+  flags: [{ name: 'quiet', aliases: ['q'], type: 'bool', usage: 'print only the ready image refs (fully downloaded and unpacked)' }, SNAPSHOTTER_FLAG],
   table: true,
   async action(ctx) {
     const quiet = ctx.bool('quiet');

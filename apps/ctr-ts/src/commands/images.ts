@@ -30,7 +30,7 @@ import {
 } from '@containerd-ts/client';
 import { isNotFound } from '@containerd-ts/errdefs';
 import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
-import { type Command, type Context, type Flag, goDuration } from '../cli.js';
+import { type Command, type Context, goDuration } from '../cli.js';
 import { CommandError, type connect, globalOptions, withConnection } from '../context.js';
 import { parsePlatformFlags } from '../platform-flags.js';
 import { type StatusInfo, displayStatuses, progressBytes } from '../progress.js';
@@ -38,16 +38,11 @@ import { REGISTRY_FLAGS, registryOptions } from '../resolver.js';
 import { imagesArchiveCommands } from './images-archive.js';
 import { imagesMountCommands } from './images-mount.js';
 import { labelArgs } from './namespaces.js';
+import { SNAPSHOTTER_FLAG } from './snapshots.js';
 import { logLine } from '../log.js';
 
 type Conn = Awaited<ReturnType<typeof connect>>;
 
-const SNAPSHOTTER: Flag = {
-  name: 'snapshotter',
-  type: 'string',
-  usage: 'snapshotter name. Empty value stands for the default value.',
-  env: 'CONTAINERD_SNAPSHOTTER',
-};
 
 /**
  * ctr's pull progress: the jobs of the fetch, redrawn every 100 ms. When stdout is not a
@@ -179,7 +174,7 @@ command. As part of this process, we do the following:
 `,
   flags: [
     ...REGISTRY_FLAGS,
-    SNAPSHOTTER,
+    SNAPSHOTTER_FLAG,
     { name: 'label', type: 'string-slice', usage: 'labels to attach to the image' },
     { name: 'platform', type: 'string-slice', usage: 'Pull content from a specific platform' },
     { name: 'all-platforms', type: 'bool', usage: 'pull content and metadata from all platforms' },

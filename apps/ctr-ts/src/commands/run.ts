@@ -23,9 +23,10 @@ import {
 } from '@containerd-ts/client';
 import { type Command, type Context, ExitError, type Flag } from '../cli.js';
 import { CommandError, withConnection } from '../context.js';
+import { SNAPSHOTTER_FLAG } from './snapshots.js';
 
 export const SNAPSHOTTER_FLAGS: Flag[] = [
-  { name: 'snapshotter', type: 'string', usage: 'snapshotter name. Empty value stands for the default value.', env: 'CONTAINERD_SNAPSHOTTER' },
+  SNAPSHOTTER_FLAG,
   { name: 'snapshotter-label', type: 'string-slice', usage: 'labels added to the new snapshot for this container.' },
 ];
 

@@ -1,19 +1,39 @@
-// ctr-ts snapshots [--snapshotter NAME] ls/info/prepare/view/mounts/commit/rm/label/usage/tree:
-// a snapshotter through containerd's snapshots service, in ctr's exact output.
+// ctr-ts snapshots [--snapshotter NAME] ls/info/prepare/view/mounts/commit/rm/label/usage/tree/
+// diff/unpack: a snapshotter through containerd's snapshots service, in ctr's exact output.
+import { ImagesService } from '@containerd-ts/api/services/images';
 import { NamespacesService } from '@containerd-ts/api/services/namespaces';
 import { type Info, Kind, SnapshotsService } from '@containerd-ts/api/services/snapshots';
 import type { Mount } from '@containerd-ts/api/types/mount';
+import { compareSnapshots, createDiff, defaultPlatform, readContentStream, unpackImage, withLease } from '@containerd-ts/client';
 import { GO_ZERO_TIME, formatRFC3339Nano } from '@containerd-ts/timestamp';
-import type { Command, Context } from '../cli.js';
+import type { Command, Context, Flag } from '../cli.js';
 import { CommandError, connect, globalOptions } from '../context.js';
-import { progressBytes } from '../format.js';
+import { parseDigest, progressBytes } from '../format.js';
 import { labelArgs } from './namespaces.js';
+
+/** ctr's commands.SnapshotterFlags. */
+export const SNAPSHOTTER_FLAG: Flag = {
+  name: 'snapshotter',
+  type: 'string',
+  usage: 'snapshotter name. Empty value stands for the default value.',
+  env: 'CONTAINERD_SNAPSHOTTER',
+};
 
 type Conn = Awaited<ReturnType<typeof connect>>;
 
 /** The platform's default snapshotter, as ctr's client falls back to it. */
 export const DEFAULT_SNAPSHOTTER = 'overlayfs';
 const DEFAULT_SNAPSHOTTER_LABEL = 'containerd.io/defaults/snapshotter';
+
+/** The namespace's `containerd.io/defaults/snapshotter` label, else overlayfs (containerd's client). */
+async function namespaceSnapshotter(conn: Conn, namespace: string): Promise<string> {
+  try {
+    const res = await conn.unary(NamespacesService.get, { name: namespace });
+    return res.namespace?.labels[DEFAULT_SNAPSHOTTER_LABEL] || DEFAULT_SNAPSHOTTER;
+  } catch {
+    return DEFAULT_SNAPSHOTTER;
+  }
+}
 
 /**
  * Runs `f` with the snapshotter named by --snapshotter or, when empty, by the namespace's
@@ -23,16 +43,7 @@ async function withSnapshotter<T>(ctx: Context, f: (conn: Conn, snapshotter: str
   const opts = globalOptions(ctx);
   const conn = await connect(opts);
   try {
-    let snapshotter = ctx.string('snapshotter');
-    if (snapshotter === '') {
-      try {
-        const res = await conn.unary(NamespacesService.get, { name: opts.namespace });
-        snapshotter = res.namespace?.labels[DEFAULT_SNAPSHOTTER_LABEL] || DEFAULT_SNAPSHOTTER;
-      } catch {
-        snapshotter = DEFAULT_SNAPSHOTTER;
-      }
-    }
-    return await f(conn, snapshotter);
+    return await f(conn, ctx.string('snapshotter') || (await namespaceSnapshotter(conn, opts.namespace)));
   } finally {
     conn.close();
   }
@@ -284,10 +295,72 @@ const labelCommand: Command = {
   },
 };
 
+/** Writes `chunk` to stdout, waiting until it is taken (a diff can be large). */
+const writeOut = (chunk: Uint8Array) => new Promise<void>((resolve, reject) => process.stdout.write(chunk, (err) => (err ? reject(err) : resolve())));
+
+const diffCommand: Command = {
+  name: 'diff',
+  usage: "get the diff of two snapshots. the default second snapshot is the first snapshot's parent.",
+  argsUsage: '[flags] <idA> [<idB>]',
+  flags: [
+    { name: 'media-type', type: 'string', usage: 'media type to use for creating diff', value: 'application/vnd.oci.image.layer.v1.tar+gzip' },
+    { name: 'ref', type: 'string', usage: 'content upload reference to use' },
+    { name: 'keep', type: 'bool', usage: 'keep diff content. up to creator to delete it.' },
+    { name: 'label', type: 'string-slice', usage: 'labels to attach to the image' },
+  ],
+  async action(ctx) {
+    const [idA = '', idB = ''] = ctx.args;
+    if (idA === '') throw new CommandError('snapshot id must be provided');
+    const labels = labelArgs(ctx.strings('label'));
+    if (ctx.bool('keep')) labels['containerd.io/gc.root'] = gcRootNow();
+    const opts = { mediaType: ctx.string('media-type'), ref: ctx.string('ref'), labels };
+    // Under a lease of its own (deleted as ctr's is when the command ends): without --keep
+    // the layer is the collector's once it has been printed.
+    await withSnapshotter(ctx, (conn, snapshotter) =>
+      withLease(conn, {}, async (call) => {
+        const desc =
+          idB === '' ? await createDiff(conn, snapshotter, idA, opts, call) : await compareSnapshots(conn, snapshotter, idA, idB, opts, call);
+        for await (const chunk of readContentStream(conn, desc.digest, call)) await writeOut(chunk);
+      }),
+    );
+  },
+};
+
+const unpackCommand: Command = {
+  name: 'unpack',
+  usage: 'unpack applies layers from a manifest to a snapshot',
+  argsUsage: '[flags] <digest>',
+  flags: [SNAPSHOTTER_FLAG],
+  async action(ctx) {
+    const digest = parseDigest(ctx.args[0] ?? '');
+    const opts = globalOptions(ctx);
+    const conn = await connect(opts);
+    try {
+      // The image whose target is the digest (ctr has no unpack by name), unpacked for this
+      // platform into the snapshotter of the command's own flag (the namespace's default when empty).
+      const { images } = await conn.unary(ImagesService.list, { filters: [] });
+      const image = images.find((i) => i.target?.digest === digest);
+      if (!image?.target) throw new CommandError('manifest not found');
+      const snapshotter = ctx.string('snapshotter') || (await namespaceSnapshotter(conn, opts.namespace));
+      const t = image.target;
+      ctx.out(`unpacking ${digest} (${t.mediaType})...`);
+      try {
+        await unpackImage(conn, { mediaType: t.mediaType, digest: t.digest, size: t.size, annotations: t.annotations }, { snapshotter, platform: defaultPlatform() });
+      } catch (err) {
+        ctx.out('\n');
+        throw new CommandError((err as Error).message);
+      }
+      ctx.out('done\n');
+    } finally {
+      conn.close();
+    }
+  },
+};
+
 export const snapshotsCommand: Command = {
   name: 'snapshots',
   aliases: ['snapshot'],
   usage: 'manage snapshots',
-  flags: [{ name: 'snapshotter', type: 'string', usage: 'snapshotter name. Empty value stands for the default value.', env: 'CONTAINERD_SNAPSHOTTER' }],
-  subcommands: [commitCommand, infoCommand, listCommand, mountCommand, prepareCommand, removeCommand, labelCommand, treeCommand, usageCommand, viewCommand],
+  flags: [SNAPSHOTTER_FLAG],
+  subcommands: [commitCommand, diffCommand, infoCommand, listCommand, mountCommand, prepareCommand, removeCommand, labelCommand, treeCommand, unpackCommand, usageCommand, viewCommand],
 };
