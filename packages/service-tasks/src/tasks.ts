@@ -41,12 +41,13 @@ import type { Mount } from '@containerd-ts/api/types/mount';
 import { MediaType, applyLayer } from '@containerd-ts/archive';
 import type { ContentStore } from '@containerd-ts/content';
 import { type Process, Status } from '@containerd-ts/api/types/task';
-import { ContainerdError, fromGrpcStatus, invalidArgument, isNotFound, notImplemented } from '@containerd-ts/errdefs';
+import { ContainerdError, fromGrpcStatus, invalidArgument, isNotFound } from '@containerd-ts/errdefs';
 import { objectAdaptor, parseAll } from '@containerd-ts/filters';
 import { type RequestContext, namespaceRequired } from '@containerd-ts/namespaces';
 import type { Logger } from '@containerd-ts/plugin';
 import type { CreateOpts, Exit, RuntimeTask } from '@containerd-ts/runtime-v2';
 import { now } from '@containerd-ts/timestamp';
+import { CHECKPOINT_MEDIA_TYPE, writeCheckpointImage } from './checkpoint-image.js';
 
 /** The container record fields the tasks service reads. */
 export interface ContainerRecord {
@@ -79,8 +80,8 @@ export interface TasksServiceOptions {
   /** Runtimes by the name containers give (`io.containerd.runtime.v1.linux`), as containerd's l.runtimes. */
   runtimes?: ReadonlyMap<string, TaskRuntime>;
   snapshotMounts?: SnapshotMounts;
-  /** The namespaced content store a restore reads its checkpoint (criu tar) from. */
-  content: Pick<ContentStore, 'readerAt'>;
+  /** The namespaced content store: a restore reads its checkpoint (criu tar) from it, a checkpoint writes its image into it. */
+  content: Pick<ContentStore, 'readerAt' | 'writer' | 'abort'>;
   /**
    * The service's own state directory: it records there which unpacked checkpoint belongs
    * to which task, so that after a restart `recoverRestores` removes those of tasks that
@@ -100,8 +101,6 @@ const RUNTIME_LINUX_V1 = 'io.containerd.runtime.v1.linux';
 /** Whether `runtime` is (a version of) the runc runtime, as containerd's checkRuntime. */
 const isRunc = (runtime: string): boolean => runtime.startsWith(`${RUNC_PREFIX}.`) || runtime === RUNC_PREFIX;
 
-/** containerd's media type of a checkpoint image (images.MediaTypeContainerd1Checkpoint). */
-const CHECKPOINT_MEDIA_TYPE = 'application/vnd.containerd.container.criu.checkpoint.criu.tar';
 
 /** An error containerd returns unclassified: it reaches clients as Unknown with this message. */
 const unknown = (message: string) => fromGrpcStatus(2, message);
@@ -462,15 +461,15 @@ export class TasksService {
       await task.checkpoint(imagePath, r.options);
       return { descriptors: [] };
     }
-    // As containerd: checkpoint into a temporary directory first. The shim's error (criu
-    // missing or refusing) comes back as it is.
+    // As containerd: checkpoint into a temporary directory (the shim's error, criu missing
+    // or refusing, comes back as it is), then criu's files and the spec into the content store.
     const dir = await mkdtemp(`${process.env.XDG_RUNTIME_DIR || tmpdir()}/ctd-checkpoint`);
     try {
       await task.checkpoint(dir, r.options);
+      return { descriptors: await writeCheckpointImage(this.options.content, ctx, dir, container.spec) };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    throw notImplemented('writing a checkpoint image to the content store');
   }
 
   async update(ctx: RequestContext, r: UpdateTaskRequest): Promise<void> {
