@@ -9,18 +9,19 @@ import {
   type MountsRequest,
   type PrepareSnapshotRequest,
   type RemoveSnapshotRequest,
-  SnapshotsService as SnapshotsDefinition,
   type StatSnapshotRequest,
   type UpdateSnapshotRequest,
   type UsageRequest,
   type ViewSnapshotRequest,
 } from '@containerd-ts/api/services/snapshots';
 import type { Mount as ApiMount } from '@containerd-ts/api/types/mount';
+import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { ContainerdError, invalidArgument, notImplemented } from '@containerd-ts/errdefs';
 import { type GrpcServiceRegistration, grpcService, serverStream, unary } from '@containerd-ts/grpc-server';
 import type { RequestContext } from '@containerd-ts/namespaces';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Info, type InfoUpdate, Kind, type Mount, type SnapshotOptions, type Snapshotter } from '@containerd-ts/snapshots';
+import { ListSnapshotsEncoder, snapshotsServiceDefinition, toApiKind } from './codec.js';
 import type { SnapshotterMap } from './publishing.js';
 
 /** Infos per List message, as containerd sends them. */
@@ -33,9 +34,6 @@ function snapshotterOf(snapshotters: SnapshotterMap, name: string): Snapshotter 
   return sn;
 }
 
-// containerd maps every kind other than active and view to committed.
-const toApiKind = (kind: Info['kind']): ApiKind =>
-  kind === Kind.Active ? ApiKind.ACTIVE : kind === Kind.View ? ApiKind.VIEW : ApiKind.COMMITTED;
 const fromApiKind = (kind: ApiKind): Info['kind'] =>
   kind === ApiKind.ACTIVE ? Kind.Active : kind === ApiKind.VIEW ? Kind.View : Kind.Committed;
 
@@ -89,14 +87,15 @@ export function snapshotsGrpcService(snapshotters: SnapshotterMap, serviceOption
   const listSnapshots = async (
     req: ListSnapshotsRequest,
     ctx: RequestContext,
-    call: ServerWritableStream<ListSnapshotsRequest, ListSnapshotsResponse>,
+    call: ServerWritableStream<ListSnapshotsRequest, ListSnapshotsResponse | EncodedMessage<ListSnapshotsResponse>>,
   ): Promise<void> => {
     const sn = get(req.snapshotter);
-    let batch: ApiInfo[] = [];
-    const send = async (info: ApiInfo[]) => {
+    // Each Info is encoded as the walk yields it, LIST_BATCH to a message.
+    const page = new ListSnapshotsEncoder();
+    const send = async () => {
       if (call.cancelled) throw new ContainerdError('canceled');
       // Respect back-pressure: a slow client holds the walk, not the daemon's memory.
-      if (call.write({ info })) return;
+      if (call.write(page.take())) return;
       await new Promise<void>((resolve) => {
         const done = () => {
           call.off('drain', done);
@@ -111,21 +110,17 @@ export function snapshotsGrpcService(snapshotters: SnapshotterMap, serviceOption
       await sn.walk(
         ctx,
         async (info) => {
-          batch.push(toApiInfo(info));
-          if (batch.length >= LIST_BATCH) {
-            const full = batch;
-            batch = [];
-            await send(full);
-          }
+          page.add(info);
+          if (page.count >= LIST_BATCH) await send();
         },
         req.filters,
       );
     } catch (err) {
       throw asUnknown(err);
     }
-    if (batch.length > 0) await send(batch);
+    if (page.count > 0) await send();
   };
-  return grpcService(SnapshotsDefinition, {
+  return grpcService(snapshotsServiceDefinition, {
     prepare: unary(async (req: PrepareSnapshotRequest, ctx) => ({
       mounts: toApiMounts(await get(req.snapshotter).prepare(ctx, req.key, req.parent, options(req.labels))),
     })),
@@ -145,7 +140,7 @@ export function snapshotsGrpcService(snapshotters: SnapshotterMap, serviceOption
     update: unary(async (req: UpdateSnapshotRequest, ctx) => ({
       info: toApiInfo(await get(req.snapshotter).update(ctx, fromApiInfo(req.info), req.updateMask ?? [])),
     })),
-    list: serverStream<ListSnapshotsRequest, ListSnapshotsResponse>(listSnapshots),
+    list: serverStream<ListSnapshotsRequest, ListSnapshotsResponse | EncodedMessage<ListSnapshotsResponse>>(listSnapshots),
     usage: unary(async (req: UsageRequest, ctx) => get(req.snapshotter).usage(ctx, req.key)),
     cleanup: unary(async (req: CleanupRequest, ctx) => {
       const sn = get(req.snapshotter);
