@@ -417,6 +417,21 @@ describe('ctr-ts help and flag parsing as ctr', () => {
     }
   }, 300_000);
 
+  it('a reader that goes away ends the command as it ends ctr: status 141 (SIGPIPE), nothing on stderr', async () => {
+    const blob = Buffer.alloc(4 << 20, 'x');
+    const ingested = await run(ctrTs, ['-a', ts.socket, 'content', 'ingest', 'sigpipe-blob'], { input: blob.toString() });
+    expect(ingested.code, ingested.stderr).toBe(0);
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const piped = async (client: string) => {
+      const r = await run('bash', ['-c', `"${client}" -a "${ts.socket}" content get ${digest} | head -c 10; echo " status \${PIPESTATUS[0]}"`]);
+      return `${r.stdout}|${r.stderr}`;
+    };
+    const [a, b] = [await piped('ctr'), await piped(ctrTs)];
+    expect(a).toBe('xxxxxxxxxx status 141\n|');
+    expect(b).toBe(a);
+    await run(ctrTs, ['-a', ts.socket, 'content', 'rm', digest]);
+  }, 60_000);
+
   it('flag errors, unknown commands and global flags as ctr', async () => {
     const cases = [
       ['-x'],

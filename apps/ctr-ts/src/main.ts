@@ -57,7 +57,20 @@ can also be printed as JSON (--format json).`,
   ],
 };
 
+/**
+ * A reader of the output that goes away (`ctr-ts content get … | head`): ctr dies of SIGPIPE,
+ * which node ignores, turning the next write into an EPIPE error. ctr-ts exits as quietly,
+ * with the status a shell shows for a process killed by SIGPIPE (128 + 13).
+ */
+const SIGPIPE_STATUS = 141;
+const isEpipe = (err: unknown) => (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE';
+process.stdout.on('error', (err: Error) => {
+  if (isEpipe(err)) process.exit(SIGPIPE_STATUS);
+  throw err;
+});
+
 runApp(app, process.argv.slice(2), (s) => process.stdout.write(s)).catch((err: unknown) => {
+  if (isEpipe(err)) process.exit(SIGPIPE_STATUS);
   if (err instanceof ExitError) {
     // An exit status with no message (a container's exit code) prints nothing, as urfave.
     if (err.message !== '') process.stderr.write(`${err.message}\n`);
