@@ -155,3 +155,62 @@ export class WireWriter {
     return this.buf.subarray(0, this.pos);
   }
 }
+
+/**
+ * Writes the items of a response's repeated message field one by one, each as `write` puts
+ * it, and hands the bytes over as the response's EncodedMessage. After `take` it starts an
+ * empty response again (the pages of a stream).
+ */
+export class RepeatedWriter<T, M> {
+  #w: WireWriter;
+  #count = 0;
+
+  constructor(
+    private readonly field: number,
+    private readonly write: (w: WireWriter, item: T) => void,
+    private readonly initialSize = 64 * 1024,
+  ) {
+    this.#w = new WireWriter(initialSize);
+  }
+
+  /** Items written since the last `take`. */
+  get count(): number {
+    return this.#count;
+  }
+
+  add(item: T): void {
+    const at = this.#w.begin(this.field);
+    this.write(this.#w, item);
+    this.#w.end(at);
+    this.#count++;
+  }
+
+  /** The response written so far; the writer starts over. */
+  take(): EncodedMessage<M> {
+    const message = new EncodedMessage<M>(this.#w.finish());
+    this.#w = new WireWriter(this.initialSize);
+    this.#count = 0;
+    return message;
+  }
+}
+
+/**
+ * A method definition whose response serializer passes an EncodedMessage through and writes
+ * any other response's `items` into its repeated field `field` with `write` (the bytes of the
+ * generated encoder when the response has no other field and `write` writes an item's).
+ */
+export function encodeRepeated<D extends { responseSerialize: (value: M) => Buffer }, M, T>(
+  method: D,
+  field: number,
+  items: (message: M) => readonly T[],
+  write: (w: WireWriter, item: T) => void,
+): Omit<D, 'responseSerialize'> & { responseSerialize: (value: M | EncodedMessage<M>) => Buffer } {
+  return {
+    ...method,
+    responseSerialize: acceptEncoded((message: M) => {
+      const out = new RepeatedWriter<T, M>(field, write);
+      for (const item of items(message)) out.add(item);
+      return out.take().bytes;
+    }),
+  };
+}

@@ -1,7 +1,7 @@
 import { type Image, ListImagesResponse } from '@containerd-ts/api/services/images';
 import { EncodedMessage } from '@containerd-ts/api/wire';
 import { describe, expect, it } from 'vitest';
-import { ListImagesEncoder, imagesServiceDefinition } from './codec.js';
+import { imagesServiceDefinition, listImagesWriter } from './codec.js';
 
 const image = (i: number, extra: Partial<{ name: string; label: string; annotation: string; seconds: number }> = {}): Image => ({
   name: extra.name ?? `registry.example.com/app-${i}:v${i}`,
@@ -34,9 +34,9 @@ describe('images list encoder', () => {
   });
 
   it('answers an already encoded list as it is', () => {
-    const list = new ListImagesEncoder();
+    const list = listImagesWriter();
     list.add(image(9));
-    const encoded = list.finish();
+    const encoded = list.take();
     expect(encoded).toBeInstanceOf(EncodedMessage);
     expect(imagesServiceDefinition.list.responseSerialize(encoded)).toBe(encoded.bytes);
     expect(ListImagesResponse.decode(encoded.bytes).images[0]?.labels['bench.index']).toBe('9');

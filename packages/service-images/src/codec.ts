@@ -2,7 +2,7 @@
 // a list writes each image into the response bytes as it is read (see
 // `@containerd-ts/api/wire`), with the bytes the generated encoders would produce.
 import { type Image as ApiImage, ImagesService, type ListImagesResponse } from '@containerd-ts/api/services/images';
-import { EncodedMessage, WireWriter, acceptEncoded } from '@containerd-ts/api/wire';
+import { RepeatedWriter, type WireWriter, encodeRepeated } from '@containerd-ts/api/wire';
 import type { Image } from './images.js';
 
 /** containerd.services.images.v1.Image (name 1, labels 2, target 3, created_at 7, updated_at 8). */
@@ -23,29 +23,11 @@ export function writeImage(w: WireWriter, image: Image | ApiImage): void {
   w.timestamp(8, image.updatedAt);
 }
 
-/** Writes images one by one into a ListImagesResponse (`repeated Image images = 1`). */
-export class ListImagesEncoder {
-  private readonly w = new WireWriter();
-
-  add(image: Image | ApiImage): void {
-    const at = this.w.begin(1);
-    writeImage(this.w, image);
-    this.w.end(at);
-  }
-
-  finish(): EncodedMessage<ListImagesResponse> {
-    return new EncodedMessage(this.w.finish());
-  }
-}
-
-const encodeList = (msg: ListImagesResponse): Buffer => {
-  const list = new ListImagesEncoder();
-  for (const image of msg.images) list.add(image);
-  return list.finish().bytes;
-};
+/** A ListImagesResponse (`repeated Image images = 1`) written image by image. */
+export const listImagesWriter = () => new RepeatedWriter<Image | ApiImage, ListImagesResponse>(1, writeImage);
 
 /** containerd.services.images.v1.Images as the daemon serves it. */
 export const imagesServiceDefinition = {
   ...ImagesService,
-  list: { ...ImagesService.list, responseSerialize: acceptEncoded(encodeList) },
+  list: encodeRepeated(ImagesService.list, 1, (m: ListImagesResponse) => m.images, writeImage),
 } as const;

@@ -10,7 +10,7 @@ import type {
 } from '@containerd-ts/api/services/images';
 import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
-import { ListImagesEncoder, imagesServiceDefinition } from './codec.js';
+import { imagesServiceDefinition, listImagesWriter } from './codec.js';
 import type { Image, ImageInput, ImagesService } from './images.js';
 
 export const toApiImage = (image: Image): ApiImage => ({
@@ -44,9 +44,9 @@ export function imagesGrpcService(local: ImagesService): GrpcServiceRegistration
     get: unary(async (req: GetImageRequest, ctx) => ({ image: toApiImage(await local.get(ctx, req.name)) })),
     // each image is encoded as it is read: a list of thousands keeps no objects alive
     list: unary(async (req: ListImagesRequest, ctx): Promise<EncodedMessage<ListImagesResponse>> => {
-      const out = new ListImagesEncoder();
+      const out = listImagesWriter();
       await local.each(ctx, req.filters, (image) => out.add(image));
-      return out.finish();
+      return out.take();
     }),
     create: unary(async (req: CreateImageRequest, ctx) => ({ image: toApiImage(await local.create(ctx, fromApiImage(req.image))) })),
     update: unary(async (req: UpdateImageRequest, ctx) => ({

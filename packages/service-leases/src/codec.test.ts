@@ -1,6 +1,6 @@
 import { type Lease, ListResponse } from '@containerd-ts/api/services/leases';
 import { describe, expect, it } from 'vitest';
-import { ListLeasesEncoder, leasesServiceDefinition } from './codec.js';
+import { leasesServiceDefinition, listLeasesWriter } from './codec.js';
 
 const lease = (i: number): Lease => ({
   id: i === 1 ? '' : `lease-${i}-${'é'.repeat(i % 5)}`,
@@ -13,9 +13,9 @@ describe('leases list encoder', () => {
     const leases = Array.from({ length: 200 }, (_, i) => lease(i));
     const want = Buffer.from(ListResponse.encode({ leases }).finish());
     expect(leasesServiceDefinition.list.responseSerialize({ leases }).equals(want)).toBe(true);
-    const list = new ListLeasesEncoder();
+    const list = listLeasesWriter();
     for (const l of leases) list.add(l);
-    const encoded = list.finish();
+    const encoded = list.take();
     expect(encoded.bytes.equals(want)).toBe(true);
     expect(leasesServiceDefinition.list.responseSerialize(encoded)).toBe(encoded.bytes);
   });

@@ -12,7 +12,7 @@ import type {
 } from '@containerd-ts/api/services/leases';
 import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
-import { ListLeasesEncoder, leasesServiceDefinition } from './codec.js';
+import { leasesServiceDefinition, listLeasesWriter } from './codec.js';
 import type { Lease, LeaseResource, LeasesService } from './leases.js';
 
 const toApi = (l: Lease): ApiLease => ({ id: l.id, createdAt: l.createdAt, labels: l.labels });
@@ -28,9 +28,9 @@ export function leasesGrpcService(local: LeasesService): GrpcServiceRegistration
     }),
     // each lease is encoded as it is read: a list of thousands keeps no objects alive
     list: unary(async (req: ListRequest, ctx): Promise<EncodedMessage<ListResponse>> => {
-      const out = new ListLeasesEncoder();
+      const out = listLeasesWriter();
       await local.each(ctx, req.filters, (lease) => out.add(lease));
-      return out.finish();
+      return out.take();
     }),
     addResource: unary(async (req: AddResourceRequest, ctx) => {
       await local.addResource(ctx, req.id, fromApi(req.resource));

@@ -2,7 +2,7 @@ import { type Info as ApiInfo, Kind as ApiKind, ListSnapshotsResponse } from '@c
 import { EncodedMessage } from '@containerd-ts/api/wire';
 import { Kind } from '@containerd-ts/snapshots';
 import { describe, expect, it } from 'vitest';
-import { ListSnapshotsEncoder, snapshotsServiceDefinition } from './codec.js';
+import { listSnapshotsWriter, snapshotsServiceDefinition } from './codec.js';
 import { toApiInfo } from './grpc.js';
 
 const info = (i: number, extra: Partial<{ name: string; parent: string; label: string; seconds: number; kind: ApiKind }> = {}): ApiInfo => ({
@@ -32,7 +32,7 @@ describe('snapshots list encoder', () => {
   });
 
   it("adds a snapshotter's Info as toApiInfo converts it, one page at a time", () => {
-    const enc = new ListSnapshotsEncoder();
+    const enc = listSnapshotsWriter();
     const infos = [Kind.Active, Kind.View, Kind.Committed].map((kind, i) => ({
       kind,
       name: `k${i}`,

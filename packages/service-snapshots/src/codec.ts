@@ -3,7 +3,8 @@
 // generated encoder would produce, instead of an API object per snapshot that the generated
 // encoder then writes as nested chunks.
 import { type Info as ApiInfo, Kind as ApiKind, type ListSnapshotsResponse, SnapshotsService } from '@containerd-ts/api/services/snapshots';
-import { EncodedMessage, WireWriter, acceptEncoded } from '@containerd-ts/api/wire';
+import type { Timestamp } from '@containerd-ts/api/types/timestamp';
+import { RepeatedWriter, type WireWriter, encodeRepeated } from '@containerd-ts/api/wire';
 import { type Info, Kind } from '@containerd-ts/snapshots';
 
 // containerd maps every kind other than active and view to committed.
@@ -11,54 +12,33 @@ export const toApiKind = (kind: Info['kind']): ApiKind =>
   kind === Kind.Active ? ApiKind.ACTIVE : kind === Kind.View ? ApiKind.VIEW : ApiKind.COMMITTED;
 
 /** containerd.services.snapshots.v1.Info (name 1, parent 2, kind 3, created_at 4, updated_at 5, labels 6). */
-function writeInfo(w: WireWriter, info: ApiInfo): void {
-  if (info.name !== '') w.string(1, info.name);
-  if (info.parent !== '') w.string(2, info.parent);
-  if (info.kind !== 0) w.int64(3, info.kind);
-  w.timestamp(4, info.createdAt);
-  w.timestamp(5, info.updatedAt);
-  w.stringMap(6, info.labels);
+function writeInfo(
+  w: WireWriter,
+  name: string,
+  parent: string,
+  kind: ApiKind,
+  created: Timestamp | undefined,
+  updated: Timestamp | undefined,
+  labels: Record<string, string>,
+): void {
+  if (name !== '') w.string(1, name);
+  if (parent !== '') w.string(2, parent);
+  if (kind !== 0) w.int64(3, kind);
+  w.timestamp(4, created);
+  w.timestamp(5, updated);
+  w.stringMap(6, labels);
 }
 
-/** Writes infos one by one into a ListSnapshotsResponse page (`repeated Info info = 1`). */
-export class ListSnapshotsEncoder {
-  private w = new WireWriter(16 * 1024);
-  #count = 0;
+const writeApiInfo = (w: WireWriter, i: ApiInfo) => writeInfo(w, i.name, i.parent, i.kind, i.createdAt, i.updatedAt, i.labels);
 
-  /** Infos in the page so far. */
-  get count(): number {
-    return this.#count;
-  }
+/** A snapshotter's Info, its kind as containerd's API has it. */
+const writeSnapshotterInfo = (w: WireWriter, i: Info) => writeInfo(w, i.name, i.parent, toApiKind(i.kind), i.created, i.updated, i.labels);
 
-  /** Adds a snapshotter's Info (its kind as containerd's API has it). */
-  add(info: Info): void {
-    this.addApi({ name: info.name, parent: info.parent, kind: toApiKind(info.kind), createdAt: info.created, updatedAt: info.updated, labels: info.labels });
-  }
-
-  addApi(info: ApiInfo): void {
-    const at = this.w.begin(1);
-    writeInfo(this.w, info);
-    this.w.end(at);
-    this.#count++;
-  }
-
-  /** The page; the encoder starts a new one. */
-  take(): EncodedMessage<ListSnapshotsResponse> {
-    const page = new EncodedMessage<ListSnapshotsResponse>(this.w.finish());
-    this.w = new WireWriter(16 * 1024);
-    this.#count = 0;
-    return page;
-  }
-}
-
-const encodeList = (msg: ListSnapshotsResponse): Buffer => {
-  const list = new ListSnapshotsEncoder();
-  for (const info of msg.info) list.addApi(info);
-  return list.take().bytes;
-};
+/** ListSnapshotsResponse pages (`repeated Info info = 1`) written Info by Info. */
+export const listSnapshotsWriter = () => new RepeatedWriter<Info, ListSnapshotsResponse>(1, writeSnapshotterInfo, 16 * 1024);
 
 /** containerd.services.snapshots.v1.Snapshots as the daemon serves it. */
 export const snapshotsServiceDefinition = {
   ...SnapshotsService,
-  list: { ...SnapshotsService.list, responseSerialize: acceptEncoded(encodeList) },
+  list: encodeRepeated(SnapshotsService.list, 1, (m: ListSnapshotsResponse) => m.info, writeApiInfo),
 } as const;

@@ -21,7 +21,7 @@ import { type GrpcServiceRegistration, grpcService, serverStream, unary } from '
 import type { RequestContext } from '@containerd-ts/namespaces';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { type Info, type InfoUpdate, Kind, type Mount, type SnapshotOptions, type Snapshotter } from '@containerd-ts/snapshots';
-import { ListSnapshotsEncoder, snapshotsServiceDefinition, toApiKind } from './codec.js';
+import { listSnapshotsWriter, snapshotsServiceDefinition, toApiKind } from './codec.js';
 import type { SnapshotterMap } from './publishing.js';
 
 /** Infos per List message, as containerd sends them. */
@@ -91,7 +91,7 @@ export function snapshotsGrpcService(snapshotters: SnapshotterMap, serviceOption
   ): Promise<void> => {
     const sn = get(req.snapshotter);
     // Each Info is encoded as the walk yields it, LIST_BATCH to a message.
-    const page = new ListSnapshotsEncoder();
+    const page = listSnapshotsWriter();
     const send = async () => {
       if (call.cancelled) throw new ContainerdError('canceled');
       // Respect back-pressure: a slow client holds the walk, not the daemon's memory.
