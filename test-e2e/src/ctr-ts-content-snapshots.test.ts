@@ -210,11 +210,16 @@ function diffSession(manifest: string): Step[] {
     tar('base'),
     tar('base', 'work'),
     tar('work', 'base'),
-    // gzip, the default: a layer without whiteouts, so containerd's bytes do not depend on the time
-    s('diff', 'base'),
-    // Kept under a GC root with the labels given; without --keep nothing is left.
+    // Kept under a GC root with the labels given (gzip, the default: a layer without
+    // whiteouts, so containerd's bytes do not depend on the time). A blob that exists
+    // already keeps its labels, on both daemons, so this is the first gzip diff of `base`.
     s('diff', '--keep', '--label', 'team=a', '--ref', 'diff-1', 'base'),
+    // A collection before the listing, so that what the earlier diffs' leases held is gone
+    // on both sides: without --keep nothing is left.
+    { args: ['leases', 'create', '--id', 'gc-now'] },
+    { args: ['leases', 'rm', '--sync', 'gc-now'] },
     { args: ['content', 'ls'], labelColumn: true },
+    s('diff', 'base'),
     s('diff', 'nope'),
     s('diff', 'base', 'nope'),
     s('diff'),
