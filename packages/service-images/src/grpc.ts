@@ -2,18 +2,15 @@
 import type {
   Image as ApiImage,
   CreateImageRequest,
-  CreateImageResponse,
   DeleteImageRequest,
   GetImageRequest,
-  GetImageResponse,
   ListImagesRequest,
   ListImagesResponse,
   UpdateImageRequest,
-  UpdateImageResponse,
 } from '@containerd-ts/api/services/images';
 import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
-import { imageResponse, imagesServiceDefinition, listImagesWriter } from './codec.js';
+import { imagesServiceDefinition, listImagesWriter } from './codec.js';
 import type { Image, ImageInput, ImagesService } from './images.js';
 
 export const toApiImage = (image: Image): ApiImage => ({
@@ -44,17 +41,17 @@ const fromApiImage = (image: ApiImage | undefined): ImageInput => ({
 
 export function imagesGrpcService(local: ImagesService): GrpcServiceRegistration {
   return grpcService(imagesServiceDefinition, {
-    get: unary(async (req: GetImageRequest, ctx) => imageResponse<GetImageResponse>(await local.get(ctx, req.name))),
+    get: unary(async (req: GetImageRequest, ctx) => ({ image: toApiImage(await local.get(ctx, req.name)) })),
     // each image is encoded as it is read: a list of thousands keeps no objects alive
     list: unary(async (req: ListImagesRequest, ctx): Promise<EncodedMessage<ListImagesResponse>> => {
       const out = listImagesWriter();
       await local.each(ctx, req.filters, (image) => out.add(image));
       return out.take();
     }),
-    create: unary(async (req: CreateImageRequest, ctx) => imageResponse<CreateImageResponse>(await local.create(ctx, fromApiImage(req.image)))),
-    update: unary(async (req: UpdateImageRequest, ctx) =>
-      imageResponse<UpdateImageResponse>(await local.update(ctx, fromApiImage(req.image), req.updateMask ?? [])),
-    ),
+    create: unary(async (req: CreateImageRequest, ctx) => ({ image: toApiImage(await local.create(ctx, fromApiImage(req.image))) })),
+    update: unary(async (req: UpdateImageRequest, ctx) => ({
+      image: toApiImage(await local.update(ctx, fromApiImage(req.image), req.updateMask ?? [])),
+    })),
     delete: unary(async (req: DeleteImageRequest, ctx) => {
       await local.delete(ctx, req.name, { sync: req.sync });
       return {};
