@@ -162,16 +162,15 @@ export class WireWriter {
  * empty response again (the pages of a stream).
  */
 export class RepeatedWriter<T, M> {
-  #w: WireWriter;
+  /** Made at the first item of each response: a `take` allocates nothing for the next one. */
+  #w: WireWriter | undefined;
   #count = 0;
 
   constructor(
     private readonly field: number,
     private readonly write: (w: WireWriter, item: T) => void,
     private readonly initialSize = 64 * 1024,
-  ) {
-    this.#w = new WireWriter(initialSize);
-  }
+  ) {}
 
   /** Items written since the last `take`. */
   get count(): number {
@@ -179,16 +178,18 @@ export class RepeatedWriter<T, M> {
   }
 
   add(item: T): void {
-    const at = this.#w.begin(this.field);
-    this.write(this.#w, item);
-    this.#w.end(at);
+    this.#w ??= new WireWriter(this.initialSize);
+    const w = this.#w;
+    const at = w.begin(this.field);
+    this.write(w, item);
+    w.end(at);
     this.#count++;
   }
 
   /** The response written so far; the writer starts over. */
   take(): EncodedMessage<M> {
-    const message = new EncodedMessage<M>(this.#w.finish());
-    this.#w = new WireWriter(this.initialSize);
+    const message = new EncodedMessage<M>(this.#w?.finish() ?? Buffer.alloc(0));
+    this.#w = undefined;
     this.#count = 0;
     return message;
   }

@@ -333,27 +333,21 @@ const unpackCommand: Command = {
   flags: [SNAPSHOTTER_FLAG],
   async action(ctx) {
     const digest = parseDigest(ctx.args[0] ?? '');
-    const opts = globalOptions(ctx);
-    const conn = await connect(opts);
-    try {
-      // The image whose target is the digest (ctr has no unpack by name), unpacked for this
-      // platform into the snapshotter of the command's own flag (the namespace's default when empty).
+    // The image whose target is the digest (ctr has no unpack by name), unpacked for this
+    // platform into the snapshotter of the command's own flag (the namespace's default when empty).
+    await withSnapshotter(ctx, async (conn, snapshotter) => {
       const { images } = await conn.unary(ImagesService.list, { filters: [] });
-      const image = images.find((i) => i.target?.digest === digest);
-      if (!image?.target) throw new CommandError('manifest not found');
-      const snapshotter = ctx.string('snapshotter') || (await namespaceSnapshotter(conn, opts.namespace));
-      const t = image.target;
-      ctx.out(`unpacking ${digest} (${t.mediaType})...`);
+      const target = images.find((i) => i.target?.digest === digest)?.target;
+      if (!target) throw new CommandError('manifest not found');
+      ctx.out(`unpacking ${digest} (${target.mediaType})...`);
       try {
-        await unpackImage(conn, { mediaType: t.mediaType, digest: t.digest, size: t.size, annotations: t.annotations }, { snapshotter, platform: defaultPlatform() });
+        await unpackImage(conn, target, { snapshotter, platform: defaultPlatform() });
       } catch (err) {
         ctx.out('\n');
         throw new CommandError((err as Error).message);
       }
       ctx.out('done\n');
-    } finally {
-      conn.close();
-    }
+    });
   },
 };
 
