@@ -2,7 +2,8 @@
 // scripts/test.sh) plus the failed steps test.sh recorded, lists what failed by name and
 // ends with one line for the whole run: `tests: N passed, N failed, N skipped`. Exits 1 when
 // anything failed. A package whose test run left no report, and a test file that crashed
-// before running its tests, count as failures.
+// before running its tests, count as failures. Each failed test is followed by the first
+// lines of its failure message, so the end of a CI log alone says why it failed.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
@@ -35,6 +36,16 @@ function workspacePackages() {
   });
 }
 
+const MESSAGE_LINES = 12;
+// The head of a failure message, indented under the test's name, without colours.
+function messageHead(messages) {
+  const text = (messages ?? []).join('\n').replace(/\x1b\[[0-9;]*m/g, '');
+  const lines = text.split('\n').filter((l) => l.trim());
+  const head = lines.slice(0, MESSAGE_LINES).map((l) => `      ${l.length > 300 ? `${l.slice(0, 300)}…` : l}`);
+  if (lines.length > MESSAGE_LINES) head.push(`      … ${lines.length - MESSAGE_LINES} more lines in the report`);
+  return head.length > 0 ? `\n${head.join('\n')}` : '';
+}
+
 let passed = 0;
 let skipped = 0;
 const failed = [];
@@ -56,7 +67,7 @@ for (const dir of workspacePackages()) {
     }
     for (const r of results) {
       if (r.status === 'passed') passed++;
-      else if (r.status === 'failed') failed.push(`${fileName} > ${r.fullName}`);
+      else if (r.status === 'failed') failed.push(`${fileName} > ${r.fullName}${messageHead(r.failureMessages)}`);
       else skipped++;
     }
   }

@@ -16,7 +16,18 @@ import { buildLayer, gzipLayer, type LayerEntry, snapshotTree } from './testing.
 
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const numRuns = Number(process.env.FUZZ_RUNS ?? 1000);
-console.log(`layer apply fuzz: FUZZ_SEED=${seed} FUZZ_RUNS=${numRuns}`);
+// Per test: on a slow machine, the cases left after this pass without running instead of
+// running into the test's timeout (fast-check's own time limit would abandon the case in
+// flight, leaving it to run on behind the test's back).
+const timeLimitMs = Number(process.env.FUZZ_TIME_LIMIT_MS ?? 120_000);
+/** When a test's cases stop running: `timeLimitMs` from now. */
+const deadlineFromNow = () => {
+  const deadline = Date.now() + timeLimitMs;
+  return () => Date.now() > deadline;
+};
+console.log(`layer apply fuzz: FUZZ_SEED=${seed} FUZZ_RUNS=${numRuns} FUZZ_TIME_LIMIT_MS=${timeLimitMs}`);
+// A case that takes 60 s hangs: it fails on its own, with the seed and the layer.
+const params = { seed, numRuns, endOnFailure: true, timeout: 60_000 } as const;
 
 let base: string;
 let outside: string;
@@ -106,8 +117,10 @@ async function outcomeOf(root: string, tar: Buffer, mode: WhiteoutMode, lower: s
 describe('layer apply fuzzing', () => {
   it('applies random layers in the apply worker to the same tree, digest and error as on the calling thread', async () => {
     const { layer } = arbitraries(outside);
+    const pastDeadline = deadlineFromNow();
     await fc.assert(
       fc.asyncProperty(layer, fc.constantFrom<WhiteoutMode>('remove', 'overlay', 'aufs'), fc.boolean(), async (entries, mode, gzip) => {
+        if (pastDeadline()) return;
         const tar = gzip ? gzipLayer(buildLayer(entries)) : buildLayer(entries);
         const dir = join(base, `same-${++counter}`);
         const root = join(dir, 'root');
@@ -123,27 +136,31 @@ describe('layer apply fuzzing', () => {
         expect(inWorker).toEqual(here);
         rmSync(dir, { recursive: true, force: true });
       }),
-      { seed, numRuns, endOnFailure: true },
+      params,
     );
   }, 600_000);
 
 
   it('applies random layers without touching anything outside the target, failing only with clean errors', async () => {
     const { layer } = arbitraries(outside);
+    const pastDeadline = deadlineFromNow();
     await fc.assert(
       fc.asyncProperty(layer, fc.constantFrom<WhiteoutMode>('remove', 'overlay', 'aufs'), fc.boolean(), async (entries, mode, gzip) => {
+        if (pastDeadline()) return;
         const tar = buildLayer(entries);
         await applyAndCheck(gzip ? gzipLayer(tar) : tar, mode, false);
       }),
-      { seed, numRuns, endOnFailure: true },
+      params,
     );
   }, 600_000);
 
   it('answers mutated layer bytes (flipped, cut, spliced) with clean errors, in and out of the worker', async () => {
     const { layer } = arbitraries(outside);
     const mutation = fc.record({ at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }), cut: fc.boolean(), junk: fc.uint8Array({ maxLength: 16 }) });
+    const pastDeadline = deadlineFromNow();
     await fc.assert(
       fc.asyncProperty(layer, fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.boolean(), async (entries, mutations, gzip, worker) => {
+        if (pastDeadline()) return;
         let tar = gzip ? gzipLayer(buildLayer(entries)) : buildLayer(entries);
         for (const m of mutations) {
           const at = m.at % (tar.length + 1);
@@ -155,7 +172,7 @@ describe('layer apply fuzzing', () => {
         }
         await applyAndCheck(tar, 'remove', worker);
       }),
-      { seed, numRuns, endOnFailure: true },
+      params,
     );
   }, 600_000);
 });
