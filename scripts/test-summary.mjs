@@ -6,6 +6,7 @@
 // lines of its failure message, so the end of a CI log alone says why it failed.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 
 const repo = process.argv[2] ?? process.cwd();
 const stepFailures = existsSync(join(repo, '.test-results/steps.txt'))
@@ -39,7 +40,7 @@ function workspacePackages() {
 const MESSAGE_LINES = 12;
 // The head of a failure message, indented under the test's name, without colours.
 function messageHead(messages) {
-  const text = (messages ?? []).join('\n').replace(/\x1b\[[0-9;]*m/g, '');
+  const text = stripVTControlCharacters((messages ?? []).join('\n'));
   const lines = text.split('\n').filter((l) => l.trim());
   const head = lines.slice(0, MESSAGE_LINES).map((l) => `      ${l.length > 300 ? `${l.slice(0, 300)}…` : l}`);
   if (lines.length > MESSAGE_LINES) head.push(`      … ${lines.length - MESSAGE_LINES} more lines in the report`);
