@@ -1,9 +1,9 @@
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { definePlugin } from '@containerd-ts/plugin';
 import { parse } from 'smol-toml';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from './load.js';
 import { renderConfig, renderDefaultConfig } from './render.js';
@@ -29,6 +29,9 @@ const plugins = [gc, native, version];
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'cfg-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
 });
 const write = async (name: string, text: string) => {
   const file = join(dir, name);

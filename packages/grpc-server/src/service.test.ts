@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notFound } from '@containerd-ts/errdefs';
@@ -27,8 +27,10 @@ const streamCodec = { ...codec, path: '/test.v1.Echo/Stream', responseStream: tr
 
 let server: Server;
 let client: Client;
+let dir: string;
 beforeAll(async () => {
-  const sock = join(await mkdtemp(join(tmpdir(), 'grpcsrv-')), 's.sock');
+  dir = await mkdtemp(join(tmpdir(), 'grpcsrv-'));
+  const sock = join(dir, 's.sock');
   server = new Server();
   const reg = grpcService(
     { echo: codec },
@@ -73,9 +75,10 @@ beforeAll(async () => {
   await new Promise<void>((res, rej) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())));
   client = new Client(`unix://${sock}`, credentials.createInsecure());
 });
-afterAll(() => {
+afterAll(async () => {
   client.close();
   server.forceShutdown();
+  await rm(dir, { recursive: true, force: true });
 });
 
 const call = (req: string, md = new Metadata()) =>

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { definePlugin, type Logger, PluginRegistry, SkipPluginError, type PluginRecord } from '@containerd-ts/plugin';
@@ -37,13 +37,18 @@ describe('IntrospectionService', () => {
   });
 
   it('generates the server UUID once and keeps it', async () => {
-    const root = join(await mkdtemp(join(tmpdir(), 'intro-')), 'plugin-root');
-    const a = await new IntrospectionService(root, () => []).serverUUID();
-    expect(a).toMatch(/^[0-9a-f-]{36}$/);
-    expect(await readFile(join(root, 'uuid'), 'utf8')).toBe(a);
-    expect(await new IntrospectionService(root, () => []).serverUUID()).toBe(a);
-    await writeFile(join(root, 'uuid'), 'garbage');
-    await expect(new IntrospectionService(root, () => []).serverUUID()).rejects.toThrow('invalid server UUID');
+    const dir = await mkdtemp(join(tmpdir(), 'intro-'));
+    const root = join(dir, 'plugin-root');
+    try {
+      const a = await new IntrospectionService(root, () => []).serverUUID();
+      expect(a).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await readFile(join(root, 'uuid'), 'utf8')).toBe(a);
+      expect(await new IntrospectionService(root, () => []).serverUUID()).toBe(a);
+      await writeFile(join(root, 'uuid'), 'garbage');
+      await expect(new IntrospectionService(root, () => []).serverUUID()).rejects.toThrow('invalid server UUID');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('shows exports a plugin changes after init (dynamic exports) as they are at each request', async () => {
