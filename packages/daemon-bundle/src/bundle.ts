@@ -116,7 +116,11 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
     outfile: bundle,
     bundle: true,
     minify: true,
-    keepNames: true,
+    // No keepNames: it wraps every function and class in a call that redefines its `name`,
+    // which gives each one a map and a property store of its own (~1.7 MB of the idle
+    // daemon's RSS, 80 KB of bundle). Nothing here reads a bundled function's name: errors
+    // set `name` themselves.
+    keepNames: false,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
