@@ -4,9 +4,10 @@
 // file (the harness's, the tests' own, the daemons') is under that root; the harness
 // registers every process it spawns here. When the file ends, whatever is left is stopped,
 // unmounted and removed; when the worker exits or is signalled first, the same is done
-// synchronously as a last resort.
+// synchronously as a last resort. What runc, the shims and the clients leave on the host
+// outside that root (see hostEntries) is removed at the end of the file too.
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,12 +26,14 @@ interface State {
   savedTmpdir: string | undefined;
   processes: Set<Tracked>;
   handlersInstalled: boolean;
+  /** hostEntries() when the running file began. */
+  hostBefore: ReadonlySet<string>;
 }
 
 // One state per worker, however many times vitest evaluates this module.
 const KEY = Symbol.for('containerd-ts.test-e2e.cleanup');
 const holder = globalThis as unknown as Record<symbol, State | undefined>;
-holder[KEY] ??= { root: undefined, savedTmpdir: undefined, processes: new Set(), handlersInstalled: false };
+holder[KEY] ??= { root: undefined, savedTmpdir: undefined, processes: new Set(), handlersInstalled: false, hostBefore: new Set() };
 const state: State = holder[KEY];
 
 const alive = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
@@ -167,6 +170,78 @@ function unmountAll(root: string): void {
   }
 }
 
+/** Where a client keeps a task's FIFO set (ctr's and ctr-ts's default `--fifo-dir`). */
+const FIFO_DIR = '/run/containerd/fifo';
+
+/**
+ * Directories on the host, outside any test root, that a file's daemons, shims and clients
+ * leave behind as containerd's do: a client's FIFO set per task (a detached `run`, a task a
+ * test never deleted), runc's state root per namespace, and the namespace's cgroup at the top
+ * of every cgroup hierarchy (runc makes `/<namespace>/<id>` and removes only `<id>`).
+ */
+export function hostEntries(): Set<string> {
+  const parents = [FIFO_DIR, '/run/containerd/runc'];
+  const dirs = (parent: string) => {
+    try {
+      return readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `${parent}/${e.name}`);
+    } catch {
+      return [];
+    }
+  };
+  parents.push(...dirs('/sys/fs/cgroup'));
+  return new Set(parents.flatMap(dirs));
+}
+
+/** Every path some process has open (its file descriptors' targets). */
+function openPaths(): Set<string> {
+  const open = new Set<string>();
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const fd of fds) {
+      try {
+        open.add(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      } catch {
+        // closed meanwhile
+      }
+    }
+  }
+  return open;
+}
+
+/**
+ * Removes the host entries that are not in `before` and that nothing uses any more: a FIFO
+ * set none of whose FIFOs a process holds open and that is at least `minAgeMs` old (so one
+ * a client has just made is left alone), a runc root or cgroup only when empty (rmdir, which
+ * a cgroup with tasks or children refuses). Returns what it removed.
+ */
+export function removeHostLeftovers(before: ReadonlySet<string>, minAgeMs = 2_000): string[] {
+  const fresh = [...hostEntries()].filter((dir) => !before.has(dir));
+  if (fresh.length === 0) return [];
+  const open = fresh.some((dir) => dir.startsWith(`${FIFO_DIR}/`)) ? openPaths() : new Set<string>();
+  const removed: string[] = [];
+  for (const dir of fresh) {
+    try {
+      if (dir.startsWith(`${FIFO_DIR}/`)) {
+        if (Date.now() - statSync(dir).mtimeMs < minAgeMs) continue;
+        if (readdirSync(dir).some((name) => open.has(`${dir}/${name}`))) continue;
+        rmSync(dir, { recursive: true, force: true });
+      } else {
+        rmdirSync(dir);
+      }
+      removed.push(dir);
+    } catch {
+      // in use, not empty, or gone already
+    }
+  }
+  return removed;
+}
+
 function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -234,6 +309,7 @@ export function beginFile(): string {
   state.savedTmpdir = process.env.TMPDIR ?? '';
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'e2e-')));
   state.root = root;
+  state.hostBefore = hostEntries();
   process.env.TMPDIR = root;
   installExitHandlers();
   return root;
@@ -246,5 +322,7 @@ export async function endFile(): Promise<Leftovers | undefined> {
   state.root = undefined;
   if (state.savedTmpdir) process.env.TMPDIR = state.savedTmpdir;
   else delete process.env.TMPDIR;
-  return cleanup(root);
+  const left = await cleanup(root);
+  removeHostLeftovers(state.hostBefore);
+  return left;
 }
