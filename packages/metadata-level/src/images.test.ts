@@ -79,6 +79,29 @@ describe('image filters', () => {
       await env.cleanup();
     }
   });
+
+  it('match label equalities with quotes, backslashes, dots and non-ASCII, and not a label that stands only in an annotation', async () => {
+    const env = await createEnv();
+    try {
+      const images = env.db.images;
+      const odd = { 'a.b"c': 'x\\y "z" \u00e9\u2028', 'k\\': '\t' };
+      await images.create(ctx, { name: 'odd', target, labels: odd });
+      // the label, as the record's JSON spells it, in an annotation instead
+      await images.create(ctx, { name: 'decoy', target: { ...target, annotations: { ...odd, tier: 'web' } }, labels: { other: 'x' } });
+      await images.create(ctx, { name: 'plain', target, labels: { tier: 'web' } });
+      const names = async (...filters: string[]) => (await images.list(ctx, filters)).map((i) => i.name);
+      expect(await names('labels."a.b\\"c"=="x\\\\y \\"z\\" \u00e9\u2028"')).toEqual(['odd']);
+      expect(await names('labels."k\\\\"=="\t"')).toEqual(['odd']);
+      expect(await names('labels."a.b\\"c"=="x\\\\y"')).toEqual([]);
+      expect(await names('labels.tier==web')).toEqual(['plain']);
+      expect(await names('annotations.tier==web')).toEqual(['decoy']);
+      // or-ed with a filter that needs no label: every record is read
+      expect(await names('labels.tier==web', 'name==odd')).toEqual(['odd', 'plain']);
+      expect(await names('labels.tier==web', 'labels.other==x')).toEqual(['decoy', 'plain']);
+    } finally {
+      await env.cleanup();
+    }
+  });
 });
 
 describe('containers', () => {
