@@ -4,13 +4,13 @@
 // and a test times out holding a daemon and a mount. Afterwards no process names that
 // directory (command line or TMPDIR), nothing is mounted under it and it is empty.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hostEntries, leftovers, removeHostLeftovers } from './cleanup.js';
+import { hostEntries, leftovers, openPaths, removeHostLeftovers } from './cleanup.js';
 import { repoRoot, run } from './harness.js';
 
 const vitestCli = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
@@ -50,16 +50,8 @@ describe('what a file leaves on the host', () => {
     expect((await run('mkfifo', [`${unused}/t-stdout`, `${held}/t-stdout`])).code).toBe(0);
     // A process that keeps a FIFO of `held` open, as a shim keeps a running task's.
     const holder: ChildProcess = spawn('bash', ['-c', 'exec 3<>"$1"; exec sleep 60', 'hold', `${held}/t-stdout`], { stdio: 'ignore' });
-    const fdsOf = (pid: number) =>
-      readdirSync(`/proc/${pid}/fd`).map((fd) => {
-        try {
-          return readlinkSync(`/proc/${pid}/fd/${fd}`);
-        } catch {
-          return ''; // closed meanwhile
-        }
-      });
     try {
-      for (let i = 0; i < 200 && !fdsOf(holder.pid as number).includes(`${held}/t-stdout`); i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 200 && !openPaths().has(`${held}/t-stdout`); i++) await new Promise((r) => setTimeout(r, 10));
       const runcRoot = `/run/containerd/runc/e2e-cleanup-${process.pid}`;
       const emptyCgroup = `/sys/fs/cgroup/pids/e2e-cleanup-${process.pid}`;
       const busyCgroup = `/sys/fs/cgroup/pids/e2e-cleanup-busy-${process.pid}`;

@@ -193,7 +193,7 @@ export function hostEntries(): Set<string> {
 }
 
 /** Every path some process has open (its file descriptors' targets). */
-function openPaths(): Set<string> {
+export function openPaths(): Set<string> {
   const open = new Set<string>();
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue;

@@ -5,6 +5,7 @@
 // first list after a quiet spell ~20 % more here). A record that cannot match a label
 // equality (its JSON lacks the label as JSON.stringify writes it) is not decoded either.
 import { AllOf, AnyOf, adapt, always, type Filter, Selector } from '@containerd-ts/filters';
+import { labelKeyOf } from './labels.js';
 import type { LevelStore } from './store.js';
 
 /**
@@ -30,12 +31,27 @@ export function requiredStrings(filter: Filter): string[][] | undefined {
     for (const s of selectors) {
       if (!(s instanceof Selector) || s.operator !== '==' || s.value === '') continue;
       if (s.fieldpath[0] !== 'labels' || s.fieldpath.length < 2) continue;
-      needles.push(`${JSON.stringify(s.fieldpath.slice(1).join('.'))}:${JSON.stringify(s.value)}`);
+      needles.push(`${JSON.stringify(labelKeyOf(s.fieldpath))}:${JSON.stringify(s.value)}`);
     }
     if (needles.length === 0) return undefined;
     out.push(needles);
   }
   return out.length > 0 ? out : undefined;
+}
+
+/** Whether `json` holds every string of some alternative of `required` (no closure per record). */
+function mayMatch(json: string, required: readonly string[][]): boolean {
+  for (const all of required) {
+    let found = true;
+    for (const needle of all) {
+      if (!json.includes(needle)) {
+        found = false;
+        break;
+      }
+    }
+    if (found) return true;
+  }
+  return false;
 }
 
 /**
@@ -66,7 +82,7 @@ export async function eachMatching<R>(
   const required = requiredStrings(filter);
   for await (const batch of store.batches(prefix)) {
     for (const [key, v] of batch) {
-      if (required && !required.some((all) => all.every((needle) => v.includes(needle)))) continue;
+      if (required && !mayMatch(v, required)) continue;
       name = key.slice(prefix.length);
       value = v;
       decoded = undefined;
