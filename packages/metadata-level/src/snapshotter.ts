@@ -24,7 +24,7 @@ import { type LeaseResourceKind, prefixEnd, snapshotKey, snapshotSequenceKey, sn
 import { storedLabels, updatedLabels, validateLabels } from './labels.js';
 import { addLeaseResource, removeLeaseResource } from './leases.js';
 import { type SnapshotRecord, readRecordTime, recordTime } from './records.js';
-import type { Txn } from './store.js';
+import { SCAN_READ_AHEAD_BYTES, type Txn } from './store.js';
 
 /** Records read per batch while walking (the backend is asked about each between batches). */
 const WALK_BATCH = 100;
@@ -338,7 +338,7 @@ export class NamespacedSnapshotter implements Snapshotter {
       const range = after === undefined ? { gte: prefix } : { gt: after };
       // A few native reads for the batch, not a round trip per record: nextv returns what
       // fits its byte budget, which may be fewer records than asked for.
-      const it = this.db.store.db.iterator({ ...range, lt: prefixEnd(prefix), limit: WALK_BATCH });
+      const it = this.db.store.db.iterator({ ...range, lt: prefixEnd(prefix), limit: WALK_BATCH, highWaterMarkBytes: SCAN_READ_AHEAD_BYTES });
       const entries: Array<[string, string]> = [];
       try {
         for (;;) {

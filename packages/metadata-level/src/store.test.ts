@@ -89,4 +89,20 @@ describe('group commit', () => {
       await env.cleanup();
     }
   });
+
+  it('scans a thousand records of a few hundred bytes in one native read per batch', async () => {
+    const env = await createEnv();
+    try {
+      const labels = { note: 'x'.repeat(200) };
+      for (let i = 0; i < 1200; i += 100) {
+        await Promise.all(Array.from({ length: 100 }, (_, j) => env.db.images.create(ctx, { name: `example.com/scan:${i + j}`, target, labels })));
+      }
+      // LevelDB iterators stop a read at 16 KiB unless told otherwise: ~50 of these records.
+      const sizes: number[] = [];
+      for await (const batch of env.db.store.batches(keys.imagesPrefix(ctx.namespace))) sizes.push(batch.length);
+      expect(sizes).toEqual([1000, 200]);
+    } finally {
+      await env.cleanup();
+    }
+  });
 });

@@ -17,6 +17,13 @@ import { prefixEnd } from './keys.js';
 
 type Writes = Map<string, string | null>;
 
+/**
+ * Bytes a LevelDB iterator reads ahead per native call (classic-level's default is 16 KiB:
+ * a list of 5,000 image records then makes ~90 trips to the thread pool, each a wait of
+ * its own). Scans read up to this much per trip; it is also what one trip holds in memory.
+ */
+export const SCAN_READ_AHEAD_BYTES = 1 << 20;
+
 /** Writes as the operations of one LevelDB batch (`null`: delete). */
 const batchOperations = (writes: ReadonlyMap<string, string | null>) =>
   [...writes].map(([key, value]) => (value === null ? { type: 'del' as const, key } : { type: 'put' as const, key, value }));
@@ -77,7 +84,9 @@ export class Txn {
     const merged = new Map<string, string>();
     let overlaid = false;
     // One native read for the whole range (iterating costs a round trip per step and one to close).
-    for (const [k, v] of await this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) }).all()) merged.set(k, v);
+    for (const [k, v] of await this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), highWaterMarkBytes: SCAN_READ_AHEAD_BYTES }).all()) {
+      merged.set(k, v);
+    }
     for (const writes of [...groups.map((g) => g.writes), this.writes]) {
       for (const [k, v] of writes) {
         if (!k.startsWith(prefix)) continue;
@@ -212,7 +221,7 @@ export class LevelStore {
    * at a time: one native read per `size` entries rather than a round trip per entry.
    */
   async *batches(prefix: string, size = 1000): AsyncIterable<Array<[string, string]>> {
-    const it = this.db.iterator({ gte: prefix, lt: prefixEnd(prefix) });
+    const it = this.db.iterator({ gte: prefix, lt: prefixEnd(prefix), highWaterMarkBytes: SCAN_READ_AHEAD_BYTES });
     try {
       for (;;) {
         const batch = await it.nextv(size);
@@ -226,7 +235,7 @@ export class LevelStore {
 
   /** Committed keys under `prefix`, in key order. */
   keys(prefix: string): AsyncIterable<string> {
-    return this.db.keys({ gte: prefix, lt: prefixEnd(prefix) });
+    return this.db.keys({ gte: prefix, lt: prefixEnd(prefix), highWaterMarkBytes: SCAN_READ_AHEAD_BYTES });
   }
 
   /**
