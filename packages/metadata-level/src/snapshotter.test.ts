@@ -14,6 +14,7 @@ import { compareTimestamps } from '@containerd-ts/timestamp';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MetadataDB } from './db.js';
 import * as keys from './keys.js';
+import { WALK_BATCH } from './snapshotter.js';
 
 async function openLayer(root: string): Promise<{ db: MetadataDB; backend: NativeSnapshotter; sn: Snapshotter; close(): Promise<void> }> {
   const content = await LocalContentStore.open(join(root, 'content'));
@@ -200,23 +201,30 @@ describe('namespaced snapshots', () => {
     expect(await db.store.get(keys.snapshotKey('a', 'native', 'kept'))).toBeDefined();
   });
 
-  it('walks in batches past the first hundred snapshots', async () => {
+  it('walks in batches past the first thousand snapshots', async () => {
     const { sn } = layer;
-    for (let i = 0; i < 120; i++) await sn.prepare(a, `k${String(i).padStart(3, '0')}`);
+    const count = WALK_BATCH + 20;
+    for (let i = 0; i < count; i += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, count - i) }, (_, j) => sn.prepare(a, `k${String(i + j).padStart(4, '0')}`)));
+    }
     const all = await names(sn, 'a');
-    expect(all.length).toBe(120);
-    expect(all[0]).toBe('k000');
-    expect(all[119]).toBe('k119');
-    expect(await names(sn, 'a', ['name~=k[01][0-9]5$'])).toEqual(['k005', 'k015', 'k025', 'k035', 'k045', 'k055', 'k065', 'k075', 'k085', 'k095', 'k105', 'k115']);
+    expect(all.length).toBe(count);
+    expect(all[0]).toBe('k0000');
+    expect(all[count - 1]).toBe(`k${count - 1}`);
+    expect(await names(sn, 'a', ['name~=k10[0-9]5$'])).toEqual(['k1005', 'k1015']);
   });
 
   it('walks every snapshot when a batch of records is larger than one read returns', async () => {
     const { sn } = layer;
-    // 2 KiB of labels each: a native read returns only a few of these records at a time
-    for (let i = 0; i < 250; i++) await sn.prepare(a, `big${String(i).padStart(3, '0')}`, '', { labels: { big: 'x'.repeat(2048) } });
+    // 3.5 KiB of labels each: one native read (up to SCAN_READ_AHEAD_BYTES) returns ~300
+    for (let i = 0; i < 400; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => sn.prepare(a, `big${String(i + j).padStart(3, '0')}`, '', { labels: { big: 'x'.repeat(3500) } })),
+      );
+    }
     const all = await names(sn, 'a');
-    expect(all.length).toBe(250);
+    expect(all.length).toBe(400);
     expect(all[0]).toBe('big000');
-    expect(all[249]).toBe('big249');
+    expect(all[399]).toBe('big399');
   });
 });

@@ -26,8 +26,11 @@ import { addLeaseResource, removeLeaseResource } from './leases.js';
 import { type SnapshotRecord, readRecordTime, recordTime } from './records.js';
 import { SCAN_READ_AHEAD_BYTES, type Txn } from './store.js';
 
-/** Records read per batch while walking (the backend is asked about each between batches). */
-const WALK_BATCH = 100;
+/**
+ * Records read per batch while walking (the backend is asked about each between batches):
+ * one native read for a thousand, as a list of images reads them.
+ */
+export const WALK_BATCH = 1000;
 
 /** The backend key of a namespaced snapshot, as containerd forms it. */
 export const backendKey = (ns: string, sequence: number, key: string): string => `${ns}/${sequence}/${key}`;
