@@ -349,6 +349,36 @@ describe('ctr-ts images pull/push --user against TLS registries with Basic and t
     }
   }, 300_000);
 
+  it('NODE_EXTRA_CA_CERTS is trusted as Node trusts it, also beside a host’s own CA', async () => {
+    // bin/ctr-ts hands the file on so that Node does not load it at every start; the client
+    // reads it when a registry connection needs it.
+    const d = daemons[0]!;
+    const env = (extra?: string): NodeJS.ProcessEnv => {
+      const e = { ...process.env };
+      delete e.NODE_EXTRA_CA_CERTS;
+      delete e.CONTAINERD_TS_EXTRA_CA_CERTS;
+      return extra ? { ...e, NODE_EXTRA_CA_CERTS: extra } : e;
+    };
+    const other = await makeCa(work, 'another CA');
+    const otherDir = join(work, 'other-ca');
+    await mkdir(join(otherDir, basic.host), { recursive: true });
+    await writeFile(join(otherDir, basic.host, 'hosts.toml'), `[host."https://${basic.host}"]\n  capabilities = ["pull", "resolve"]\n  ca = "${other.cert}"\n`);
+    const pull = (hosts: string, extra?: string) =>
+      run(ctrTs, ['-a', d.socket, '-n', ns.ctrTs, 'images', 'pull', '--hosts-dir', hosts, '--user', `${USER}:${PASSWORD}`, refs.basic], { env: env(extra) });
+    for (const hosts of [untrustedDir, otherDir]) {
+      const without = await pull(hosts);
+      expect(without.code, hosts).toBe(1);
+      expect(without.stderr, hosts).toContain('x509: certificate signed by unknown authority');
+      const trusted = await pull(hosts, ca.cert);
+      expect({ code: trusted.code, stderr: trusted.stderr }, hosts).toEqual({ code: 0, stderr: '' });
+      await ctr(d.socket, '-n', ns.ctrTs, 'images', 'rm', '--sync', refs.basic);
+    }
+    // An unreadable file is ignored with Node's warning, as Node ignores it.
+    const missing = await pull(untrustedDir, join(work, 'no-such-ca.pem'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('x509: certificate signed by unknown authority');
+  }, 300_000);
+
   it('a registry that wants a client certificate: from hosts.toml `client` or --tlscert/--tlskey, as ctr', async () => {
     const server = await ca.issue('registry-mtls', ['IP:127.0.0.1']);
     const client = await ca.issue('registry-client', ['DNS:registry-client']);

@@ -4,12 +4,12 @@
 // registry itself) — or, without one, Docker's certs.d files (`*.crt` CAs, `*.cert`/`*.key`
 // client pairs). Each host gets its TLS settings and its own authorizer.
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { rootCertificates } from 'node:tls';
 import { isAbsolute, join, posix } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { Authorizer, type Credentials } from './auth.js';
 import { dumpingSend } from './http-dump.js';
 import { hostname } from './reference.js';
+import { defaultRoots } from './tls-roots.js';
 import { type HttpSend, type TlsOptions, send } from './transport.js';
 
 export type HostCapability = 'pull' | 'resolve' | 'push';
@@ -241,7 +241,7 @@ async function hostTls(h: HostConfig, defaults: TlsOptions): Promise<TlsOptions>
   const tls: TlsOptions = { ...defaults };
   if (h.skipVerify !== undefined) tls.insecureSkipVerify = h.skipVerify;
   if (h.caCerts) {
-    const ca = [...(tls.ca ?? rootCertificates)];
+    const ca = [...(tls.ca ?? defaultRoots())];
     for (const f of h.caCerts) {
       const pem = await readPem(f, 'CA cert');
       if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error(`unable to load CA cert ${JSON.stringify(f)}`);

@@ -67,6 +67,7 @@ export {
   parseHostsFile,
 } from './hosts.js';
 export { type ConnectionInfo, type HttpResponse, type HttpSend, type TlsOptions, goNetError } from './transport.js';
+export { EXTRA_CA_CERTS_ENV } from './tls-roots.js';
 export { canonicalHeaderKey, dumpRequest, dumpResponse, dumpingSend } from './http-dump.js';
 export { MAX_MANIFEST_SIZE, RESOLVE_ACCEPT, Registry, type RegistryOptions, type RegistryUse, isLocalhost, validateDigest } from './registry.js';
 export {

@@ -6,10 +6,11 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { hostname } from './reference.js';
+import { setAsideRoots } from './tls-roots.js';
 
 /** TLS settings of one registry host (containerd's tls.Config for it). */
 export interface TlsOptions {
-  /** Trusted roots (PEM); undefined: Node's default roots. */
+  /** Trusted roots (PEM); undefined: Node's default roots and the extra CA file (`tls-roots.ts`). */
   ca?: Array<string | Buffer>;
   /** Client certificate and key pairs (PEM). */
   certs?: Array<{ cert: string | Buffer; key: string | Buffer }>;
@@ -130,7 +131,7 @@ export const send: HttpSend = (method, url, init = {}) => {
         signal: init.signal,
         ...(https
           ? {
-              ca: tls.ca,
+              ca: tls.ca ?? setAsideRoots(),
               cert: tls.certs?.map((c) => c.cert),
               key: tls.certs?.map((c) => c.key),
               rejectUnauthorized: !tls.insecureSkipVerify,

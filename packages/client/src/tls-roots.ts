@@ -1,0 +1,46 @@
+// The roots a registry's certificate is checked against when nothing else is configured:
+// Node's bundled roots and the PEM file NODE_EXTRA_CA_CERTS names. Node reads that file as
+// it starts (~40 ms for a system bundle of ~140 certificates), whether or not the program
+// ever opens a TLS connection; `ctr-ts`'s launcher therefore hands the file on in
+// CONTAINERD_TS_EXTRA_CA_CERTS instead, and it is read here, once, when a connection needs
+// it. A program that sets neither gets Node's defaults unchanged.
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+
+/** Where a launcher puts NODE_EXTRA_CA_CERTS's value so that Node does not load it at start. */
+export const EXTRA_CA_CERTS_ENV = 'CONTAINERD_TS_EXTRA_CA_CERTS';
+
+let extra: { file: string; pem: string[] } | undefined;
+
+/** The certificates of `file` (empty, with Node's own warning, when it cannot be read). */
+function extraCerts(file: string): string[] {
+  if (extra?.file === file) return extra.pem;
+  let pem: string[] = [];
+  try {
+    const text = readFileSync(file, 'utf8');
+    pem = text.includes('-----BEGIN CERTIFICATE-----') ? [text] : [];
+  } catch (err) {
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(err as Error).message}`);
+  }
+  extra = { file, pem };
+  return pem;
+}
+
+/**
+ * The CA list for a connection without one of its own: undefined (Node's default store, with
+ * NODE_EXTRA_CA_CERTS if Node loaded it) unless a launcher set the extra file aside — then
+ * Node's roots and that file.
+ */
+export function setAsideRoots(): Array<string | Buffer> | undefined {
+  const file = process.env[EXTRA_CA_CERTS_ENV];
+  return file ? [...rootCertificates, ...extraCerts(file)] : undefined;
+}
+
+/**
+ * Node's roots and the extra file (set aside, or NODE_EXTRA_CA_CERTS): what a host's own CAs
+ * are added to. A `ca` option replaces Node's default store, extra certificates included.
+ */
+export function defaultRoots(): string[] {
+  const file = process.env[EXTRA_CA_CERTS_ENV] || process.env.NODE_EXTRA_CA_CERTS;
+  return file ? [...rootCertificates, ...extraCerts(file)] : [...rootCertificates];
+}
