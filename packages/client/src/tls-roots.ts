@@ -5,7 +5,7 @@
 // CONTAINERD_TS_EXTRA_CA_CERTS instead, and it is read here, once, when a connection needs
 // it. A program that sets neither gets Node's defaults unchanged.
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { type SecureContext, createSecureContext, rootCertificates } from 'node:tls';
 
 /** Where a launcher puts NODE_EXTRA_CA_CERTS's value so that Node does not load it at start. */
 export const EXTRA_CA_CERTS_ENV = 'CONTAINERD_TS_EXTRA_CA_CERTS';
@@ -18,7 +18,8 @@ function extraCerts(file: string): string[] {
   let pem: string[] = [];
   try {
     const text = readFileSync(file, 'utf8');
-    pem = text.includes('-----BEGIN CERTIFICATE-----') ? [text] : [];
+    if (text.includes('-----BEGIN CERTIFICATE-----')) pem = [text];
+    else process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: no certificate in it`);
   } catch (err) {
     process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(err as Error).message}`);
   }
@@ -34,6 +35,20 @@ function extraCerts(file: string): string[] {
 export function setAsideRoots(): Array<string | Buffer> | undefined {
   const file = process.env[EXTRA_CA_CERTS_ENV];
   return file ? [...rootCertificates, ...extraCerts(file)] : undefined;
+}
+
+let context: { file: string; context: SecureContext } | undefined;
+
+/**
+ * For a connection with no TLS settings of its own, when a launcher set the extra file aside:
+ * one secure context with Node's roots and that file, made once (a `ca` list of ~140
+ * certificates would be parsed again for every connection). Undefined otherwise.
+ */
+export function setAsideContext(): SecureContext | undefined {
+  const file = process.env[EXTRA_CA_CERTS_ENV];
+  if (!file) return undefined;
+  if (context?.file !== file) context = { file, context: createSecureContext({ ca: [...rootCertificates, ...extraCerts(file)] }) };
+  return context.context;
 }
 
 /**

@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import { hostname } from './reference.js';
-import { setAsideRoots } from './tls-roots.js';
+import { setAsideContext, setAsideRoots } from './tls-roots.js';
 
 /** TLS settings of one registry host (containerd's tls.Config for it). */
 export interface TlsOptions {
@@ -131,9 +131,11 @@ export const send: HttpSend = (method, url, init = {}) => {
         signal: init.signal,
         ...(https
           ? {
-              ca: tls.ca ?? setAsideRoots(),
-              cert: tls.certs?.map((c) => c.cert),
-              key: tls.certs?.map((c) => c.key),
+              // Without settings of its own, a connection trusts the process's default roots
+              // (the set-aside extra file in one shared context, see tls-roots.ts).
+              ...(tls.ca === undefined && tls.certs === undefined
+                ? { secureContext: setAsideContext() }
+                : { ca: tls.ca ?? setAsideRoots(), cert: tls.certs?.map((c) => c.cert), key: tls.certs?.map((c) => c.key) }),
               rejectUnauthorized: !tls.insecureSkipVerify,
             }
           : {}),
