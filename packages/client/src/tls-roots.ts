@@ -10,34 +10,39 @@ import { type SecureContext, createSecureContext, rootCertificates } from 'node:
 /** Where a launcher puts NODE_EXTRA_CA_CERTS's value so that Node does not load it at start. */
 export const EXTRA_CA_CERTS_ENV = 'CONTAINERD_TS_EXTRA_CA_CERTS';
 
-let extra: { file: string; pem: string[] } | undefined;
+/** Node's roots and one extra file's certificates, with the secure context made of them once asked for. */
+let cached: { file: string; roots: string[]; context?: SecureContext } | undefined;
 
-/** The certificates of `file` (empty, with Node's own warning, when it cannot be read). */
-function extraCerts(file: string): string[] {
-  if (extra?.file === file) return extra.pem;
-  let pem: string[] = [];
+/** The certificates of `file` (none, with Node's own warning, when it cannot be read or holds none). */
+function readExtra(file: string): string[] {
   try {
     const text = readFileSync(file, 'utf8');
-    if (text.includes('-----BEGIN CERTIFICATE-----')) pem = [text];
-    else process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: no certificate in it`);
+    if (text.includes('-----BEGIN CERTIFICATE-----')) return [text];
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: no certificate in it`);
   } catch (err) {
     process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(err as Error).message}`);
   }
-  extra = { file, pem };
-  return pem;
+  return [];
 }
+
+/** Node's roots and `file`'s certificates, read once (shared: callers copy before adding to it). */
+function rootsWith(file: string): { file: string; roots: string[]; context?: SecureContext } {
+  if (cached?.file !== file) cached = { file, roots: [...rootCertificates, ...readExtra(file)] };
+  return cached;
+}
+
+/** The extra file a launcher set aside, if any. */
+const setAsideFile = (): string | undefined => process.env[EXTRA_CA_CERTS_ENV] || undefined;
 
 /**
  * The CA list for a connection without one of its own: undefined (Node's default store, with
  * NODE_EXTRA_CA_CERTS if Node loaded it) unless a launcher set the extra file aside — then
  * Node's roots and that file.
  */
-export function setAsideRoots(): Array<string | Buffer> | undefined {
-  const file = process.env[EXTRA_CA_CERTS_ENV];
-  return file ? [...rootCertificates, ...extraCerts(file)] : undefined;
+export function setAsideRoots(): string[] | undefined {
+  const file = setAsideFile();
+  return file === undefined ? undefined : rootsWith(file).roots;
 }
-
-let context: { file: string; context: SecureContext } | undefined;
 
 /**
  * For a connection with no TLS settings of its own, when a launcher set the extra file aside:
@@ -45,17 +50,18 @@ let context: { file: string; context: SecureContext } | undefined;
  * certificates would be parsed again for every connection). Undefined otherwise.
  */
 export function setAsideContext(): SecureContext | undefined {
-  const file = process.env[EXTRA_CA_CERTS_ENV];
-  if (!file) return undefined;
-  if (context?.file !== file) context = { file, context: createSecureContext({ ca: [...rootCertificates, ...extraCerts(file)] }) };
-  return context.context;
+  const file = setAsideFile();
+  if (file === undefined) return undefined;
+  const entry = rootsWith(file);
+  entry.context ??= createSecureContext({ ca: entry.roots });
+  return entry.context;
 }
 
 /**
  * Node's roots and the extra file (set aside, or NODE_EXTRA_CA_CERTS): what a host's own CAs
  * are added to. A `ca` option replaces Node's default store, extra certificates included.
  */
-export function defaultRoots(): string[] {
-  const file = process.env[EXTRA_CA_CERTS_ENV] || process.env.NODE_EXTRA_CA_CERTS;
-  return file ? [...rootCertificates, ...extraCerts(file)] : [...rootCertificates];
+export function defaultRoots(): readonly string[] {
+  const file = setAsideFile() ?? (process.env.NODE_EXTRA_CA_CERTS || undefined);
+  return file === undefined ? rootCertificates : rootsWith(file).roots;
 }
