@@ -103,6 +103,15 @@ export class WireWriter {
     this.pos += this.buf.write(value, this.pos);
   }
 
+  /**
+   * Bytes already encoded, held as a Latin-1 string (one character per byte, each below
+   * 256), appended as they are: a record stored in its wire form goes out without decoding.
+   */
+  latin1(bytes: string): void {
+    this.ensure(bytes.length);
+    this.pos += this.buf.write(bytes, this.pos, 'latin1');
+  }
+
   /** Starts a nested message in `field`; returns what `end` needs. */
   begin(field: number): number {
     this.key(field, WIRE_LENGTH);
@@ -161,14 +170,14 @@ export class WireWriter {
  * it, and hands the bytes over as the response's EncodedMessage. After `take` it starts an
  * empty response again (the pages of a stream).
  */
-export class RepeatedWriter<T, M> {
+export class RepeatedWriter<T, M, S = undefined> {
   /** Made at the first item of each response: a `take` allocates nothing for the next one. */
   #w: WireWriter | undefined;
   #count = 0;
 
   constructor(
     private readonly field: number,
-    private readonly write: (w: WireWriter, item: T) => void,
+    private readonly write: (w: WireWriter, item: T, second: S) => void,
     private readonly initialSize = 64 * 1024,
   ) {}
 
@@ -177,11 +186,12 @@ export class RepeatedWriter<T, M> {
     return this.#count;
   }
 
-  add(item: T): void {
+  /** Writes one item (`second` is handed to `write` too: an item in two parts needs no object). */
+  add(item: T, second?: S): void {
     this.#w ??= new WireWriter(this.initialSize);
     const w = this.#w;
     const at = w.begin(this.field);
-    this.write(w, item);
+    this.write(w, item, second as S);
     w.end(at);
     this.#count++;
   }

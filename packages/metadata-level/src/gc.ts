@@ -5,7 +5,8 @@
 import { GCLabel } from './labels.js';
 import { parseExpire } from './leases.js';
 import { schemaRoot, splitNamespaced, leaseIdFromSegment } from './keys.js';
-import type { BlobRecord, ContainerRecord, ImageRecord, IngestRecord, LeaseRecord, SnapshotRecord } from './records.js';
+import { decodeImageRecord } from './image-record.js';
+import type { BlobRecord, ContainerRecord, IngestRecord, LeaseRecord, SnapshotRecord } from './records.js';
 
 export type GCResourceType = 'content' | 'ingest' | 'snapshot' | 'lease' | 'image' | 'container';
 
@@ -149,7 +150,7 @@ export async function mark(records: AsyncIterable<[string, string]>, now: Date =
       }
       list.push({ kind: resource.slice(0, kindEnd), id: resource.slice(kindEnd + 1) });
     } else if (rest.startsWith('images/')) {
-      const rec = JSON.parse(value) as ImageRecord;
+      const rec = decodeImageRecord(value);
       const node: GCNode = { type: 'image', namespace: ns, key: rest.slice('images/'.length) };
       const edges: Edge[] = [
         { target: nodeID({ type: 'content', namespace: ns, key: rec.target.digest }), flat: false, hold: { kind: 'image-target' } },

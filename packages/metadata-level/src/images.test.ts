@@ -1,5 +1,7 @@
 // Image and container records: create, get, list with filters, update by field path,
 // delete, and the events containerd publishes for them.
+import { Image as ApiImage } from '@containerd-ts/api/services/images';
+import { WireWriter } from '@containerd-ts/api/wire';
 import { describe, expect, it } from 'vitest';
 import { createEnv, take } from './testing/env.js';
 
@@ -98,6 +100,44 @@ describe('image filters', () => {
       // or-ed with a filter that needs no label: every record is read
       expect(await names('labels.tier==web', 'name==odd')).toEqual(['odd', 'plain']);
       expect(await names('labels.tier==web', 'labels.other==x')).toEqual(['decoy', 'plain']);
+    } finally {
+      await env.cleanup();
+    }
+  });
+});
+
+describe('stored image records', () => {
+  it('eachStored gives the records a list encodes: the name then the record decode to the image each gives, filters applied alike', async () => {
+    const env = await createEnv();
+    try {
+      const images = env.db.images;
+      const long = 'v'.repeat(300);
+      await images.create(ctx, { name: 'example.com/a:1', target: { ...target, size: 2 ** 40 + 3 }, labels: { tier: 'web', 'ü.ñ': '✓', long } });
+      await images.create(ctx, { name: 'example.com/b:1', target: { ...target, annotations: { tier: 'web', 'org.opencontainers.image.ref.name': '1' } } });
+      await images.create(ctx, { name: 'example.com/c:1', target, labels: { tier: 'db' } });
+      await images.update(ctx, { name: 'example.com/c:1', target, labels: { extra: 'x' } }, ['labels.extra']);
+      for (const filters of [[], ['labels.tier==web'], ['labels."ü.ñ"==✓'], [`labels.long==${long}`], ['annotations.tier==web'], ['name~=c', 'labels.tier==web'], ['labels.tier==none']]) {
+        const fromEach: ApiImage[] = [];
+        await images.each(ctx, filters, (image) => fromEach.push({ ...image, target: { ...image.target, annotations: image.target.annotations ?? {} } }));
+        const fromStored: ApiImage[] = [];
+        await images.eachStored(ctx, filters, (name, stored) => {
+          const w = new WireWriter(64);
+          w.string(1, name);
+          w.latin1(stored);
+          fromStored.push(ApiImage.decode(w.finish()));
+        });
+        expect(fromStored).toEqual(fromEach);
+      }
+      const names = async (...filters: string[]) => {
+        const out: string[] = [];
+        await images.eachStored(ctx, filters, (name) => out.push(name));
+        return out;
+      };
+      expect(await names('labels.tier==web')).toEqual(['example.com/a:1']);
+      expect(await names(`labels.long==${long}`)).toEqual(['example.com/a:1']);
+      expect(await names('labels.extra==x')).toEqual(['example.com/c:1']);
+      expect(await names('annotations.tier==web')).toEqual(['example.com/b:1']);
+      expect((await images.get(ctx, 'example.com/a:1')).target.size).toBe(2 ** 40 + 3);
     } finally {
       await env.cleanup();
     }

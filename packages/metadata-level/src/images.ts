@@ -1,5 +1,6 @@
 // Image records: a name, a target descriptor and labels. Images are GC roots: their
-// target and the content or snapshots their labels reference are kept.
+// target and the content or snapshots their labels reference are kept. Records are stored
+// in their API message's wire form (image-record.ts): a list hands them on undecoded.
 import { digestProblem } from '@containerd-ts/content';
 import { alreadyExists, invalidArgument, notFound } from '@containerd-ts/errdefs';
 import { parseAll } from '@containerd-ts/filters';
@@ -9,8 +10,9 @@ import type { DBCore } from './core.js';
 import { imageEvent } from './events.js';
 import { imageKey, imagesPrefix } from './keys.js';
 import { applyLabelPath, labelKeyOf, labelValue, storedLabels, validateLabels } from './labels.js';
-import { type DescriptorRecord, type ImageRecord, readRecordTime, recordTime } from './records.js';
-import { eachMatching, type RecordField } from './scan.js';
+import { decodeImageRecord, encodeImageRecord, type ImageRecord, imageLabelBytes } from './image-record.js';
+import type { DescriptorRecord } from './records.js';
+import { eachMatching, type RecordField, type RecordFormat } from './scan.js';
 
 export interface ImageTarget {
   mediaType: string;
@@ -34,20 +36,23 @@ export interface ImageDeleteOptions {
   sync?: boolean;
 }
 
-const toImage = (name: string, rec: ImageRecord): Image => ({
-  name,
-  target: { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } },
-  labels: { ...(rec.labels ?? {}) },
-  createdAt: readRecordTime(rec.createdAt),
-  updatedAt: readRecordTime(rec.updatedAt),
-});
-
 /** An image from a record just decoded for it alone (no copies needed). */
 const ownImage = (name: string, rec: ImageRecord): Image => {
   const target = rec.target as ImageTarget;
   target.annotations ??= {};
-  return { name, target, labels: rec.labels ?? {}, createdAt: readRecordTime(rec.createdAt), updatedAt: readRecordTime(rec.updatedAt) };
+  return { name, target, labels: rec.labels, createdAt: rec.createdAt, updatedAt: rec.updatedAt };
 };
+
+/** An image from a record kept by the caller (its own copies of the maps). */
+const toImage = (name: string, rec: ImageRecord): Image => ({
+  name,
+  target: { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } },
+  labels: { ...rec.labels },
+  createdAt: rec.createdAt,
+  updatedAt: rec.updatedAt,
+});
+
+const imageRecords: RecordFormat<ImageRecord> = { decode: decodeImageRecord, labelBytes: imageLabelBytes };
 
 /** Filter fields of an image: `name`, `target.digest`, `target.mediatype`, `labels.*`, `annotations.*`. */
 const imageField: RecordField<ImageRecord> = (path, name, record) => {
@@ -85,9 +90,9 @@ export class ImageStore {
 
   async get(ctx: RequestContext, name: string): Promise<Image> {
     const ns = namespaceRequired(ctx);
-    const rec = await this.core.store.getJSON<ImageRecord>(imageKey(ns, name));
-    if (!rec) throw notFound(`image ${JSON.stringify(name)}`);
-    return toImage(name, rec);
+    const stored = await this.core.store.get(imageKey(ns, name));
+    if (stored === undefined) throw notFound(`image ${JSON.stringify(name)}`);
+    return ownImage(name, decodeImageRecord(stored));
   }
 
   /** Images matching any filter (fields `name`, `target.digest`, `target.mediatype`, `labels.*`, `annotations.*`). */
@@ -103,18 +108,29 @@ export class ImageStore {
    */
   async each(ctx: RequestContext, filters: readonly string[], fn: (image: Image) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
-    await eachMatching(this.core.store, imagesPrefix(ns), parseAll(filters), imageField, (name, rec) => fn(ownImage(name, rec)));
+    await eachMatching(this.core.store, imagesPrefix(ns), parseAll(filters), imageField, (name, _stored, record) => fn(ownImage(name, record())), imageRecords);
+  }
+
+  /**
+   * Calls `fn` with the name and the stored record of each image `list` would return, in
+   * the same order, as it is read: the record is the wire form of the image's API message
+   * without its name (image-record.ts), one Latin-1 character per byte. A list that writes
+   * the name and then these bytes answers without decoding any record.
+   */
+  async eachStored(ctx: RequestContext, filters: readonly string[], fn: (name: string, stored: string) => void): Promise<void> {
+    const ns = namespaceRequired(ctx);
+    await eachMatching(this.core.store, imagesPrefix(ns), parseAll(filters), imageField, (name, stored) => fn(name, stored), imageRecords);
   }
 
   async create(ctx: RequestContext, input: ImageInput): Promise<Image> {
     const ns = namespaceRequired(ctx);
     const labels = storedLabels(input.labels);
     validateImage(input.name, labels, input.target);
-    const t = recordTime(now());
+    const t = now();
     const rec: ImageRecord = { target: storedTarget(input.target), labels, createdAt: t, updatedAt: t };
     await this.core.update(async (tx) => {
       if ((await tx.get(imageKey(ns, input.name))) !== undefined) throw alreadyExists(`image ${JSON.stringify(input.name)}`);
-      tx.putJSON(imageKey(ns, input.name), rec);
+      tx.put(imageKey(ns, input.name), encodeImageRecord(rec));
       await this.core.touchNamespace(tx, ns);
     });
     await this.core.publish(ctx, '/images/create', imageEvent('ImageCreate', input.name, input.labels));
@@ -129,9 +145,10 @@ export class ImageStore {
     const ns = namespaceRequired(ctx);
     if (!input.name) throw invalidArgument('image name is required for update');
     const updated = await this.core.update(async (tx) => {
-      const rec = await tx.getJSON<ImageRecord>(imageKey(ns, input.name));
-      if (!rec) throw notFound(`image ${JSON.stringify(input.name)}`);
-      let labels = { ...(rec.labels ?? {}) };
+      const stored = await tx.get(imageKey(ns, input.name));
+      if (stored === undefined) throw notFound(`image ${JSON.stringify(input.name)}`);
+      const rec = decodeImageRecord(stored);
+      let labels = { ...rec.labels };
       let target: ImageTarget = { ...rec.target, annotations: { ...(rec.target.annotations ?? {}) } };
       if (fieldpaths.length > 0) {
         for (const path of fieldpaths) {
@@ -155,8 +172,8 @@ export class ImageStore {
       }
       labels = storedLabels(labels);
       validateImage(input.name, labels, target);
-      const next: ImageRecord = { target: storedTarget(target), labels, createdAt: rec.createdAt, updatedAt: recordTime(now()) };
-      tx.putJSON(imageKey(ns, input.name), next);
+      const next: ImageRecord = { target: storedTarget(target), labels, createdAt: rec.createdAt, updatedAt: now() };
+      tx.put(imageKey(ns, input.name), encodeImageRecord(next));
       return toImage(input.name, next);
     });
     await this.core.publish(ctx, '/images/update', imageEvent('ImageUpdate', updated.name, updated.labels));

@@ -1,5 +1,6 @@
 // The key layout of the metadata database (schema v1). One LevelDB key per object,
-// its value a JSON record; every namespaced object lives under `v1/<namespace>/`.
+// its value a JSON record (an image's: the wire bytes of its API message, image-record.ts);
+// every namespaced object lives under `v1/<namespace>/`.
 //
 //   version                                          {schema, version}: see migrations.ts
 //   sequence                                         last ingest sequence number
@@ -13,7 +14,7 @@
 //   v1/<ns>/leased/<eid>/content/<digest>            ''  (resources held by a lease;
 //   v1/<ns>/leased/<eid>/ingests/<ref>               ''   <eid> is the lease ID with '%'
 //   v1/<ns>/leased/<eid>/snapshots/<snapshotter>/<key> '' and '/' escaped: see leaseIdSegment)
-//   v1/<ns>/images/<name>                            ImageRecord
+//   v1/<ns>/images/<name>                            ImageRecord (wire bytes, image-record.ts)
 //   v1/<ns>/containers                               ''  (set by the first container create: containerd's
 //                                                    containers bucket, which outlives its containers)
 //   v1/<ns>/containers/<id>                          ContainerRecord

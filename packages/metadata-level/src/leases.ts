@@ -125,9 +125,10 @@ export class LeaseManager {
   /** Calls `fn` with each lease `list` would return, in the same order, as it is read. */
   async each(ctx: RequestContext, filters: readonly string[], fn: (lease: Lease) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
-    await eachMatching(this.core.store, leasesPrefix(ns), parseAll(filters), leaseField, (id, r) =>
-      fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} }),
-    );
+    await eachMatching<LeaseRecord>(this.core.store, leasesPrefix(ns), parseAll(filters), leaseField, (id, _stored, record) => {
+      const r = record();
+      fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
+    });
   }
 
   async addResource(ctx: RequestContext, id: string, resource: LeaseResource): Promise<void> {

@@ -2,8 +2,10 @@
 // (metadata/gc_test.go): the same records, the same set of marked objects.
 import { digestOf } from '@containerd-ts/content';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { encodeImageRecord } from './image-record.js';
 import { type GCNode, mark, nodeID } from './gc.js';
 import { keys } from './index.js';
+import { readRecordTime } from './records.js';
 import type { LevelStore, Txn } from './store.js';
 import { type TestEnv, createEnv } from './testing/env.js';
 
@@ -22,7 +24,7 @@ const t = '2024-01-01T00:00:00.000Z';
 
 type Alter = (tx: Txn) => void;
 const image = (ns: string, name: string, target: string, labels?: Record<string, string>): Alter => (tx) =>
-  tx.putJSON(keys.imageKey(ns, name), { target: { mediaType: 'x', digest: target, size: 1 }, labels, createdAt: t, updatedAt: t });
+  tx.put(keys.imageKey(ns, name), encodeImageRecord({ target: { mediaType: 'x', digest: target, size: 1 }, labels: labels ?? {}, createdAt: readRecordTime(t), updatedAt: readRecordTime(t) }));
 const container = (ns: string, id: string, snapshotter: string, snapshotKey: string, labels?: Record<string, string>): Alter => (tx) =>
   tx.putJSON(keys.containerKey(ns, id), { runtime: { name: 'r' }, snapshotter, snapshotKey, labels, createdAt: t, updatedAt: t });
 const content = (ns: string, digest: string, labels?: Record<string, string>): Alter => (tx) =>

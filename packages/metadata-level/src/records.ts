@@ -41,12 +41,7 @@ export interface DescriptorRecord {
   annotations?: Record<string, string>;
 }
 
-export interface ImageRecord {
-  target: DescriptorRecord;
-  labels?: Record<string, string>;
-  createdAt: string;
-  updatedAt: string;
-}
+/** Image records are not JSON: see image-record.ts. */
 
 /** A protobuf `Any` as stored (value base64). */
 export interface AnyRecord {

@@ -65,6 +65,8 @@ describe('record times', () => {
         tx.putJSON(keys.namespaceKey('default'), {});
         tx.putJSON(keys.containerKey('default', 'old'), { runtime: { name: 'io.containerd.runc.v2' }, spec: { typeUrl: spec.typeUrl, value: 'e30=' }, createdAt: old, updatedAt: old });
         tx.putJSON(keys.imageKey('default', 'old:1'), { target, createdAt: old, updatedAt: old });
+        // written by a daemon of schema version 2, whose image records were JSON
+        tx.putJSON(keys.VERSION_KEY, { schema: 'v1', version: 2 });
         tx.putJSON(keys.leaseKey('default', 'old'), { createdAt: old });
       });
       const db = await env.reopen();

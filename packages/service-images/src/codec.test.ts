@@ -1,7 +1,8 @@
 import { type Image, ListImagesResponse } from '@containerd-ts/api/services/images';
-import { EncodedMessage } from '@containerd-ts/api/wire';
+import { EncodedMessage, WireWriter } from '@containerd-ts/api/wire';
+import { writeImageFields } from '@containerd-ts/metadata-level';
 import { describe, expect, it } from 'vitest';
-import { imagesServiceDefinition, listImagesWriter } from './codec.js';
+import { imagesServiceDefinition, listImagesWriter, listStoredImagesWriter } from './codec.js';
 
 const image = (i: number, extra: Partial<{ name: string; label: string; annotation: string; seconds: number }> = {}): Image => ({
   name: extra.name ?? `registry.example.com/app-${i}:v${i}`,
@@ -31,6 +32,24 @@ describe('images list encoder', () => {
     expect(got.equals(want)).toBe(true);
     expect(ListImagesResponse.decode(got).images.map((i) => i.name)).toEqual(images.map((i) => i.name));
     expect(imagesServiceDefinition.list.responseSerialize({ images: [] }).length).toBe(0);
+  });
+
+  it('writes the same bytes from stored records (the name, then the record as stored)', () => {
+    const images = [
+      image(0),
+      image(1, { label: 'é∂ – unicode ☃'.repeat(5), annotation: 'x'.repeat(200) }),
+      image(2, { name: '' }),
+      image(3, { label: 'y'.repeat(20_000) }),
+      image(4, { annotation: 'z'.repeat(130), label: '🙂'.repeat(42) }),
+    ];
+    const list = listStoredImagesWriter();
+    for (const i of images) {
+      const w = new WireWriter(64);
+      writeImageFields(w, i);
+      list.add(i.name, w.finish().toString('latin1'));
+    }
+    const want = Buffer.from(ListImagesResponse.encode({ images }).finish());
+    expect(Buffer.from(list.take().bytes).equals(want)).toBe(true);
   });
 
   it('answers an already encoded list as it is', () => {

@@ -10,7 +10,7 @@ import type {
 } from '@containerd-ts/api/services/images';
 import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
-import { imagesServiceDefinition, listImagesWriter } from './codec.js';
+import { imagesServiceDefinition, listStoredImagesWriter } from './codec.js';
 import type { Image, ImageInput, ImagesService } from './images.js';
 
 export const toApiImage = (image: Image): ApiImage => ({
@@ -42,10 +42,11 @@ const fromApiImage = (image: ApiImage | undefined): ImageInput => ({
 export function imagesGrpcService(local: ImagesService): GrpcServiceRegistration {
   return grpcService(imagesServiceDefinition, {
     get: unary(async (req: GetImageRequest, ctx) => ({ image: toApiImage(await local.get(ctx, req.name)) })),
-    // each image is encoded as it is read: a list of thousands keeps no objects alive
+    // each image goes out as it is stored (its record is its message's wire form): a list
+    // of thousands decodes nothing and keeps no objects alive
     list: unary(async (req: ListImagesRequest, ctx): Promise<EncodedMessage<ListImagesResponse>> => {
-      const out = listImagesWriter();
-      await local.each(ctx, req.filters, (image) => out.add(image));
+      const out = listStoredImagesWriter();
+      await local.eachStored(ctx, req.filters, (name, stored) => out.add(name, stored));
       return out.take();
     }),
     create: unary(async (req: CreateImageRequest, ctx) => ({ image: toApiImage(await local.create(ctx, fromApiImage(req.image))) })),

@@ -39,6 +39,9 @@ describe('images service', () => {
 
     const names = async (filters: string[]) => (await c.unary(Api.list, { filters })).images.map((i) => i.name);
     expect(await names([])).toEqual(['example.com/app:1', 'example.com/app:2']);
+    // A list sends the stored records as they are: the same images a get answers.
+    const gets = await Promise.all(['example.com/app:1', 'example.com/app:2'].map(async (name) => (await c.unary(Api.get, { name })).image));
+    expect((await c.unary(Api.list, { filters: [] })).images).toEqual(gets);
     expect(await names(['labels.team==x'])).toEqual(['example.com/app:1']);
     expect(await names(['name==example.com/app:2', 'labels.team==x'])).toEqual(['example.com/app:1', 'example.com/app:2']);
     expect(await names([`target.digest==${digest}`])).toHaveLength(2);

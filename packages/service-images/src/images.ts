@@ -39,6 +39,11 @@ export class ImagesService {
     return this.store.each(ctx, filters, fn);
   }
 
+  /** Calls `fn` with the name and stored record of each image `list` would return (`ImageStore.eachStored`). */
+  eachStored(ctx: RequestContext, filters: readonly string[], fn: (name: string, stored: string) => void): Promise<void> {
+    return this.store.eachStored(ctx, filters, fn);
+  }
+
   async create(ctx: RequestContext, image: ImageInput): Promise<Image> {
     if (!image.name) throw nameRequired();
     return this.store.create(ctx, image);
