@@ -6,7 +6,8 @@ import { GCLabel } from './labels.js';
 import { parseExpire } from './leases.js';
 import { schemaRoot, splitNamespaced, leaseIdFromSegment } from './keys.js';
 import { decodeImageRecord } from './image-record.js';
-import type { BlobRecord, ContainerRecord, IngestRecord, LeaseRecord, SnapshotRecord } from './records.js';
+import { decodeLeaseRecord } from './lease-record.js';
+import type { BlobRecord, ContainerRecord, IngestRecord, SnapshotRecord } from './records.js';
 
 export type GCResourceType = 'content' | 'ingest' | 'snapshot' | 'lease' | 'image' | 'container';
 
@@ -122,9 +123,9 @@ export async function mark(records: AsyncIterable<[string, string]>, now: Date =
       }
       add(node, edges, roots);
     } else if (rest.startsWith('leases/')) {
-      const rec = JSON.parse(value) as LeaseRecord;
+      const rec = decodeLeaseRecord(value);
       const id = rest.slice('leases/'.length);
-      const labels = rec.labels ?? {};
+      const labels = rec.labels;
       let active = true;
       let until: Date | undefined;
       const expire = labels[GCLabel.expire];

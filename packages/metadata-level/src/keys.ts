@@ -1,5 +1,6 @@
 // The key layout of the metadata database (schema v1). One LevelDB key per object,
-// its value a JSON record (an image's: the wire bytes of its API message, image-record.ts);
+// its value a JSON record (an image's and a lease's: the wire bytes of their API messages,
+// image-record.ts and lease-record.ts);
 // every namespaced object lives under `v1/<namespace>/`.
 //
 //   version                                          {schema, version}: see migrations.ts
@@ -10,7 +11,7 @@
 //   v1/<ns>                                          namespace record {labels}
 //   v1/<ns>/content/blob/<digest>                    BlobRecord
 //   v1/<ns>/content/ingests/<ref>                    IngestRecord
-//   v1/<ns>/leases/<id>                              LeaseRecord
+//   v1/<ns>/leases/<id>                              LeaseRecord (wire bytes, lease-record.ts)
 //   v1/<ns>/leased/<eid>/content/<digest>            ''  (resources held by a lease;
 //   v1/<ns>/leased/<eid>/ingests/<ref>               ''   <eid> is the lease ID with '%'
 //   v1/<ns>/leased/<eid>/snapshots/<snapshotter>/<key> '' and '/' escaped: see leaseIdSegment)

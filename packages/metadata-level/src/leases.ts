@@ -9,8 +9,8 @@ import { type Timestamp, now } from '@containerd-ts/timestamp';
 import type { DBCore } from './core.js';
 import { type LeaseResourceKind, leaseKey, leasedKey, leasedPrefix, leasesPrefix } from './keys.js';
 import { GCLabel, labelKeyOf, labelValue, storedLabels, validateLabels } from './labels.js';
-import { type LeaseRecord, readRecordTime, recordTime } from './records.js';
-import { eachMatching, type RecordField } from './scan.js';
+import { type LeaseRecord, decodeLeaseRecord, encodeLeaseRecord, leaseLabelBytes } from './lease-record.js';
+import { eachMatching, type RecordField, type RecordFormat } from './scan.js';
 import type { Txn } from './store.js';
 
 export interface Lease {
@@ -75,6 +75,8 @@ const leaseField: RecordField<LeaseRecord> = (path, id, record) => {
   return undefined;
 };
 
+const leaseRecords: RecordFormat<LeaseRecord> = { decode: decodeLeaseRecord, labelBytes: leaseLabelBytes };
+
 export class LeaseManager {
   constructor(private readonly core: DBCore) {}
 
@@ -88,7 +90,7 @@ export class LeaseManager {
     const expireAt = expire === undefined ? undefined : parseExpire(expire);
     await this.core.update(async (tx) => {
       if ((await tx.get(leaseKey(ns, id))) !== undefined) throw alreadyExists(`lease ${JSON.stringify(id)}`);
-      tx.putJSON(leaseKey(ns, id), { createdAt: recordTime(createdAt), labels } satisfies LeaseRecord);
+      tx.put(leaseKey(ns, id), encodeLeaseRecord({ createdAt, labels }));
       await this.core.touchNamespace(tx, ns);
       // Before the mutation callbacks run, so the GC scheduler sees the new expiry.
       if (expireAt) tx.onCommit(() => this.core.noteExpiry(expireAt));
@@ -110,9 +112,10 @@ export class LeaseManager {
 
   async get(ctx: RequestContext, id: string): Promise<Lease> {
     const ns = namespaceRequired(ctx);
-    const rec = await this.core.store.getJSON<LeaseRecord>(leaseKey(ns, id));
-    if (!rec) throw notFound(`lease ${JSON.stringify(id)}`);
-    return { id, createdAt: readRecordTime(rec.createdAt), labels: { ...(rec.labels ?? {}) } };
+    const stored = await this.core.store.get(leaseKey(ns, id));
+    if (stored === undefined) throw notFound(`lease ${JSON.stringify(id)}`);
+    const rec = decodeLeaseRecord(stored);
+    return { id, createdAt: rec.createdAt, labels: rec.labels };
   }
 
   /** Leases of the request's namespace matching any of `filters` (fields `id`, `labels.<key>`). */
@@ -125,10 +128,27 @@ export class LeaseManager {
   /** Calls `fn` with each lease `list` would return, in the same order, as it is read. */
   async each(ctx: RequestContext, filters: readonly string[], fn: (lease: Lease) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
-    await eachMatching<LeaseRecord>(this.core.store, leasesPrefix(ns), parseAll(filters), leaseField, (id, _stored, record) => {
-      const r = record();
-      fn({ id, createdAt: readRecordTime(r.createdAt), labels: r.labels ?? {} });
-    });
+    await eachMatching(
+      this.core.store,
+      leasesPrefix(ns),
+      parseAll(filters),
+      leaseField,
+      (id, _stored, record) => {
+        const r = record();
+        fn({ id, createdAt: r.createdAt, labels: r.labels });
+      },
+      leaseRecords,
+    );
+  }
+
+  /**
+   * Calls `fn` with the ID and the stored record of each lease `list` would return, in the
+   * same order, as it is read: the record is the wire form of the lease's API message
+   * without its ID (lease-record.ts), one Latin-1 character per byte.
+   */
+  async eachStored(ctx: RequestContext, filters: readonly string[], fn: (id: string, stored: string) => void): Promise<void> {
+    const ns = namespaceRequired(ctx);
+    await eachMatching(this.core.store, leasesPrefix(ns), parseAll(filters), leaseField, (id, stored) => fn(id, stored), leaseRecords);
   }
 
   async addResource(ctx: RequestContext, id: string, resource: LeaseResource): Promise<void> {

@@ -3,6 +3,7 @@
 import { digestOf } from '@containerd-ts/content';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeImageRecord } from './image-record.js';
+import { encodeLeaseRecord } from './lease-record.js';
 import { type GCNode, mark, nodeID } from './gc.js';
 import { keys } from './index.js';
 import { readRecordTime } from './records.js';
@@ -34,7 +35,7 @@ const ingest = (ns: string, ref: string, expected: string, expireAt?: string): A
 const snapshot = (ns: string, snapshotter: string, key: string, parent: string, labels?: Record<string, string>): Alter => (tx) =>
   tx.putJSON(keys.snapshotKey(ns, snapshotter, key), { name: `${ns}/${key}`, ...(parent ? { parent } : {}), labels, createdAt: t, updatedAt: t });
 const lease = (ns: string, id: string, labels?: Record<string, string>): Alter => (tx) =>
-  tx.putJSON(keys.leaseKey(ns, id), { createdAt: t, labels });
+  tx.put(keys.leaseKey(ns, id), encodeLeaseRecord({ createdAt: readRecordTime(t), labels: labels ?? {} }));
 const leased = (ns: string, id: string, kind: keys.LeaseResourceKind, res: string): Alter => (tx) =>
   tx.put(keys.leasedKey(ns, id, kind, res), '');
 // containerd's helpers create the lease when a resource is added to an unknown one.

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Image as ApiImage } from '@containerd-ts/api/services/images';
 import { decodeImageRecord } from './image-record.js';
+import { decodeLeaseRecord } from './lease-record.js';
 import { VERSION_KEY } from './keys.js';
 import { type Migration, migrate, migrations } from './migrations.js';
 import { LevelStore } from './store.js';
@@ -81,7 +82,7 @@ describe('migrations', () => {
       await store.write(async (tx) => {
         tx.putJSON(VERSION_KEY, { schema: 'v1', version: 1 });
         tx.putJSON('v1/default', { labels: {} });
-        for (const id of ['/tmp/a', '/tmp/a/b', 'plain', '50%']) tx.putJSON(`v1/default/leases/${id}`, { createdAt: 0, labels: {} });
+        for (const id of ['/tmp/a', '/tmp/a/b', 'plain', '50%']) tx.putJSON(`v1/default/leases/${id}`, { createdAt: '2024-12-04T18:03:23.076Z', labels: {} });
         tx.put('v1/default/leased//tmp/a/b/content/sha256:1', '');
         tx.put('v1/default/leased//tmp/a/snapshots/overlayfs/k/1', '');
         tx.put('v1/default/leased/plain/ingests/r', '');
@@ -100,11 +101,11 @@ describe('migrations', () => {
       );
     });
   });
-  it('v1.3 stores image records in their API message\'s wire form, and leaves other records alone', async () => {
+  it('v1.3 stores image and lease records in their API messages\' wire form, and leaves other records alone', async () => {
     await withStore(async (store) => {
       const target = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: `sha256:${'a'.repeat(64)}`, size: 2 ** 40 + 7 };
       const annotated = { ...target, annotations: { 'org.opencontainers.image.ref.name': 'v1', 'ünïcode': 'värde' } };
-      const lease = JSON.stringify({ createdAt: '2024-12-04T18:03:23.076Z', labels: {} });
+      const blob = JSON.stringify({ size: 3, createdAt: '2024-12-04T18:03:23.076Z', updatedAt: '2024-12-04T18:03:23.076Z' });
       await store.write(async (tx) => {
         tx.putJSON(VERSION_KEY, { schema: 'v1', version: 2 });
         tx.putJSON('v1/default', { labels: {} });
@@ -115,7 +116,9 @@ describe('migrations', () => {
           createdAt: '2024-12-04T18:03:23Z',
           updatedAt: '2024-12-04T18:03:23Z',
         });
-        tx.put('v1/default/leases/images/x', lease);
+        tx.put(`v1/default/content/blob/sha256:${'c'.repeat(64)}`, blob);
+        tx.putJSON('v1/default/leases/images/x', { createdAt: '2024-12-04T18:03:23.076Z', labels: { 'containerd.io/gc.expire': '2024-12-05T00:00:00Z' } });
+        tx.putJSON('v1/other/leases/y', { createdAt: '2024-12-04T18:03:23Z' });
       });
       expect(await migrate(store)).toEqual({ schema: 'v1', version: 3 });
       const a = (await store.get('v1/default/images/docker.io/library/a:1'))!;
@@ -132,7 +135,12 @@ describe('migrations', () => {
         createdAt: { seconds: 1_733_335_403, nanos: 0 },
         updatedAt: { seconds: 1_733_335_403, nanos: 0 },
       });
-      expect(await store.get('v1/default/leases/images/x')).toBe(lease);
+      expect(await store.get(`v1/default/content/blob/sha256:${'c'.repeat(64)}`)).toBe(blob);
+      expect(decodeLeaseRecord((await store.get('v1/default/leases/images/x'))!)).toEqual({
+        createdAt: { seconds: 1_733_335_403, nanos: 76_000_000 },
+        labels: { 'containerd.io/gc.expire': '2024-12-05T00:00:00Z' },
+      });
+      expect(decodeLeaseRecord((await store.get('v1/other/leases/y'))!)).toEqual({ createdAt: { seconds: 1_733_335_403, nanos: 0 }, labels: {} });
       // The stored bytes are what the generated encoder writes for the image without its name.
       expect(Buffer.from(a, 'latin1')).toEqual(
         Buffer.from(

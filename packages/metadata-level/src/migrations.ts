@@ -2,6 +2,7 @@
 // `version` key records {schema, version}; on open, every migration newer than the
 // recorded version runs, in order, in one transaction with the version update.
 import { encodeImageRecord } from './image-record.js';
+import { encodeLeaseRecord } from './lease-record.js';
 import { SCHEMA, VERSION_KEY, leaseIdSegment, leasesPrefix, schemaRoot, splitNamespaced } from './keys.js';
 import { type DescriptorRecord, readRecordTime } from './records.js';
 import type { LevelStore, Txn } from './store.js';
@@ -52,24 +53,31 @@ export const migrations: readonly Migration[] = [
     },
   },
   {
-    // Image records are stored in the wire form of their API message (image-record.ts), no
-    // longer as JSON: a list hands them on without decoding them.
+    // Image and lease records are stored in the wire form of their API messages
+    // (image-record.ts, lease-record.ts), no longer as JSON: a list hands them on without
+    // decoding them.
     schema: 'v1',
     version: 3,
     migrate: async (tx) => {
       for (const [key, value] of await tx.entries(schemaRoot)) {
         // a JSON record starts with '{'; a converted one with a field tag (0x12 or 0x1a)
-        if (!splitNamespaced(key)?.rest?.startsWith('images/') || !value.startsWith('{')) continue;
-        const rec = JSON.parse(value) as { target: DescriptorRecord; labels?: Record<string, string>; createdAt: string; updatedAt: string };
-        tx.put(
-          key,
-          encodeImageRecord({
-            target: rec.target,
-            labels: rec.labels ?? {},
-            createdAt: readRecordTime(rec.createdAt),
-            updatedAt: readRecordTime(rec.updatedAt),
-          }),
-        );
+        const rest = splitNamespaced(key)?.rest;
+        if (rest === undefined || !value.startsWith('{')) continue;
+        if (rest.startsWith('images/')) {
+          const rec = JSON.parse(value) as { target: DescriptorRecord; labels?: Record<string, string>; createdAt: string; updatedAt: string };
+          tx.put(
+            key,
+            encodeImageRecord({
+              target: rec.target,
+              labels: rec.labels ?? {},
+              createdAt: readRecordTime(rec.createdAt),
+              updatedAt: readRecordTime(rec.updatedAt),
+            }),
+          );
+        } else if (rest.startsWith('leases/')) {
+          const rec = JSON.parse(value) as { createdAt: string; labels?: Record<string, string> };
+          tx.put(key, encodeLeaseRecord({ createdAt: readRecordTime(rec.createdAt), labels: rec.labels ?? {} }));
+        }
       }
     },
   },

@@ -29,10 +29,7 @@ export interface IngestRecord {
   expected?: string;
 }
 
-export interface LeaseRecord {
-  createdAt: string;
-  labels?: Record<string, string>;
-}
+/** Lease records are not JSON: see lease-record.ts. */
 
 export interface DescriptorRecord {
   mediaType: string;

@@ -1,6 +1,8 @@
 import { type Lease, ListResponse } from '@containerd-ts/api/services/leases';
+import { WireWriter } from '@containerd-ts/api/wire';
+import { writeLeaseFields } from '@containerd-ts/metadata-level';
 import { describe, expect, it } from 'vitest';
-import { leasesServiceDefinition, listLeasesWriter } from './codec.js';
+import { leasesServiceDefinition, listLeasesWriter, listStoredLeasesWriter } from './codec.js';
 
 const lease = (i: number): Lease => ({
   id: i === 1 ? '' : `lease-${i}-${'é'.repeat(i % 5)}`,
@@ -18,5 +20,16 @@ describe('leases list encoder', () => {
     const encoded = list.take();
     expect(encoded.bytes.equals(want)).toBe(true);
     expect(leasesServiceDefinition.list.responseSerialize(encoded)).toBe(encoded.bytes);
+  });
+
+  it('writes the same bytes from stored records (the ID, then the record as stored)', () => {
+    const leases = Array.from({ length: 50 }, (_, i) => lease(i));
+    const list = listStoredLeasesWriter();
+    for (const l of leases) {
+      const w = new WireWriter(64);
+      writeLeaseFields(w, l);
+      list.add(l.id, w.finish().toString('latin1'));
+    }
+    expect(Buffer.from(list.take().bytes).equals(Buffer.from(ListResponse.encode({ leases }).finish()))).toBe(true);
   });
 });

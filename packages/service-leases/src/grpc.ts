@@ -12,7 +12,7 @@ import type {
 } from '@containerd-ts/api/services/leases';
 import type { EncodedMessage } from '@containerd-ts/api/wire';
 import { type GrpcServiceRegistration, grpcService, unary } from '@containerd-ts/grpc-server';
-import { leasesServiceDefinition, listLeasesWriter } from './codec.js';
+import { leasesServiceDefinition, listStoredLeasesWriter } from './codec.js';
 import type { Lease, LeaseResource, LeasesService } from './leases.js';
 
 const toApi = (l: Lease): ApiLease => ({ id: l.id, createdAt: l.createdAt, labels: l.labels });
@@ -26,10 +26,11 @@ export function leasesGrpcService(local: LeasesService): GrpcServiceRegistration
       await local.delete(ctx, req.id, { sync: req.sync });
       return {};
     }),
-    // each lease is encoded as it is read: a list of thousands keeps no objects alive
+    // each lease goes out as it is stored (its record is its message's wire form): a list
+    // of thousands decodes nothing and keeps no objects alive
     list: unary(async (req: ListRequest, ctx): Promise<EncodedMessage<ListResponse>> => {
-      const out = listLeasesWriter();
-      await local.each(ctx, req.filters, (lease) => out.add(lease));
+      const out = listStoredLeasesWriter();
+      await local.eachStored(ctx, req.filters, (id, stored) => out.add(id, stored));
       return out.take();
     }),
     addResource: unary(async (req: AddResourceRequest, ctx) => {

@@ -30,6 +30,8 @@ describe('leases service', () => {
     const ids = async (filters: string[]) => (await c.unary(Api.list, { filters })).leases.map((l) => l.id).sort();
     expect(await ids([])).toEqual(['l1', random?.id].sort());
     expect(await ids(['labels.app==web'])).toEqual(['l1']);
+    // A list sends the stored records as they are: the leases as they were created.
+    expect((await c.unary(Api.list, { filters: ['id==l1'] })).leases).toEqual([l1]);
     expect(await ids(['id==nope', `id==${random?.id}`])).toEqual([random?.id]);
     expect(await failure(c.unary(Api.list, { filters: ['id=='] }))).toEqual({
       kind: 'invalid-argument',

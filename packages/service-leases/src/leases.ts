@@ -62,6 +62,12 @@ export class LeasesService {
     await this.manager.each(ctx, filters, fn);
   }
 
+  /** Calls `fn` with the ID and stored record of each lease `list` would return (`LeaseManager.eachStored`). */
+  async eachStored(ctx: RequestContext, filters: readonly string[], fn: (id: string, stored: string) => void): Promise<void> {
+    checkFilters(filters);
+    await this.manager.eachStored(ctx, filters, fn);
+  }
+
   /** Holds a resource: type `content` (ID a digest), `ingests` (a ref) or `snapshots/<snapshotter>` (a key). */
   addResource(ctx: RequestContext, id: string, resource: LeaseResource): Promise<void> {
     return this.manager.addResource(ctx, id, resource);
