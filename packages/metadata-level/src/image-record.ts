@@ -1,14 +1,14 @@
 // Image records as stored: the wire bytes of containerd.services.images.v1.Image without its
-// name (the key holds the name) — labels 2, target 3 (a containerd.types.Descriptor), created_at
-// 7, updated_at 8 — kept in the database as a Latin-1 string, one character per byte. A list
-// hands a record on as it is, behind the name (`@containerd-ts/api/wire`'s `latin1`), so
-// listing images decodes and encodes nothing; a get, an update, a filter on a field other
-// than the name, and the collector's mark decode it. Schema version 3 converted the JSON
-// records of earlier versions (migrations.ts).
+// name (the key holds the name) — labels 2, target 3 (a containerd.types.Descriptor),
+// created_at 7, updated_at 8 — kept as wire-record.ts keeps records. A list hands a record
+// on as it is, behind the name, so listing images decodes and encodes nothing; a get, an
+// update, a filter on a field other than the name, and the collector's mark decode it.
+// Schema version 3 converted the JSON records of earlier versions (migrations.ts).
 import { Image as ApiImage } from '@containerd-ts/api/services/images';
-import { WireWriter } from '@containerd-ts/api/wire';
+import type { WireWriter } from '@containerd-ts/api/wire';
 import type { Timestamp } from '@containerd-ts/timestamp';
 import type { DescriptorRecord } from './records.js';
+import { fromStored, mapEntryBytes, toStored } from './wire-record.js';
 
 /** An image record, decoded (labels with an empty value are never stored). */
 export interface ImageRecord {
@@ -47,20 +47,11 @@ export function writeImageFields(w: WireWriter, image: ImageFields): void {
 }
 
 /** A record as stored. */
-export function encodeImageRecord(record: ImageRecord): string {
-  const w = new WireWriter(256);
-  writeImageFields(w, record);
-  return w.finish().toString('latin1');
-}
+export const encodeImageRecord = (record: ImageRecord): string => toStored((w) => writeImageFields(w, record));
 
 /** A stored record, decoded; one that is not a record (or has no target) is an error saying so. */
 export function decodeImageRecord(stored: string): ImageRecord {
-  let image: ApiImage;
-  try {
-    image = ApiImage.decode(Buffer.from(stored, 'latin1'));
-  } catch (err) {
-    throw new Error(`metadata: image record unreadable: ${(err as Error).message}`);
-  }
+  const image = fromStored(stored, (bytes) => ApiImage.decode(bytes), 'image');
   const target = image.target;
   if (target === undefined) throw new Error('metadata: image record has no target');
   const descriptor: DescriptorRecord = { mediaType: target.mediaType, digest: target.digest, size: target.size };
@@ -73,12 +64,5 @@ export function decodeImageRecord(stored: string): ImageRecord {
   };
 }
 
-/**
- * The bytes (as stored) of label `key` = `value` in a record: a record without them cannot
- * have that label (labels are written one map entry each, key then value).
- */
-export function imageLabelBytes(key: string, value: string): string {
-  const w = new WireWriter(64);
-  w.stringMap(2, { [key]: value });
-  return w.finish().toString('latin1');
-}
+/** The bytes (as stored) of label `key` = `value` in a record. */
+export const imageLabelBytes = (key: string, value: string): string => mapEntryBytes(2, key, value);

@@ -1,11 +1,12 @@
 // Lease records as stored: the wire bytes of containerd.services.leases.v1.Lease without its
-// ID (the key holds it) — created_at 2, labels 3 — kept in the database as a Latin-1 string,
-// one character per byte, as image records are (image-record.ts). A list hands a record on
-// as it is, behind the ID; a get, a filter on a label and the collector's mark decode it.
-// Schema version 3 converted the JSON records of earlier versions (migrations.ts).
+// ID (the key holds it) — created_at 2, labels 3 — kept as wire-record.ts keeps records. A
+// list hands a record on as it is, behind the ID; a get, a filter on a label and the
+// collector's mark decode it. Schema version 3 converted the JSON records of earlier
+// versions (migrations.ts).
 import { Lease as ApiLease } from '@containerd-ts/api/services/leases';
-import { WireWriter } from '@containerd-ts/api/wire';
+import type { WireWriter } from '@containerd-ts/api/wire';
 import type { Timestamp } from '@containerd-ts/timestamp';
+import { fromStored, mapEntryBytes, toStored } from './wire-record.js';
 
 /** A lease record, decoded (labels with an empty value are never stored). */
 export interface LeaseRecord {
@@ -20,26 +21,13 @@ export function writeLeaseFields(w: WireWriter, lease: { createdAt: Timestamp | 
 }
 
 /** A record as stored. */
-export function encodeLeaseRecord(record: LeaseRecord): string {
-  const w = new WireWriter(128);
-  writeLeaseFields(w, record);
-  return w.finish().toString('latin1');
-}
+export const encodeLeaseRecord = (record: LeaseRecord): string => toStored((w) => writeLeaseFields(w, record), 128);
 
 /** A stored record, decoded; one that is not a record is an error saying so. */
 export function decodeLeaseRecord(stored: string): LeaseRecord {
-  let lease: ApiLease;
-  try {
-    lease = ApiLease.decode(Buffer.from(stored, 'latin1'));
-  } catch (err) {
-    throw new Error(`metadata: lease record unreadable: ${(err as Error).message}`);
-  }
+  const lease = fromStored(stored, (bytes) => ApiLease.decode(bytes), 'lease');
   return { createdAt: lease.createdAt ?? { seconds: 0, nanos: 0 }, labels: lease.labels };
 }
 
-/** The bytes (as stored) of label `key` = `value` in a record (one map entry each, key then value). */
-export function leaseLabelBytes(key: string, value: string): string {
-  const w = new WireWriter(64);
-  w.stringMap(3, { [key]: value });
-  return w.finish().toString('latin1');
-}
+/** The bytes (as stored) of label `key` = `value` in a record. */
+export const leaseLabelBytes = (key: string, value: string): string => mapEntryBytes(3, key, value);
