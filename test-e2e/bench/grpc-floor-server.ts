@@ -6,13 +6,14 @@
 // `ready` once it serves.
 import { type Image, ImagesService } from '@containerd-ts/api/services/images';
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall, status } from '@grpc/grpc-js';
-import { floorImage } from './grpc-floor-images.js';
+import { benchImage } from './api-images.js';
 
 const [socket, countArg] = process.argv.slice(2);
 if (!socket) throw new Error('usage: grpc-floor-server.js <socket> [images]');
 const images = new Map<string, Image>();
 for (let i = 0; i < Number(countArg ?? 5000); i++) {
-  const image = floorImage(i);
+  // with times, as a daemon answers
+  const image: Image = { ...benchImage(i), createdAt: { seconds: 1_764_979_200, nanos: 0 }, updatedAt: { seconds: 1_764_979_200, nanos: 0 } };
   images.set(image.name, image);
 }
 

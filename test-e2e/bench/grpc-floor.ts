@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { ImagesService } from '@containerd-ts/api/services/images';
 import { Connection } from '@containerd-ts/client';
 import { startDaemon, startReference } from '../src/harness.js';
-import { floorImage, floorImageName } from './grpc-floor-images.js';
+import { IN_FLIGHT, benchImage, benchImageName, pool } from './api-images.js';
+import { median } from './measure.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 30);
 const imageCount = Number(process.env.BENCH_IMAGES ?? 5000);
-const inFlight = 16;
 const gets = 200;
 /**
  * The floor server's node flags: the daemon's own (bin/containerd-ts), so that it collects
@@ -25,16 +25,6 @@ const gets = 200;
 const floorFlags = (process.env.BENCH_FLOOR_FLAGS ?? '--max-semi-space-size=1 --single-threaded-gc').split(' ').filter(Boolean);
 
 type Target = 'containerd' | 'containerd-ts' | 'grpc-js floor';
-
-async function pool(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) await fn(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, worker));
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function startFloorServer(socket: string): Promise<{ stop: () => Promise<void> }> {
   const program = new URL('./grpc-floor-server.js', import.meta.url).pathname;
@@ -67,14 +57,14 @@ export async function benchGrpcFloor(): Promise<void> {
       const conn = new Connection(sockets[target], { namespace: 'grpc-floor' });
       await conn.ready();
       conns.set(target, conn);
-      if (target !== 'grpc-js floor') await pool(imageCount, (i) => conn.unary(ImagesService.create, { image: floorImage(i) }));
+      if (target !== 'grpc-js floor') await pool(imageCount, (i) => conn.unary(ImagesService.create, { image: benchImage(i) }));
     }
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
         const conn = conns.get(target)!;
         let t0 = performance.now();
-        await pool(gets, (i) => conn.unary(ImagesService.get, { name: floorImageName((i * 37) % imageCount) }));
+        await pool(gets, (i) => conn.unary(ImagesService.get, { name: benchImageName((i * 37) % imageCount) }));
         getMs.set(target, [...(getMs.get(target) ?? []), performance.now() - t0]);
         t0 = performance.now();
         const listed = await conn.unary(ImagesService.list, { filters: [] });
@@ -89,7 +79,7 @@ export async function benchGrpcFloor(): Promise<void> {
     await reference.stop();
     await rm(dir, { recursive: true, force: true });
   }
-  console.log(`grpc floor bench (floor server flags: ${floorFlags.join(' ') || 'node defaults'}): ${imageCount} images, ${gets} gets (${inFlight} in flight) and one list per round, ${rounds} rounds (medians, ms; ratio to containerd)`);
+  console.log(`grpc floor bench (floor server flags: ${floorFlags.join(' ') || 'node defaults'}): ${imageCount} images, ${gets} gets (${IN_FLIGHT} in flight) and one list per round, ${rounds} rounds (medians, ms; ratio to containerd)`);
   console.log(`  ${'server'.padEnd(15)} ${`${gets} gets`.padStart(10)} ${'ratio'.padStart(6)} ${'list'.padStart(8)} ${'ratio'.padStart(6)}`);
   const g0 = median(getMs.get('containerd')!);
   const l0 = median(listMs.get('containerd')!);

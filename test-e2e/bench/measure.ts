@@ -26,7 +26,8 @@ export type DaemonKind = 'containerd' | 'containerd-ts';
 /** How long both daemons stay idle after the last run before their RSS is read again (BENCH_IDLE_MS). */
 const idleAfterMs = Number(process.env.BENCH_IDLE_MS ?? 10_000);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+/** The median of `xs` (the upper one of an even count). */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /**
  * Starts a reference containerd and a containerd-ts, runs `runOnce` (milliseconds per step)

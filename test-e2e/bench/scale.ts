@@ -7,12 +7,12 @@
 import { ImagesService } from '@containerd-ts/api/services/images';
 import { LeasesService } from '@containerd-ts/api/services/leases';
 import { Connection } from '@containerd-ts/client';
+import { IN_FLIGHT, benchImage, benchImageName, pool } from './api-images.js';
 import { compareSteps } from './measure.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 const imageCount = Number(process.env.BENCH_IMAGES ?? 5000);
 const leaseCount = Number(process.env.BENCH_LEASES ?? 2500);
-const inFlight = 16;
 const gets = 200;
 
 const steps = [
@@ -27,18 +27,6 @@ const steps = [
   'delete leases',
 ] as const;
 type Step = (typeof steps)[number];
-
-/** Runs `fn(0..n-1)` with at most `inFlight` calls pending. */
-async function pool(n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < n) await fn(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(inFlight, n) }, worker));
-}
-
-const imageName = (i: number) => `registry.example.com/bench/app-${i % 50}:v${i}`;
-const digest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
 
 async function timed(out: Map<Step, number>, step: Step, fn: () => Promise<void>): Promise<void> {
   const t0 = performance.now();
@@ -55,13 +43,7 @@ async function runOnce(socket: string, namespace: string): Promise<Map<Step, num
     await timed(out, 'create images', () =>
       pool(imageCount, (i) =>
         conn.unary(ImagesService.create, {
-          image: {
-            name: imageName(i),
-            labels: { 'bench.index': String(i), 'bench.group': i % 10 === 0 ? 'tenth' : 'rest' },
-            target: { mediaType: 'application/vnd.oci.image.index.v1+json', digest: digest(i), size: 1000 + i, annotations: {} },
-            createdAt: undefined,
-            updatedAt: undefined,
-          },
+          image: benchImage(i),
         }),
       ),
     );
@@ -82,11 +64,11 @@ async function runOnce(socket: string, namespace: string): Promise<Map<Step, num
       const r = await conn.unary(ImagesService.list, { filters: ['name~="app-7:"'] });
       expectCount('name filter', r.images.length, Math.floor((imageCount - 8) / 50) + 1);
     });
-    await timed(out, `${gets} gets`, () => pool(gets, (i) => conn.unary(ImagesService.get, { name: imageName((i * 37) % imageCount) })));
+    await timed(out, `${gets} gets`, () => pool(gets, (i) => conn.unary(ImagesService.get, { name: benchImageName((i * 37) % imageCount) })));
     await timed(out, 'list leases', async () => {
       expectCount('list leases', (await conn.unary(LeasesService.list, { filters: [] })).leases.length, leaseCount);
     });
-    await timed(out, 'delete images', () => pool(imageCount, (i) => conn.unary(ImagesService.delete, { name: imageName(i), sync: false })));
+    await timed(out, 'delete images', () => pool(imageCount, (i) => conn.unary(ImagesService.delete, { name: benchImageName(i), sync: false })));
     await timed(out, 'delete leases', () => pool(leaseCount, (i) => conn.unary(LeasesService.delete, { id: `bench-lease-${i}`, sync: false })));
   } finally {
     conn.close();
@@ -95,7 +77,7 @@ async function runOnce(socket: string, namespace: string): Promise<Map<Step, num
 }
 
 export async function benchScale(): Promise<void> {
-  await compareSteps({ runs, steps, tag: 'scale', runOnce, verbose: Boolean(process.env.BENCH_VERBOSE), describe: (load0, load1) => `scale bench: ${imageCount} images, ${leaseCount} leases, ${inFlight} in flight, ${runs} runs per daemon (medians; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end)` });
+  await compareSteps({ runs, steps, tag: 'scale', runOnce, verbose: Boolean(process.env.BENCH_VERBOSE), describe: (load0, load1) => `scale bench: ${imageCount} images, ${leaseCount} leases, ${IN_FLIGHT} in flight, ${runs} runs per daemon (medians; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end)` });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await benchScale();

@@ -11,7 +11,13 @@ import { type SecureContext, createSecureContext, rootCertificates } from 'node:
 export const EXTRA_CA_CERTS_ENV = 'CONTAINERD_TS_EXTRA_CA_CERTS';
 
 /** Node's roots and one extra file's certificates, with the secure context made of them once asked for. */
-let cached: { file: string; roots: string[]; context?: SecureContext } | undefined;
+interface Roots {
+  file: string;
+  roots: string[];
+  context?: SecureContext;
+}
+
+let cached: Roots | undefined;
 
 /** The certificates of `file` (none, with Node's own warning, when it cannot be read or holds none). */
 function readExtra(file: string): string[] {
@@ -26,7 +32,7 @@ function readExtra(file: string): string[] {
 }
 
 /** Node's roots and `file`'s certificates, read once (shared: callers copy before adding to it). */
-function rootsWith(file: string): { file: string; roots: string[]; context?: SecureContext } {
+function rootsWith(file: string): Roots {
   if (cached?.file !== file) cached = { file, roots: [...rootCertificates, ...readExtra(file)] };
   return cached;
 }

@@ -119,7 +119,7 @@ export class ImageStore {
    */
   async eachStored(ctx: RequestContext, filters: readonly string[], fn: (name: string, stored: string) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
-    await eachMatching(this.core.store, imagesPrefix(ns), parseAll(filters), imageField, (name, stored) => fn(name, stored), imageRecords);
+    await eachMatching(this.core.store, imagesPrefix(ns), parseAll(filters), imageField, fn, imageRecords);
   }
 
   async create(ctx: RequestContext, input: ImageInput): Promise<Image> {

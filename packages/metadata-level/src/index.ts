@@ -30,6 +30,7 @@ export {
 export { type Image, type ImageDeleteOptions, type ImageInput, ImageStore, type ImageTarget } from './images.js';
 export { type ImageFields, type ImageRecord, writeImageFields } from './image-record.js';
 export { type LeaseRecord, writeLeaseFields } from './lease-record.js';
+export { writeStoredRecord } from './wire-record.js';
 export { type AnyValue, type Container, type ContainerInput, ContainerStore } from './containers.js';
 export type { GCNode, GCResourceType, Hold } from './gc.js';
 export { type SnapshotGCBackend, type SnapshotGCInfo, isSnapshotGCBackend } from './snapshots.js';

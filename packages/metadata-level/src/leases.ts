@@ -148,7 +148,7 @@ export class LeaseManager {
    */
   async eachStored(ctx: RequestContext, filters: readonly string[], fn: (id: string, stored: string) => void): Promise<void> {
     const ns = namespaceRequired(ctx);
-    await eachMatching(this.core.store, leasesPrefix(ns), parseAll(filters), leaseField, (id, stored) => fn(id, stored), leaseRecords);
+    await eachMatching(this.core.store, leasesPrefix(ns), parseAll(filters), leaseField, fn, leaseRecords);
   }
 
   async addResource(ctx: RequestContext, id: string, resource: LeaseResource): Promise<void> {

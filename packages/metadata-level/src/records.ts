@@ -1,6 +1,7 @@
-// The JSON records stored under the keys of keys.ts. Times are RFC 3339 strings in UTC
-// with nanoseconds (Go's RFC3339Nano; records written before nanoseconds have
-// milliseconds, which read the same); labels with an empty value are never stored.
+// The JSON records stored under the keys of keys.ts (image and lease records are not JSON:
+// image-record.ts, lease-record.ts). Times are RFC 3339 strings in UTC with nanoseconds
+// (Go's RFC3339Nano; records written before nanoseconds have milliseconds, which read the
+// same); labels with an empty value are never stored.
 import { type Timestamp, formatRFC3339Nano, mustParseRFC3339 } from '@containerd-ts/timestamp';
 
 /** A stored time, read. */
@@ -29,16 +30,12 @@ export interface IngestRecord {
   expected?: string;
 }
 
-/** Lease records are not JSON: see lease-record.ts. */
-
 export interface DescriptorRecord {
   mediaType: string;
   digest: string;
   size: number;
   annotations?: Record<string, string>;
 }
-
-/** Image records are not JSON: see image-record.ts. */
 
 /** A protobuf `Any` as stored (value base64). */
 export interface AnyRecord {

@@ -3,6 +3,15 @@
 // list appends to its response as they are (`WireWriter.latin1`).
 import { WireWriter } from '@containerd-ts/api/wire';
 
+/**
+ * A message whose key (an image's name, a lease's ID: field 1 of both) is `key` and whose
+ * other fields are the stored record, written without decoding it.
+ */
+export function writeStoredRecord(w: WireWriter, key: string, stored: string): void {
+  if (key !== '') w.string(1, key);
+  w.latin1(stored);
+}
+
 /** The bytes `write` writes, as stored. */
 export function toStored(write: (w: WireWriter) => void, initialSize = 256): string {
   const w = new WireWriter(initialSize);

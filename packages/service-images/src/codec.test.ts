@@ -2,7 +2,7 @@ import { type Image, ListImagesResponse } from '@containerd-ts/api/services/imag
 import { EncodedMessage, WireWriter } from '@containerd-ts/api/wire';
 import { writeImageFields } from '@containerd-ts/metadata-level';
 import { describe, expect, it } from 'vitest';
-import { imagesServiceDefinition, listImagesWriter, listStoredImagesWriter } from './codec.js';
+import { imagesServiceDefinition, listStoredImagesWriter } from './codec.js';
 
 const image = (i: number, extra: Partial<{ name: string; label: string; annotation: string; seconds: number }> = {}): Image => ({
   name: extra.name ?? `registry.example.com/app-${i}:v${i}`,
@@ -16,6 +16,13 @@ const image = (i: number, extra: Partial<{ name: string; label: string; annotati
   createdAt: { seconds: extra.seconds ?? 1_733_335_403 + i, nanos: i * 1_000_003 },
   updatedAt: i === 2 ? undefined : { seconds: 1_733_335_403, nanos: 0 },
 });
+
+/** An image's record as the metadata store keeps it. */
+function stored(i: Image): string {
+  const w = new WireWriter(64);
+  writeImageFields(w, i);
+  return w.finish().toString('latin1');
+}
 
 describe('images list encoder', () => {
   it('writes the bytes the generated encoder writes', () => {
@@ -43,18 +50,14 @@ describe('images list encoder', () => {
       image(4, { annotation: 'z'.repeat(130), label: '🙂'.repeat(42) }),
     ];
     const list = listStoredImagesWriter();
-    for (const i of images) {
-      const w = new WireWriter(64);
-      writeImageFields(w, i);
-      list.add(i.name, w.finish().toString('latin1'));
-    }
+    for (const i of images) list.add(i.name, stored(i));
     const want = Buffer.from(ListImagesResponse.encode({ images }).finish());
     expect(Buffer.from(list.take().bytes).equals(want)).toBe(true);
   });
 
   it('answers an already encoded list as it is', () => {
-    const list = listImagesWriter();
-    list.add(image(9));
+    const list = listStoredImagesWriter();
+    list.add(image(9).name, stored(image(9)));
     const encoded = list.take();
     expect(encoded).toBeInstanceOf(EncodedMessage);
     expect(imagesServiceDefinition.list.responseSerialize(encoded)).toBe(encoded.bytes);

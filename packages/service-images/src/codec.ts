@@ -3,7 +3,7 @@
 // `@containerd-ts/api/wire`), with the bytes the generated encoders would produce.
 import { type Image as ApiImage, ImagesService, type ListImagesResponse } from '@containerd-ts/api/services/images';
 import { RepeatedWriter, type WireWriter, encodeRepeated } from '@containerd-ts/api/wire';
-import { writeImageFields } from '@containerd-ts/metadata-level';
+import { writeImageFields, writeStoredRecord } from '@containerd-ts/metadata-level';
 import type { Image } from './images.js';
 
 /** containerd.services.images.v1.Image (name 1, labels 2, target 3, created_at 7, updated_at 8). */
@@ -12,20 +12,8 @@ export function writeImage(w: WireWriter, image: Image | ApiImage): void {
   writeImageFields(w, image);
 }
 
-/**
- * An image from its name and its stored record (the wire form of the other fields, one
- * Latin-1 character per byte: `ImageStore.eachStored`), written without decoding it.
- */
-export function writeStoredImage(w: WireWriter, name: string, stored: string): void {
-  if (name !== '') w.string(1, name);
-  w.latin1(stored);
-}
-
-/** A ListImagesResponse (`repeated Image images = 1`) written image by image. */
-export const listImagesWriter = () => new RepeatedWriter<Image | ApiImage, ListImagesResponse>(1, writeImage);
-
-/** A ListImagesResponse written from stored records (`add(name, stored)`). */
-export const listStoredImagesWriter = () => new RepeatedWriter<string, ListImagesResponse, string>(1, writeStoredImage);
+/** A ListImagesResponse written from stored records (`add(name, stored)`: `ImageStore.eachStored`). */
+export const listStoredImagesWriter = () => new RepeatedWriter<string, ListImagesResponse, string>(1, writeStoredRecord);
 
 /** containerd.services.images.v1.Images as the daemon serves it. */
 export const imagesServiceDefinition = {
