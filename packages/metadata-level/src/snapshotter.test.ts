@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalContentStore } from '@containerd-ts/content-local';
 import { failure } from '@containerd-ts/errdefs/testing';
-import type { Info, Snapshotter } from '@containerd-ts/snapshots';
+import { type Info, Kind, type Snapshotter } from '@containerd-ts/snapshots';
 import { snapshotterSuite } from '@containerd-ts/snapshots/testsuite';
 import { NativeSnapshotter } from '@containerd-ts/snapshotter-native';
 import { MNT_DETACH, mount, umount2 } from '@containerd-ts/sys';
@@ -16,10 +16,24 @@ import { MetadataDB } from './db.js';
 import * as keys from './keys.js';
 import { WALK_BATCH } from './snapshotter.js';
 
-async function openLayer(root: string): Promise<{ db: MetadataDB; backend: NativeSnapshotter; sn: Snapshotter; close(): Promise<void> }> {
+/** A snapshotter as one without the optional `statMany` (a proxy's) presents it. */
+const withoutStatMany = (sn: Snapshotter): Snapshotter =>
+  new Proxy(sn, {
+    get: (target, prop) => {
+      if (prop === 'statMany') return undefined;
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+
+async function openLayer(
+  root: string,
+  options: { perKeyStat?: boolean } = {},
+): Promise<{ db: MetadataDB; backend: NativeSnapshotter; sn: Snapshotter; close(): Promise<void> }> {
   const content = await LocalContentStore.open(join(root, 'content'));
   const backend = await NativeSnapshotter.open(join(root, 'native'));
-  const db = await MetadataDB.open({ path: join(root, 'meta.leveldb'), content, snapshotters: new Map([['native', backend]]), sync: false });
+  const seen = options.perKeyStat ? withoutStatMany(backend) : backend;
+  const db = await MetadataDB.open({ path: join(root, 'meta.leveldb'), content, snapshotters: new Map([['native', seen]]), sync: false });
   const sn = db.snapshotter('native');
   if (!sn) throw new Error('native snapshotter not added');
   return {
@@ -212,6 +226,37 @@ describe('namespaced snapshots', () => {
     expect(all[0]).toBe('k0000');
     expect(all[count - 1]).toBe(`k${count - 1}`);
     expect(await names(sn, 'a', ['name~=k10[0-9]5$'])).toEqual(['k1005', 'k1015']);
+  });
+
+  it('walks the same whether the backend answers a batch at once or key by key, leaving out what it lost', async () => {
+    const { sn, backend } = layer;
+    await sn.prepare(a, 'base-a', '', { labels: { l: 'a' } });
+    await sn.commit(a, 'base', 'base-a', { labels: { l: 'base' } });
+    await sn.prepare(a, 'active', 'base');
+    await sn.view(a, 'view', 'base', { labels: { v: '1' } });
+    await sn.prepare(a, 'lost', '');
+    await sn.prepare(b, 'other', '');
+    // The backend loses one snapshot behind the metadata layer's back.
+    const lost = (await backendInfos(backend)).find((i) => i.name.endsWith('/lost'));
+    await backend.remove({}, lost!.name);
+    const walked = async (s: Snapshotter) => {
+      const out: Info[] = [];
+      await s.walk(a, (i) => {
+        out.push(i);
+      });
+      return out;
+    };
+    const batched = await walked(sn);
+    expect(batched.map((i) => [i.name, i.kind, i.parent])).toEqual([
+      ['active', Kind.Active, 'base'],
+      ['base', Kind.Committed, ''],
+      ['view', Kind.View, 'base'],
+    ]);
+    expect(batched.map((i) => i.labels)).toEqual([{}, { l: 'base' }, { v: '1' }]);
+    await layer.close();
+    layer = await openLayer(root, { perKeyStat: true });
+    expect(await walked(layer.sn)).toEqual(batched);
+    for (const info of batched) expect(await layer.sn.stat(a, info.name)).toEqual(info);
   });
 
   it('walks every snapshot when a batch of records is larger than one read returns', async () => {

@@ -27,7 +27,7 @@ import { type SnapshotRecord, readRecordTime, recordTime } from './records.js';
 import { SCAN_READ_AHEAD_BYTES, type Txn } from './store.js';
 
 /**
- * Records read per batch while walking (the backend is asked about each between batches):
+ * Records read per batch while walking (the backend is asked about the batch between them):
  * one native read for a thousand, as a list of images reads them.
  */
 export const WALK_BATCH = 1000;
@@ -336,7 +336,7 @@ export class NamespacedSnapshotter implements Snapshotter {
     const prefix = snapshotterPrefix(ns, this.name);
     let after: string | undefined;
     for (;;) {
-      // A batch of records from one consistent read, then the backend for each of them.
+      // A batch of records from one consistent read, then the backend about all of them.
       const batch: Array<{ bkey: string; local: LocalInfo }> = [];
       const range = after === undefined ? { gte: prefix } : { gt: after };
       // A few native reads for the batch, not a round trip per record: nextv returns what
@@ -358,19 +358,35 @@ export class NamespacedSnapshotter implements Snapshotter {
         batch.push({ bkey: rec.name, local: localInfo(k.slice(prefix.length), rec) });
         after = k;
       }
-      for (const { bkey, local } of batch) {
-        let info: Info;
-        try {
-          info = overlayInfo(await this.backend.stat(ctx, bkey), local);
-        } catch (err) {
-          // Removed from the backend since the batch was read.
-          if (isNotFound(err)) continue;
-          throw err;
+      const backendInfos = await this.backendInfos(ctx, batch.map((b) => b.bkey));
+      for (let i = 0; i < batch.length; i++) {
+        const found = backendInfos[i];
+        // Removed from the backend since the batch was read.
+        if (found === undefined) continue;
+        const info = overlayInfo(found, batch[i]!.local);
+        if (filter === always || filter.match(adaptSnapshot(info))) {
+          // A walk function that returns nothing is not waited for.
+          const pending = fn(info);
+          if (pending) await pending;
         }
-        if (filter === always || filter.match(adaptSnapshot(info))) await fn(info);
       }
       if (entries.length < WALK_BATCH) return;
     }
+  }
+
+  /** The backend's infos of `keys` (`undefined` for one it does not have): in one call where it can. */
+  private async backendInfos(ctx: RequestContext, keys: readonly string[]): Promise<Array<Info | undefined>> {
+    if (this.backend.statMany) return this.backend.statMany(ctx, keys);
+    const infos: Array<Info | undefined> = [];
+    for (const key of keys) {
+      try {
+        infos.push(await this.backend.stat(ctx, key));
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        infos.push(undefined);
+      }
+    }
+    return infos;
   }
 
   /** Closes the backend (as containerd's metadata snapshotter does); twice is fine. */

@@ -109,9 +109,10 @@ export function snapshotsGrpcService(snapshotters: SnapshotterMap, serviceOption
     try {
       await sn.walk(
         ctx,
-        async (info) => {
+        // Not an async function: most infos only go into the page, with nothing to wait for.
+        (info) => {
           page.add(info);
-          if (page.count >= LIST_BATCH) await send();
+          return page.count >= LIST_BATCH ? send() : undefined;
         },
         req.filters,
       );

@@ -58,6 +58,15 @@ export abstract class MetaStoreSnapshotter implements Snapshotter {
     });
   }
 
+  async statMany(_ctx: RequestContext, keys: readonly string[]): Promise<Array<Info | undefined>> {
+    return this.ms.view((tx) =>
+      keys.map((key) => {
+        const found = tx.findInfo(key);
+        return found && this.describe(found.info, found.id);
+      }),
+    );
+  }
+
   async update(_ctx: RequestContext, info: InfoUpdate, fieldpaths?: readonly string[]): Promise<Info> {
     return this.ms.update((tx) => {
       const updated = tx.updateInfo(info, fieldpaths);

@@ -144,6 +144,12 @@ export class ReadTransaction {
     return { id: String(r.id), info: toInfo(key, r), usage: r.usage };
   }
 
+  /** ID and info of a snapshot, or `undefined` when the key is unknown. */
+  findInfo(key: string): { id: string; info: Info } | undefined {
+    const r = this.state.snapshots.get(key);
+    return r ? { id: String(r.id), info: toInfo(key, r) } : undefined;
+  }
+
   /** Whether a key or name is in use. */
   has(key: string): boolean {
     return this.state.snapshots.has(key);

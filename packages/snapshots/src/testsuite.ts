@@ -91,6 +91,7 @@ export function snapshotterSuite(name: string, factory: SnapshotterSuiteFactory,
     ['Rename', checkRename],
     ['ViewReadonly', checkViewReadonly],
     ['StatInWalk', checkStatInWalk],
+    ['StatMany', checkStatMany],
     ['CloseTwice', checkCloseTwice],
     ['RootPermission', checkRootPermission],
     ['128LayersMount', check128LayersMount],
@@ -771,6 +772,20 @@ const checkStatInWalk: Check = async ({ sn, ctx }) => {
     seen++;
   });
   expect(seen).toBe(4);
+};
+
+/** `statMany`, where a snapshotter has it, answers what `stat` answers for each key, in order. */
+const checkStatMany: Check = async ({ sn, ctx }) => {
+  if (!sn.statMany) return;
+  await sn.prepare(ctx, 'stat-many-c-a', '', opt());
+  await sn.commit(ctx, 'stat-many-c', 'stat-many-c-a', opt());
+  await sn.prepare(ctx, 'stat-many-a', 'stat-many-c', opt());
+  await sn.view(ctx, 'stat-many-v', 'stat-many-c', opt());
+  const keys = ['stat-many-v', 'stat-many-missing', 'stat-many-c', 'stat-many-c-a', 'stat-many-a'];
+  const expected = await Promise.all(keys.map((k) => sn.stat(ctx, k).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err)))));
+  expect(expected.map((i) => i?.kind)).toEqual([Kind.View, undefined, Kind.Committed, undefined, Kind.Active]);
+  expect(await sn.statMany(ctx, keys)).toEqual(expected);
+  expect(await sn.statMany(ctx, [])).toEqual([]);
 };
 
 /** Each failure has containerd's error class (what clients see as the gRPC code). */

@@ -86,6 +86,12 @@ export interface Snapshotter {
   /** Info of an active, view or committed snapshot by key or name. */
   stat(ctx: RequestContext, key: string): Promise<Info>;
   /**
+   * Info of each of `keys`, in order, `undefined` for a key that does not exist: what `stat`
+   * answers for each, in one call. Optional; without it a caller stats key by key. The
+   * metadata store's walk asks its backend about a whole batch of records this way.
+   */
+  statMany?(ctx: RequestContext, keys: readonly string[]): Promise<Array<Info | undefined>>;
+  /**
    * Updates the mutable fields named by `fieldpaths` (`labels`, `labels.<key>`); with no
    * fieldpaths all labels are replaced. Labels with an empty value are dropped.
    */
