@@ -22,8 +22,8 @@ const variants: Variant[] = [
   { name: 'full (bundled)', command: [containerdTs] },
   { name: 'minimal (bundled)', command: [join(repoRoot, 'examples/minimal/bin/minimal-containerd')] },
   // The same plugins loaded as plain ES modules.
-  { name: 'full (ES modules)', command: ['node', '--expose-gc', join(repoRoot, 'apps/containerd-ts/dist/main.js')] },
-  { name: 'minimal (ES modules)', command: ['node', '--expose-gc', join(repoRoot, 'examples/minimal/dist/main.js')] },
+  { name: 'full (ES modules)', command: ['node', join(repoRoot, 'apps/containerd-ts/dist/main.js')] },
+  { name: 'minimal (ES modules)', command: ['node', join(repoRoot, 'examples/minimal/dist/main.js')] },
 ];
 
 const rssMiB = async (pid: number) => (await rssKiB(pid)) / 1024;

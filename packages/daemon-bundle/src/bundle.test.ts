@@ -112,6 +112,50 @@ describe('bundleDaemon', () => {
     expect(stdout).toBe('before=false env=unset\nafter=true\n');
   });
 
+  it('sets DAEMON_LAUNCHER_START_FLAGS before the bundle runs, once the built-in modules it loaded last time are loaded', async () => {
+    await writeFile(
+      join(dir, 'main.js'),
+      [
+        // What was loaded before this program's own first line ran; zlib is loaded only by it.
+        "const early = (process.moduleLoadList ?? []).includes('NativeModule zlib');",
+        "let natives = 'no';",
+        "try { new Function('return %IsBeingInterpreted()'); natives = 'yes'; } catch {}",
+        "require('node:zlib');",
+        "console.log('zlib-early=' + early + ' natives=' + natives + ' env=' + (process.env.DAEMON_LAUNCHER_START_FLAGS ?? 'unset'));",
+        "process.emit('daemon:serving');",
+        'setTimeout(() => {}, 300);',
+      ].join('\n'),
+    );
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    const env = { ...process.env, DAEMON_LAUNCHER_START_FLAGS: '--allow-natives-syntax' };
+    const caches = () => readdirSync(out).filter((f) => f.endsWith('.v8cache'));
+    // The first run has no record of what it loads: the flags are set at once.
+    expect((await run('node', [join(out, 'launch.cjs')], { env })).stdout).toBe('zlib-early=false natives=yes env=unset\n');
+    expect(caches()).toHaveLength(1);
+    const header = (await readFile(join(out, caches()[0]!), 'latin1')).split('\n')[0]!;
+    expect(JSON.parse(header).builtins).toContain('zlib');
+    // Later runs load zlib before the program, and read the cache made under the same flags.
+    expect((await run('node', [join(out, 'launch.cjs')], { env })).stdout).toBe('zlib-early=true natives=yes env=unset\n');
+    // Other start flags are another cache; a run without them loads nothing early.
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('zlib-early=false natives=no env=unset\n');
+    expect(caches()).toHaveLength(1);
+  }, 20_000);
+
+  it('runs without a cache whose file is damaged, and writes a good one', async () => {
+    await writeFile(join(dir, 'main.js'), "console.log('ran');\nprocess.emit('daemon:serving');\nsetTimeout(() => {}, 300);\n");
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('ran\n');
+    const [cache] = readdirSync(out).filter((f) => f.endsWith('.v8cache'));
+    for (const damaged of ['no header line at all', '{"builtins": [\n', 'null\n\u0000\u0001']) {
+      await writeFile(join(out, cache!), damaged, 'latin1');
+      expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('ran\n');
+      const header = (await readFile(join(out, cache!), 'latin1')).split('\n')[0]!;
+      expect(JSON.parse(header)).toEqual({ builtins: [] });
+    }
+  }, 20_000);
+
   it("keeps zod's English locale only: the others are left out of the bundle, and messages are English", async () => {
     // Resolves zod from this package (a dev dependency), as a daemon's entry resolves it from its own.
     const src = await mkdtemp(join(fileURLToPath(new URL('..', import.meta.url)), 'node_modules', '.test-zod-'));

@@ -8,9 +8,17 @@
 // `cacheOnExit`: its cache is written as it exits, after its first run, and covers every
 // function that run compiled.
 //
+// V8 flags in DAEMON_LAUNCHER_START_FLAGS are set by the launcher before it runs the bundle,
+// not on node's command line. Almost any V8 flag there (`--no-sparkplug`, `--expose-gc`,
+// `--max-semi-space-size`, …) changes V8's flag hash, and V8 then rejects node's own code
+// cache of its built-in modules: every one the daemon loads (tls, http2, net, crypto, …) is
+// compiled from source, ~40 ms of every start here. So the launcher loads the built-in
+// modules the program loaded by the time it served last time (recorded with the code cache)
+// under node's default flags, and only then sets the start flags.
+//
 // V8 flags in DAEMON_LAUNCHER_SERVING_FLAGS are set once the daemon says it serves
 // (`process.emit('daemon:serving')`, as @containerd-ts/daemon does). containerd-ts starts
-// node with `--no-sparkplug --no-turbofan` and sets them back there: the start-up path runs
+// with `--no-sparkplug --no-turbofan` and sets them back there: the start-up path runs
 // once, and optimising its loops touched ~4 MB more of node's own code pages, which then
 // stayed resident in an idle daemon; requests after the start get both compilers.
 import buffer = require('node:buffer');
@@ -29,12 +37,55 @@ const SERVING_EVENT = 'daemon:serving';
 /** When a program never says it serves (another command, a daemon that does not emit it). */
 const FALLBACK_MS = 10_000;
 
-/** The V8 flags to set once serving (node:v8 is loaded only then: ~10 ms at start). */
-function takeServingFlags(): string[] {
-  const flags = (process.env.DAEMON_LAUNCHER_SERVING_FLAGS ?? '').split(/\s+/).filter(Boolean);
-  // not for the processes the daemon starts (shims, plugins)
-  delete process.env.DAEMON_LAUNCHER_SERVING_FLAGS;
+/** The V8 flags in environment variable `name`, which is removed: not for the processes the daemon starts (shims, plugins). */
+function takeFlags(name: 'DAEMON_LAUNCHER_START_FLAGS' | 'DAEMON_LAUNCHER_SERVING_FLAGS'): string[] {
+  const flags = (process.env[name] ?? '').split(/\s+/).filter(Boolean);
+  delete process.env[name];
   return flags;
+}
+
+/** A short, stable key of a string (FNV-1a, 32 bits): cache file names stay short whatever the flags. */
+function hashKey(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The public built-in modules loaded so far (`node:` names without the prefix). */
+function loadedBuiltins(): string[] {
+  const names = new Set(Module.builtinModules);
+  const out: string[] = [];
+  // Undocumented, but in every node version: what the loaders have loaded, in order.
+  for (const entry of (process as unknown as { moduleLoadList?: string[] }).moduleLoadList ?? []) {
+    if (!entry.startsWith('NativeModule ')) continue;
+    const name = entry.slice('NativeModule '.length);
+    // `_tls_wrap` and the like are parts of other modules: loaded first on their own, some
+    // find their parent half-initialised.
+    if (names.has(name) && !name.startsWith('_')) out.push(name);
+  }
+  return out;
+}
+
+/**
+ * The code cache file: one line of JSON (the built-in modules to load before the start
+ * flags are set), then V8's cache. Undefined when absent or not one.
+ */
+function readCache(file: string): { builtins: string[]; data: Buffer } | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return undefined;
+  }
+  const nl = bytes.indexOf(10);
+  if (nl < 0) return undefined;
+  try {
+    const header = JSON.parse(bytes.subarray(0, nl).toString('latin1')) as { builtins?: unknown };
+    const builtins = Array.isArray(header.builtins) ? header.builtins.filter((b): b is string => typeof b === 'string') : [];
+    return { builtins, data: bytes.subarray(nl + 1) };
+  } catch {
+    return undefined;
+  }
 }
 
 interface LaunchOptions {
@@ -58,25 +109,28 @@ function readSource(file: string): string {
 function launch(file: string, options: LaunchOptions = {}): void {
   const dir = dirname(file);
   const st = statSync(file);
-  const servingFlags = takeServingFlags();
+  const startFlags = takeFlags('DAEMON_LAUNCHER_START_FLAGS');
+  const servingFlags = takeFlags('DAEMON_LAUNCHER_SERVING_FLAGS');
   // V8 rejects a cache made under other flags, so the flags are part of the key.
-  const flagsKey = Buffer.from(process.execArgv.join(' ')).toString('base64url').slice(0, 40);
+  const flagsKey = hashKey([...process.execArgv, '|', ...startFlags].join(' '));
   const prefix = `.${basename(file, '.cjs')}.`;
   const cacheFile = join(dir, `${prefix}${process.version}.${st.size}.${Math.trunc(st.mtimeMs)}.${flagsKey}.v8cache`);
-  const source = readSource(file);
-  let cachedData: Buffer | undefined;
-  try {
-    cachedData = readFileSync(cacheFile);
-  } catch {
-    cachedData = undefined;
+  let cache = readCache(cacheFile);
+  const builtinsBefore = new Set(loadedBuiltins());
+  if (startFlags.length > 0) {
+    // Under node's own flags, node's code cache of these is accepted (see the top of this file).
+    for (const name of cache?.builtins ?? []) require(`node:${name}`);
+    const v8: typeof import('node:v8') = require('node:v8');
+    for (const flag of startFlags) v8.setFlagsFromString(flag);
   }
+  const source = readSource(file);
   const script = new Script(Module.wrap(source), {
     filename: file,
-    cachedData,
+    ...(cache ? { cachedData: cache.data } : {}),
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  const hadCache = cachedData !== undefined && !script.cachedDataRejected;
-  cachedData = undefined; // V8 has copied what it needs
+  const hadCache = cache !== undefined && !script.cachedDataRejected;
+  cache = undefined; // V8 has copied what it needs
   // Dynamic import() inside a script compiled from a code cache has no loader: lend ours
   // (plugin_dir modules are loaded through it).
   (globalThis as { __containerdTsImport?: (u: string) => Promise<unknown> }).__containerdTsImport = (u) => import(u);
@@ -112,7 +166,8 @@ function launch(file: string, options: LaunchOptions = {}): void {
   function writeCache(): void {
     try {
       const tmp = `${cacheFile}.${process.pid}`;
-      writeFileSync(tmp, script.createCachedData());
+      const builtins = startFlags.length > 0 ? loadedBuiltins().filter((name) => !builtinsBefore.has(name)) : [];
+      writeFileSync(tmp, Buffer.concat([Buffer.from(`${JSON.stringify({ builtins })}\n`, 'latin1'), script.createCachedData()]));
       renameSync(tmp, cacheFile);
       // Caches of earlier bundles, node versions or flags are never read again.
       for (const name of readdirSync(dir)) {

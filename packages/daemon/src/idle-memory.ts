@@ -2,7 +2,7 @@
 // heap, Node's buffers and the C allocator's arenas grow; none of them shrinks by itself
 // when the work stops: V8 collects only when it allocates (so dead buffers outlive the burst)
 // and glibc keeps what is freed. Once no call has started or finished for `quietMs`, one full
-// collection (when node runs with --expose-gc) and malloc_trim(0) hand it back — once per
+// collection (`fullGC`) and malloc_trim(0) hand it back — once per
 // quiet spell, so an idle daemon does nothing at all.
 //
 // The collection compacts: V8's ordinary full GC frees objects but leaves the pages they
@@ -151,7 +151,7 @@ export interface MemoryReleaseOptions {
   minGrowth?: number;
   /** The V8 heap's size now (bytes). */
   heapSize?: () => number;
-  /** A full collection (default: a compacting GC when node runs with --expose-gc). */
+  /** A full collection (default: a compacting `fullGC`). */
   collect?: () => void;
   /** Hands the C allocator's free pages back (default: malloc_trim). */
   trim?: () => void;
@@ -199,15 +199,45 @@ export class MemoryRelease {
    */
   settle(): void {
     if (!this.#lastCollected) return;
-    (globalThis as { gc?: () => void }).gc?.();
+    fullGC()?.();
     this.#heapAfterCollect = this.#heapSize();
     this.#trim();
   }
 }
 
-/** A full, compacting collection (when node runs with --expose-gc). */
+/** The function `fullGC` found: undefined until looked for, null when there is none. */
+let collector: (() => void) | null | undefined;
+
+/**
+ * A function that runs a full collection: node's `gc` when it runs with --expose-gc, else
+ * one made from V8's `%CollectGarbage` (natives syntax allowed only while it is compiled),
+ * or undefined when neither works. The daemon's launcher keeps V8 flags such as
+ * --expose-gc off node's command line, where they would make V8 reject node's code cache
+ * of its own modules (see @containerd-ts/daemon-bundle).
+ */
+export function fullGC(): (() => void) | undefined {
+  if (collector === undefined) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    collector = exposed ?? null;
+    if (!exposed) {
+      v8 ??= process.getBuiltinModule('node:v8');
+      const allowed = process.execArgv.includes('--allow-natives-syntax');
+      try {
+        v8.setFlagsFromString('--allow-natives-syntax');
+        collector = new Function('%CollectGarbage(null)') as () => void;
+      } catch {
+        collector = null;
+      } finally {
+        if (!allowed) v8.setFlagsFromString('--no-allow-natives-syntax');
+      }
+    }
+  }
+  return collector ?? undefined;
+}
+
+/** A full, compacting collection (none when `fullGC` has none). */
 function compactingGC(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = fullGC();
   if (gc === undefined) return;
   v8 ??= process.getBuiltinModule('node:v8');
   // V8 compacts on its own only when a page is mostly empty; here every full GC compacts
