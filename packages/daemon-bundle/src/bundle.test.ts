@@ -152,7 +152,7 @@ describe('bundleDaemon', () => {
       await writeFile(join(out, cache!), damaged, 'latin1');
       expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('ran\n');
       const header = (await readFile(join(out, cache!), 'latin1')).split('\n')[0]!;
-      expect(JSON.parse(header)).toEqual({ builtins: [] });
+      expect(JSON.parse(header)).toEqual({ builtins: [], ascii: true });
     }
   }, 20_000);
 

@@ -70,7 +70,7 @@ function loadedBuiltins(): string[] {
  * The code cache file: one line of JSON (the built-in modules to load before the start
  * flags are set), then V8's cache. Undefined when absent or not one.
  */
-function readCache(file: string): { builtins: string[]; data: Buffer } | undefined {
+function readCache(file: string): { builtins: string[]; ascii: boolean; data: Buffer } | undefined {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -80,9 +80,9 @@ function readCache(file: string): { builtins: string[]; data: Buffer } | undefin
   const nl = bytes.indexOf(10);
   if (nl < 0) return undefined;
   try {
-    const header = JSON.parse(bytes.subarray(0, nl).toString('latin1')) as { builtins?: unknown };
+    const header = JSON.parse(bytes.subarray(0, nl).toString('latin1')) as { builtins?: unknown; ascii?: unknown };
     const builtins = Array.isArray(header.builtins) ? header.builtins.filter((b): b is string => typeof b === 'string') : [];
-    return { builtins, data: bytes.subarray(nl + 1) };
+    return { builtins, ascii: header.ascii === true, data: bytes.subarray(nl + 1) };
   } catch {
     return undefined;
   }
@@ -97,12 +97,15 @@ interface LaunchOptions {
  * The bundle's source, its `#!` line turned into a comment. esbuild writes ASCII (it
  * escapes everything else), which is read as Latin-1 without a UTF-8 decode; the
  * comment keeps the string whole instead of copying its 2 MB without the first line.
- * Each copy of it costs page faults at every start (~2 ms each here).
+ * Each copy of it costs page faults at every start (~2 ms each here). `knownAscii`: the
+ * code cache of this very file (same size and time) says it was ASCII, so the check of
+ * its 2 MB (~2 ms) is skipped.
  */
-function readSource(file: string): string {
+function readSource(file: string, knownAscii: boolean): { text: string; ascii: boolean } {
   const bytes = readFileSync(file);
-  const text = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
-  return text.startsWith('#!') ? `//${text.slice(2)}` : text;
+  const ascii = knownAscii || isAscii(bytes);
+  const text = ascii ? bytes.toString('latin1') : bytes.toString('utf8');
+  return { text: text.startsWith('#!') ? `//${text.slice(2)}` : text, ascii };
 }
 
 /** Runs the CommonJS bundle `file` as the main program. */
@@ -123,8 +126,9 @@ function launch(file: string, options: LaunchOptions = {}): void {
     const v8: typeof import('node:v8') = require('node:v8');
     for (const flag of startFlags) v8.setFlagsFromString(flag);
   }
-  const source = readSource(file);
-  const script = new Script(Module.wrap(source), {
+  const source = readSource(file, cache?.ascii === true);
+  const sourceAscii = source.ascii;
+  const script = new Script(Module.wrap(source.text), {
     filename: file,
     ...(cache ? { cachedData: cache.data } : {}),
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
@@ -167,7 +171,8 @@ function launch(file: string, options: LaunchOptions = {}): void {
     try {
       const tmp = `${cacheFile}.${process.pid}`;
       const builtins = startFlags.length > 0 ? loadedBuiltins().filter((name) => !builtinsBefore.has(name)) : [];
-      writeFileSync(tmp, Buffer.concat([Buffer.from(`${JSON.stringify({ builtins })}\n`, 'latin1'), script.createCachedData()]));
+      const header = JSON.stringify({ builtins, ascii: sourceAscii });
+      writeFileSync(tmp, Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), script.createCachedData()]));
       renameSync(tmp, cacheFile);
       // Caches of earlier bundles, node versions or flags are never read again.
       for (const name of readdirSync(dir)) {
