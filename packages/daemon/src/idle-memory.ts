@@ -205,30 +205,42 @@ export class MemoryRelease {
   }
 }
 
-/** The function `fullGC` found: undefined until looked for, null when there is none. */
+/** The collector `fullGC` found: undefined until looked for, null when there is none. */
 let collector: (() => void) | null | undefined;
 
 /**
+ * A full collection through V8's `%CollectGarbage`. The function is compiled and called
+ * while natives syntax is allowed, each time: V8 drops the bytecode of a function that has
+ * not run for a while, and compiling it again with the flag off would be a SyntaxError.
+ */
+function nativesGC(): void {
+  v8 ??= process.getBuiltinModule('node:v8');
+  const allowed = process.execArgv.includes('--allow-natives-syntax');
+  v8.setFlagsFromString('--allow-natives-syntax');
+  try {
+    new Function('%CollectGarbage(null)')();
+  } finally {
+    if (!allowed) v8.setFlagsFromString('--no-allow-natives-syntax');
+  }
+}
+
+/**
  * A function that runs a full collection: node's `gc` when it runs with --expose-gc, else
- * one made from V8's `%CollectGarbage` (natives syntax allowed only while it is compiled),
- * or undefined when neither works. The daemon's launcher keeps V8 flags such as
- * --expose-gc off node's command line, where they would make V8 reject node's code cache
- * of its own modules (see @containerd-ts/daemon-bundle).
+ * one through V8's `%CollectGarbage`, or undefined when neither works (code generation from
+ * strings disallowed). The daemon's launcher keeps V8 flags such as --expose-gc off node's
+ * command line, where they would make V8 reject node's code cache of its own modules (see
+ * @containerd-ts/daemon-bundle).
  */
 export function fullGC(): (() => void) | undefined {
   if (collector === undefined) {
     const exposed = (globalThis as { gc?: () => void }).gc;
-    collector = exposed ?? null;
-    if (!exposed) {
-      v8 ??= process.getBuiltinModule('node:v8');
-      const allowed = process.execArgv.includes('--allow-natives-syntax');
+    if (exposed) collector = exposed;
+    else {
       try {
-        v8.setFlagsFromString('--allow-natives-syntax');
-        collector = new Function('%CollectGarbage(null)') as () => void;
+        nativesGC();
+        collector = nativesGC;
       } catch {
         collector = null;
-      } finally {
-        if (!allowed) v8.setFlagsFromString('--no-allow-natives-syntax');
       }
     }
   }
