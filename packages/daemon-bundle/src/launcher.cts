@@ -81,7 +81,9 @@ function readCache(file: string): { builtins: string[]; ascii: boolean; data: Bu
   if (nl < 0) return undefined;
   try {
     const header = JSON.parse(bytes.subarray(0, nl).toString('latin1')) as { builtins?: unknown; ascii?: unknown };
-    const builtins = Array.isArray(header.builtins) ? header.builtins.filter((b): b is string => typeof b === 'string') : [];
+    // Only names of node's own modules: a damaged list must not stop the start.
+    const known = new Set(Module.builtinModules);
+    const builtins = Array.isArray(header.builtins) ? header.builtins.filter((b): b is string => typeof b === 'string' && known.has(b)) : [];
     return { builtins, ascii: header.ascii === true, data: bytes.subarray(nl + 1) };
   } catch {
     return undefined;
