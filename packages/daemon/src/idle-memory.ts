@@ -208,21 +208,24 @@ export class MemoryRelease {
 /** The collector `fullGC` found: undefined until looked for, null when there is none. */
 let collector: (() => void) | null | undefined;
 
-/**
- * A full collection through V8's `%CollectGarbage`. The function is compiled and called
- * while natives syntax is allowed, each time: V8 drops the bytecode of a function that has
- * not run for a while, and compiling it again with the flag off would be a SyntaxError.
- */
-function nativesGC(): void {
+/** Runs `fn` with V8's natives syntax allowed (as it was before, afterwards). */
+function withNatives<T>(fn: () => T): T {
   v8 ??= process.getBuiltinModule('node:v8');
   const allowed = process.execArgv.includes('--allow-natives-syntax');
   v8.setFlagsFromString('--allow-natives-syntax');
   try {
-    new Function('%CollectGarbage(null)')();
+    return fn();
   } finally {
     if (!allowed) v8.setFlagsFromString('--no-allow-natives-syntax');
   }
 }
+
+/**
+ * A full collection through V8's `%CollectGarbage`. The function is compiled and called
+ * with natives syntax allowed, each time: V8 drops the bytecode of a function that has not
+ * run for a while, and compiling it again with the flag off would be a SyntaxError.
+ */
+const nativesGC = (): void => withNatives(() => new Function('%CollectGarbage(null)')());
 
 /**
  * A function that runs a full collection: node's `gc` when it runs with --expose-gc, else
@@ -237,7 +240,8 @@ export function fullGC(): (() => void) | undefined {
     if (exposed) collector = exposed;
     else {
       try {
-        nativesGC();
+        // Compiles without collecting: whether natives syntax works here at all.
+        withNatives(() => new Function('%CollectGarbage(null)'));
         collector = nativesGC;
       } catch {
         collector = null;
