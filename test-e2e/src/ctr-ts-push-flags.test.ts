@@ -266,7 +266,7 @@ describe('ctr-ts images push flags, against ctr on containerd-ts and on containe
       // is found (remotes/docker pushWriter.Commit); ctr-ts takes the size from the store.
       // What ctr-ts pushes is compared with what ctr pushes of the same document otherwise.
       const panics = await ctr(d.socket, '-n', ns, 'images', 'push', '--plain-http', '--manifest', image.s390x.manifest.digest, `${registry.host}/${d.short}-ctr-panic:1`);
-      expect(panics.code, panics.stderr).toBe(2);
+      expect(panics.code, `${d.name}: ${panics.stderr}`).toBe(2);
       expect(panics.stderr).toContain('panic: runtime error: invalid memory address or nil pointer dereference');
       const manifest = await pushBoth(d, 'manifest', ['--manifest', image.s390x.manifest.digest], registry.host, ['--platform', 'linux/s390x']);
       expect(manifest.state.tag1).toEqual({ digest: image.s390x.manifest.digest, type: OCI_MANIFEST, body: image.s390x.manifest.digest });
