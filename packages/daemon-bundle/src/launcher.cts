@@ -51,17 +51,26 @@ function hashKey(text: string): string {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
-/** The public built-in modules loaded so far (`node:` names without the prefix). */
+let publicBuiltins: Set<string> | undefined;
+
+/**
+ * Whether `name` is a node module the launcher may load ahead of the program: one of node's
+ * own, and not `_tls_wrap` and the like, parts of other modules that, loaded first on their
+ * own, find their parent half-initialised.
+ */
+function preloadable(name: string): boolean {
+  publicBuiltins ??= new Set(Module.builtinModules);
+  return publicBuiltins.has(name) && !name.startsWith('_');
+}
+
+/** The preloadable built-in modules loaded so far (`node:` names without the prefix). */
 function loadedBuiltins(): string[] {
-  const names = new Set(Module.builtinModules);
   const out: string[] = [];
   // Undocumented, but in every node version: what the loaders have loaded, in order.
   for (const entry of (process as unknown as { moduleLoadList?: string[] }).moduleLoadList ?? []) {
     if (!entry.startsWith('NativeModule ')) continue;
     const name = entry.slice('NativeModule '.length);
-    // `_tls_wrap` and the like are parts of other modules: loaded first on their own, some
-    // find their parent half-initialised.
-    if (names.has(name) && !name.startsWith('_')) out.push(name);
+    if (preloadable(name)) out.push(name);
   }
   return out;
 }
@@ -81,9 +90,8 @@ function readCache(file: string): { builtins: string[]; ascii: boolean; data: Bu
   if (nl < 0) return undefined;
   try {
     const header = JSON.parse(bytes.subarray(0, nl).toString('latin1')) as { builtins?: unknown; ascii?: unknown };
-    // Only names of node's own modules: a damaged list must not stop the start.
-    const known = new Set(Module.builtinModules);
-    const builtins = Array.isArray(header.builtins) ? header.builtins.filter((b): b is string => typeof b === 'string' && known.has(b)) : [];
+    // Only what the launcher itself would list: a damaged list must not stop the start.
+    const builtins = Array.isArray(header.builtins) ? header.builtins.filter((b): b is string => typeof b === 'string' && preloadable(b)) : [];
     return { builtins, ascii: header.ascii === true, data: bytes.subarray(nl + 1) };
   } catch {
     return undefined;
@@ -121,7 +129,8 @@ function launch(file: string, options: LaunchOptions = {}): void {
   const prefix = `.${basename(file, '.cjs')}.`;
   const cacheFile = join(dir, `${prefix}${process.version}.${st.size}.${Math.trunc(st.mtimeMs)}.${flagsKey}.v8cache`);
   let cache = readCache(cacheFile);
-  const builtinsBefore = new Set(loadedBuiltins());
+  // What node loaded before the program: only needed to record what the program loads.
+  const builtinsBefore = startFlags.length > 0 ? new Set(loadedBuiltins()) : undefined;
   if (startFlags.length > 0) {
     // Under node's own flags, node's code cache of these is accepted (see the top of this file).
     for (const name of cache?.builtins ?? []) require(`node:${name}`);
@@ -172,7 +181,7 @@ function launch(file: string, options: LaunchOptions = {}): void {
   function writeCache(): void {
     try {
       const tmp = `${cacheFile}.${process.pid}`;
-      const builtins = startFlags.length > 0 ? loadedBuiltins().filter((name) => !builtinsBefore.has(name)) : [];
+      const builtins = builtinsBefore ? loadedBuiltins().filter((name) => !builtinsBefore.has(name)) : [];
       const header = JSON.stringify({ builtins, ascii: sourceAscii });
       writeFileSync(tmp, Buffer.concat([Buffer.from(`${header}\n`, 'latin1'), script.createCachedData()]));
       renameSync(tmp, cacheFile);

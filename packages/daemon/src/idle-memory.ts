@@ -225,7 +225,8 @@ function withNatives<T>(fn: () => T): T {
  * with natives syntax allowed, each time: V8 drops the bytecode of a function that has not
  * run for a while, and compiling it again with the flag off would be a SyntaxError.
  */
-const nativesGC = (): void => withNatives(() => new Function('%CollectGarbage(null)')());
+const compileNativesGC = () => new Function('%CollectGarbage(null)') as () => void;
+const nativesGC = (): void => withNatives(() => compileNativesGC()());
 
 /**
  * A function that runs a full collection: node's `gc` when it runs with --expose-gc, else
@@ -241,7 +242,7 @@ export function fullGC(): (() => void) | undefined {
     else {
       try {
         // Compiles without collecting: whether natives syntax works here at all.
-        withNatives(() => new Function('%CollectGarbage(null)'));
+        withNatives(compileNativesGC);
         collector = nativesGC;
       } catch {
         collector = null;
