@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { formatJSON, formatText, formatTime, goQuote, type LogEntry, textValue } from './log-format.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { formatJSON, formatText, formatTime, goQuote, hostZoneIsUTC, type LogEntry, textValue } from './log-format.js';
 
 // 2026-12-04T17:45:38.123456789Z
 const t = 1_796_406_338_123_456_789n;
@@ -24,6 +24,47 @@ describe('formatTime (containerd RFC3339NanoFixed)', () => {
     expect(formatTime(t)).toBe('2026-12-04T23:15:38.123456789+05:30');
     process.env.TZ = 'America/New_York';
     expect(formatTime(t)).toBe('2026-12-04T12:45:38.123456789-05:00');
+  });
+
+  // What the formatter wrote before it read the calendar itself: V8's local offset and ISO text.
+  const byDate = (ns: bigint): string => {
+    const ms = Number(ns / 1_000_000n);
+    const off = -new Date(ms).getTimezoneOffset();
+    const zone = off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}`;
+    return `${new Date(ms + off * 60_000).toISOString().slice(0, 19)}.${String(ns % 1_000_000_000n).padStart(9, '0')}${zone}`;
+  };
+
+  it('writes what V8 would, in UTC and in zones with offsets, across years and DST changes', () => {
+    const times: bigint[] = [0n, 951_782_400_000_000_000n /* 2000-02-29 */, 4_102_444_799_999_999_999n /* 2099-12-31T23:59:59 */];
+    for (let i = 0; i < 2000; i++) times.push(BigInt(Math.floor(Math.random() * 4_102_444_800_000)) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000)));
+    for (const tz of ['UTC', 'Etc/UTC', 'Asia/Kolkata', 'America/New_York', 'Australia/Lord_Howe', 'Europe/Berlin']) {
+      process.env.TZ = tz;
+      for (const ns of times) expect(formatTime(ns), `${tz} ${ns}`).toBe(byDate(ns));
+    }
+  });
+
+  it("knows a UTC host without V8's zone data (which costs ~0.9 MB of RSS to load)", () => {
+    const offset = vi.spyOn(Date.prototype, 'getTimezoneOffset');
+    try {
+      for (const tz of ['UTC', 'Etc/UTC', ':UTC', 'UTC0', 'GMT', 'Etc/GMT+0', 'Zulu', ':/usr/share/zoneinfo/Etc/UTC']) {
+        process.env.TZ = tz;
+        expect(hostZoneIsUTC(), tz).toBe(true);
+        expect(formatTime(t)).toBe('2026-12-04T17:45:38.123456789Z');
+      }
+      expect(offset).not.toHaveBeenCalled();
+      for (const tz of ['Asia/Kolkata', 'UTC+3', 'Etc/GMT+1', 'GMT+01', '']) {
+        process.env.TZ = tz;
+        expect(hostZoneIsUTC(), tz).toBe(false);
+      }
+    } finally {
+      offset.mockRestore();
+    }
+    // Without TZ, from /etc/localtime: when it says UTC, the zone has no offset all year.
+    delete process.env.TZ;
+    if (hostZoneIsUTC()) {
+      expect(new Date(Date.UTC(2026, 0, 15)).getTimezoneOffset()).toBe(0);
+      expect(new Date(Date.UTC(2026, 6, 15)).getTimezoneOffset()).toBe(0);
+    }
   });
 });
 

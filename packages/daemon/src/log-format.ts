@@ -5,6 +5,7 @@
 //   terminal: INFO[2026-12-04T17:45:38.123456789Z] serving...                                    address=/run/c.sock
 //             (level coloured, message padded to 44 columns, keys coloured)
 //   json:     {"address":"/run/c.sock","level":"info","msg":"serving...","time":"2026-12-04T17:45:38.123456789Z"}
+import { readlinkSync } from 'node:fs';
 
 /** The levels the daemon logs at, with logrus's names (`warning`, not `warn`). */
 export type LogrusLevel = 'trace' | 'debug' | 'info' | 'warning' | 'error' | 'fatal' | 'panic';
@@ -30,15 +31,50 @@ const colors: Record<LogrusLevel, number> = {
 
 const pad2 = (n: number): string => (n < 10 ? `0${n}` : String(n));
 
+// Zone names that are UTC, as a `TZ` value (`UTC`, `:Etc/UTC`, `UTC0`) or as the end of the
+// path `/etc/localtime` links to (`/usr/share/zoneinfo/Etc/UTC`).
+const UTC_NAME = '(?:Etc/)?(?:UTC|UCT|Universal|Zulu|Greenwich|GMT(?:[+-]?0)?)';
+const UTC_TZ = new RegExp(`^:?(?:${UTC_NAME}|(?:UTC|GMT)0|/.*/zoneinfo/${UTC_NAME})$`);
+const UTC_LINK = new RegExp(`/zoneinfo/${UTC_NAME}$`);
+
+let zoneCheckedFor: string | undefined | null = null;
+let zoneIsUTC = false;
+
+/**
+ * Whether the host's time zone is UTC, known without asking V8: a Date's local time
+ * (`getTimezoneOffset`, `toString`, …) loads ICU's zone data, ~0.9 MB of an idle daemon's
+ * resident memory, for an offset that is zero on most servers. Decided from `TZ` when set,
+ * else from the zone `/etc/localtime` links to; anything else is left to V8 (false). Checked
+ * again when `TZ` changes, as node's Date does.
+ */
+export function hostZoneIsUTC(): boolean {
+  const tz = process.env.TZ;
+  if (zoneCheckedFor === tz) return zoneIsUTC;
+  zoneCheckedFor = tz;
+  if (tz !== undefined) {
+    zoneIsUTC = UTC_TZ.test(tz);
+  } else {
+    try {
+      zoneIsUTC = UTC_LINK.test(readlinkSync('/etc/localtime'));
+    } catch {
+      zoneIsUTC = false; // no link (a copied zone file, or none): V8 decides
+    }
+  }
+  return zoneIsUTC;
+}
+
 /**
  * Go's `2006-01-02T15:04:05.000000000Z07:00` (containerd's log.RFC3339NanoFixed) in the
- * local time zone: nine fraction digits always, `Z` for UTC, else the offset.
+ * local time zone: nine fraction digits always, `Z` for UTC, else the offset. The calendar
+ * fields are read in UTC (from the time shifted by the offset), which needs no zone data.
  */
 export function formatTime(epochNanos: bigint): string {
   const ms = Number(epochNanos / 1_000_000n);
   const nanos = Number(epochNanos % 1_000_000_000n);
-  const offsetMin = -new Date(ms).getTimezoneOffset();
-  const local = new Date(ms + offsetMin * 60_000).toISOString().slice(0, 19);
+  const offsetMin = hostZoneIsUTC() ? 0 : -new Date(ms).getTimezoneOffset();
+  const d = new Date(ms + offsetMin * 60_000);
+  const year = d.getUTCFullYear();
+  const local = `${year < 1000 ? String(year).padStart(4, '0') : year}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
   let zone = 'Z';
   if (offsetMin !== 0) {
     const abs = Math.abs(offsetMin);

@@ -1,4 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import http2 from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notFound } from '@containerd-ts/errdefs';
@@ -28,9 +30,10 @@ const streamCodec = { ...codec, path: '/test.v1.Echo/Stream', responseStream: tr
 let server: Server;
 let client: Client;
 let dir: string;
+let sock: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'grpcsrv-'));
-  const sock = join(dir, 's.sock');
+  sock = join(dir, 's.sock');
   server = new Server();
   const reg = grpcService(
     { echo: codec },
@@ -149,5 +152,43 @@ describe('serverStream wrapper', () => {
     expect(items).toEqual(['first']);
     expect(error?.code).toBe(5);
     expect(error?.details).toBe('stream source: not found');
+  });
+});
+
+describe('response headers', () => {
+  /** The headers of one raw HTTP/2 request to the server: a gRPC message `body`, or none. */
+  async function headersOf(path: string, contentType: string, body: string): Promise<http2.IncomingHttpHeaders> {
+    const session = http2.connect('http://localhost', { createConnection: () => netConnect(sock) });
+    try {
+      const req = session.request({ ':method': 'POST', ':path': path, 'content-type': contentType, te: 'trailers' });
+      const msg = Buffer.from(body);
+      const frame = Buffer.alloc(5 + msg.length);
+      frame.writeUInt32BE(msg.length, 1);
+      msg.copy(frame, 5);
+      req.end(frame);
+      const headers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        req.once('response', resolve);
+        req.once('error', reject);
+      });
+      req.resume();
+      await new Promise((r) => req.once('close', r));
+      return headers;
+    } finally {
+      session.close();
+    }
+  }
+
+  // Go's gRPC server sends no Date header, and node formatting one loads ICU's time zone data.
+  it('carry no Date header, on answers, errors, unknown methods and refused content types', async () => {
+    const ok = await headersOf(codec.path, 'application/grpc', 'hi');
+    expect(ok[':status']).toBe(200);
+    expect(ok['content-type']).toBe('application/grpc+proto');
+    const failed = await headersOf(codec.path, 'application/grpc', 'missing');
+    expect(failed['grpc-status']).toBe('5');
+    const unknown = await headersOf('/test.v1.Echo/Nope', 'application/grpc', 'x');
+    expect(unknown['grpc-status']).toBe('12');
+    const refused = await headersOf(codec.path, 'text/plain', 'x');
+    expect(refused[':status']).toBe(415);
+    for (const h of [ok, failed, unknown, refused]) expect(h.date).toBeUndefined();
   });
 });
