@@ -21,12 +21,14 @@ describe('bundleDaemon', () => {
     await mkdir(join(dir, 'lib'));
     await writeFile(join(dir, 'lib', 'work.js'), "export const workerFile = new URL('./work-worker-main.cjs', import.meta.url);\n");
     await writeFile(join(dir, 'lib', 'work-worker-main.cjs'), 'module.exports = 1;\n');
+    // A native addon's file (only its copy is checked here, it is never loaded).
+    await writeFile(join(dir, 'lib', 'work-native.node'), '');
   });
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('bundles an ES module entry; the launcher runs it, ships its workers and keeps a code cache', async () => {
+  it('bundles an ES module entry; the launcher runs it, ships its workers and addons and keeps a code cache', async () => {
     await writeFile(
       join(dir, 'main.js'),
       [
@@ -41,8 +43,8 @@ describe('bundleDaemon', () => {
     );
     const out = join(dir, 'out');
     const result = await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
-    expect(result.workers).toEqual(['work-worker-main.cjs']);
-    expect(readdirSync(out).sort()).toEqual(['daemon-launcher.cjs', 'launch.cjs', 'toy.cjs', 'toy.cjs.map', 'work-worker-main.cjs']);
+    expect(result.workers).toEqual(['work-native.node', 'work-worker-main.cjs']);
+    expect(readdirSync(out).sort()).toEqual(['daemon-launcher.cjs', 'launch.cjs', 'toy.cjs', 'toy.cjs.map', 'work-native.node', 'work-worker-main.cjs']);
     const first = await run('node', [join(out, 'launch.cjs'), 'a', 'b']);
     expect(first.stdout).toBe('args=a,b worker=true\n');
     expect(readdirSync(out).filter((f) => f.endsWith('.v8cache'))).toHaveLength(1);

@@ -85,12 +85,15 @@ export interface BundleOptions {
 export interface BundleResult {
   bundle: string;
   launcher: string;
-  /** Worker programs copied beside the bundle. */
+  /** Worker programs and native addons copied beside the bundle. */
   workers: string[];
 }
 
-/** Files named `*-worker-main.cjs` are worker programs a module starts by path beside itself. */
-const isWorkerProgram = (name: string) => name.endsWith('-worker-main.cjs');
+/**
+ * Files a module loads by path beside itself, copied beside the bundle: worker programs
+ * (`*-worker-main.cjs`) and native addons of the bundled packages (`*-native.node`).
+ */
+const isShippedBeside = (name: string) => name.endsWith('-worker-main.cjs') || name.endsWith('-native.node');
 
 /** The compiled launcher: beside this module in dist/, or in dist/ when this runs from src/ (tests). */
 function launcherSource(): string {
@@ -157,7 +160,7 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
       .map((input) => dirname(resolve(input))),
   );
   for (const dir of dirs) {
-    for (const name of readdirSync(dir).filter(isWorkerProgram)) {
+    for (const name of readdirSync(dir).filter(isShippedBeside)) {
       copyFileSync(join(dir, name), join(outDir, name));
       workers.add(name);
     }

@@ -2,7 +2,9 @@
 // (d_type). Node's readdir hides DT_UNKNOWN behind an lstat, so a check for file systems
 // that do not record types (ext4 without `filetype`, XFS with ftype=0) needs the call itself.
 import { closeSync, constants, openSync } from 'node:fs';
+import { SysError } from './errors.js';
 import { libc, throwErrno } from './libc.js';
+import { nativeSys } from './native.js';
 
 // d_type values, from <dirent.h>.
 export const DT_UNKNOWN = 0;
@@ -28,12 +30,19 @@ export interface RawDirent {
 export function readDirents(path: string, visit: (entry: RawDirent) => boolean | undefined): number {
   const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
-    const { getdents64 } = libc();
+    const native = nativeSys();
+    const getdents64 = native ? undefined : libc().getdents64;
     const buf = Buffer.alloc(32 * 1024);
     let visited = 0;
     for (;;) {
-      const n = Number(getdents64(fd, buf, buf.length));
-      if (n === -1) throwErrno('getdents64', { path });
+      let n: number;
+      if (native) {
+        n = native.getdents64(fd, buf);
+        if (n < 0) throw new SysError(-n, 'getdents64', { path });
+      } else {
+        n = Number(getdents64?.(fd, buf, buf.length));
+        if (n === -1) throwErrno('getdents64', { path });
+      }
       if (n === 0) return visited;
       // struct linux_dirent64: u64 d_ino, s64 d_off, u16 d_reclen, u8 d_type, char d_name[].
       for (let off = 0; off < n; ) {

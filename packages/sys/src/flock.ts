@@ -1,5 +1,7 @@
 // flock(2): advisory whole-file locks, released by the kernel when the holder dies.
+import { SysError } from './errors.js';
 import { libc, throwErrno } from './libc.js';
+import { nativeSys } from './native.js';
 
 export const LOCK_SH = 1;
 export const LOCK_EX = 2;
@@ -11,6 +13,13 @@ export const LOCK_UN = 8;
  * another open file description holds a lock on the file; throws a SysError otherwise.
  */
 export function tryLockExclusive(fd: number): boolean {
+  const native = nativeSys();
+  if (native) {
+    const r = native.flock(fd, LOCK_EX | LOCK_NB);
+    if (r === 0) return true;
+    if (r === -11 /* EWOULDBLOCK */) return false;
+    throw new SysError(-r, 'flock');
+  }
   if (libc().flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
   const errno = libc().koffi.errno();
   if (errno === 11 /* EWOULDBLOCK */) return false;
@@ -19,5 +28,11 @@ export function tryLockExclusive(fd: number): boolean {
 
 /** Releases the lock held on `fd` (closing the descriptor also releases it). */
 export function unlock(fd: number): void {
+  const native = nativeSys();
+  if (native) {
+    const r = native.flock(fd, LOCK_UN);
+    if (r !== 0) throw new SysError(-r, 'flock');
+    return;
+  }
   if (libc().flock(fd, LOCK_UN) !== 0) throwErrno('flock');
 }

@@ -4,6 +4,7 @@
 // pulls holds hundreds of MB it no longer uses. malloc_trim(0) returns the free pages of every
 // arena to the kernel; fewer arenas mean less of that memory in the first place.
 import { libc } from './libc.js';
+import { nativeSys } from './native.js';
 
 /** mallopt's M_ARENA_MAX (glibc malloc.h). */
 const M_ARENA_MAX = -8;
@@ -14,6 +15,11 @@ const M_ARENA_MAX = -8;
  */
 export function mallocTrim(): boolean {
   if (process.platform !== 'linux') return false;
+  const native = nativeSys();
+  if (native) {
+    native.mallocTrim(0);
+    return true;
+  }
   const trim = libc().mallocTrim;
   if (!trim) return false;
   trim(0);
