@@ -107,12 +107,12 @@ export function createDaemon(options: DaemonOptions): Daemon {
   const memory = new MemoryRelease();
   const idleMemory = new IdleMemory({
     quietMs: IDLE_RELEASE_MS,
-    release: () => {
+    release: (afterStart) => {
       const t0 = performance.now();
       const before = process.memoryUsage.rss();
-      const collected = memory.release();
+      const collected = memory.release(afterStart);
       log.debug(
-        { ms: Math.round(performance.now() - t0), rssBefore: before, rssAfter: process.memoryUsage.rss(), collected },
+        { ms: Math.round(performance.now() - t0), rssBefore: before, rssAfter: process.memoryUsage.rss(), collected, afterStart },
         'released memory after going idle',
       );
     },

@@ -1,7 +1,7 @@
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { IdleMemory, MemoryRelease, fullGC } from './idle-memory.js';
+import { IdleMemory, MemoryRelease, fullGC, startupGC } from './idle-memory.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,7 +60,7 @@ describe('IdleMemory', () => {
 
   it('after start-up releases once quiet for the shorter start-up period, later calls wait the usual one', async () => {
     const events: string[] = [];
-    const idle = new IdleMemory({ quietMs: 400, release: () => events.push('release') });
+    const idle = new IdleMemory({ quietMs: 400, release: (afterStart) => events.push(afterStart ? 'release after start' : 'release') });
     const t0 = performance.now();
     idle.started(20);
     idle.touch(); // a call right after start: one more quiet period of 20 ms
@@ -70,7 +70,7 @@ describe('IdleMemory', () => {
     await sleep(100);
     events.push('100 ms after a call');
     await releasesReach(idle, 2);
-    expect(events).toEqual(['release', '100 ms after a call', 'release']);
+    expect(events).toEqual(['release after start', '100 ms after a call', 'release']);
     idle.close();
   });
 
@@ -194,17 +194,52 @@ describe('MemoryRelease', () => {
   it('collects again only once the heap grew by minGrowth since the last collection; trims every time; settles after a collection only', () => {
     let heap = 20;
     const done: string[] = [];
-    const release = new MemoryRelease({ minGrowth: 8, heapSize: () => heap, collect: () => done.push('collect'), trim: () => done.push('trim') });
-    expect(release.release()).toBe(true);
-    expect(done).toEqual(['collect', 'trim']);
+    const release = new MemoryRelease({
+      minGrowth: 8,
+      heapSize: () => heap,
+      collect: () => done.push('collect'),
+      collectAfterStart: () => done.push('collect after start'),
+      trim: () => done.push('trim'),
+    });
+    expect(release.release(true)).toBe(true);
+    expect(done).toEqual(['collect after start', 'trim']);
     heap = 27; // a burst that grew the heap by 7: only the allocator is trimmed
     expect(release.release()).toBe(false);
     release.settle(); // no settle step after a release that did not collect
-    expect(done).toEqual(['collect', 'trim', 'trim']);
+    expect(done).toEqual(['collect after start', 'trim', 'trim']);
     heap = 28; // 8 above the last collection
     expect(release.release()).toBe(true);
-    expect(done).toEqual(['collect', 'trim', 'trim', 'collect', 'trim']);
+    expect(done).toEqual(['collect after start', 'trim', 'trim', 'collect', 'trim']);
     heap = 30;
     expect(release.release()).toBe(false);
+  });
+
+  it("the start-up release drops the bytecode of what has not run since (a plain release keeps it), and what is called again still runs", () => {
+    // V8's %GetOptimizationStatus has bit 1 << 18 when a function has no code (not compiled,
+    // or its bytecode dropped); compiled with natives syntax on each time, as V8 drops its
+    // bytecode too.
+    const compiled = (fn: () => unknown): boolean => {
+      setFlagsFromString('--allow-natives-syntax');
+      try {
+        return ((new Function('f', 'return %GetOptimizationStatus(f)') as (f: unknown) => number)(fn) & (1 << 18)) === 0;
+      } finally {
+        setFlagsFromString('--no-allow-natives-syntax');
+      }
+    };
+    // start-up code: a function that runs once
+    const once = new Function('return function once() { let x = 1; for (let i = 0; i < 100; i++) x = (x * 31 + i) % 1000003; return x; }')() as () => number;
+    expect(compiled(once)).toBe(false);
+    const result = once();
+    expect(compiled(once)).toBe(true);
+    new MemoryRelease().release(false); // a release after calls: a compacting GC
+    expect(compiled(once)).toBe(true); // kept (V8 drops bytecode only after 5 full GCs unused)
+    startupGC();
+    expect(compiled(once)).toBe(false);
+    expect(once()).toBe(result); // compiled again from its source when called
+    // V8's own age limit is back: two more full GCs keep what just ran
+    const gc = fullGC()!;
+    gc();
+    gc();
+    expect(compiled(once)).toBe(true);
   });
 });
