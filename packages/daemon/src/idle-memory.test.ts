@@ -74,6 +74,23 @@ describe('IdleMemory', () => {
     idle.close();
   });
 
+  it("counts a release as the start-up's only when it comes soon after the start", async () => {
+    const seen: boolean[] = [];
+    const idle = new IdleMemory({ quietMs: 20, afterStartWithinMs: 150, release: (afterStart) => seen.push(afterStart) });
+    idle.started(20);
+    await releasesReach(idle, 1);
+    // a daemon that went straight to work: calls keep coming for longer than the window
+    idle.started(20);
+    const until = performance.now() + 250;
+    while (performance.now() < until) {
+      idle.touch();
+      await sleep(5);
+    }
+    await releasesReach(idle, 2);
+    expect(seen).toEqual([true, false]);
+    idle.close();
+  });
+
   it('after start-up releases after the shorter period even when a call during start armed the usual one', async () => {
     let released = 0;
     const idle = new IdleMemory({ quietMs: 5000, release: () => released++ });

@@ -13,17 +13,24 @@
 // ~8 s after the last full GC once the allocation rate is low: a forced GC right after a
 // burst does not (V8 still sees the burst's rate), and V8 offers no other way from JS.
 //
-// The first release after start-up also drops the bytecode of every function that has not
-// run since the daemon served: what only starting needed (config parsing, schema building,
+// The release that ends the start-up's quiet spell also drops the bytecode of every function
+// that has not run since: what only starting needed (config parsing, schema building,
 // plugin set-up) is then gone instead of kept until V8 ages it out (five full GCs later,
-// i.e. never in an idle daemon). 1.4 MB of an idle daemon's RSS 2 s after start here.
+// i.e. never in an idle daemon). 1.4 MB of an idle daemon's RSS 2 s after start here. Only
+// when that release comes soon after the start (`afterStartWithinMs`): a daemon that went
+// straight to work keeps the code its calls ran, optimised, for the calls to come.
 import { mallocTrim } from '@containerd-ts/sys';
 
 export interface IdleMemoryOptions {
   /** How long no call may start or finish before memory is released (ms). */
   quietMs: number;
-  /** What releases memory; `afterStart` for the release that ends the start-up's quiet spell. */
+  /**
+   * What releases memory; `afterStart` for the release that ends the start-up's quiet spell
+   * when it comes within `afterStartWithinMs` of `started`.
+   */
   release: (afterStart: boolean) => void;
+  /** How soon after `started` its release must come to count as the start-up's (default 2,000 ms). */
+  afterStartWithinMs?: number;
   /** Whether calls are still in progress (a long stream is not a quiet spell, though nothing starts or ends). */
   busy?: () => boolean;
   /**
@@ -39,6 +46,7 @@ export class IdleMemory {
   readonly #release: (afterStart: boolean) => void;
   readonly #settle: IdleMemoryOptions['settle'];
   readonly #busy: (() => boolean) | undefined;
+  readonly #afterStartWithinMs: number;
   #timer: NodeJS.Timeout | undefined;
   /** Whether the armed timer is the settle step after a release (not the release itself). */
   #settling = false;
@@ -46,14 +54,15 @@ export class IdleMemory {
   #touched = false;
   #releases = 0;
   #settled = 0;
-  /** `started` was called and its release has not happened yet. */
-  #startPending = false;
+  /** When `started` was called, until its release (performance.now()). */
+  #startedAt: number | undefined;
 
   constructor(options: IdleMemoryOptions) {
     this.#quietMs = options.quietMs;
     this.#release = options.release;
     this.#settle = options.settle;
     this.#busy = options.busy;
+    this.#afterStartWithinMs = options.afterStartWithinMs ?? 2000;
   }
 
   /** Marks activity (a call started, moved a message or finished). O(1), no allocation. */
@@ -70,7 +79,7 @@ export class IdleMemory {
     // A call that came in while the daemon was still starting may have armed the usual,
     // longer period already: this spell ends after the shorter one all the same.
     this.#stopTimer();
-    this.#startPending = true;
+    this.#startedAt = performance.now();
     this.#arm(quietMs);
   }
 
@@ -130,8 +139,8 @@ export class IdleMemory {
       return;
     }
     this.#releases++;
-    const afterStart = this.#startPending;
-    this.#startPending = false;
+    const afterStart = this.#startedAt !== undefined && performance.now() - this.#startedAt <= this.#afterStartWithinMs;
+    this.#startedAt = undefined;
     this.#release(afterStart);
     if (this.#settle !== undefined) {
       this.#settling = true;
