@@ -149,7 +149,8 @@ export async function startSessions(options: {
       .replaceAll(tag(client), '<id>')
       .replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})/g, '<time>')
       .replace(/time="[^"]*"/g, 'time=<time>');
-    return options.pids ? text.replace(/\b\d{3,7}\b/g, '<pid>') : text;
+    // PIDs, and their widths in the padding of table columns (pids wrap at 32768 here: 4 digits against 5).
+    return options.pids ? text.replace(/\b\d{3,7}\b/g, '<pid>').replace(/ {2,}/g, '  ') : text;
   };
   return {
     ts,

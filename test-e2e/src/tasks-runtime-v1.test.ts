@@ -267,7 +267,7 @@ describe('runtime v1 (containerd-shim): the same ctr session on containerd-ts an
       const ps = await both(['tasks', 'ps', 'v1kill']);
       // the shim's ProcessDetails (runctypes) in INFO, as ctr prints it for containerd
       expect(ps.raw.ts.stdout).toMatch(/^PID\s+INFO\n\d+\s+&ProcessDetails\{ExecID:v1kill,XXX_unrecognized:\[\],\}\n$/);
-      const pids = (t: string) => t.replace(/\b\d{2,7}\b/g, '<pid>');
+      const pids = (t: string) => t.replace(/\b\d{2,7}\b/g, '<pid>').replace(/ {2,}/g, '  '); // and their widths, in the padding
       expect(pids(ps.ts)).toBe(pids(ps.ref));
       // metrics from the task's cgroup: values differ from run to run, the metrics shown must not
       const metrics = await both(['tasks', 'metrics', 'v1kill']);
