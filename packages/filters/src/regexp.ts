@@ -3,7 +3,7 @@
 // subject's length whatever the pattern — a filter sent by a client cannot make the daemon
 // backtrack for ever (`name~=(a+)+$` against a long string of a's) — and what RE2 rejects
 // (back-references, look-around, repeat counts over 1000) is rejected with Go's message.
-import { RE2JS, RE2JSException } from 're2js';
+import re2js from './re2js.cjs';
 
 export class RegexpSyntaxError extends Error {
   /** `message` is Go's: `error parsing regexp: <code>: \`<expr>\``. */
@@ -20,7 +20,8 @@ export interface Pattern {
 
 /** Compiles an RE2 pattern; throws RegexpSyntaxError when RE2 rejects it. */
 export function compileRegexp(pattern: string): Pattern {
-  let compiled: RE2JS;
+  const { RE2JS, RE2JSException } = re2js();
+  let compiled: ReturnType<typeof RE2JS.compile>;
   try {
     compiled = RE2JS.compile(pattern);
   } catch (err) {
