@@ -16,7 +16,7 @@
 // The release that ends the start-up's quiet spell also drops the bytecode of every function
 // that has not run since: what only starting needed (config parsing, schema building,
 // plugin set-up) is then gone instead of kept until V8 ages it out (five full GCs later,
-// i.e. never in an idle daemon). 1.4 MB of an idle daemon's RSS 2 s after start here. Only
+// i.e. never in an idle daemon). ~1.1 MB of an idle daemon's RSS 2 s after start here. Only
 // when that release comes soon after the start (`afterStartWithinMs`): a daemon that went
 // straight to work keeps the code its calls ran, optimised, for the calls to come.
 import { mallocTrim } from '@containerd-ts/sys';

@@ -1,5 +1,5 @@
 // re2js, loaded when the first `~=` pattern is compiled rather than when the daemon starts:
-// its module builds RE2's Unicode tables and classes as it loads (~0.3 MB of an idle
+// its module builds RE2's Unicode tables and classes as it loads (~0.5 MB of an idle
 // daemon's heap), for a filter operator most calls never use. A CommonJS module, so that
 // the load is synchronous both from node_modules and inside a bundle (where esbuild wraps
 // a required module in a closure run on first call).
