@@ -306,7 +306,8 @@ function bytecodeOldAge(): string {
  * for `--bytecode-old-age` (5) full GCs; with the age set to 1 for a moment, a first GC ages
  * every function and the second, right after (nothing has run in between), drops them. What
  * serves requests is compiled again from the source when next called (V8 keeps it), the rest
- * never: start-up code, config schemas, plugin set-up.
+ * never: start-up code, config schemas, plugin set-up. (V8 keeps the bytecode of functions
+ * that have Sparkplug code; the daemon starts with Sparkplug off, so start-up code has none.)
  */
 export function startupGC(): void {
   const gc = fullGC();
