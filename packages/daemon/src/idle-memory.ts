@@ -237,13 +237,18 @@ let collector: (() => void) | null | undefined;
 
 /** Runs `fn` with V8's natives syntax allowed (as it was before, afterwards). */
 function withNatives<T>(fn: () => T): T {
+  if (process.execArgv.includes('--allow-natives-syntax')) return fn();
+  return withV8Flag('--allow-natives-syntax', '--no-allow-natives-syntax', fn);
+}
+
+/** Runs `fn` with V8 flag `flag` set, and sets `restore` afterwards (V8 cannot tell a flag's value back). */
+function withV8Flag<T>(flag: string, restore: string, fn: () => T): T {
   v8 ??= process.getBuiltinModule('node:v8');
-  const allowed = process.execArgv.includes('--allow-natives-syntax');
-  v8.setFlagsFromString('--allow-natives-syntax');
+  v8.setFlagsFromString(flag);
   try {
     return fn();
   } finally {
-    if (!allowed) v8.setFlagsFromString('--no-allow-natives-syntax');
+    v8.setFlagsFromString(restore);
   }
 }
 
@@ -283,15 +288,9 @@ export function fullGC(): (() => void) | undefined {
 function compactingGC(): void {
   const gc = fullGC();
   if (gc === undefined) return;
-  v8 ??= process.getBuiltinModule('node:v8');
   // V8 compacts on its own only when a page is mostly empty; here every full GC compacts
   // (and the flag goes back at once, so the GCs V8 starts itself are as before).
-  v8.setFlagsFromString('--compact-on-every-full-gc');
-  try {
-    gc();
-  } finally {
-    v8.setFlagsFromString('--no-compact-on-every-full-gc');
-  }
+  withV8Flag('--compact-on-every-full-gc', '--no-compact-on-every-full-gc', gc);
 }
 
 /** V8's default `--bytecode-old-age`, or the one node was started with. */
@@ -312,14 +311,10 @@ function bytecodeOldAge(): string {
 export function startupGC(): void {
   const gc = fullGC();
   if (gc === undefined) return;
-  v8 ??= process.getBuiltinModule('node:v8');
-  v8.setFlagsFromString('--bytecode-old-age=1');
-  try {
+  withV8Flag('--bytecode-old-age=1', `--bytecode-old-age=${bytecodeOldAge()}`, () => {
     gc();
     compactingGC();
-  } finally {
-    v8.setFlagsFromString(`--bytecode-old-age=${bytecodeOldAge()}`);
-  }
+  });
 }
 
 /** The C allocator's free pages back to the kernel. */
