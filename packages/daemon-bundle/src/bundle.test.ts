@@ -2,7 +2,7 @@
 // written beside it), worker programs shipped beside it, and a clear build error for a
 // native addon the bundle leaves out but nothing beside it can load.
 import { isAscii } from 'node:buffer';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,9 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bundleDaemon } from './bundle.js';
+import { WRAPPER_HEAD, WRAPPER_TAIL, bundleDaemon, wrapBundle } from './bundle.js';
 
 const run = promisify(execFile);
+/** The launcher's addon is built where a C compiler is (setup installs one). */
+const hasCompiler = spawnSync(process.env.CC || 'cc', ['--version'], { stdio: 'ignore' }).status === 0;
+const addons = hasCompiler ? ['daemon-launcher-native.node'] : [];
 
 describe('bundleDaemon', () => {
   let dir: string;
@@ -43,8 +46,10 @@ describe('bundleDaemon', () => {
     );
     const out = join(dir, 'out');
     const result = await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
-    expect(result.workers).toEqual(['work-native.node', 'work-worker-main.cjs']);
-    expect(readdirSync(out).sort()).toEqual(['daemon-launcher.cjs', 'launch.cjs', 'toy.cjs', 'toy.cjs.map', 'work-native.node', 'work-worker-main.cjs']);
+    expect(result.workers).toEqual([...addons, 'work-native.node', 'work-worker-main.cjs']);
+    expect(readdirSync(out).sort()).toEqual(
+      ['daemon-launcher.cjs', ...addons, 'launch.cjs', 'toy.cjs', 'toy.cjs.map', 'work-native.node', 'work-worker-main.cjs'].sort(),
+    );
     const first = await run('node', [join(out, 'launch.cjs'), 'a', 'b']);
     expect(first.stdout).toBe('args=a,b worker=true\n');
     expect(readdirSync(out).filter((f) => f.endsWith('.v8cache'))).toHaveLength(1);
@@ -52,19 +57,82 @@ describe('bundleDaemon', () => {
     expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('args= worker=true\n');
   }, 20_000);
 
-  it('runs a bundle with a #! line, read as ASCII or, when it holds other bytes, as UTF-8', async () => {
+  it('runs a bundle whose entry has a #! line, read as ASCII or, when it holds other bytes, as UTF-8; and run directly', async () => {
     await writeFile(join(dir, 'main.js'), "#!/usr/bin/env node\nconsole.log('caf\u00e9 \u2713 ' + __filename.endsWith('toy.cjs'));\n");
     const out = join(dir, 'out');
     await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
     const bundle = join(out, 'toy.cjs');
     const text = await readFile(bundle, 'utf8');
-    expect(text.startsWith('#!')).toBe(true);
+    // The #! line became the module wrapper's head, and the source map's lines still match.
+    expect(text.startsWith(`${WRAPPER_HEAD}\n`)).toBe(true);
+    expect(text.endsWith(`\n${WRAPPER_TAIL}\n`)).toBe(true);
     expect(isAscii(await readFile(bundle))).toBe(true); // esbuild escapes what is not ASCII
     expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('caf\u00e9 \u2713 true\n');
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('caf\u00e9 \u2713 true\n'); // from the cache
+    // `node toy.cjs`, without the launcher, runs it too.
+    expect((await run('node', [bundle])).stdout).toBe('caf\u00e9 \u2713 true\n');
     // the same program with its characters written out in UTF-8
     await writeFile(bundle, text.replace(/\\u00E9/gi, '\u00e9').replace(/\\u2713/gi, '\u2713'));
     expect(isAscii(await readFile(bundle))).toBe(false);
     expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('caf\u00e9 \u2713 true\n');
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('caf\u00e9 \u2713 true\n');
+  }, 20_000);
+
+  it('wraps without a #! line by moving the source map one line down', () => {
+    expect(wrapBundle('a();\n//# sourceMappingURL=x.map\n', { mappings: 'AAAA' })).toEqual({
+      code: `${WRAPPER_HEAD}\na();\n//# sourceMappingURL=x.map\n${WRAPPER_TAIL}\n`,
+      map: { mappings: ';AAAA' },
+    });
+    expect(wrapBundle('#!/usr/bin/env node\na();', { mappings: ';AAAA' })).toEqual({
+      code: `${WRAPPER_HEAD}\na();\n${WRAPPER_TAIL}\n`,
+      map: { mappings: ';AAAA' },
+    });
+  });
+
+  /** What of the bundle and its cache the program finds mapped into its memory as its first line runs. */
+  const mapsProbe = [
+    "const maps = require('node:fs').readFileSync('/proc/self/maps', 'utf8');",
+    "console.log('bundle=' + maps.includes('/toy.cjs\\n') + ' cache=' + maps.includes('.v8cache\\n'));",
+    "process.emit('daemon:serving');",
+  ].join('\n');
+
+  it.runIf(hasCompiler)('maps the bundle and its code cache once there is a cache, and reads them with DAEMON_LAUNCHER_NATIVE=0', async () => {
+    await writeFile(join(dir, 'main.js'), mapsProbe);
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    // The first run checks that the file is ASCII (reading it), and writes the cache.
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('bundle=false cache=false\n');
+    expect((await run('node', [join(out, 'launch.cjs')])).stdout).toBe('bundle=true cache=true\n');
+    const env = { ...process.env, DAEMON_LAUNCHER_NATIVE: '0' };
+    expect((await run('node', [join(out, 'launch.cjs')], { env })).stdout).toBe('bundle=false cache=false\n');
+  }, 20_000);
+
+  it.runIf(hasCompiler)('rebuilds by replacing the files: a program running from the mapped bundle goes on with its own code', async () => {
+    const program = (version: string) =>
+      [
+        `function version() { return ${JSON.stringify(version)}; }`,
+        "process.emit('daemon:serving');",
+        "process.stdin.once('data', () => { console.log(version() + ' ' + version.toString()); process.exit(0); });",
+        "console.log('ready');",
+      ].join('\n');
+    await writeFile(join(dir, 'main.js'), program('first build, long enough that the second is shorter'));
+    const out = join(dir, 'out');
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    await run('sh', ['-c', `node ${join(out, 'launch.cjs')} </dev/null`]); // writes the cache
+    const child = spawn('node', [join(out, 'launch.cjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    expect((await readFile(`/proc/${child.pid}/maps`, 'utf8')).includes('/toy.cjs\n')).toBe(true);
+    await writeFile(join(dir, 'main.js'), program('second'));
+    await bundleDaemon({ entry: join(dir, 'main.js'), outDir: out, name: 'toy', launcher: 'launch.cjs' });
+    child.stdin.end('go\n');
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    // (the function's text comes from the bundle's source, which V8 reads when asked)
+    expect(stdout).toMatch(/^ready\nfirst build, long enough that the second is shorter function \w+\(\)\{return"first build, long enough that the second is shorter"\}\n$/);
   }, 20_000);
 
   it('with cacheOnExit (a command-line program), writes the code cache as the first run exits, also through process.exit', async () => {

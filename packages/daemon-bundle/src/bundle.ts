@@ -2,7 +2,7 @@
 // keeps V8's code cache beside it. Start-up of a plain ES-module daemon is dominated by
 // loading hundreds of small modules (grpc-js, zod, the generated API); one file with
 // cached bytecode starts in a fraction of the time and idles in less memory.
-import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,41 @@ export const OPTIONAL_EXTERNALS: readonly string[] = ['@datadog/pprof'];
 /** Left out too, and never loaded by a daemon (grpc-js needs it only for channelz/admin). */
 const UNUSED_EXTERNALS: readonly string[] = ['@grpc/proto-loader'];
 
+/**
+ * The first line of every bundle: the module wrapper Node would put around it, already in
+ * the file, so the launcher compiles the file's text as it is (mapped into memory by its
+ * addon) instead of building a wrapped copy of its 2 MB that V8 then copies again. The
+ * script's value is the wrapper function, which the launcher calls. Run directly
+ * (`node bundle.cjs`, no code cache), the same line runs the function itself.
+ */
+export const WRAPPER_HEAD =
+  '((run) => typeof module === "object" && this === module.exports ? run.call(this, exports, require, module, __filename, __dirname) : run)(function (exports, require, module, __filename, __dirname) {';
+/** The bundle's last line, closing WRAPPER_HEAD. */
+export const WRAPPER_TAIL = '})';
+
+/**
+ * esbuild's output wrapped in WRAPPER_HEAD/TAIL with the line count kept, so that the source
+ * map still holds: the `#!` line esbuild keeps from the entry becomes the head line, and
+ * where there is none the map's lines move down by one.
+ */
+export function wrapBundle(code: string, map: { mappings: string }): { code: string; map: { mappings: string } } {
+  const body = code.endsWith('\n') ? code : `${code}\n`;
+  if (body.startsWith('#!')) return { code: `${WRAPPER_HEAD}${body.slice(body.indexOf('\n'))}${WRAPPER_TAIL}\n`, map };
+  return { code: `${WRAPPER_HEAD}\n${body}${WRAPPER_TAIL}\n`, map: { ...map, mappings: `;${map.mappings}` } };
+}
+
+/**
+ * Writes `file` (`data`, or a copy of file `from`) by renaming a new file over it, never
+ * rewriting it in place: a program that runs from the old one (its bundle or addon mapped
+ * into memory) keeps running from it.
+ */
+function replaceFile(file: string, content: { data: string | Uint8Array; mode?: number } | { from: string }): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  if ('from' in content) copyFileSync(content.from, tmp);
+  else writeFileSync(tmp, content.data, content.mode === undefined ? {} : { mode: content.mode });
+  renameSync(tmp, file);
+}
+
 export interface BundleOptions {
   /** The daemon's main module (ESM or CJS), e.g. `dist/main.js`. */
   entry: string;
@@ -94,6 +129,9 @@ export interface BundleResult {
  * (`*-worker-main.cjs`) and native addons of the bundled packages (`*-native.node`).
  */
 const isShippedBeside = (name: string) => name.endsWith('-worker-main.cjs') || name.endsWith('-native.node');
+
+/** The launcher's addon (native/launcher.c), built into dist/ beside the compiled launcher when a C compiler is there. */
+const LAUNCHER_ADDON = 'launcher-native.node';
 
 /** The compiled launcher: beside this module in dist/, or in dist/ when this runs from src/ (tests). */
 function launcherSource(): string {
@@ -136,6 +174,7 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
     logLevel: 'warning',
     legalComments: 'none',
     metafile: true,
+    write: false,
     plugins: [nativeBindings, zodEnglishOnly],
   });
   // What the bundle leaves out must load from where it runs: fail the build, not the start.
@@ -152,6 +191,13 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
       throw new Error(`${name} is left out of the bundle but cannot be loaded from ${outDir}: add it to the dependencies of the package that runs the bundle`);
     }
   }
+  const code = result.outputFiles.find((f) => f.path === bundle);
+  const map = result.outputFiles.find((f) => f.path === `${bundle}.map`);
+  if (!code || !map || result.outputFiles.length !== 2) throw new Error(`esbuild made ${result.outputFiles.map((f) => f.path).join(', ')}: expected ${bundle} and its map`);
+  const wrapped = wrapBundle(code.text, JSON.parse(map.text) as { mappings: string });
+  mkdirSync(outDir, { recursive: true });
+  replaceFile(`${bundle}.map`, { data: JSON.stringify(wrapped.map) });
+  replaceFile(bundle, { data: wrapped.code, mode: 0o755 });
   const workers = new Set<string>();
   // (Inputs of a plugin's own namespace are named `<namespace>:<path>` and are no files.)
   const dirs = new Set(
@@ -161,13 +207,19 @@ export async function bundleDaemon(options: BundleOptions): Promise<BundleResult
   );
   for (const dir of dirs) {
     for (const name of readdirSync(dir).filter(isShippedBeside)) {
-      copyFileSync(join(dir, name), join(outDir, name));
+      replaceFile(join(outDir, name), { from: join(dir, name) });
       workers.add(name);
     }
   }
   const launcherName = options.launcher ?? `${options.name}.launch.cjs`;
   const launcher = join(outDir, launcherName);
-  copyFileSync(launcherSource(), join(outDir, 'daemon-launcher.cjs'));
+  replaceFile(join(outDir, 'daemon-launcher.cjs'), { from: launcherSource() });
+  // The launcher's addon (mapping the bundle and its cache), where it was built.
+  const addon = join(dirname(launcherSource()), LAUNCHER_ADDON);
+  if (existsSync(addon)) {
+    replaceFile(join(outDir, `daemon-${LAUNCHER_ADDON}`), { from: addon });
+    workers.add(`daemon-${LAUNCHER_ADDON}`);
+  }
   writeFileSync(
     launcher,
     `#!/usr/bin/env node\n// Generated by bundleDaemon: runs ${options.name}.cjs with V8's code cache.\nrequire('./daemon-launcher.cjs').launch(require('node:path').join(__dirname, ${JSON.stringify(`${options.name}.cjs`)})${options.cacheOnExit ? ', { cacheOnExit: true }' : ''});\n`,

@@ -9,8 +9,8 @@
 // Every function returns the call's result, or -errno when it failed: no errno to read
 // back from JavaScript.
 //
-// Node-API is a stable C ABI (node_api.h); the few declarations used are written out here
-// so that building needs a C compiler and libc headers only, not node's headers.
+// Built by @containerd-ts/native-build (its include/node-api-min.h: the Node-API
+// declarations, so that building needs a C compiler and libc headers only).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <malloc.h>
@@ -20,20 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-typedef struct napi_env__ *napi_env;
-typedef struct napi_value__ *napi_value;
-typedef struct napi_callback_info__ *napi_callback_info;
-typedef int napi_status; /* napi_ok is 0 */
-typedef napi_value (*napi_callback)(napi_env env, napi_callback_info info);
-
-extern napi_status napi_get_cb_info(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv,
-                                    napi_value *this_arg, void **data);
-extern napi_status napi_get_value_int32(napi_env env, napi_value value, int32_t *result);
-extern napi_status napi_get_buffer_info(napi_env env, napi_value value, void **data, size_t *length);
-extern napi_status napi_create_int32(napi_env env, int32_t value, napi_value *result);
-extern napi_status napi_create_function(napi_env env, const char *name, size_t length, napi_callback cb, void *data,
-                                        napi_value *result);
-extern napi_status napi_set_named_property(napi_env env, napi_value object, const char *name, napi_value value);
+#include "node-api-min.h"
 
 /* Reads `n` int32 arguments; false when one is missing or not a number. */
 static int int_args(napi_env env, napi_callback_info info, int32_t *out, size_t n, napi_value *argv) {
@@ -81,18 +68,11 @@ static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
   return int_result(env, malloc_trim((size_t)pad));
 }
 
-static void export_function(napi_env env, napi_value exports, const char *name, napi_callback cb) {
-  napi_value fn;
-  if (napi_create_function(env, name, (size_t)-1 /* NAPI_AUTO_LENGTH */, cb, NULL, &fn) == 0)
-    napi_set_named_property(env, exports, name, fn);
-}
-
-__attribute__((visibility("default"))) napi_value napi_register_module_v1(napi_env env, napi_value exports) {
-  export_function(env, exports, "flock", js_flock);
-  export_function(env, exports, "getdents64", js_getdents64);
-  export_function(env, exports, "mallocTrim", js_malloc_trim);
+static napi_value register_sys(napi_env env, napi_value exports) {
+  napi_min_export(env, exports, "flock", js_flock);
+  napi_min_export(env, exports, "getdents64", js_getdents64);
+  napi_min_export(env, exports, "mallocTrim", js_malloc_trim);
   return exports;
 }
 
-/* The Node-API version this addon was written against (node_api.h's NAPI_VERSION 8: Node 12.22 and later). */
-__attribute__((visibility("default"))) int32_t node_api_module_get_api_version_v1(void) { return 8; }
+NAPI_MIN_MODULE(register_sys)
