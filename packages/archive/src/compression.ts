@@ -2,8 +2,8 @@
 // compression.DecompressStream), gzip through node:zlib (inflate runs on the libuv
 // thread pool) and zstd through the zstd-napi binding, both streaming.
 import { Readable, type Transform, pipeline } from 'node:stream';
-import { type ZlibOptions, constants as zlibConstants, createGunzip, createGzip } from 'node:zlib';
 import { createRequire } from 'node:module';
+import type { ZlibOptions } from 'node:zlib';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -53,7 +53,7 @@ export function decompressKnown(stream: Readable, compression: Compression): Rea
     compression === 'gzip'
       ? // A readable buffer of several steps: push() keeps returning true, so the next
         // inflate step is queued at once and runs while the consumer works on this one.
-        createGunzip({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: 4 * INFLATE_CHUNK } as ZlibOptions)
+        gzipModule().createGunzip({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: 4 * INFLATE_CHUNK } as ZlibOptions)
       : createZstdDecompressor();
   // pipeline() destroys every stage when one fails and forwards the error to the last.
   return pipeline(stream, decoder, () => {}) as Transform;
@@ -74,6 +74,13 @@ export async function sniffCompression(
 }
 
 let zstd: typeof import('zstd-napi') | undefined;
+let zlib: typeof import('node:zlib') | undefined;
+
+/** node:zlib, loaded on the first gzip stream, not on import: a daemon that has not pulled, pushed or diffed does not load it (~1 ms of its start). */
+function gzipModule(): typeof import('node:zlib') {
+  zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  return zlib;
+}
 
 /** A streaming zstd decoder; the native binding loads on first use, not on import. */
 export function createZstdDecompressor(): Transform {
@@ -83,7 +90,8 @@ export function createZstdDecompressor(): Transform {
 
 /** A gzip compressor as containerd writes diffs (default level). */
 export function createGzipCompressor(): Transform {
-  return createGzip({ level: zlibConstants.Z_DEFAULT_COMPRESSION, chunkSize: 64 * 1024 });
+  const { constants, createGzip } = gzipModule();
+  return createGzip({ level: constants.Z_DEFAULT_COMPRESSION, chunkSize: 64 * 1024 });
 }
 
 function toReadable(source: AsyncIterable<Uint8Array> | NodeJS.ReadableStream): Readable {

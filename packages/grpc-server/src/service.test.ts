@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { notFound } from '@containerd-ts/errdefs';
 import { Client, Metadata, Server, ServerCredentials, type ServiceError, credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,5 +192,33 @@ describe('response headers', () => {
     const refused = await headersOf(codec.path, 'text/plain', 'x');
     expect(refused[':status']).toBe(415);
     for (const h of [ok, failed, unknown, refused]) expect(h.date).toBeUndefined();
+  });
+});
+
+describe('grpc-js as patched here', () => {
+  it('loads zlib and dns only when a call needs them, not when it is imported (http2 loads http itself)', () => {
+    const loaded = execFileSync(
+      process.execPath,
+      ['-e', "require('@grpc/grpc-js'); console.log(['zlib','dns'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m)).join(',') || 'none')"],
+      { cwd: fileURLToPath(new URL('..', import.meta.url)), encoding: 'utf8' },
+    );
+    expect(loaded.trim()).toBe('none');
+  });
+
+  it('answers gzip- and deflate-compressed requests in kind', async () => {
+    for (const algorithm of [1, 2]) {
+      const compressing = new Client(`unix://${sock}`, credentials.createInsecure(), { 'grpc.default_compression_algorithm': algorithm });
+      try {
+        const big = 'x'.repeat(4096);
+        const answer = await new Promise<string>((resolve, reject) =>
+          compressing.makeUnaryRequest(codec.path, codec.requestSerialize, codec.responseDeserialize, big, new Metadata(), (err, res) =>
+            err ? reject(err) : resolve(res as string),
+          ),
+        );
+        expect(answer).toBe(`${big} ns= lease=`);
+      } finally {
+        compressing.close();
+      }
+    }
   });
 });
