@@ -74,13 +74,9 @@ export async function sniffCompression(
 }
 
 let zstd: typeof import('zstd-napi') | undefined;
-let zlib: typeof import('node:zlib') | undefined;
 
 /** node:zlib, loaded on the first gzip stream, not on import: a daemon that has not pulled, pushed or diffed does not load it (~1 ms of its start). */
-function gzipModule(): typeof import('node:zlib') {
-  zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
-  return zlib;
-}
+const gzipModule = () => process.getBuiltinModule('node:zlib');
 
 /** A streaming zstd decoder; the native binding loads on first use, not on import. */
 export function createZstdDecompressor(): Transform {

@@ -246,25 +246,22 @@ describe('MemoryRelease', () => {
     // start-up code: a function that runs once, as the daemon's start runs, without Sparkplug
     // (V8 keeps the bytecode of a function that has baseline code)
     const once = new Function('return function once() { let x = 1; for (let i = 0; i < 100; i++) x = (x * 31 + i) % 1000003; return x; }')() as () => number;
+    const withoutSparkplug = <T>(fn: () => T): T => {
+      setFlagsFromString('--no-sparkplug');
+      try {
+        return fn();
+      } finally {
+        setFlagsFromString('--sparkplug');
+      }
+    };
     expect(compiled(once)).toBe(false);
-    setFlagsFromString('--no-sparkplug');
-    let result: number;
-    try {
-      result = once();
-    } finally {
-      setFlagsFromString('--sparkplug');
-    }
+    const result = withoutSparkplug(once);
     expect(compiled(once)).toBe(true);
     new MemoryRelease().release(false); // a release after calls: a compacting GC
     expect(compiled(once)).toBe(true); // kept (V8 drops bytecode only after 5 full GCs unused)
     startupGC();
     expect(compiled(once)).toBe(false);
-    setFlagsFromString('--no-sparkplug');
-    try {
-      expect(once()).toBe(result); // compiled again from its source when called
-    } finally {
-      setFlagsFromString('--sparkplug');
-    }
+    expect(withoutSparkplug(once)).toBe(result); // compiled again from its source when called
     // V8's own age limit is back: two more full GCs keep what just ran
     const gc = fullGC()!;
     gc();
