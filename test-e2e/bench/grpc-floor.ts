@@ -1,9 +1,10 @@
-// Bench: the floor grpc-js sets under a call. The same 200 Images.Get (16 in flight) and
-// the same Images.List of 5,000 images against Debian's containerd, containerd-ts, and the
-// smallest server grpc-js allows (`grpc-floor-server.ts`: a Map in memory, the generated
-// codecs, started with the daemon's node flags), rounds alternating the order. Where the
-// floor server is itself slower than containerd, no daemon on grpc-js can be as fast on
-// this machine; where it is faster, the gap above it is containerd-ts's own.
+// Bench: the floor grpc-js and Node's HTTP/2 set under a call. The same 200 Images.Get (16 in
+// flight) and the same Images.List of 5,000 images against Debian's containerd,
+// containerd-ts, the smallest server grpc-js allows and the smallest gRPC answer Node's own
+// `http2` server can give without grpc-js (`grpc-floor-server.ts`: a Map in memory, the
+// generated codecs, started with the daemon's node flags), rounds alternating the order.
+// Where a floor server is itself slower than containerd, no daemon built on it can be as
+// fast on this machine; where it is faster, the gap above it is containerd-ts's own.
 // Not a timed test: it reports, it does not fail on a slow machine.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -24,13 +25,14 @@ const gets = 200;
  */
 const floorFlags = (process.env.BENCH_FLOOR_FLAGS ?? '--max-semi-space-size=1 --single-threaded-gc').split(' ').filter(Boolean);
 
-type Target = 'containerd' | 'containerd-ts' | 'grpc-js floor';
+type Floor = 'grpc-js' | 'http2';
+type Target = 'containerd' | 'containerd-ts' | `${Floor} floor`;
 
-async function startFloorServer(socket: string): Promise<{ stop: () => Promise<void> }> {
+async function startFloorServer(floor: Floor, socket: string): Promise<{ stop: () => Promise<void> }> {
   const program = new URL('./grpc-floor-server.js', import.meta.url).pathname;
-  const child = spawn(process.execPath, [...floorFlags, program, socket, String(imageCount)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...floorFlags, program, floor, socket, String(imageCount)], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`grpc-js floor server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${floor} floor server exited with ${code}`)));
     child.stdout!.once('data', () => resolve());
   });
   return {
@@ -46,8 +48,13 @@ export async function benchGrpcFloor(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'grpc-floor-'));
   const reference = await startReference();
   const ts = await startDaemon();
-  const floor = await startFloorServer(join(dir, 'floor.sock'));
-  const sockets: Record<Target, string> = { containerd: reference.socket, 'containerd-ts': ts.socket, 'grpc-js floor': join(dir, 'floor.sock') };
+  const floors = [await startFloorServer('grpc-js', join(dir, 'grpc-js.sock')), await startFloorServer('http2', join(dir, 'http2.sock'))];
+  const sockets: Record<Target, string> = {
+    containerd: reference.socket,
+    'containerd-ts': ts.socket,
+    'grpc-js floor': join(dir, 'grpc-js.sock'),
+    'http2 floor': join(dir, 'http2.sock'),
+  };
   const targets = Object.keys(sockets) as Target[];
   const conns = new Map<Target, Connection>();
   const getMs = new Map<Target, number[]>();
@@ -57,7 +64,7 @@ export async function benchGrpcFloor(): Promise<void> {
       const conn = new Connection(sockets[target], { namespace: 'grpc-floor' });
       await conn.ready();
       conns.set(target, conn);
-      if (target !== 'grpc-js floor') await pool(imageCount, (i) => conn.unary(ImagesService.create, { image: benchImage(i) }));
+      if (!target.endsWith(' floor')) await pool(imageCount, (i) => conn.unary(ImagesService.create, { image: benchImage(i) }));
     }
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
@@ -74,7 +81,7 @@ export async function benchGrpcFloor(): Promise<void> {
     }
   } finally {
     for (const conn of conns.values()) conn.close();
-    await floor.stop();
+    for (const floor of floors) await floor.stop();
     await ts.cleanup();
     await reference.stop();
     await rm(dir, { recursive: true, force: true });
