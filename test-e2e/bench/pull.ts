@@ -14,11 +14,19 @@
 // the client's CPU time (user + system, from this process's waited-for children in /proc).
 // BENCH_DAEMON_BASELINE_CTR_TS=<another ctr-ts> makes the baseline daemon's `ctr-ts` row use
 // that client (an earlier build of both: the whole "before" of a change to either).
+// Each run also times the floor every pull pays here whatever the daemon: GNU tar extracting
+// the image's layers, already decompressed and in the page cache, into a new directory beside
+// the daemons' roots (then removed, as the pulls' trees are): the kernel's creation of the
+// files alone.
 // Not a timed test: it reports, it does not fail on a slow machine.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { decompress as zstdDecompress } from 'zstd-napi';
 import { ctr, ctrTs, startDaemon, startReference } from '../src/harness.js';
-import { type Compression, fixtureImage } from '../src/image-fixture.js';
+import { type Compression, type FixtureImage, fixtureImage } from '../src/image-fixture.js';
 import { pushImage, startRegistry } from '../src/registry.js';
 
 const runs = Number(process.env.BENCH_RUNS ?? 5);
@@ -58,6 +66,30 @@ async function timedPull(client: string, socket: string, ref: string): Promise<{
   return { ms, cpu: childrenCpuMs() - cpuBefore };
 }
 
+/** The image's layers as plain tars in `dir`, base first. */
+function plainLayers(image: FixtureImage, compression: Compression, dir: string): string[] {
+  return image.layers.map((layer, i) => {
+    const file = join(dir, `layer-${i}.tar`);
+    writeFileSync(file, compression === 'gzip' ? gunzipSync(layer.data) : zstdDecompress(layer.data));
+    return file;
+  });
+}
+
+/** Milliseconds GNU tar takes to extract `tars` in order into a new directory under tmpdir (removed after). */
+function extractMs(tars: readonly string[]): number {
+  const target = mkdtempSync(join(tmpdir(), 'pull-floor-'));
+  try {
+    const started = performance.now();
+    for (const tar of tars) {
+      const r = spawnSync('tar', ['-xf', tar, '-C', target, '--same-owner', '--same-permissions'], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`tar -xf ${tar}: ${r.stderr || r.error?.message}`);
+    }
+    return performance.now() - started;
+  } finally {
+    rmSync(target, { recursive: true, force: true });
+  }
+}
+
 async function removeAll(socket: string): Promise<void> {
   const names = (await ctr(socket, 'images', 'ls', '-q')).stdout.split('\n').filter(Boolean);
   if (names.length > 0) {
@@ -84,6 +116,8 @@ export interface PullBenchResult {
   /** `ctr` and `ctr-ts` into BENCH_DAEMON_BASELINE's containerd-ts (empty without it). */
   baseDaemonMs: number[];
   baseDaemonCtrTsMs: number[];
+  /** GNU tar extracting the plain layers (the kernel's file creation alone), once per run. */
+  floorMs: number[];
   /** Daemon CPU per pull (ms, all threads / main thread), by row. */
   cpu: Record<string, Array<{ all: number; main: number }>>;
   /** Client CPU per pull (ms, user + system), by row. */
@@ -93,10 +127,13 @@ export interface PullBenchResult {
 export async function benchPull(): Promise<PullBenchResult[]> {
   const registry = await startRegistry();
   const refs = new Map<Compression, string>();
+  const tars = new Map<Compression, string[]>();
+  const tarDir = mkdtempSync(join(tmpdir(), 'pull-layers-'));
   const results: PullBenchResult[] = [];
   for (const compression of ['gzip', 'zstd'] as const) {
     const image = fixtureImage({ compression, scale: 'full' });
     refs.set(compression, await pushImage(registry, 'bench', compression, image));
+    tars.set(compression, plainLayers(image, compression, tarDir));
     results.push({
       compression,
       compressedBytes: image.layers.reduce((n, l) => n + l.size, 0),
@@ -108,6 +145,7 @@ export async function benchPull(): Promise<PullBenchResult[]> {
       baselineMs: [],
       baseDaemonMs: [],
       baseDaemonCtrTsMs: [],
+      floorMs: [],
       cpu: {},
       clientCpu: {},
     });
@@ -152,9 +190,11 @@ export async function benchPull(): Promise<PullBenchResult[]> {
           into[kind].push(ms);
           if (process.env.BENCH_VERBOSE) console.log(`  ${result.compression} ${kind} run ${i + 1}: ${ms.toFixed(0)} ms`);
         }
+        result.floorMs.push(extractMs(tars.get(result.compression)!));
       }
     }
   } finally {
+    rmSync(tarDir, { recursive: true, force: true });
     await baseTs?.cleanup();
     await ts.cleanup();
     await reference.stop();
@@ -171,6 +211,8 @@ export async function benchPull(): Promise<PullBenchResult[]> {
     console.log(`  ctr    + containerd     ${(a / 1000).toFixed(2)} s   runs: ${list(r.containerdMs)}`);
     console.log(`  ctr    + containerd-ts  ${(b / 1000).toFixed(2)} s   runs: ${list(r.containerdTsMs)}   ratio ${(b / a).toFixed(2)}x (goal <= 1.0x)`);
     console.log(`  ctr-ts + containerd-ts  ${(c / 1000).toFixed(2)} s   runs: ${list(r.ctrTsMs)}   ratio ${(c / a).toFixed(2)}x (goal <= 0.5x)`);
+    const floor = median(r.floorMs);
+    console.log(`  floor: tar -x of the plain layers  ${(floor / 1000).toFixed(2)} s   runs: ${list(r.floorMs)}   ${(floor / a).toFixed(2)}x of ctr + containerd`);
     if (r.baselineMs.length > 0) {
       const d = median(r.baselineMs);
       console.log(`  baseline ctr-ts + containerd-ts  ${(d / 1000).toFixed(2)} s   runs: ${list(r.baselineMs)}   ratio ${(d / a).toFixed(2)}x`);
