@@ -20,6 +20,11 @@ daemon_apt=(
   # idle daemon does not load koffi (~1.8 MB of RSS); without them koffi makes those calls.
   "cc:gcc"
   "/usr/include/stdio.h:libc6-dev"
+  # zstd-napi (zstd layers) builds its addon with node-gyp when its prebuilt binary cannot be
+  # downloaded (github.com is not always reachable): python3, make and a C++ compiler.
+  "python3:python3"
+  "make:make"
+  "g++:g++"
 )
 test_apt=(
   "pigz:pigz"                     # the reference containerd decompresses with it
