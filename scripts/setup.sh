@@ -39,6 +39,8 @@ test_apt=(
   "/usr/share/gocode/src/google.golang.org/grpc/debian/missing-sources/grpc/grpc-proto/master/grpc/health/v1/health.proto:golang-google-grpc-dev"
   "/bin/busybox:busybox-static"   # the runnable test image is built from it
   "go:golang-go"                  # `go tool pprof` reads the debug endpoint's profiles
+  "openssl:openssl"               # the registry-auth tests make a CA and certificates
+  "git:git"                       # the repository test lists the tracked files
 )
 wanted=("${daemon_apt[@]}")
 [ "$mode" = --daemon ] || wanted+=("${test_apt[@]}")

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { buildLayer } from '@containerd-ts/archive/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunResult, ctr, ctrTs, run, startDaemon, startReference } from './harness.js';
+import { type RunResult, ctr, ctrTs, retryCtrPushFlake, run, startDaemon, startReference } from './harness.js';
 import { type Blob, fixtureImage } from './image-fixture.js';
 import { type Registry, startRegistry } from './registry.js';
 
@@ -196,15 +196,9 @@ describe('ctr-ts images push flags, against ctr on containerd-ts and on containe
   async function pushBoth(d: { short: string; socket: string }, name: string, args: string[], host = registry.host, ctrArgs = args) {
     const repos = { ctr: `${d.short}-ctr-${name}`, ts: `${d.short}-ts-${name}` };
     const pushCtr = () => ctr(d.socket, '-n', ns, 'images', 'push', '--plain-http', ...ctrArgs, `${host}/${repos.ctr}:1`, 'example.com/push/multi:1');
-    let theirs = await pushCtr();
-    // ctr 1.6.20 now and then fails a push with this line (containerd/containerd#5734),
-    // against Debian containerd as much as against containerd-ts (seen here right after the
-    // case that makes ctr panic; twice in a row once in CI). ctr is only the reference here:
-    // its push is run again, up to three times in all.
-    for (let attempt = 2; attempt <= 3 && theirs.code !== 0 && theirs.stderr.includes('failed to copy: rpc error: code = Internal desc = unexpected EOF'); attempt++) {
-      console.log(`${d.short} push ${ctrArgs.join(' ')}: ctr failed (${theirs.stderr.trim()}), running it again (attempt ${attempt})`);
-      theirs = await pushCtr();
-    }
+    // ctr's push flake was seen here right after the case that makes ctr panic (twice in a
+    // row once in CI): ctr is only the reference, so its push is run again.
+    const theirs = await retryCtrPushFlake(`${d.short} push ${ctrArgs.join(' ')}`, pushCtr);
     const mostCtr = proxy.takeMost();
     const ours = await run(ctrTs, ['-a', d.socket, '-n', ns, 'images', 'push', '--plain-http', ...args, `${host}/${repos.ts}:1`, 'example.com/push/multi:1']);
     const mostTs = proxy.takeMost();

@@ -33,6 +33,7 @@ const debianPackage: Record<string, string> = {
   btrfs: 'btrfs-progs',
   losetup: 'mount',
   git: 'git',
+  openssl: 'openssl',
   go: 'golang-go',
 };
 
@@ -85,6 +86,25 @@ export const ctr = (socket: string, ...args: string[]) => {
   requireTools('ctr', 'ctr');
   return run('ctr', ['-a', socket, ...args]);
 };
+
+/**
+ * ctr 1.6.20 now and then fails a push with this line (containerd/containerd#5734), against
+ * Debian containerd as much as against containerd-ts.
+ */
+export const CTR_PUSH_FLAKE = 'failed to copy: rpc error: code = Internal desc = unexpected EOF';
+
+/**
+ * Runs `push` (a `ctr … push`: ctr is only the reference client) again while it fails with
+ * ctr's known push flake, up to three times in all, saying so on the test's output.
+ */
+export async function retryCtrPushFlake(what: string, push: () => Promise<RunResult>): Promise<RunResult> {
+  let r = await push();
+  for (let attempt = 2; attempt <= 3 && r.code !== 0 && r.stderr.includes(CTR_PUSH_FLAKE); attempt++) {
+    console.log(`${what}: ctr failed (${r.stderr.trim()}), running it again (attempt ${attempt})`);
+    r = await push();
+  }
+  return r;
+}
 
 /** A long-running process started by a test, its output kept for error messages. */
 export interface Service {

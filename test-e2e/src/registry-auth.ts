@@ -11,7 +11,7 @@ import { type Server, createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import { run } from './harness.js';
+import { requireTools, run } from './harness.js';
 
 export interface Ca {
   /** The CA's certificate (PEM file). */
@@ -21,6 +21,7 @@ export interface Ca {
 }
 
 async function openssl(...args: string[]): Promise<void> {
+  requireTools('a test CA', 'openssl');
   const r = await run('openssl', args);
   if (r.code !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
 }
