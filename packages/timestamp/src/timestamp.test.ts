@@ -29,6 +29,26 @@ describe('the nanosecond clock', () => {
     expect(times.some((t) => t.nanos % 1_000_000 !== 0)).toBe(true);
   });
 
+  it('keeps its sub-millisecond digits when it must catch up with a wall clock running ahead of it', () => {
+    // A wall clock that gains on the monotonic one (stepped or slewed forward) pulls the clock
+    // forward at every reading here. Pulled onto Date.now()'s whole milliseconds, every
+    // such reading lost its nanoseconds.
+    const realNow = Date.now.bind(Date);
+    let gained = 0;
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => {
+      gained += 3;
+      return realNow() + gained;
+    });
+    try {
+      const readings = Array.from({ length: 50 }, () => nowUnixNanos());
+      expect(readings.filter((t) => t % 1_000_000n === 0n).length).toBeLessThanOrEqual(1);
+      for (let i = 1; i < readings.length; i++) expect(readings[i]! > readings[i - 1]!).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(toMillis(now())).toBeGreaterThanOrEqual(Date.now());
+  });
+
   it('is never behind a wall-clock reading taken before it, even when the wall clock runs ahead of the monotonic one', () => {
     const realNow = Date.now.bind(Date);
     for (const ahead of [2, 20, 49]) {

@@ -45,10 +45,17 @@ export const isGoZeroTime = (t: Timestamp): boolean => t.seconds === GO_ZERO_TIM
 // follows the wall clock when that is stepped (by more than the slack), and never goes
 // backwards within the process, so a record's updated time is never before its created
 // time.
+//
+// Date.now() has whole milliseconds, so the anchor is taken from performance.timeOrigin +
+// performance.now() (the wall time at the process's start, to the microsecond, plus the
+// monotonic time since). Anchored to Date.now() itself, the clock ran behind the true time
+// by the millisecond's fraction and was pulled back onto Date.now()'s whole milliseconds at
+// each of its ticks: on a busy machine many readings were whole milliseconds. When it must
+// move to Date.now()'s millisecond it keeps its own sub-millisecond part.
 const hrtime = () => process.hrtime.bigint();
 const wallNanos = () => BigInt(Date.now()) * NS_PER_MS;
 const REANCHOR_SLACK_NS = 50n * NS_PER_MS;
-let anchor = wallNanos() - hrtime();
+let anchor = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - hrtime();
 let last = 0n;
 
 /** The current time in nanoseconds since the epoch, strictly increasing within the process. */
@@ -59,8 +66,8 @@ export function nowUnixNanos(): bigint {
   // Never behind the wall clock (a reading of Date.now() taken before this call must not
   // be later than what this returns), and re-anchored when the wall clock was set back.
   if (t < wall || t - wall > REANCHOR_SLACK_NS) {
-    anchor = wall - hr;
-    t = wall;
+    t = wall + (t % NS_PER_MS);
+    anchor = t - hr;
   }
   if (t <= last) t = last + 1n;
   last = t;
