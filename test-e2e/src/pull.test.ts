@@ -160,10 +160,12 @@ describe('ctr images pull from a loopback registry', () => {
       const dir = await mkdtemp(join(tmpdir(), 'export-'));
       const normal = (text: string) => text.replaceAll(registry.host, '<registry>').replaceAll(dir, '<dir>').replaceAll(side.name, '<side>');
       const step = async (...args: string[]) => {
+        const push = args[1] === 'push';
+        const once = () => ctr(side.socket, ...args);
         // ctr's known push flake (containerd/containerd#5734) is not the daemon's answer: run again.
-        const r = args[1] === 'push' ? await retryCtrPushFlake(`${side.name}: ctr ${args.join(' ')}`, () => ctr(side.socket, ...args)) : await ctr(side.socket, ...args);
+        const r = push ? await retryCtrPushFlake(`${side.name}: ctr ${args.join(' ')}`, once) : await once();
         // push prints progress bars with timings: only its outcome is compared.
-        const stdout = args[1] === 'push' ? '' : r.stdout;
+        const stdout = push ? '' : r.stdout;
         out.push(normal(`$ ctr ${args.join(' ')}\n${stdout}--stderr--\n${r.stderr}--exit ${r.code}`));
         return r;
       };

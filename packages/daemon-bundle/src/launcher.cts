@@ -13,8 +13,8 @@
 // cache are mapped into memory rather than read: the source V8 compiles is the mapped file
 // itself. Each page of a 2 MB copy is a page fault on fresh memory, which on the virtual
 // machines this runs on costs ~11 µs: mapping instead took ~20 ms off a start (the idle
-// daemon's RSS is the same: the mapped pages are resident where V8's copy was). `DAEMON_LAUNCHER_NATIVE=0` reads the files instead, as where the addon
-// is missing.
+// daemon's RSS is the same: the mapped pages are resident where V8's copy was).
+// `DAEMON_LAUNCHER_NATIVE=0` reads the files instead, as where the addon is missing.
 //
 // V8 flags in DAEMON_LAUNCHER_START_FLAGS are set by the launcher before it runs the bundle,
 // not on node's command line. Almost any V8 flag there (`--no-sparkplug`, `--expose-gc`,

@@ -48,10 +48,8 @@ export const isGoZeroTime = (t: Timestamp): boolean => t.seconds === GO_ZERO_TIM
 //
 // Date.now() has whole milliseconds, so the anchor is taken from performance.timeOrigin +
 // performance.now() (the wall time at the process's start, to the microsecond, plus the
-// monotonic time since). Anchored to Date.now() itself, the clock ran behind the true time
-// by the millisecond's fraction and was pulled back onto Date.now()'s whole milliseconds at
-// each of its ticks: on a busy machine many readings were whole milliseconds. When it must
-// move to Date.now()'s millisecond it keeps its own sub-millisecond part.
+// monotonic time since), and when the clock must move to Date.now()'s millisecond it keeps
+// its own sub-millisecond part: a reading is never cut to a whole millisecond.
 const hrtime = () => process.hrtime.bigint();
 const wallNanos = () => BigInt(Date.now()) * NS_PER_MS;
 const REANCHOR_SLACK_NS = 50n * NS_PER_MS;
