@@ -29,24 +29,61 @@ describe('the nanosecond clock', () => {
     expect(times.some((t) => t.nanos % 1_000_000 !== 0)).toBe(true);
   });
 
-  it('keeps its sub-millisecond digits when it must catch up with a wall clock running ahead of it', () => {
-    // A wall clock that gains on the monotonic one (stepped or slewed forward) pulls the clock
-    // forward at every reading here. Pulled onto Date.now()'s whole milliseconds, every
-    // such reading lost its nanoseconds.
-    const realNow = Date.now.bind(Date);
-    let gained = 0;
-    const spy = vi.spyOn(Date, 'now').mockImplementation(() => {
-      gained += 3;
-      return realNow() + gained;
-    });
-    try {
-      const readings = Array.from({ length: 50 }, () => nowUnixNanos());
-      expect(readings.filter((t) => t % 1_000_000n === 0n).length).toBeLessThanOrEqual(1);
-      for (let i = 1; i < readings.length; i++) expect(readings[i]! > readings[i - 1]!).toBe(true);
-    } finally {
-      spy.mockRestore();
+  /** A fresh clock, with Date.now() reporting the true time plus `stepMs`, in whole milliseconds as it does. */
+  async function freshClockWithWallStepped(stepMs: number) {
+    vi.resetModules();
+    const clock = await import('./timestamp.js');
+    clock.nowUnixNanos();
+    const trueMs = () => performance.timeOrigin + performance.now();
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => Math.floor(trueMs() + stepMs));
+    return { clock, restore: () => spy.mockRestore() };
+  }
+
+  /** `n` readings a few microseconds apart, each with Date.now() read just before and just after it. */
+  function bracketedReadings(clock: typeof import('./timestamp.js'), n: number) {
+    const readings: { before: bigint; t: bigint; after: bigint }[] = [];
+    for (let i = 0; i < n; i++) {
+      const spin = performance.now() + 0.003 + Math.random() * 0.05;
+      while (performance.now() < spin);
+      const before = BigInt(Date.now()) * 1_000_000n;
+      const t = clock.nowUnixNanos();
+      readings.push({ before, t, after: BigInt(Date.now()) * 1_000_000n });
     }
-    expect(toMillis(now())).toBeGreaterThanOrEqual(Date.now());
+    return readings;
+  }
+
+  /** Every reading inside its bracket, later than the one before, and few on a whole millisecond. */
+  function expectFollowed(readings: { before: bigint; t: bigint; after: bigint }[]) {
+    for (const { before, t, after } of readings) {
+      expect(t).toBeGreaterThanOrEqual(before);
+      expect(t).toBeLessThan(after + 1_000_000n);
+    }
+    for (let i = 1; i < readings.length; i++) expect(readings[i]!.t > readings[i - 1]!.t).toBe(true);
+    // The clock moves onto the wall clock by what it lacked: only the readings that moved
+    // it (a handful) land on a whole millisecond.
+    expect(readings.filter(({ t }) => t % 1_000_000n === 0n).length).toBeLessThanOrEqual(10);
+  }
+
+  it('follows a wall clock stepped forward, inside the millisecond Date.now() reports and with its sub-millisecond digits', async () => {
+    const { clock, restore } = await freshClockWithWallStepped(3.3);
+    try {
+      expectFollowed(bracketedReadings(clock, 500));
+    } finally {
+      restore();
+    }
+  });
+
+  it('comes back inside the millisecond Date.now() reports when the wall clock is set back, once past its own earlier readings', async () => {
+    const { clock, restore } = await freshClockWithWallStepped(-20);
+    try {
+      // It never goes back behind a reading it gave before the wall clock was set back.
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      expectFollowed(bracketedReadings(clock, 500));
+    } finally {
+      restore();
+    }
+    const before = Date.now();
+    expect(clock.toMillis(clock.now())).toBeGreaterThanOrEqual(before);
   });
 
   it('is never behind a wall-clock reading taken before it, even when the wall clock runs ahead of the monotonic one', () => {

@@ -41,31 +41,33 @@ export const compareTimestamps = (a: Timestamp, b: Timestamp): number => (a.seco
 
 export const isGoZeroTime = (t: Timestamp): boolean => t.seconds === GO_ZERO_TIME.seconds && t.nanos === 0;
 
-// The clock: the process's monotonic nanosecond counter, anchored to the wall clock. It
-// follows the wall clock when that is stepped (by more than the slack), and never goes
-// backwards within the process, so a record's updated time is never before its created
-// time.
+// The clock: the process's monotonic nanosecond counter plus an offset to the wall clock,
+// never behind a Date.now() read before it, never past the millisecond a Date.now() read
+// after it reports, and never going backwards within the process (a record's updated time
+// is never before its created time).
 //
-// Date.now() has whole milliseconds, so the anchor is taken from performance.timeOrigin +
-// performance.now() (the wall time at the process's start, to the microsecond, plus the
-// monotonic time since), and when the clock must move to Date.now()'s millisecond it keeps
-// its own sub-millisecond part: a reading is never cut to a whole millisecond.
+// The offset starts from performance.timeOrigin + performance.now() (the wall time at the
+// process's start, to the microsecond, plus the monotonic time since): readings have
+// nanoseconds below the millisecond. Date.now() has whole milliseconds, so each reading
+// also brackets the true time between a Date.now() read before the counter and the end of
+// the millisecond of one read after it. A reading outside that bracket (the start's few
+// microseconds of error, or a wall clock stepped either way) moves the offset to the
+// bracket's start, the latest time the true time is known to have reached: from there on
+// the clock is never ahead of the wall clock, and a later reading below its bracket raises
+// it again by just as much as it was behind, so the error only shrinks.
 const hrtime = () => process.hrtime.bigint();
 const wallNanos = () => BigInt(Date.now()) * NS_PER_MS;
-const REANCHOR_SLACK_NS = 50n * NS_PER_MS;
-let anchor = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - hrtime();
+let offset = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) - hrtime();
 let last = 0n;
 
 /** The current time in nanoseconds since the epoch, strictly increasing within the process. */
 export function nowUnixNanos(): bigint {
+  const before = wallNanos();
   const hr = hrtime();
-  let t = anchor + hr;
-  const wall = wallNanos();
-  // Never behind the wall clock (a reading of Date.now() taken before this call must not
-  // be later than what this returns), and re-anchored when the wall clock was set back.
-  if (t < wall || t - wall > REANCHOR_SLACK_NS) {
-    t = wall + (t % NS_PER_MS);
-    anchor = t - hr;
+  let t = offset + hr;
+  if (t < before || t >= wallNanos() + NS_PER_MS) {
+    offset = before - hr;
+    t = before;
   }
   if (t <= last) t = last + 1n;
   last = t;
