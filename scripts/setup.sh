@@ -41,6 +41,7 @@ test_apt=(
   "go:golang-go"                  # `go tool pprof` reads the debug endpoint's profiles
   "openssl:openssl"               # the registry-auth tests make a CA and certificates
   "git:git"                       # the repository test lists the tracked files
+  "/usr/lib/cni/bridge:containernetworking-plugins"  # ctr-ts run --cni against ctr's
 )
 wanted=("${daemon_apt[@]}")
 [ "$mode" = --daemon ] || wanted+=("${test_apt[@]}")

@@ -4,7 +4,7 @@
 // Debian's containerd: `containers info` (the generated OCI spec included) of what ctr-ts
 // created equals ctr's, a container run from a rootfs directory or a spec file prints the
 // same, errors read as ctr's, and flags whose feature ctr-ts does not offer (`--gpus`,
-// `--rdt-class`, `--cni`, AppArmor) give one line and exit 1. Nothing is left.
+// `--rdt-class`, AppArmor) give one line and exit 1. Nothing is left.
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,8 +127,6 @@ describe('ctr-ts run/containers create flags: the same records and output as ctr
       expect(r.stderr.trim().split('\n'), flags.join(' ')).toHaveLength(1);
       expect(r.stderr, flags.join(' ')).toMatch(/^ctr-ts: .*not supported by ctr-ts\n$/);
     }
-    const cni = await runStep('ctr-ts', d, ['run', '--rm', '--cni', '{img}', 'x-{id}', 'true'], { img: image.ref });
-    expect({ code: cni.code, stderr: cni.stderr }).toEqual({ code: 1, stderr: 'ctr-ts: CNI networking (--cni) is not supported by ctr-ts\n' });
     const listed = await runStep('ctr-ts', d, ['containers', 'ls', '-q'], {});
     expect(listed.stdout).toBe('');
   }, 120_000);

@@ -6,6 +6,7 @@ import { writeFile, rename } from 'node:fs/promises';
 import { hostname, constants as osConstants } from 'node:os';
 import { dirname, basename, join, resolve } from 'node:path';
 import { ImagesService } from '@containerd-ts/api/services/images';
+import { Cni } from '@containerd-ts/cni';
 import {
   type Connection,
   type ContainerOptions,
@@ -23,6 +24,7 @@ import {
 } from '@containerd-ts/client';
 import { type Command, type Context, ExitError, type Flag } from '../cli.js';
 import { CommandError, withConnection } from '../context.js';
+import { logLine } from '../log.js';
 import { SNAPSHOTTER_FLAG } from './snapshots.js';
 
 export const SNAPSHOTTER_FLAGS: Flag[] = [
@@ -246,7 +248,6 @@ export function unsupportedFlag(name: string): string {
     'apparmor-profile': 'AppArmor profiles are not supported by ctr-ts',
     gpus: 'GPUs (--gpus) are not supported by ctr-ts',
     'rdt-class': 'RDT classes (--rdt-class) are not supported by ctr-ts',
-    cni: 'CNI networking (--cni) is not supported by ctr-ts',
   };
   return why[name] ?? `--${name} is not supported by ctr-ts`;
 }
@@ -363,7 +364,6 @@ export const runCommand: Command = {
     const detach = ctx.bool('detach');
     const tty = ctx.bool('tty');
     if (rm && detach) throw new CommandError('flags --detach and --rm cannot be specified together');
-    if (ctx.bool('cni')) throw new CommandError(unsupportedFlag('cni'));
     const logUri = ctx.string('log-uri');
     if (logUri !== '' && !tty && !ctx.bool('null-io')) checkLogUri(logUri);
     if (tty && ctx.bool('null-io')) throw new CommandError('tty and null-io cannot be used together');
@@ -374,20 +374,48 @@ export const runCommand: Command = {
       await createContainer(conn, namespace, id, opts);
       let io: FifoIO | undefined;
       let restore = () => {};
+      let network: Cni | undefined;
       try {
+        if (ctx.bool('cni')) network = await Cni.load();
         restore = rawTerminal(tty);
         // cio.LogURI: the shim writes stdout and stderr to the URI (file:// or binary://); no stdin.
         const logged = logUri !== '' && !tty && !ctx.bool('null-io');
         if (!ctx.bool('null-io') && !logged) io = await FifoIO.create(id, { fifoDir: ctx.string('fifo-dir'), terminal: tty, streams: processStreams(tty) });
         const paths = logged ? { stdin: '', stdout: logUri, stderr: logUri, terminal: false } : (io?.paths ?? { stdin: '', stdout: '', stderr: '', terminal: false });
         const task = await Task.create(conn, id, paths, {}, noPivotOptions(ctx));
+        // --cni: the default CNI network set up in the task's network namespace before it
+        // starts, and (when not detached) removed once it has exited, as ctr does.
+        const networkId = `${namespace}-${id}`;
+        // A failed setup deletes the task (ctr 1.6 leaves it created: its deferred Delete
+        // refuses a created task) and removes what the plugins did (attached, the finally
+        // below does).
+        const setupNetwork = async () => {
+          if (!network) return;
+          try {
+            await network.setup(networkId, `/proc/${task.pid}/ns/net`);
+          } catch (err) {
+            if (detach) await removeNetwork(network, networkId);
+            // A created task's init is waiting to be started: killed, then deleted.
+            await task.delete({ force: true }).catch(() => {});
+            throw new CommandError((err as Error).message);
+          }
+        };
         if (detach) {
+          await setupNetwork();
           await task.start();
           if (ctx.isSet('pid-file')) await writePidFile(ctx.string('pid-file'), task.pid);
           return;
         }
         io?.start(() => task.closeStdin());
-        code = await attachAndWait(task, io, { tty, start: () => task.start(), pidFile: ctx.isSet('pid-file') ? ctx.string('pid-file') : undefined });
+        const start = async () => {
+          await setupNetwork();
+          return task.start();
+        };
+        try {
+          code = await attachAndWait(task, io, { tty, start, pidFile: ctx.isSet('pid-file') ? ctx.string('pid-file') : undefined });
+        } finally {
+          if (network) await removeNetwork(network, networkId);
+        }
         io = undefined;
         await task.delete();
       } finally {
@@ -401,6 +429,15 @@ export const runCommand: Command = {
     if (code !== 0) throw new ExitError('', code);
   },
 };
+
+/** The network removed from a task that has exited (no namespace left to name); a failure is logged, as ctr logs it. */
+async function removeNetwork(network: Cni, networkId: string): Promise<void> {
+  try {
+    await network.remove(networkId, '');
+  } catch (err) {
+    logLine('error', 'network review', { error: (err as Error).message });
+  }
+}
 
 /** url.Parse of a --log-uri as ctr checks it (a scheme is what the shim needs). */
 function checkLogUri(uri: string): void {
