@@ -68,8 +68,9 @@ describe('ctr-ts run --cni: the same network and output as ctr on containerd-ts 
       JSON.stringify({
         cniVersion: '1.0.0',
         name: 'ctrts-e2e',
+        // No gateway on the bridge: the plugin would turn on the host's IP forwarding for it.
         plugins: [
-          { type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: ipamType, ranges: [[{ subnet: `${SUBNET}.0/24` }]], routes: [{ dst: '0.0.0.0/0' }] } },
+          { type: 'bridge', bridge, isGateway: false, ipMasq: false, ipam: { type: ipamType, ranges: [[{ subnet: `${SUBNET}.0/24` }]], routes: [{ dst: '0.0.0.0/0' }] } },
           { type: 'loopback' },
         ],
       });
