@@ -3,9 +3,10 @@
 // .json, sorted by name; the first that loads is the network, its interface eth0.
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { goPathError } from '@containerd-ts/client';
 import { marshalSorted } from './go-json.js';
 
-/** One plugin's configuration (types.NetConf's fields libcni reads, and its bytes). */
+/** One plugin's configuration (types.NetConf's fields libcni reads, and the decoded entry). */
 export interface PluginConfig {
   type: string;
   /** The plugin entry's own `name`, if it has one (plugin errors name it). */
@@ -80,9 +81,8 @@ export function confListFromBytes(bytes: Buffer): NetworkConfigList {
   return { name: raw.name, cniVersion, disableCheck, plugins, bytes };
 }
 
-/** libcni ConfListFromConf: a single plugin's file made a list of one. */
-export function confListFromConf(bytes: Buffer): NetworkConfigList {
-  const conf = confFromBytes(bytes);
+/** libcni ConfListFromConf: a single plugin's configuration made a list of one. */
+export function confListFromConf(conf: PluginConfig): NetworkConfigList {
   const name = typeof conf.raw.name === 'string' ? conf.raw.name : '';
   const cniVersion = typeof conf.raw.cniVersion === 'string' ? conf.raw.cniVersion : '';
   return confListFromBytes(Buffer.from(marshalSorted({ cniVersion, name, plugins: [conf.raw] })));
@@ -130,7 +130,7 @@ export async function loadNetworks(confDir: string, max: number, pluginDirs: rea
   try {
     files = await confFiles(confDir, ['.conf', '.conflist', '.json']);
   } catch (err) {
-    throw new CniError(`failed to read config file: ${goPathError('open', confDir, err)}: failed to read config file`, 'read');
+    throw new CniError(`failed to read config file: ${goPathError('open', confDir, err as NodeJS.ErrnoException)}: failed to read config file`, 'read');
   }
   if (files.length === 0) throw new CniError(`no network config found in ${confDir}: cni plugin not initialized`, 'not-initialized');
   files.sort();
@@ -144,17 +144,14 @@ export async function loadNetworks(confDir: string, max: number, pluginDirs: rea
         throw new CniError(`failed to load CNI config list file ${file}: ${(err as Error).message}: ${INVALID}`, 'invalid-config');
       }
     } else {
-      let bytes: Buffer;
       let conf: PluginConfig;
       try {
-        bytes = await readConfigFile(file);
-        conf = confFromBytes(bytes);
+        conf = confFromBytes(await readConfigFile(file));
       } catch (err) {
         throw new CniError(`failed to load CNI config file ${file}: ${(err as Error).message}: ${INVALID}`, 'invalid-config');
       }
-      if (conf.type === '') throw new CniError(`network type not found in ${file}: ${INVALID}`, 'invalid-config');
       try {
-        list = confListFromConf(bytes);
+        list = confListFromConf(conf);
       } catch (err) {
         throw new CniError(`failed to convert CNI config file ${file} to CNI config list: ${(err as Error).message}: ${INVALID}`, 'invalid-config');
       }
@@ -171,20 +168,6 @@ async function readConfigFile(file: string): Promise<Buffer> {
   try {
     return await readFile(file);
   } catch (err) {
-    throw new Error(`error reading ${file}: ${goPathError('open', file, err)}`);
+    throw new Error(`error reading ${file}: ${goPathError('open', file, err as NodeJS.ErrnoException)}`);
   }
-}
-
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  ENOTDIR: 'not a directory',
-  EISDIR: 'is a directory',
-  ELOOP: 'too many levels of symbolic links',
-};
-
-/** Go's *fs.PathError text: `<op> <path>: <errno text>`. */
-export function goPathError(op: string, path: string, err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code ?? '';
-  return `${op} ${path}: ${ERRNO_TEXT[code] ?? (err as Error).message}`;
 }

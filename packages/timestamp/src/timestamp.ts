@@ -65,7 +65,8 @@ export function nowUnixNanos(): bigint {
   const before = wallNanos();
   const hr = hrtime();
   let t = offset + hr;
-  if (t < before || t >= wallNanos() + NS_PER_MS) {
+  // Date.now() is read again only when the reading could be past the bracket's end.
+  if (t < before || (t >= before + NS_PER_MS && t >= wallNanos() + NS_PER_MS)) {
     offset = before - hr;
     t = before;
   }
